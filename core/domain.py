@@ -179,4 +179,3 @@ def check_ticket(amount: Decimal, min_ticket: Decimal, max_ticket: Decimal, rema
         raise ValidationError("amount", f"is above the maximum ticket of {max_ticket:,}")
     if amount > remaining:
         raise ValidationError("amount", f"is above the remaining capacity of {max(remaining, Decimal(0)):,}")
-

@@ -140,7 +140,13 @@ def post(
 
 
 def reverse(
-    session: Session, journal_id: int, *, idempotency_key: str, effective_date: date, memo: str, actor_id: int | None
+    session: Session,
+    journal_id: int,
+    *,
+    idempotency_key: str,
+    effective_date: date,
+    memo: str,
+    actor_id: int | None,
 ) -> tuple[int, bool]:
     """Correct a mistake the only way an append-only ledger allows: a mirror-image journal."""
     journal = session.get(Journal, journal_id)
@@ -171,7 +177,9 @@ def bump_version(session: Session, pool_id: int) -> None:
 SIGNED = case((Entry.side == DEBIT, Entry.amount), else_=-Entry.amount)
 
 
-def balances(session: Session, pool_id: int, investor_id: int | None = None) -> dict[tuple[str, int | None], Decimal]:
+def balances(
+    session: Session, pool_id: int, investor_id: int | None = None
+) -> dict[tuple[str, int | None], Decimal]:
     """Debit-positive balance of each (account, investor) of a pool, straight from the entries."""
     query = (
         select(Entry.account, Entry.investor_id, func.sum(SIGNED))

@@ -77,13 +77,13 @@ def to_decimal(value: object, field: str) -> Decimal:
     return result
 
 
-def parse_amount(
-    value: object, currency: str, field: str, *, allow_zero: bool = False
-) -> Decimal:
+def parse_amount(value: object, currency: str, field: str, *, allow_zero: bool = False) -> Decimal:
     """User input to an exact amount: positive, not over-precise, not absurd."""
     amount = to_decimal(value, field)
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise ValidationError(field, "must be greater than zero" if not allow_zero else "must not be negative")
+        raise ValidationError(
+            field, "must be greater than zero" if not allow_zero else "must not be negative"
+        )
     if amount >= MAX_AMOUNT:
         raise ValidationError(field, "is too large")
     if amount != quantize(amount, currency):

@@ -41,8 +41,7 @@ class Settings:
         if self.environment not in ("demo", "test", "production"):
             raise SettingsError(f"APP_ENV must be demo, test or production, not {self.environment!r}")
         if not self.demo and (
-            self.cookie_secret == DEFAULT_COOKIE_SECRET
-            or len(self.cookie_secret) < MIN_COOKIE_SECRET_LENGTH
+            self.cookie_secret == DEFAULT_COOKIE_SECRET or len(self.cookie_secret) < MIN_COOKIE_SECRET_LENGTH
         ):
             raise SettingsError(
                 f"COOKIE_SECRET must be set to at least {MIN_COOKIE_SECRET_LENGTH} random characters "

@@ -251,9 +251,7 @@ class Entry(Base):
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("side IN ('D', 'C')", name="side"),
         CheckConstraint(_in("account", ACCOUNTS), name="account"),
-        CheckConstraint(
-            f"(investor_id IS NULL) = ({_in('account', POOL_ACCOUNTS)})", name="account_owner"
-        ),
+        CheckConstraint(f"(investor_id IS NULL) = ({_in('account', POOL_ACCOUNTS)})", name="account_owner"),
         Index("ix_entries_pool_id_investor_id_account", "pool_id", "investor_id", "account"),
         Index("ix_entries_investor_id", "investor_id"),
         Index("ix_entries_journal_id", "journal_id"),
@@ -261,8 +259,11 @@ class Entry(Base):
 
     id: Mapped[IntPK]
     journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"))
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
-    investor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # pool_id and investor_id are copied from rows that already hold those foreign keys (the journal,
+    # the commitment); checking them again per entry tripled the cost of set-based postings.
+    # `python -m core verify` checks both against their journal and the users table instead.
+    pool_id: Mapped[int] = mapped_column(BigInteger)
+    investor_id: Mapped[int | None] = mapped_column(BigInteger)
     account: Mapped[str] = mapped_column(String(30))
     currency: Mapped[str] = mapped_column(String(3))
     side: Mapped[str] = mapped_column(String(1))

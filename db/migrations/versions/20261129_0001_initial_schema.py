@@ -100,16 +100,10 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
-        sa.Column(
-            "kyc_status", sa.String(length=20), server_default="pending", nullable=False
-        ),
-        sa.Column(
-            "accreditation", sa.String(length=30), server_default="none", nullable=False
-        ),
+        sa.Column("kyc_status", sa.String(length=20), server_default="pending", nullable=False),
+        sa.Column("accreditation", sa.String(length=30), server_default="none", nullable=False),
         sa.Column("password_hash", sa.String(length=100), nullable=False),
-        sa.Column(
-            "active", sa.Boolean(), server_default=sa.text("true"), nullable=False
-        ),
+        sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
@@ -157,18 +151,12 @@ def upgrade() -> None:
         sa.Column("after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("outcome", sa.String(length=10), server_default="ok", nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "outcome IN ('ok', 'refused')", name=op.f("ck_audit_log_outcome")
-        ),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_audit_log_actor_id_users")
-        ),
+        sa.CheckConstraint("outcome IN ('ok', 'refused')", name=op.f("ck_audit_log_outcome")),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_audit_log_actor_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"], unique=False)
-    op.create_index(
-        "ix_audit_log_object", "audit_log", ["object_type", "object_id"], unique=False
-    )
+    op.create_index("ix_audit_log_object", "audit_log", ["object_type", "object_id"], unique=False)
     op.create_table(
         "pools",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -180,9 +168,7 @@ def upgrade() -> None:
         sa.Column("hard_cap", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("min_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("max_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
-        sa.Column(
-            "management_fee_rate", sa.Numeric(precision=9, scale=6), nullable=False
-        ),
+        sa.Column("management_fee_rate", sa.Numeric(precision=9, scale=6), nullable=False),
         sa.Column(
             "management_fee_basis",
             sa.String(length=20),
@@ -205,9 +191,7 @@ def upgrade() -> None:
             server_default="accredited",
             nullable=False,
         ),
-        sa.Column(
-            "status", sa.String(length=20), server_default="draft", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="draft", nullable=False),
         sa.Column("version", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
@@ -225,33 +209,17 @@ def upgrade() -> None:
             "status IN ('draft', 'open', 'closed', 'investing', 'wound_down')",
             name=op.f("ck_pools_status"),
         ),
-        sa.CheckConstraint(
-            "carry_rate BETWEEN 0 AND 1", name=op.f("ck_pools_carry_rate")
-        ),
-        sa.CheckConstraint(
-            "catch_up_rate BETWEEN 0 AND 1", name=op.f("ck_pools_catch_up_rate")
-        ),
-        sa.CheckConstraint(
-            "hurdle_rate BETWEEN 0 AND 1", name=op.f("ck_pools_hurdle_rate")
-        ),
-        sa.CheckConstraint(
-            "management_fee_rate BETWEEN 0 AND 1", name=op.f("ck_pools_fee_rate")
-        ),
-        sa.CheckConstraint(
-            "min_ticket > 0 AND max_ticket >= min_ticket", name=op.f("ck_pools_tickets")
-        ),
-        sa.CheckConstraint(
-            "target_size > 0 AND hard_cap >= target_size", name=op.f("ck_pools_sizes")
-        ),
+        sa.CheckConstraint("carry_rate BETWEEN 0 AND 1", name=op.f("ck_pools_carry_rate")),
+        sa.CheckConstraint("catch_up_rate BETWEEN 0 AND 1", name=op.f("ck_pools_catch_up_rate")),
+        sa.CheckConstraint("hurdle_rate BETWEEN 0 AND 1", name=op.f("ck_pools_hurdle_rate")),
+        sa.CheckConstraint("management_fee_rate BETWEEN 0 AND 1", name=op.f("ck_pools_fee_rate")),
+        sa.CheckConstraint("min_ticket > 0 AND max_ticket >= min_ticket", name=op.f("ck_pools_tickets")),
+        sa.CheckConstraint("target_size > 0 AND hard_cap >= target_size", name=op.f("ck_pools_sizes")),
         sa.CheckConstraint("version >= 0", name=op.f("ck_pools_version")),
-        sa.ForeignKeyConstraint(
-            ["manager_id"], ["users.id"], name=op.f("fk_pools_manager_id_users")
-        ),
+        sa.ForeignKeyConstraint(["manager_id"], ["users.id"], name=op.f("fk_pools_manager_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pools")),
     )
-    op.create_index(
-        "ix_pools_manager_id_status", "pools", ["manager_id", "status"], unique=False
-    )
+    op.create_index("ix_pools_manager_id_status", "pools", ["manager_id", "status"], unique=False)
     op.create_table(
         "capital_calls",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -261,9 +229,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=200), nullable=False),
         sa.Column("call_date", sa.Date(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
-        sa.Column(
-            "status", sa.String(length=20), server_default="issuing", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="issuing", nullable=False),
         sa.Column("operation_id", sa.UUID(), nullable=True),
         sa.Column(
             "created_at",
@@ -276,26 +242,18 @@ def upgrade() -> None:
             name=op.f("ck_capital_calls_status"),
         ),
         sa.CheckConstraint("amount > 0", name=op.f("ck_capital_calls_amount")),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_capital_calls_pool_id_pools")
-        ),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_capital_calls_pool_id_pools")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_capital_calls")),
     )
-    op.create_index(
-        op.f("ix_capital_calls_pool_id"), "capital_calls", ["pool_id"], unique=False
-    )
+    op.create_index(op.f("ix_capital_calls_pool_id"), "capital_calls", ["pool_id"], unique=False)
     op.create_table(
         "commitments",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("pool_id", sa.BigInteger(), nullable=False),
         sa.Column("investor_id", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "amount_requested", sa.Numeric(precision=20, scale=4), nullable=False
-        ),
+        sa.Column("amount_requested", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("amount_accepted", sa.Numeric(precision=20, scale=4), nullable=True),
-        sa.Column(
-            "status", sa.String(length=20), server_default="pending", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="pending", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -316,26 +274,14 @@ def upgrade() -> None:
             "amount_accepted IS NULL OR (amount_accepted > 0 AND amount_accepted <= amount_requested)",
             name=op.f("ck_commitments_amount_accepted"),
         ),
-        sa.CheckConstraint(
-            "amount_requested > 0", name=op.f("ck_commitments_amount_requested")
-        ),
-        sa.ForeignKeyConstraint(
-            ["decided_by"], ["users.id"], name=op.f("fk_commitments_decided_by_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["investor_id"], ["users.id"], name=op.f("fk_commitments_investor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_commitments_pool_id_pools")
-        ),
+        sa.CheckConstraint("amount_requested > 0", name=op.f("ck_commitments_amount_requested")),
+        sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_commitments_decided_by_users")),
+        sa.ForeignKeyConstraint(["investor_id"], ["users.id"], name=op.f("fk_commitments_investor_id_users")),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_commitments_pool_id_pools")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_commitments")),
     )
-    op.create_index(
-        "ix_commitments_investor_id", "commitments", ["investor_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_commitments_pool_id"), "commitments", ["pool_id"], unique=False
-    )
+    op.create_index("ix_commitments_investor_id", "commitments", ["investor_id"], unique=False)
+    op.create_index(op.f("ix_commitments_pool_id"), "commitments", ["pool_id"], unique=False)
     op.create_index(
         "uq_commitments_live",
         "commitments",
@@ -366,25 +312,17 @@ def upgrade() -> None:
             server_default=sa.text("pg_current_xact_id()::text::bigint"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_journals_actor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_journals_pool_id_pools")
-        ),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_journals_actor_id_users")),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_journals_pool_id_pools")),
         sa.ForeignKeyConstraint(
             ["reverses_id"],
             ["journals.id"],
             name=op.f("fk_journals_reverses_id_journals"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journals")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_journals_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_journals_idempotency_key")),
     )
-    op.create_index(
-        "ix_journals_pool_id_id", "journals", ["pool_id", "id"], unique=False
-    )
+    op.create_index("ix_journals_pool_id_id", "journals", ["pool_id", "id"], unique=False)
     op.create_table(
         "operations",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -393,9 +331,7 @@ def upgrade() -> None:
         sa.Column("actor_id", sa.BigInteger(), nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
-        sa.Column(
-            "status", sa.String(length=20), server_default="pending", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="pending", nullable=False),
         sa.Column("progress_done", sa.Integer(), server_default="0", nullable=False),
         sa.Column("progress_total", sa.Integer(), server_default="0", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
@@ -422,20 +358,12 @@ def upgrade() -> None:
             "progress_done >= 0 AND progress_done <= progress_total",
             name=op.f("ck_operations_progress"),
         ),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_operations_actor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_operations_pool_id_pools")
-        ),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_operations_actor_id_users")),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_operations_pool_id_pools")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operations")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_operations_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_operations_idempotency_key")),
     )
-    op.create_index(
-        op.f("ix_operations_pool_id"), "operations", ["pool_id"], unique=False
-    )
+    op.create_index(op.f("ix_operations_pool_id"), "operations", ["pool_id"], unique=False)
     op.create_index(
         "ix_operations_status_updated_at",
         "operations",
@@ -455,9 +383,7 @@ def upgrade() -> None:
             server_default="0",
             nullable=False,
         ),
-        sa.Column(
-            "status", sa.String(length=20), server_default="open", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="open", nullable=False),
         sa.CheckConstraint(
             "status IN ('open', 'partially_paid', 'paid', 'cancelled')",
             name=op.f("ck_call_items_status"),
@@ -477,9 +403,7 @@ def upgrade() -> None:
             ["commitments.id"],
             name=op.f("fk_call_items_commitment_id_commitments"),
         ),
-        sa.ForeignKeyConstraint(
-            ["investor_id"], ["users.id"], name=op.f("fk_call_items_investor_id_users")
-        ),
+        sa.ForeignKeyConstraint(["investor_id"], ["users.id"], name=op.f("fk_call_items_investor_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_items")),
     )
     op.create_index(
@@ -514,15 +438,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("side IN ('D', 'C')", name=op.f("ck_entries_side")),
         sa.CheckConstraint("amount > 0", name=op.f("ck_entries_amount")),
-        sa.ForeignKeyConstraint(
-            ["investor_id"], ["users.id"], name=op.f("fk_entries_investor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["journal_id"], ["journals.id"], name=op.f("fk_entries_journal_id_journals")
-        ),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_entries_pool_id_pools")
-        ),
+        sa.ForeignKeyConstraint(["journal_id"], ["journals.id"], name=op.f("fk_entries_journal_id_journals")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
     )
     op.create_index("ix_entries_investor_id", "entries", ["investor_id"], unique=False)

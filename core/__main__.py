@@ -1,0 +1,140 @@
+"""Ops command line: python -m core {migrate,seed,createuser,verify,worker,run}."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+import time
+
+from core import runtime
+from core.settings import settings
+
+log = logging.getLogger("investment_pools")
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    upgrade(runtime.database_url())
+    log.info("migrations applied")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from core import seed
+
+    with runtime.unit_of_work() as uow:
+        empty = seed.is_empty(uow)
+    if args.investors or args.pools:
+        started = time.perf_counter()
+        with runtime.unit_of_work() as uow:
+            seed.seed_scale(uow, args.investors or 1000, args.pools or 10)
+            uow.commit()
+        print(
+            f"seeded {args.investors or 1000:,} investors and {args.pools or 10:,} pools "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        return 0
+    if not empty:
+        if args.if_empty:
+            print("database already has data; demo seed skipped")
+            return 0
+        print("database already has users; refusing to seed the demo twice", file=sys.stderr)
+        return 1
+    seed.seed_demo(runtime.unit_of_work)
+    print("demo data seeded; logins:")
+    for username, password, role, *_ in seed.DEMO_USERS:
+        print(f"  {role:<13} {username:<10} / {password}")
+    return 0
+
+
+def _createuser(args: argparse.Namespace) -> int:
+    from core.errors import DomainError
+    from core.permissions import Actor
+    from core.services.users import create_user
+
+    password = args.password or getpass.getpass("password (empty for a generated one): ") or None
+    try:
+        with runtime.unit_of_work() as uow:
+            user_id, temporary = create_user(
+                Actor.system(),
+                uow,
+                args.username,
+                name=args.name or args.username,
+                email=args.email,
+                role=args.role,
+                password=password,
+                kyc_status=args.kyc,
+                accreditation=args.accreditation,
+            )
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(
+        f"created user {args.username} (id {user_id})"
+        + (f"; temporary password: {temporary}" if temporary else "")
+    )
+    return 0
+
+
+def _verify(_: argparse.Namespace) -> int:
+    from core.verify import verify
+
+    with runtime.unit_of_work() as uow:
+        report = verify(uow.session)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from jobs.worker import run_worker
+
+    return run_worker(burst=args.burst)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.launcher import launch
+
+    return launch(port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=_migrate)
+    seed = sub.add_parser("seed", help="demo data, or scale data with --investors/--pools")
+    seed.add_argument("--investors", type=int, default=0)
+    seed.add_argument("--pools", type=int, default=0)
+    seed.add_argument("--if-empty", action="store_true", help="seed the demo only into an empty database")
+    seed.set_defaults(fn=_seed)
+    user = sub.add_parser("createuser", help="create a user (any role)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True, choices=("investor", "fund_manager", "analyst", "admin"))
+    user.add_argument("--email", required=True)
+    user.add_argument("--name")
+    user.add_argument("--password")
+    user.add_argument("--kyc", default="pending", choices=("pending", "approved", "rejected", "expired"))
+    user.add_argument(
+        "--accreditation", default="none", choices=("none", "accredited", "qualified_purchaser")
+    )
+    user.set_defaults(fn=_createuser)
+    sub.add_parser("verify", help="check every ledger invariant; non-zero exit on a violation").set_defaults(
+        fn=_verify
+    )
+    worker = sub.add_parser("worker", help="run an RQ worker for the operations queue")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(fn=_worker)
+    run = sub.add_parser("run", help="migrate, seed if empty, start a worker and Streamlit")
+    run.add_argument("--port", type=int, default=8501)
+    run.set_defaults(fn=_run)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings().check()
+    log.info(runtime.describe())
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

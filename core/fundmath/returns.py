@@ -1,0 +1,189 @@
+"""Returns: XIRR/XNPV (Excel-compatible, actual/365) and the multiples investors judge a fund by.
+
+The rate is solved by pyxirr in floating point (it is a rate, not money); amounts are summed as
+Decimals. xirr() and portfolio_metrics() share one code path (_flow_stats), so the portfolio page,
+the statements and the benchmark all compute the same figure the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation, localcontext
+from operator import itemgetter
+from typing import NamedTuple, TypeVar
+
+import pyxirr
+
+from core.errors import ValidationError
+from core.fundmath._common import WIDE, ZERO, CurrencyTracker, a_date, amount, non_negative
+from core.money import to_decimal
+
+K = TypeVar("K")
+Flow = tuple[date, Decimal]
+
+# Multiples are stated to 10 decimal places (half up) so that TVPI = DPI + RVPI holds exactly.
+MULTIPLE_QUANTUM = Decimal("1e-10")
+_ROUND = "ROUND_HALF_UP"
+_AMOUNT = itemgetter(1)
+_SOLVER_SCALE = (Decimal(1), Decimal(10**9))
+_YEAR = Decimal(365)
+
+
+@dataclass(frozen=True, slots=True)
+class Multiples:
+    """TVPI, DPI and RVPI; each None when nothing has been paid in (a ratio to zero means nothing)."""
+
+    tvpi: Decimal | None
+    dpi: Decimal | None
+    rvpi: Decimal | None
+
+
+class InvestorMetrics(NamedTuple):
+    """One investor's returns as the portfolio page shows them (a NamedTuple: cheap to build 100k)."""
+
+    paid_in: Decimal
+    distributed: Decimal
+    nav: Decimal
+    irr: Decimal | None
+    tvpi: Decimal | None
+    dpi: Decimal | None
+    rvpi: Decimal | None
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
+    return WIDE.divide(numerator, denominator).quantize(MULTIPLE_QUANTUM, rounding=_ROUND)
+
+
+def _multiples(paid_in: Decimal, distributed: Decimal, nav: Decimal) -> Multiples:
+    if paid_in == 0:
+        return Multiples(None, None, None)
+    dpi = _ratio(distributed, paid_in)
+    rvpi = _ratio(nav, paid_in)
+    return Multiples(tvpi=dpi + rvpi, dpi=dpi, rvpi=rvpi)
+
+
+def multiples(paid_in: object, distributed: object, nav: object) -> Multiples:
+    """TVPI = DPI + RVPI exactly: DPI and RVPI are each rounded half up to 10 places, TVPI is their sum."""
+    tracker = CurrencyTracker()
+    return _multiples(
+        non_negative(paid_in, "paid_in", tracker),
+        non_negative(distributed, "distributed", tracker),
+        non_negative(nav, "nav", tracker),
+    )
+
+
+def moic(cost: object, value: object) -> Decimal | None:
+    """Multiple on invested capital of one investment (value / cost, 10 places); None at zero cost."""
+    tracker = CurrencyTracker()
+    cost_ = non_negative(cost, "cost", tracker)
+    value_ = non_negative(value, "value", tracker)
+    return None if cost_ == 0 else _ratio(value_, cost_)
+
+
+def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decimal, str | None]:
+    """The flows as a list pyxirr can read, their paid-in and distributed totals, and their currency.
+
+    The fast path builds no per-flow objects and lets Decimal arithmetic do the checking: Decimal
+    plus a float raises TypeError, and a NaN or an infinity makes the sum non-finite or the
+    comparison raise. Must run in the WIDE context, where these sums are exact.
+    """
+    pairs = flows if type(flows) is list else list(flows)
+    tracker = CurrencyTracker()
+    try:
+        net = sum(map(_AMOUNT, pairs), ZERO)
+        paid_in = -sum(filter(ZERO.__gt__, map(_AMOUNT, pairs)), ZERO)
+    except (TypeError, IndexError, KeyError):  # Money, strings, floats or malformed: name the culprit
+        try:
+            dates = [a_date(d, field) for d, _ in pairs]
+        except (TypeError, ValueError):
+            raise ValidationError(field, "must be (date, amount) pairs") from None
+        amounts = [amount(a, field, tracker) for _, a in pairs]
+        pairs = list(zip(dates, amounts, strict=True))
+        net = sum(amounts, ZERO)
+        paid_in = -sum(filter(ZERO.__gt__, amounts), ZERO)
+    except InvalidOperation:
+        raise ValidationError(field, "amounts must be finite numbers") from None
+    if not net.is_finite():
+        raise ValidationError(field, "amounts must be finite numbers")
+    return pairs, paid_in, net + paid_in, tracker.currency
+
+
+def _solve(pairs: list, paid_in: Decimal, field: str = "flows") -> Decimal | None:
+    """The rate from pyxirr; None when there is none.
+
+    pyxirr tests convergence on the NPV in currency units, so a book far from unit size (a few
+    cents, or trillions) is solved per unit paid in instead: the rate does not depend on scale.
+    """
+    if not _SOLVER_SCALE[0] <= paid_in <= _SOLVER_SCALE[1]:
+        pairs = [(d, a / paid_in) for d, a in pairs]
+    try:
+        rate = pyxirr.xirr(pairs, silent=True)
+    except (TypeError, ValueError, IndexError):
+        raise ValidationError(field, "could not be read as (date, amount) pairs") from None
+    if rate is None or not math.isfinite(rate):
+        return None
+    return Decimal(repr(rate))
+
+
+def xirr(flows: Iterable[Flow]) -> Decimal | None:
+    """Annualised internal rate of return of dated flows (negative = paid in), actual/365 like Excel.
+
+    Returns None, not 0 and not an exception, when no rate exists: no flows, all one sign, all zero.
+    """
+    with localcontext(WIDE):
+        pairs, paid_in, distributed, _ = _flow_stats(flows, "flows")
+    if paid_in == 0 or distributed == 0:
+        return None
+    return _solve(pairs, paid_in)
+
+
+def xnpv(rate: object, flows: Iterable[Flow]) -> Decimal:
+    """Net present value at an annual rate, discounted actual/365 to the earliest date (Excel XNPV).
+
+    Computed in Decimal (not through pyxirr) so an amount stays exact; the result is unrounded.
+    """
+    rate_ = to_decimal(rate, "rate")
+    if rate_ <= -1:
+        raise ValidationError("rate", "must be greater than -1 (-100%)")
+    tracker = CurrencyTracker()
+    pairs = [(a_date(d, "flows"), amount(a, "flows", tracker)) for d, a in flows]
+    if not pairs:
+        return ZERO
+    start = min(d for d, _ in pairs)
+    base = WIDE.add(1, rate_)
+    total = ZERO
+    for d, a in pairs:
+        years = WIDE.divide(Decimal((d - start).days), _YEAR)
+        total = WIDE.add(total, WIDE.divide(a, WIDE.power(base, years)))
+    return +total
+
+
+def portfolio_metrics(
+    flows: Mapping[K, Iterable[Flow]], navs: Mapping[K, object], on: date
+) -> dict[K, InvestorMetrics]:
+    """IRR and multiples for many investors at once: the bulk path for portfolio pages and jobs.
+
+    Each investor's IRR treats the NAV as a final distribution on `on` (the standard interim IRR);
+    an investor missing from navs has NAV 0. Same code as xirr() and multiples(), one loop.
+    """
+    a_date(on, "on")
+    result: dict[K, InvestorMetrics] = {}
+    with localcontext(WIDE):
+        for key, investor_flows in flows.items():
+            pairs, paid_in, distributed, currency = _flow_stats(investor_flows, "flows")
+            nav = navs.get(key, ZERO)
+            if type(nav) is not Decimal or not nav.is_finite() or nav < 0:
+                nav = non_negative(nav, "navs", CurrencyTracker(currency))
+            if paid_in == 0:
+                result[key] = InvestorMetrics(paid_in, distributed, nav, None, None, None, None)
+                continue
+            irr = None
+            if distributed or nav:
+                irr = _solve([*pairs, (on, nav)] if nav else pairs, paid_in)
+            dpi = (distributed / paid_in).quantize(MULTIPLE_QUANTUM, _ROUND)
+            rvpi = (nav / paid_in).quantize(MULTIPLE_QUANTUM, _ROUND)
+            result[key] = InvestorMetrics(paid_in, distributed, nav, irr, dpi + rvpi, dpi, rvpi)
+    return result

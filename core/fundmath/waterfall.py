@@ -1,0 +1,228 @@
+"""The European (whole-fund) distribution waterfall for one investor class.
+
+Tiers, in order, on cumulative distributions since the first close:
+1. return of capital: everything to the LP until it has its contributions back;
+2. preferred return: everything to the LP until it has the hurdle on each contribution, compounded
+   annually, actual/365, from the contribution's date to `on`: c x ((1 + h) ** (days / 365) - 1);
+3. GP catch-up: the GP takes `catch_up_rate` of each unit (the LP the rest) until the GP holds
+   `carry_rate` of all profit distributed (profit = distributions above contributed capital);
+   a catch-up rate at or below the carry rate can never catch up, so the tier then takes all the rest;
+4. split: carry_rate to the GP, the rest to the LP.
+
+Earlier distributions (prior_distributions, received by the LP) count against tiers 1 and 2 first.
+If they exceed both, the LP has already been paid in tiers 3-4 and the GP is taken to have received
+its matching share under these same terms; the new proceeds then continue from that point.
+
+Rounding: tier boundaries are computed exactly, the cumulative amounts are rounded half up to the
+minor unit (the last one is `proceeds` itself), the GP's share of each tier is rounded down and the
+LP takes the rest of the tier. So every amount is in minor units, LP + GP = proceeds exactly, and
+rounding never gives the GP more than its exact entitlement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal
+
+from core.errors import ValidationError
+from core.fundmath._common import (
+    DAYS_PER_YEAR,
+    ONE,
+    WIDE,
+    ZERO,
+    CurrencyTracker,
+    a_date,
+    fraction,
+    non_negative,
+    on_grid,
+    round_to,
+    unit_for,
+)
+from core.money import ROUNDING, to_decimal
+
+# GP amounts are snapped to this before rounding down, so 0.99999...(from a division) that is
+# really 1.00 is not floored to 0.99.
+_SNAP = Decimal("1e-30")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaterfallTerms:
+    """Distribution terms as Decimal fractions (0.08 = 8%, catch-up 1 = 100%)."""
+
+    hurdle_rate: Decimal = ZERO
+    catch_up_rate: Decimal = ZERO
+    carry_rate: Decimal
+
+    def __post_init__(self) -> None:
+        hurdle = to_decimal(self.hurdle_rate, "hurdle_rate")
+        if hurdle < 0:
+            raise ValidationError("hurdle_rate", "must not be negative")
+        object.__setattr__(self, "hurdle_rate", hurdle)
+        object.__setattr__(self, "catch_up_rate", fraction(self.catch_up_rate, "catch_up_rate"))
+        object.__setattr__(self, "carry_rate", fraction(self.carry_rate, "carry_rate"))
+
+
+@dataclass(frozen=True, slots=True)
+class WaterfallTier:
+    name: str
+    lp: Decimal
+    gp: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WaterfallResult:
+    """How `proceeds` are split, tier by tier; lp_total + gp_total == proceeds."""
+
+    return_of_capital_lp: Decimal
+    return_of_capital_gp: Decimal
+    preferred_return_lp: Decimal
+    preferred_return_gp: Decimal
+    catch_up_lp: Decimal
+    catch_up_gp: Decimal
+    split_lp: Decimal
+    split_gp: Decimal
+    lp_total: Decimal
+    gp_total: Decimal
+
+    @property
+    def proceeds(self) -> Decimal:
+        return self.lp_total + self.gp_total
+
+    @property
+    def tiers(self) -> list[WaterfallTier]:
+        """The four tiers in order, for a distribution notice."""
+        return [
+            WaterfallTier("return_of_capital", self.return_of_capital_lp, self.return_of_capital_gp),
+            WaterfallTier("preferred_return", self.preferred_return_lp, self.preferred_return_gp),
+            WaterfallTier("catch_up", self.catch_up_lp, self.catch_up_gp),
+            WaterfallTier("split", self.split_lp, self.split_gp),
+        ]
+
+
+class _Schedule:
+    """Exact cumulative waterfall: who gets what out of the first `total` units distributed."""
+
+    def __init__(self, terms: WaterfallTerms, capital: Decimal, preferred: Decimal) -> None:
+        self.capital = capital
+        self.preferred = preferred
+        self.catch_up = terms.catch_up_rate
+        self.carry = terms.carry_rate
+        if self.catch_up == 0 or preferred == 0:
+            self.catch_up_size: Decimal | None = ZERO
+        elif self.catch_up > self.carry:
+            # GP gets r*K and must reach carry * (P + K):  K = carry * P / (r - carry)
+            self.catch_up_size = WIDE.divide(WIDE.multiply(self.carry, preferred), self.catch_up - self.carry)
+        else:
+            self.catch_up_size = None  # never completes
+
+    def tiers(self, total: Decimal) -> list[tuple[Decimal, Decimal]]:
+        """(tier amount, GP part) per tier, exact."""
+        t1 = min(total, self.capital)
+        t2 = min(max(total - self.capital, ZERO), self.preferred)
+        above = max(WIDE.subtract(total, self.capital + self.preferred), ZERO)
+        t3 = above if self.catch_up_size is None else min(above, self.catch_up_size)
+        t4 = WIDE.subtract(above, t3)
+        return [
+            (t1, ZERO),
+            (t2, ZERO),
+            (t3, WIDE.multiply(t3, self.catch_up)),
+            (t4, WIDE.multiply(t4, self.carry)),
+        ]
+
+    def total_for_lp(self, received: Decimal) -> Decimal:
+        """The cumulative distribution at which the LP has received `received` (the least such)."""
+        reach = self.capital + self.preferred
+        if received <= reach:
+            return received
+        received = WIDE.subtract(received, reach)
+        k = self.catch_up_size
+        lp_in_catch_up = None if k is None else WIDE.multiply(k, ONE - self.catch_up)
+        if lp_in_catch_up is None or received <= lp_in_catch_up:
+            if self.catch_up == 1:
+                raise ValidationError("prior_distributions", "exceed what these terms could have paid the LP")
+            return WIDE.add(reach, WIDE.divide(received, ONE - self.catch_up))
+        if self.carry == 1:
+            raise ValidationError("prior_distributions", "exceed what these terms could have paid the LP")
+        rest = WIDE.divide(WIDE.subtract(received, lp_in_catch_up), ONE - self.carry)
+        return WIDE.add(WIDE.add(reach, k), rest)
+
+
+def preferred_return(
+    hurdle_rate: Decimal, contributions: Iterable[tuple[date, Decimal]], on: date
+) -> Decimal:
+    """The hurdle on each contribution from its date to `on`, compounded annually, actual/365 (exact)."""
+    base = ONE + hurdle_rate
+    total = ZERO
+    for when, value in contributions:
+        if hurdle_rate and value:
+            years = WIDE.divide(Decimal((on - when).days), DAYS_PER_YEAR)
+            total = WIDE.add(total, WIDE.multiply(value, WIDE.power(base, years) - ONE))
+    return total
+
+
+def _dated(items: object, field: str, on: date, tracker: CurrencyTracker) -> list[tuple[date, Decimal]]:
+    result = []
+    try:
+        pairs = list(items)  # type: ignore[call-overload]
+        for when, value in pairs:
+            when = a_date(when, field)
+            if when > on:
+                raise ValidationError(field, f"is dated {when}, after the distribution date {on}")
+            result.append((when, non_negative(value, field, tracker)))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(field, "must be a list of (date, amount) pairs") from None
+    return result
+
+
+def waterfall(
+    terms: WaterfallTerms,
+    contributions: Iterable[tuple[date, Decimal]],
+    prior_distributions: Iterable[tuple[date, Decimal]],
+    proceeds: object,
+    on: date,
+    *,
+    currency: str | None = None,
+    minor_unit: object = None,
+) -> WaterfallResult:
+    """Split `proceeds` distributed on `on` between LP and GP; amounts in minor units (see module doc).
+
+    The minor unit is `minor_unit` if given, else that of `currency` or of the Money passed in,
+    else 0.01. `proceeds` must be a whole number of minor units.
+    """
+    if not isinstance(terms, WaterfallTerms):
+        raise ValidationError("terms", "must be WaterfallTerms")
+    on = a_date(on, "on")
+    tracker = CurrencyTracker()
+    paid = _dated(contributions, "contributions", on, tracker)
+    prior = _dated(prior_distributions, "prior_distributions", on, tracker)
+    proceeds_ = non_negative(proceeds, "proceeds", tracker)
+    unit = unit_for(currency, minor_unit, tracker)
+    on_grid(proceeds_, unit, "proceeds")
+
+    capital = sum((v for _, v in paid), ZERO)
+    schedule = _Schedule(terms, capital, preferred_return(terms.hurdle_rate, paid, on))
+    start = schedule.total_for_lp(sum((v for _, v in prior), ZERO))
+    before = schedule.tiers(start)
+    after = schedule.tiers(WIDE.add(start, proceeds_))
+
+    amounts: list[Decimal] = []
+    reached = ZERO
+    exact_cumulative = ZERO
+    for index, ((t_before, gp_before), (t_after, gp_after)) in enumerate(zip(before, after, strict=True)):
+        exact_cumulative = WIDE.add(exact_cumulative, WIDE.subtract(t_after, t_before))
+        if index == len(after) - 1:
+            boundary = proceeds_
+        else:
+            boundary = min(round_to(exact_cumulative, unit, ROUNDING), proceeds_)
+        tier = boundary - reached
+        reached = boundary
+        gp_exact = WIDE.subtract(gp_after, gp_before).quantize(_SNAP, context=WIDE)
+        gp = max(min(round_to(gp_exact, unit, ROUND_FLOOR), tier), ZERO)
+        amounts += [tier - gp, gp]
+    lp_total = amounts[0] + amounts[2] + amounts[4] + amounts[6]
+    gp_total = amounts[1] + amounts[3] + amounts[5] + amounts[7]
+    return WaterfallResult(*amounts, lp_total=lp_total, gp_total=gp_total)

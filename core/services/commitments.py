@@ -1,0 +1,249 @@
+"""Commitments: an investor's promise, the manager's decision, and the hard cap that is never crossed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core import ledger
+from core.domain import check_ticket, is_eligible
+from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, ValidationError
+from core.money import parse_amount
+from core.permissions import (
+    FUND_MANAGER,
+    INVESTOR,
+    PLATFORM_READERS,
+    Actor,
+    require_investor_self,
+    require_pool_manager,
+    require_read_investor_position,
+    require_role,
+)
+from core.services.audit import records_refusals
+from core.services.pools import load_pool, today
+from db.models import Commitment, Pool, User
+from db.session import UnitOfWork
+
+
+@dataclass(frozen=True)
+class CommitmentView:
+    id: int
+    pool_id: int
+    pool_name: str
+    currency: str
+    investor_id: int
+    investor_name: str
+    kyc_status: str
+    amount_requested: Decimal
+    amount_accepted: Decimal | None
+    status: str
+    created_at: datetime
+
+
+def accepted_total(uow: UnitOfWork, pool_id: int) -> Decimal:
+    return uow.session.execute(
+        select(func.coalesce(func.sum(Commitment.amount_accepted), 0)).where(
+            Commitment.pool_id == pool_id, Commitment.status == "accepted"
+        )
+    ).scalar_one()
+
+
+@records_refusals("commitment.submit", "pool")
+def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: object) -> int:
+    """An eligible investor commits to an open pool within its tickets and remaining capacity."""
+    require_role(actor, INVESTOR)
+    pool = load_pool(uow, pool_id)
+    if pool.status != "open":
+        raise InvalidState("this pool is not open for commitments")
+    if pool.close_date < today():
+        raise InvalidState("this pool's close date has passed")
+    investor = uow.session.get(User, actor.user_id)
+    if investor is None or not is_eligible(
+        investor.kyc_status, investor.accreditation, pool.min_accreditation
+    ):
+        raise PermissionDenied(
+            "you are not eligible for this pool: KYC must be approved and accreditation at least "
+            f"{pool.min_accreditation.replace('_', ' ')}"
+        )
+    value = parse_amount(amount, pool.currency, "amount")
+    check_ticket(value, pool.min_ticket, pool.max_ticket, pool.hard_cap - accepted_total(uow, pool.id))
+    live = uow.session.execute(
+        select(Commitment.id).where(
+            Commitment.pool_id == pool.id,
+            Commitment.investor_id == actor.user_id,
+            Commitment.status.in_(("pending", "accepted")),
+        )
+    ).first()
+    if live:
+        raise InvalidState("you already have a live commitment to this pool; withdraw it first if pending")
+    commitment = Commitment(pool_id=pool.id, investor_id=actor.user_id, amount_requested=value)
+    uow.session.add(commitment)
+    uow.session.flush()
+    ledger.bump_version(uow.session, pool.id)
+    uow.audit(actor.user_id, "commitment.submit", "commitment", commitment.id, after={"amount": str(value)})
+    uow.commit()
+    return commitment.id
+
+
+def _pending_for_manager(actor: Actor, uow: UnitOfWork, commitment_id: int) -> tuple[Commitment, Pool]:
+    """Lock the pool first, then the commitment: one order everywhere, so no deadlocks."""
+    found = uow.session.execute(
+        select(Commitment.pool_id).where(Commitment.id == commitment_id)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no commitment {commitment_id}")
+    pool = load_pool(uow, found, lock=True)
+    require_pool_manager(actor, pool.manager_id)
+    commitment = uow.session.execute(
+        select(Commitment).where(Commitment.id == commitment_id).with_for_update()
+    ).scalar_one()
+    if commitment.status != "pending":
+        raise InvalidState(f"this commitment is {commitment.status}, not pending")
+    return commitment, pool
+
+
+@records_refusals("commitment.accept", "commitment")
+def accept_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
+    """Accept in full, or scaled down to `amount`; the pool row lock makes the cap check race-free."""
+    commitment, pool = _pending_for_manager(actor, uow, commitment_id)
+    if pool.status not in ("open", "closed"):
+        raise InvalidState(f"commitments cannot be accepted while the pool is {pool.status}")
+    value = (
+        commitment.amount_requested if amount in (None, "") else parse_amount(amount, pool.currency, "amount")
+    )
+    if value > commitment.amount_requested:
+        raise ValidationError("amount", "cannot be above what the investor asked for")
+    if value < pool.min_ticket:
+        raise ValidationError("amount", f"is below the minimum ticket of {pool.min_ticket:,}")
+    room = pool.hard_cap - accepted_total(uow, pool.id)
+    if value > room:
+        raise CapacityExceeded(
+            f"accepting {value:,} would exceed the hard cap; {max(room, Decimal(0)):,} {pool.currency} left"
+        )
+    commitment.status = "accepted"
+    commitment.amount_accepted = value
+    commitment.decided_at = datetime.now(UTC)
+    commitment.decided_by = actor.user_id
+    ledger.post(
+        uow.session,
+        pool_id=pool.id,
+        currency=pool.currency,
+        kind="commitment",
+        idempotency_key=f"commitment:{commitment.id}",
+        effective_date=today(),
+        lines=[
+            ledger.debit("commitment_memo", value, commitment.investor_id),
+            ledger.credit("commitment", value, commitment.investor_id),
+        ],
+        memo=f"commitment {commitment.id} accepted",
+        actor_id=actor.user_id,
+    )
+    uow.audit(
+        actor.user_id,
+        "commitment.accept",
+        "commitment",
+        commitment.id,
+        {"status": "pending", "amount_requested": str(commitment.amount_requested)},
+        {"status": "accepted", "amount_accepted": str(value)},
+    )
+    uow.commit()
+    return value
+
+
+@records_refusals("commitment.reject", "commitment")
+def reject_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> None:
+    commitment, pool = _pending_for_manager(actor, uow, commitment_id)
+    commitment.status = "rejected"
+    commitment.decided_at = datetime.now(UTC)
+    commitment.decided_by = actor.user_id
+    ledger.bump_version(uow.session, pool.id)
+    uow.audit(
+        actor.user_id,
+        "commitment.reject",
+        "commitment",
+        commitment.id,
+        {"status": "pending"},
+        {"status": "rejected"},
+    )
+    uow.commit()
+
+
+@records_refusals("commitment.withdraw", "commitment")
+def withdraw_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> None:
+    commitment = uow.session.execute(
+        select(Commitment).where(Commitment.id == commitment_id).with_for_update()
+    ).scalar_one_or_none()
+    if commitment is None:
+        raise NotFound(f"no commitment {commitment_id}")
+    require_investor_self(actor, commitment.investor_id)
+    if commitment.status != "pending":
+        raise InvalidState(f"only a pending commitment can be withdrawn; this one is {commitment.status}")
+    commitment.status = "withdrawn"
+    ledger.bump_version(uow.session, commitment.pool_id)
+    uow.audit(
+        actor.user_id,
+        "commitment.withdraw",
+        "commitment",
+        commitment.id,
+        {"status": "pending"},
+        {"status": "withdrawn"},
+    )
+    uow.commit()
+
+
+def _views(uow: UnitOfWork, query) -> list[CommitmentView]:  # noqa: ANN001 - a Select
+    rows = uow.session.execute(
+        query.add_columns(Pool.name, Pool.currency, User.name, User.kyc_status)
+        .join(Pool, Pool.id == Commitment.pool_id)
+        .join(User, User.id == Commitment.investor_id)
+        .order_by(Commitment.id)
+    )
+    return [
+        CommitmentView(
+            c.id,
+            c.pool_id,
+            pool_name,
+            currency,
+            c.investor_id,
+            investor_name,
+            kyc,
+            c.amount_requested,
+            c.amount_accepted,
+            c.status,
+            c.created_at,
+        )
+        for c, pool_name, currency, investor_name, kyc in rows
+    ]
+
+
+def get_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> CommitmentView:
+    views = _views(uow, select(Commitment).where(Commitment.id == commitment_id))
+    if not views:
+        raise NotFound(f"no commitment {commitment_id}")
+    view = views[0]
+    manager_id = uow.session.execute(select(Pool.manager_id).where(Pool.id == view.pool_id)).scalar_one()
+    require_read_investor_position(actor, view.investor_id, manager_id)
+    return view
+
+
+def list_commitments(
+    actor: Actor, uow: UnitOfWork, *, pool_id: int | None = None, status: str | None = None
+) -> list[CommitmentView]:
+    """A manager lists a pool's commitments, an investor their own, readers any."""
+    query = select(Commitment)
+    if actor.role == FUND_MANAGER:
+        if pool_id is None:
+            raise ValidationError("pool_id", "is required")
+        require_pool_manager(actor, load_pool(uow, pool_id).manager_id)
+    elif actor.role == INVESTOR:
+        query = query.where(Commitment.investor_id == actor.user_id)
+    elif not (actor.is_system or actor.role in PLATFORM_READERS):
+        raise PermissionDenied("you may not list commitments")
+    if pool_id is not None:
+        query = query.where(Commitment.pool_id == pool_id)
+    if status is not None:
+        query = query.where(Commitment.status == status)
+    return _views(uow, query)

@@ -1,0 +1,234 @@
+"""Pools: created as drafts by their manager, opened, closed; seen only by those allowed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+
+from core.domain import check_transition, parse_date, validate_pool_terms
+from core.errors import InvalidState, NotFound, PermissionDenied
+from core.permissions import (
+    FUND_MANAGER,
+    INVESTOR,
+    PLATFORM_READERS,
+    Actor,
+    require_pool_manager,
+    require_role,
+)
+from core.services.audit import records_refusals
+from db.models import Commitment, Pool
+from db.session import UnitOfWork
+
+TERM_FIELDS = (
+    "name",
+    "strategy",
+    "currency",
+    "target_size",
+    "hard_cap",
+    "min_ticket",
+    "max_ticket",
+    "management_fee_rate",
+    "management_fee_basis",
+    "management_fee_step_down_rate",
+    "investment_period_end",
+    "carry_rate",
+    "hurdle_rate",
+    "catch_up_rate",
+    "close_date",
+    "min_accreditation",
+)
+
+
+@dataclass(frozen=True)
+class PoolView:
+    id: int
+    manager_id: int
+    name: str
+    strategy: str
+    currency: str
+    target_size: Decimal
+    hard_cap: Decimal
+    min_ticket: Decimal
+    max_ticket: Decimal
+    management_fee_rate: Decimal
+    management_fee_basis: str
+    management_fee_step_down_rate: Decimal | None
+    investment_period_end: date | None
+    carry_rate: Decimal
+    hurdle_rate: Decimal
+    catch_up_rate: Decimal
+    close_date: date
+    min_accreditation: str
+    status: str
+    version: int
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, pool: Pool) -> PoolView:
+        return cls(**{f.name: getattr(pool, f.name) for f in fields(cls)})
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _terms_snapshot(pool: Pool) -> dict[str, Any]:
+    return {name: str(getattr(pool, name)) for name in TERM_FIELDS}
+
+
+def load_pool(uow: UnitOfWork, pool_id: int, *, lock: bool = False) -> Pool:
+    query = select(Pool).where(Pool.id == pool_id)
+    pool = uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if pool is None:
+        raise NotFound(f"no pool {pool_id}")
+    return pool
+
+
+def may_see_pool(uow: UnitOfWork, actor: Actor, pool: Pool) -> bool:
+    """Readers see all; a manager their own; an investor open pools and pools they committed to."""
+    if actor.is_system or actor.role in PLATFORM_READERS:
+        return True
+    if actor.role == FUND_MANAGER:
+        return pool.manager_id == actor.user_id
+    if actor.role == INVESTOR:
+        if pool.status == "open":
+            return True
+        return bool(
+            uow.session.execute(
+                select(exists().where(Commitment.pool_id == pool.id, Commitment.investor_id == actor.user_id))
+            ).scalar()
+        )
+    return False
+
+
+def visible_pool(uow: UnitOfWork, actor: Actor, pool_id: int, *, lock: bool = False) -> Pool:
+    pool = load_pool(uow, pool_id, lock=lock)
+    if not may_see_pool(uow, actor, pool):
+        raise PermissionDenied("you may not see this pool")
+    return pool
+
+
+@records_refusals("pool.create", "pool")
+def create_pool(actor: Actor, uow: UnitOfWork, terms: dict[str, Any]) -> int:
+    """A manager drafts a pool; terms are validated field by field before anything is written."""
+    require_role(actor, FUND_MANAGER)
+    valid = validate_pool_terms(terms, today())
+    pool = Pool(manager_id=actor.user_id, status="draft", **valid.as_dict())
+    uow.session.add(pool)
+    uow.session.flush()
+    uow.audit(actor.user_id, "pool.create", "pool", pool.id, after=_terms_snapshot(pool))
+    uow.commit()
+    return pool.id
+
+
+@records_refusals("pool.update_terms", "pool")
+def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[str, Any]) -> None:
+    """Every term while draft; once open, only the close date may move."""
+    pool = load_pool(uow, pool_id, lock=True)
+    require_pool_manager(actor, pool.manager_id)
+    before = _terms_snapshot(pool)
+    if pool.status == "draft":
+        valid = validate_pool_terms(terms, today())
+        for name, value in valid.as_dict().items():
+            setattr(pool, name, value)
+    elif pool.status == "open":
+        changed = {k for k, v in terms.items() if k in TERM_FIELDS and str(v) != before[k]}
+        if changed - {"close_date"}:
+            raise InvalidState("only the close date can change once the pool is open")
+        close_date = parse_date(terms.get("close_date", pool.close_date), "close_date")
+        if close_date <= today():
+            raise InvalidState("close_date: must be in the future")
+        pool.close_date = close_date
+    else:
+        raise InvalidState(f"a {pool.status} pool's terms can no longer change")
+    uow.audit(actor.user_id, "pool.update_terms", "pool", pool.id, before, _terms_snapshot(pool))
+    uow.commit()
+
+
+def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str) -> None:
+    pool = load_pool(uow, pool_id, lock=True)
+    require_pool_manager(actor, pool.manager_id)
+    check_transition(pool.status, target)
+    if target == "open":
+        # The terms were valid when drafted; the close date may have passed since.
+        values = {name: getattr(pool, name) for name in TERM_FIELDS}
+        validate_pool_terms(
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}, today()
+        )
+        pool.opened_at = datetime.now(UTC)
+    if target == "closed":
+        pool.closed_at = datetime.now(UTC)
+    before = pool.status
+    pool.status = target
+    pool.version += 1
+    uow.audit(actor.user_id, f"pool.{target}", "pool", pool.id, {"status": before}, {"status": target})
+    uow.commit()
+
+
+@records_refusals("pool.open", "pool")
+def open_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> None:
+    _transition(actor, uow, pool_id, "open")
+
+
+@records_refusals("pool.close", "pool")
+def close_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> None:
+    _transition(actor, uow, pool_id, "closed")
+
+
+def get_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolView:
+    return PoolView.of(visible_pool(uow, actor, pool_id))
+
+
+def list_pools(actor: Actor, uow: UnitOfWork, status: str | None = None) -> list[PoolView]:
+    """The pools this actor may see, newest first."""
+    query = select(Pool).order_by(Pool.id.desc())
+    if actor.role == FUND_MANAGER:
+        query = query.where(Pool.manager_id == actor.user_id)
+    elif actor.role == INVESTOR:
+        mine = select(Commitment.pool_id).where(Commitment.investor_id == actor.user_id)
+        query = query.where(or_(Pool.status == "open", Pool.id.in_(mine)))
+    elif not (actor.is_system or actor.role in PLATFORM_READERS):
+        return []
+    if status is not None:
+        query = query.where(Pool.status == status)
+    return [PoolView.of(pool) for pool in uow.session.execute(query).scalars()]
+
+
+@dataclass(frozen=True)
+class Fundraising:
+    pool_id: int
+    currency: str
+    target_size: Decimal
+    hard_cap: Decimal
+    accepted: Decimal
+    pending: Decimal
+    investors: int
+    version: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.hard_cap - self.accepted, Decimal(0))
+
+
+def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
+    pool = visible_pool(uow, actor, pool_id)
+    accepted, pending, investors = uow.session.execute(
+        select(
+            func.coalesce(func.sum(Commitment.amount_accepted).filter(Commitment.status == "accepted"), 0),
+            func.coalesce(func.sum(Commitment.amount_requested).filter(Commitment.status == "pending"), 0),
+            func.count().filter(Commitment.status == "accepted"),
+        ).where(Commitment.pool_id == pool_id)
+    ).one()
+    return Fundraising(
+        pool.id, pool.currency, pool.target_size, pool.hard_cap, accepted, pending, investors, pool.version
+    )
+
+
+def pool_version(actor: Actor, uow: UnitOfWork, pool_id: int) -> int:
+    """The cheap "has it changed?" counter that live pages poll."""
+    return visible_pool(uow, actor, pool_id).version
