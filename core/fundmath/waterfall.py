@@ -9,14 +9,18 @@ Tiers, in order, on cumulative distributions since the first close:
    a catch-up rate at or below the carry rate can never catch up, so the tier then takes all the rest;
 4. split: carry_rate to the GP, the rest to the LP.
 
-Earlier distributions (prior_distributions, received by the LP) count against tiers 1 and 2 first.
-If they exceed both, the LP has already been paid in tiers 3-4 and the GP is taken to have received
-its matching share under these same terms; the new proceeds then continue from that point.
+Earlier distributions count against tiers 1 and 2 first: the new proceeds continue the cumulative
+waterfall from where the earlier ones left it. prior_distributions are what the LP received; pass
+prior_gp_distributions (what the GP received) and that point is known exactly. Without them it is
+inferred from the LP's receipts under these same terms; the one point the LP's receipts cannot
+tell apart is a 100% catch-up when the LP holds exactly capital + pref, and there the GP is taken
+to have received no catch-up yet.
 
-Rounding: tier boundaries are computed exactly, the cumulative amounts are rounded half up to the
-minor unit (the last one is `proceeds` itself), the GP's share of each tier is rounded down and the
-LP takes the rest of the tier. So every amount is in minor units, LP + GP = proceeds exactly, and
-rounding never gives the GP more than its exact entitlement.
+Rounding: tier boundaries are computed exactly and their running totals rounded half up to the
+minor unit (the last one is `proceeds` itself); the GP's running total is rounded down and each
+tier's GP amount is the step in it (never more than the tier); the LP takes the rest of each tier.
+So every amount is in minor units, LP + GP = proceeds exactly, and rounding never gives the GP
+more than its exact entitlement.
 """
 
 from __future__ import annotations
@@ -185,6 +189,7 @@ def waterfall(
     proceeds: object,
     on: date,
     *,
+    prior_gp_distributions: Iterable[tuple[date, Decimal]] | None = None,
     currency: str | None = None,
     minor_unit: object = None,
 ) -> WaterfallResult:
@@ -205,23 +210,30 @@ def waterfall(
 
     capital = sum((v for _, v in paid), ZERO)
     schedule = _Schedule(terms, capital, preferred_return(terms.hurdle_rate, paid, on))
-    start = schedule.total_for_lp(sum((v for _, v in prior), ZERO))
+    lp_received = sum((v for _, v in prior), ZERO)
+    if prior_gp_distributions is None:
+        start = schedule.total_for_lp(lp_received)
+    else:
+        gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
+        start = WIDE.add(lp_received, sum((v for _, v in gp_prior), ZERO))
     before = schedule.tiers(start)
     after = schedule.tiers(WIDE.add(start, proceeds_))
 
     amounts: list[Decimal] = []
-    reached = ZERO
-    exact_cumulative = ZERO
+    reached = gp_paid = ZERO
+    exact_total = exact_gp = ZERO
     for index, ((t_before, gp_before), (t_after, gp_after)) in enumerate(zip(before, after, strict=True)):
-        exact_cumulative = WIDE.add(exact_cumulative, WIDE.subtract(t_after, t_before))
+        exact_total = WIDE.add(exact_total, WIDE.subtract(t_after, t_before))
+        exact_gp = WIDE.add(exact_gp, WIDE.subtract(gp_after, gp_before))
         if index == len(after) - 1:
             boundary = proceeds_
         else:
-            boundary = min(round_to(exact_cumulative, unit, ROUNDING), proceeds_)
+            boundary = min(round_to(exact_total, unit, ROUNDING), proceeds_)
         tier = boundary - reached
         reached = boundary
-        gp_exact = WIDE.subtract(gp_after, gp_before).quantize(_SNAP, context=WIDE)
-        gp = max(min(round_to(gp_exact, unit, ROUND_FLOOR), tier), ZERO)
+        gp_due = round_to(exact_gp.quantize(_SNAP, context=WIDE), unit, ROUND_FLOOR) - gp_paid
+        gp = max(min(gp_due, tier), ZERO)
+        gp_paid += gp
         amounts += [tier - gp, gp]
     lp_total = amounts[0] + amounts[2] + amounts[4] + amounts[6]
     gp_total = amounts[1] + amounts[3] + amounts[5] + amounts[7]

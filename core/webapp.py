@@ -1,0 +1,241 @@
+"""Streamlit glue shared by Home.py and the pages: resources, login, the acting user, navigation.
+
+Only Streamlit plumbing lives here; every rule is in the services it calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities import LoginError
+
+from core import runtime
+from core.errors import DomainError
+from core.permissions import Actor
+from core.services import users
+from core.settings import settings
+from db.session import UnitOfWork
+
+log = logging.getLogger("investment_pools.app")
+
+
+@st.cache_resource
+def _started() -> bool:
+    """Once per server process: refuse bad settings, say where the data lives, migrate."""
+    from db.migrate import upgrade
+
+    settings().check()
+    log.info(runtime.describe())
+    upgrade(runtime.database_url())
+    return True
+
+
+def unit_of_work() -> UnitOfWork:
+    _started()
+    return runtime.unit_of_work()
+
+
+# --- login -----------------------------------------------------------------------------------------
+
+
+class _Credentials(dict):
+    """One user's entry as streamlit-authenticator sees it.
+
+    The library keeps its failed-login counter in this dict, i.e. per process; writes to that
+    key are turned into database updates, so every replica and every restart sees the same count.
+    """
+
+    def __init__(self, directory: _Directory, record: users.LoginRecord) -> None:
+        super().__init__(
+            password=record.password_hash,
+            name=record.name,
+            email=record.email,
+            roles=[record.role],
+            failed_login_attempts=0,
+        )
+        self._directory = directory
+        self._username = record.username
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "failed_login_attempts":
+            self._directory.record_attempt(self._username, succeeded=value == 0)
+        super().__setitem__(key, value)
+
+
+class _Directory(dict):
+    """The library's `credentials['usernames']`, looked up in the database one user at a time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locked: users.LoginRecord | None = None
+        self.just_locked = False
+
+    def _record(self, username: object) -> users.LoginRecord | None:
+        if not isinstance(username, str) or not username.strip():
+            return None
+        with unit_of_work() as uow:
+            return users.login_record(uow, username)
+
+    def __contains__(self, username: object) -> bool:
+        record = self._record(username)
+        if record is not None and record.locked:
+            self.locked = record
+            return False
+        return record is not None
+
+    def __getitem__(self, username: str) -> _Credentials:
+        record = self._record(username)
+        if record is None:
+            raise KeyError(username)
+        return _Credentials(self, record)
+
+    def get(self, username: str, default: Any = None) -> Any:
+        try:
+            return self[username]
+        except KeyError:
+            return default
+
+    def record_attempt(self, username: str, *, succeeded: bool) -> None:
+        config = settings()
+        with unit_of_work() as uow:
+            if succeeded:
+                users.record_login_success(uow, username)
+            else:
+                self.just_locked = users.record_login_failure(
+                    uow, username, max_failures=config.lockout_failures, lock_minutes=config.lockout_minutes
+                )
+
+
+def _authenticator() -> tuple[stauth.Authenticate, _Directory]:
+    config = settings()
+    authenticator = stauth.Authenticate(
+        {"usernames": {}},
+        cookie_name=config.cookie_name,
+        cookie_key=config.cookie_secret,
+        cookie_expiry_days=config.cookie_expiry_days,
+        auto_hash=False,
+        login_sleep_time=0,
+    )
+    directory = _Directory()
+    # The library copies the usernames dict at construction; hand it the database-backed one after.
+    authenticator.authentication_controller.authentication_model.credentials["usernames"] = directory
+    return authenticator, directory
+
+
+def _actor_for(username: str | None) -> Actor | None:
+    """Re-read every run: a role change or deactivation takes effect at once."""
+    if not username:
+        return None
+    with unit_of_work() as uow:
+        record = users.login_record(uow, username)
+    if record is None or record.locked:
+        return None
+    return Actor(record.id, record.role, record.username)
+
+
+def login() -> Actor | None:
+    """Draw the login form until someone logs in; then return who they are."""
+    authenticator, directory = _authenticator()
+    st.session_state["_authenticator"] = authenticator
+    try:
+        authenticator.login(location="main", fields={"Form name": "Log in to Investment Pools"})
+    except LoginError as exc:
+        st.error(str(exc))
+    actor = _actor_for(st.session_state.get("username")) if st.session_state.get("authentication_status") else None
+    if actor is None and st.session_state.get("authentication_status"):
+        # A cookie for a user who has since been deactivated or locked.
+        authenticator.logout(location="unrendered")
+    if actor is None:
+        if directory.locked is not None or directory.just_locked:
+            st.error(
+                f"Too many failed logins: this account is locked for {settings().lockout_minutes} minutes. "
+                "An admin can unlock it sooner."
+            )
+        elif st.session_state.get("authentication_status") is False:
+            st.error("Username or password is incorrect.")
+        st.caption("Demo logins are listed in the README.")
+    st.session_state["actor"] = actor
+    return actor
+
+
+def logout_button() -> None:
+    authenticator = st.session_state.get("_authenticator")
+    if authenticator is not None and st.sidebar.button("Log out", key="logout"):
+        authenticator.logout(location="unrendered")
+        st.session_state["actor"] = None
+        st.rerun()
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    default: bool = False
+
+
+# Each role's pages, in sidebar order. A page also checks the role itself (require_actor).
+PAGES: dict[str, list[PageSpec]] = {
+    "investor": [
+        PageSpec("pages/investor_portfolio.py", "Portfolio", ":material/account_balance_wallet:", default=True),
+        PageSpec("pages/investor_open_pools.py", "Open pools", ":material/storefront:"),
+    ],
+    "fund_manager": [
+        PageSpec("pages/manager_pools.py", "My pools", ":material/folder_managed:", default=True),
+        PageSpec("pages/manager_pool_form.py", "Create / edit pool", ":material/edit_note:"),
+        PageSpec("pages/manager_commitments.py", "Commitments", ":material/handshake:"),
+    ],
+    "analyst": [
+        PageSpec("pages/analyst_explorer.py", "Explorer", ":material/insights:", default=True),
+    ],
+    "admin": [
+        PageSpec("pages/admin_users.py", "Users", ":material/group:", default=True),
+        PageSpec("pages/admin_audit.py", "Audit log", ":material/history:"),
+    ],
+}
+
+
+def navigation_for(actor: Actor) -> list[Any]:
+    return [
+        st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.default)
+        for spec in PAGES.get(actor.role, [])
+    ]
+
+
+def require_actor(*roles: str) -> Actor:
+    """First line of every page: the page is reachable only by these roles, whatever the URL says."""
+    actor: Actor | None = st.session_state.get("actor")
+    if actor is None or actor.role not in roles:
+        st.error("This page is not available to you.")
+        st.stop()
+    return actor
+
+
+@contextmanager
+def refusals_shown() -> Iterator[None]:
+    """Show a service's refusal as a message on the page; the app keeps running."""
+    try:
+        yield
+    except DomainError as exc:
+        st.error(exc.message)
+
+
+def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one service in its own unit of work as the logged-in actor."""
+    with unit_of_work() as uow:
+        return service(st.session_state["actor"], uow, *args, **kwargs)
+
+
+def money_column(label: str, currency: str) -> Any:
+    """Numbers stay numbers in tables (sortable, exact in exports); only the display carries the currency."""
+    preset = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}.get(currency)
+    return st.column_config.NumberColumn(label if preset else f"{label} ({currency})", format=preset or "accounting")
