@@ -179,3 +179,14 @@ def check_ticket(amount: Decimal, min_ticket: Decimal, max_ticket: Decimal, rema
         raise ValidationError("amount", f"is above the maximum ticket of {max_ticket:,}")
     if amount > remaining:
         raise ValidationError("amount", f"is above the remaining capacity of {max(remaining, Decimal(0)):,}")
+
+
+def percent_to_rate(value: object, field: str) -> Decimal | None:
+    """Forms ask for percentages (2 = 2%); the domain stores fractions. Blank stays blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return to_decimal(value, field) / 100
+
+
+def rate_to_percent(rate: Decimal | None) -> str:
+    return "" if rate is None else f"{(rate * 100).normalize():f}"

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COOKIE_SECRET = "demo-cookie-secret-change-me"  # noqa: S105  (refused outside demo mode)
+DEFAULT_COOKIE_SECRET = "demo-cookie-secret-not-for-production-use"  # noqa: S105  (refused outside demo mode)
 MIN_COOKIE_SECRET_LENGTH = 32
 
 

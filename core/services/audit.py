@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy import select
+
 from core.errors import DomainError
-from core.permissions import Actor
+from core.permissions import ADMIN, Actor, require_role
+from db.models import AuditLog, User
 from db.session import UnitOfWork
 
 P = ParamSpec("P")
@@ -36,3 +41,60 @@ def records_refusals(action: str, object_type: str) -> Callable[[Callable[P, R]]
         return run
 
     return wrap
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    outcome: str
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def list_audit(
+    actor: Actor,
+    uow: UnitOfWork,
+    *,
+    action: str = "",
+    outcome: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 500,
+) -> list[AuditEntry]:
+    """Newest first; an admin's view of who changed what."""
+    require_role(actor, ADMIN)
+    query = (
+        select(AuditLog, User.username)
+        .outerjoin(User, User.id == AuditLog.actor_id)
+        .order_by(AuditLog.id.desc())
+        .limit(min(max(limit, 1), 5000))
+    )
+    if action.strip():
+        query = query.where(AuditLog.action.like(f"%{action.strip()}%"))
+    if outcome:
+        query = query.where(AuditLog.outcome == outcome)
+    if since:
+        query = query.where(AuditLog.at >= since)
+    if until:
+        query = query.where(AuditLog.at < until + timedelta(days=1))
+    return [
+        AuditEntry(
+            row.id,
+            row.at,
+            username,
+            row.action,
+            row.object_type,
+            row.object_id,
+            row.outcome,
+            row.reason,
+            row.before,
+            row.after,
+        )
+        for row, username in uow.session.execute(query)
+    ]

@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (the demo, on embedded or configured servers) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint format verify worker bench e2e-browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: migrate, seed the demo if the database is empty, start a worker and Streamlit (Ctrl-C stops all)
+run: install
+	$(PY) -m core run
+
+## test: lint, then the whole suite (unit, integration, app, end-to-end) on real PostgreSQL and Redis
+test: install e2e-browser
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+## e2e-browser: Debian's Chromium for the Playwright journeys (no browser download)
+e2e-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: end-to-end tests will be reported as skipped"; \
+	  else echo "chromium not found: install it (apt-get install chromium) to run the end-to-end tests"; fi; }
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format:
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+verify: install
+	$(PY) -m core verify
+
+worker: install
+	$(PY) -m core worker
+
+## bench: every benchmark under bench/ (big data; minutes, not seconds)
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
