@@ -23,7 +23,8 @@ STRATEGIES = (
     "secondaries",
     "fund_of_funds",
 )
-FEE_BASES = ("committed", "invested")
+# As core.fundmath.FeeTerms: committed capital during the investment period, invested after it; or one basis.
+FEE_BASES = ("committed_then_invested", "committed", "invested")
 ACCREDITATION_ORDER = ("none", "accredited", "qualified_purchaser")
 
 # Lifecycle: the only moves there are. Anything else is refused.
@@ -118,7 +119,7 @@ def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
     if max_ticket > hard_cap:
         raise ValidationError("max_ticket", "must not be above the hard cap")
     fee_rate = parse_rate(raw.get("management_fee_rate", "0"), "management_fee_rate", upper=Decimal("0.1"))
-    basis = raw.get("management_fee_basis", "committed")
+    basis = raw.get("management_fee_basis", "committed_then_invested")
     if basis not in FEE_BASES:
         raise ValidationError("management_fee_basis", f"must be one of {', '.join(FEE_BASES)}")
     step_down_raw = raw.get("management_fee_step_down_rate")

@@ -1,15 +1,22 @@
 """The books: post balanced journals at most once, and read every figure back from them.
 
 Chart of accounts (per pool, in the pool's currency):
-- pool level: cash, investments (at cost), unrealized (marks above or below cost),
-  gp_carry (carried interest owed to the manager), fee_income (management fees charged).
+- pool level: cash; investments (at cost); unrealized (marks above or below cost); call_clearing
+  (the other side of capital called and not yet paid); fee_income (management fees owed to the
+  manager).
 - investor level: commitment (credit: what they promised) against commitment_memo (its debit
-  twin, so the memo pair balances); capital (credit: their share of the pool's NAV) and
-  receivable (debit: called but not yet paid).
+  twin, so the memo pair balances); receivable (debit: called, not yet paid); capital (credit:
+  their share of the pool's NAV: contributions paid, less distributions, fees and carry, plus gains).
 
-Journal kinds name what happened and become the capital account lines: commitment, capital_call,
-payment, management_fee, investment, valuation, distribution, carry. A reversal keeps the kind
-of the journal it reverses, so lines net out.
+How each movement is booked (journal kind: entries):
+- commitment: Dr commitment_memo(i) / Cr commitment(i)
+- capital_call: Dr receivable(i) for each investor / Cr call_clearing (the call's total)
+- payment: Dr cash, Cr capital(i) (the contribution); Dr call_clearing, Cr receivable(i)
+- management_fee: Dr capital(i) / Cr fee_income
+- investment: Dr investments / Cr cash (a purchase); Dr cash / Cr investments, unrealized (an exit)
+- valuation: Dr unrealized / Cr capital(i) for a gain; the mirror image for a loss
+- distribution: Dr capital(i) / Cr cash (the LP's share); carry: Dr capital(i) / Cr cash (the GP's)
+A reversal keeps the kind of the journal it reverses, so statement lines net out.
 """
 
 from __future__ import annotations

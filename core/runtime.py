@@ -7,6 +7,7 @@ so the demo runs the same code paths as production.
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -90,3 +91,13 @@ def redis_client() -> redis.Redis:
 
 def unit_of_work() -> UnitOfWork:
     return UnitOfWork(engine())
+
+
+def _after_fork_in_child() -> None:
+    """RQ forks a work horse per job: it must not share the parent's pooled sockets."""
+    if database_url.cache_info().currsize:
+        engine().dispose(close=False)
+    redis_client.cache_clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

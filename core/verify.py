@@ -38,23 +38,27 @@ CHECKS: dict[str, str] = {
         SELECT p.id, p.hard_cap, sum(c.amount_accepted) FROM pools p JOIN commitments c ON c.pool_id = p.id
          WHERE c.status = 'accepted' GROUP BY p.id, p.hard_cap
         HAVING sum(c.amount_accepted) > p.hard_cap LIMIT 20""",
-    "call items due equal the capital called in the ledger": """
+    "call items due equal what the issued calls booked": """
         WITH booked AS (
-            SELECT e.pool_id, e.investor_id, sum(CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END) AS amount
-              FROM entries e JOIN journals j ON j.id = e.journal_id
-             WHERE j.kind = 'capital_call' AND e.account = 'capital' GROUP BY e.pool_id, e.investor_id),
+            SELECT c.id AS call_id, e.investor_id,
+                   sum(CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END) AS amount
+              FROM entries e
+              JOIN journals j ON j.id = e.journal_id
+              JOIN capital_calls c ON c.operation_id = j.operation_id
+             WHERE j.kind = 'capital_call' AND e.account = 'receivable' AND c.status = 'issued'
+             GROUP BY c.id, e.investor_id),
         due AS (
-            SELECT c.pool_id, i.investor_id, sum(i.amount_due) AS amount
+            SELECT i.call_id, i.investor_id, sum(i.amount_due) AS amount
               FROM call_items i JOIN capital_calls c ON c.id = i.call_id
-             WHERE i.status <> 'cancelled' AND c.status = 'issued' GROUP BY c.pool_id, i.investor_id)
-        SELECT coalesce(d.pool_id, b.pool_id), coalesce(d.investor_id, b.investor_id), d.amount, b.amount
-          FROM due d FULL JOIN booked b USING (pool_id, investor_id)
+             WHERE c.status = 'issued' GROUP BY i.call_id, i.investor_id)
+        SELECT coalesce(d.call_id, b.call_id), coalesce(d.investor_id, b.investor_id), d.amount, b.amount
+          FROM due d FULL JOIN booked b USING (call_id, investor_id)
          WHERE coalesce(d.amount, 0) <> coalesce(b.amount, 0) LIMIT 20""",
     "call items paid equal the payments in the ledger": """
         WITH booked AS (
             SELECT e.pool_id, e.investor_id, sum(CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END) AS amount
               FROM entries e JOIN journals j ON j.id = e.journal_id
-             WHERE j.kind = 'payment' AND e.account = 'receivable' GROUP BY e.pool_id, e.investor_id),
+             WHERE j.kind = 'payment' AND e.account = 'capital' GROUP BY e.pool_id, e.investor_id),
         paid AS (
             SELECT c.pool_id, i.investor_id, sum(i.amount_paid) AS amount
               FROM call_items i JOIN capital_calls c ON c.id = i.call_id
@@ -69,12 +73,12 @@ CHECKS: dict[str, str] = {
         HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) < 0 LIMIT 20""",
     "capital called never exceeds the commitment": """
         SELECT e.pool_id, e.investor_id FROM entries e JOIN journals j ON j.id = e.journal_id
-         WHERE e.account IN ('commitment') OR (j.kind = 'capital_call' AND e.account = 'capital')
+         WHERE e.account = 'commitment' OR (j.kind = 'capital_call' AND e.account = 'receivable')
          GROUP BY e.pool_id, e.investor_id
         HAVING sum(CASE WHEN e.account = 'commitment' THEN
                         CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END ELSE 0 END)
-             < sum(CASE WHEN e.account = 'capital' THEN
-                        CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END ELSE 0 END) LIMIT 20""",
+             < sum(CASE WHEN e.account = 'receivable' THEN
+                        CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END ELSE 0 END) LIMIT 20""",
 }
 
 

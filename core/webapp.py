@@ -15,7 +15,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from core import runtime
+from core import metrics, runtime
 from core.errors import DomainError
 from core.permissions import Actor
 from core.services import users
@@ -106,10 +106,13 @@ class _Directory(dict):
         with unit_of_work() as uow:
             if succeeded:
                 users.record_login_success(uow, username)
-            else:
-                self.just_locked = users.record_login_failure(
-                    uow, username, max_failures=config.lockout_failures, lock_minutes=config.lockout_minutes
-                )
+                return
+            metrics.LOGIN_FAILURES.inc()
+            self.just_locked = users.record_login_failure(
+                uow, username, max_failures=config.lockout_failures, lock_minutes=config.lockout_minutes
+            )
+            if self.just_locked:
+                metrics.LOCKOUTS.inc()
 
 
 def _authenticator() -> tuple[stauth.Authenticate, _Directory]:
@@ -147,7 +150,11 @@ def login() -> Actor | None:
         authenticator.login(location="main", fields={"Form name": "Log in to Investment Pools"})
     except LoginError as exc:
         st.error(str(exc))
-    actor = _actor_for(st.session_state.get("username")) if st.session_state.get("authentication_status") else None
+    actor = (
+        _actor_for(st.session_state.get("username"))
+        if st.session_state.get("authentication_status")
+        else None
+    )
     if actor is None and st.session_state.get("authentication_status"):
         # A cookie for a user who has since been deactivated or locked.
         authenticator.logout(location="unrendered")
@@ -186,7 +193,9 @@ class PageSpec:
 # Each role's pages, in sidebar order. A page also checks the role itself (require_actor).
 PAGES: dict[str, list[PageSpec]] = {
     "investor": [
-        PageSpec("pages/investor_portfolio.py", "Portfolio", ":material/account_balance_wallet:", default=True),
+        PageSpec(
+            "pages/investor_portfolio.py", "Portfolio", ":material/account_balance_wallet:", default=True
+        ),
         PageSpec("pages/investor_open_pools.py", "Open pools", ":material/storefront:"),
     ],
     "fund_manager": [
@@ -238,4 +247,6 @@ def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def money_column(label: str, currency: str) -> Any:
     """Numbers stay numbers in tables (sortable, exact in exports); only the display carries the currency."""
     preset = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}.get(currency)
-    return st.column_config.NumberColumn(label if preset else f"{label} ({currency})", format=preset or "accounting")
+    return st.column_config.NumberColumn(
+        label if preset else f"{label} ({currency})", format=preset or "accounting"
+    )

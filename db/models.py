@@ -42,13 +42,13 @@ ROLES = ("investor", "fund_manager", "analyst", "admin")
 KYC_STATUSES = ("pending", "approved", "rejected", "expired")
 ACCREDITATIONS = ("none", "accredited", "qualified_purchaser")
 POOL_STATUSES = ("draft", "open", "closed", "investing", "wound_down")
-FEE_BASES = ("committed", "invested")
+FEE_BASES = ("committed_then_invested", "committed", "invested")
 COMMITMENT_STATUSES = ("pending", "accepted", "rejected", "withdrawn")
 CALL_STATUSES = ("issuing", "issued", "cancelled")
 CALL_ITEM_STATUSES = ("open", "partially_paid", "paid", "cancelled")
 OPERATION_STATUSES = ("pending", "running", "done", "failed")
 # The chart of accounts: pool-level accounts have no investor; investor-level ones always do.
-POOL_ACCOUNTS = ("cash", "investments", "unrealized", "gp_carry", "fee_income")
+POOL_ACCOUNTS = ("cash", "investments", "unrealized", "call_clearing", "fee_income")
 INVESTOR_ACCOUNTS = ("commitment", "commitment_memo", "receivable", "capital")
 ACCOUNTS = POOL_ACCOUNTS + INVESTOR_ACCOUNTS
 
@@ -110,7 +110,7 @@ class Pool(Base):
     min_ticket: Mapped[Amount]
     max_ticket: Mapped[Amount]
     management_fee_rate: Mapped[Rate]
-    management_fee_basis: Mapped[str] = mapped_column(String(20), server_default="committed")
+    management_fee_basis: Mapped[str] = mapped_column(String(30), server_default="committed_then_invested")
     management_fee_step_down_rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     investment_period_end: Mapped[date | None] = mapped_column(Date)
     carry_rate: Mapped[Rate]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core import ledger
 from core.domain import check_ticket, is_eligible
 from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, ValidationError
-from core.money import parse_amount
+from core.money import parse_amount, quantize
 from core.permissions import (
     FUND_MANAGER,
     INVESTOR,
@@ -69,7 +69,13 @@ def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: objec
             f"{pool.min_accreditation.replace('_', ' ')}"
         )
     value = parse_amount(amount, pool.currency, "amount")
-    check_ticket(value, pool.min_ticket, pool.max_ticket, pool.hard_cap - accepted_total(uow, pool.id))
+    # NUMERIC(20, 4) reads back as 10000.0000; messages show amounts at the currency's own scale.
+    check_ticket(
+        value,
+        quantize(pool.min_ticket, pool.currency),
+        quantize(pool.max_ticket, pool.currency),
+        quantize(pool.hard_cap - accepted_total(uow, pool.id), pool.currency),
+    )
     live = uow.session.execute(
         select(Commitment.id).where(
             Commitment.pool_id == pool.id,
@@ -105,20 +111,27 @@ def _pending_for_manager(actor: Actor, uow: UnitOfWork, commitment_id: int) -> t
     return commitment, pool
 
 
-@records_refusals("commitment.accept", "commitment")
-def accept_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
-    """Accept in full, or scaled down to `amount`; the pool row lock makes the cap check race-free."""
+def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
+    """Accept in full, or scaled down to `amount`, and book it; the caller commits.
+
+    The pool row lock taken first makes the hard-cap check race-free. Shared by accept_commitment
+    and the settle_commitment operation, which settles many in one transaction.
+    """
     commitment, pool = _pending_for_manager(actor, uow, commitment_id)
     if pool.status not in ("open", "closed"):
         raise InvalidState(f"commitments cannot be accepted while the pool is {pool.status}")
     value = (
-        commitment.amount_requested if amount in (None, "") else parse_amount(amount, pool.currency, "amount")
+        quantize(commitment.amount_requested, pool.currency)
+        if amount in (None, "")
+        else parse_amount(amount, pool.currency, "amount")
     )
     if value > commitment.amount_requested:
         raise ValidationError("amount", "cannot be above what the investor asked for")
     if value < pool.min_ticket:
-        raise ValidationError("amount", f"is below the minimum ticket of {pool.min_ticket:,}")
-    room = pool.hard_cap - accepted_total(uow, pool.id)
+        raise ValidationError(
+            "amount", f"is below the minimum ticket of {quantize(pool.min_ticket, pool.currency):,}"
+        )
+    room = quantize(pool.hard_cap - accepted_total(uow, pool.id), pool.currency)
     if value > room:
         raise CapacityExceeded(
             f"accepting {value:,} would exceed the hard cap; {max(room, Decimal(0)):,} {pool.currency} left"
@@ -149,6 +162,12 @@ def accept_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int, amount:
         {"status": "pending", "amount_requested": str(commitment.amount_requested)},
         {"status": "accepted", "amount_accepted": str(value)},
     )
+    return value
+
+
+@records_refusals("commitment.accept", "commitment")
+def accept_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
+    value = settle(actor, uow, commitment_id, amount)
     uow.commit()
     return value
 

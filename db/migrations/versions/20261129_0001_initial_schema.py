@@ -169,10 +169,7 @@ def upgrade() -> None:
         sa.Column("min_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("max_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("management_fee_rate", sa.Numeric(precision=9, scale=6), nullable=False),
-        sa.Column(
-            "management_fee_basis",
-            sa.String(length=20),
-            server_default="committed",
+        sa.Column("management_fee_basis", sa.String(length=30), server_default="committed_then_invested",
             nullable=False,
         ),
         sa.Column(
@@ -202,7 +199,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "management_fee_basis IN ('committed', 'invested')",
+            "management_fee_basis IN ('committed_then_invested', 'committed', 'invested')",
             name=op.f("ck_pools_fee_basis"),
         ),
         sa.CheckConstraint(
@@ -429,11 +426,11 @@ def upgrade() -> None:
         sa.Column("side", sa.String(length=1), nullable=False),
         sa.Column("amount", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.CheckConstraint(
-            "(investor_id IS NULL) = (account IN ('cash', 'investments', 'unrealized', 'gp_carry', 'fee_income'))",
+            "(investor_id IS NULL) = (account IN ('cash', 'investments', 'unrealized', 'call_clearing', 'fee_income'))",
             name=op.f("ck_entries_account_owner"),
         ),
         sa.CheckConstraint(
-            "account IN ('cash', 'investments', 'unrealized', 'gp_carry', 'fee_income', 'commitment', 'commitment_memo', 'receivable', 'capital')",
+            "account IN ('cash', 'investments', 'unrealized', 'call_clearing', 'fee_income', 'commitment', 'commitment_memo', 'receivable', 'capital')",
             name=op.f("ck_entries_account"),
         ),
         sa.CheckConstraint("side IN ('D', 'C')", name=op.f("ck_entries_side")),

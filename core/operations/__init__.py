@@ -1,0 +1,348 @@
+"""Durable operations: a money-moving request is a PostgreSQL row first and an RQ job second.
+
+submit()  validates, writes the row (idempotency key unique) with any state change, and after
+          commit enqueues a job whose id is the operation id.
+process() is what the job runs: per batch it locks the row FOR UPDATE SKIP LOCKED, does the next
+          slice of work in the same transaction as the progress it records, and commits. A
+          killed worker loses at most its current batch, which the next run redoes; a second
+          run of a finished operation returns at once.
+sweep()   re-enqueues operations left pending or running too long (lost job, flushed Redis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from core.operations.kinds import KINDS
+from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
+from core.services.audit import records_refusals
+from core.services.pools import load_pool
+from db.models import Operation, Pool, User
+from db.session import UnitOfWork
+
+log = logging.getLogger("investment_pools.operations")
+JOB_FUNCTION = "jobs.operations.process_operation"
+
+
+@dataclass(frozen=True)
+class OperationStatus:
+    id: uuid.UUID
+    kind: str
+    pool_id: int | None
+    status: str
+    progress_done: int
+    progress_total: int
+    error: str | None
+    result: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def fraction(self) -> float:
+        """For progress bars only; never money."""
+        if self.status == "done":
+            return 1.0
+        return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    @classmethod
+    def of(cls, op: Operation) -> OperationStatus:
+        return cls(
+            op.id,
+            op.kind,
+            op.pool_id,
+            op.status,
+            op.progress_done,
+            op.progress_total,
+            op.error,
+            op.result,
+            op.attempts,
+            op.created_at,
+            op.updated_at,
+        )
+
+
+def derived_key(kind: str, actor: Actor, pool_id: int, payload: dict[str, Any]) -> str:
+    """The same request twice (a double click, a resent form) gets the same key, hence one operation."""
+    canonical = json.dumps(
+        {"kind": kind, "actor": actor.user_id, "pool": pool_id, "payload": payload},
+        sort_keys=True,
+        default=str,
+    )
+    return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+def enqueue(operation_id: uuid.UUID, queue: Any) -> None:
+    """Trigger the job; losing this (Redis down) is harmless: the sweeper finds the row later."""
+    from rq import Retry
+
+    try:
+        queue.enqueue(
+            JOB_FUNCTION,
+            str(operation_id),
+            job_id=str(operation_id),
+            retry=Retry(max=5, interval=[1, 2, 5, 10, 30]),
+            result_ttl=3600,
+            failure_ttl=86400,
+        )
+    except Exception as exc:  # noqa: BLE001 - any Redis failure: the row is durable, the sweeper retries
+        log.warning("could not enqueue operation %s (%s); the sweeper will pick it up", operation_id, exc)
+
+
+@records_refusals("operation.submit", "pool")
+def submit(
+    actor: Actor,
+    uow: UnitOfWork,
+    pool_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    queue: Any = None,
+) -> OperationStatus:
+    """Validate and record a money-moving request; the same key twice returns the first operation."""
+    handler = KINDS.get(kind)
+    if handler is None:
+        raise ValidationError("kind", f"unknown operation kind {str(kind)[:40]!r}")
+    if not isinstance(payload, dict):
+        raise ValidationError("payload", "must be a mapping")
+    key = (idempotency_key or derived_key(kind, actor, pool_id, payload))[:200]
+    existing = uow.session.execute(
+        select(Operation).where(Operation.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.actor_id != actor.user_id or existing.kind != kind:
+            raise ValidationError("idempotency_key", "is already used by another request")
+        return OperationStatus.of(existing)
+    pool = load_pool(uow, pool_id)
+    clean, total = handler.prepare(actor, uow, pool, payload)
+    operation_id = uuid.uuid4()
+    inserted = uow.session.execute(
+        pg_insert(Operation)
+        .values(
+            id=operation_id,
+            kind=kind,
+            pool_id=pool.id,
+            actor_id=actor.user_id,
+            payload=clean,
+            idempotency_key=key,
+            progress_total=total,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Operation.id)
+    ).scalar_one_or_none()
+    if inserted is None:  # the same key won a race a moment ago
+        uow.rollback()
+        return OperationStatus.of(
+            uow.session.execute(select(Operation).where(Operation.idempotency_key == key)).scalar_one()
+        )
+    handler.on_submit(uow, pool, operation_id, clean)
+    uow.audit(
+        actor.user_id, f"operation.{kind}", "operation", operation_id, after={"pool_id": pool.id, **clean}
+    )
+    if queue is not None:
+        uow.after_commit(lambda: enqueue(operation_id, queue))
+    uow.commit()
+    return operation_status(actor, uow, operation_id)
+
+
+def _visible(actor: Actor, uow: UnitOfWork, op: Operation) -> None:
+    if actor.is_system or actor.role == ADMIN or op.actor_id == actor.user_id:
+        return
+    if actor.role == FUND_MANAGER and op.pool_id is not None:
+        manager_id = uow.session.execute(select(Pool.manager_id).where(Pool.id == op.pool_id)).scalar_one()
+        if manager_id == actor.user_id:
+            return
+    raise PermissionDenied("you may not see this operation")
+
+
+def operation_status(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> OperationStatus:
+    """Status, progress and error for the progress bars; the submitter, the manager and admins may look."""
+    try:
+        op_id = uuid.UUID(str(operation_id))
+    except ValueError:
+        raise NotFound("no such operation") from None
+    op = uow.session.get(Operation, op_id)
+    if op is None:
+        raise NotFound("no such operation")
+    _visible(actor, uow, op)
+    return OperationStatus.of(op)
+
+
+def list_operations(
+    actor: Actor, uow: UnitOfWork, *, status: str | None = None, limit: int = 200
+) -> list[OperationStatus]:
+    require_role(actor, ADMIN)
+    query = select(Operation).order_by(Operation.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(Operation.status == status)
+    return [OperationStatus.of(op) for op in uow.session.execute(query).scalars()]
+
+
+@records_refusals("operation.retry", "operation")
+def retry(actor: Actor, uow: UnitOfWork, operation_id: str, *, queue: Any = None) -> OperationStatus:
+    """An admin sends a failed operation round again (after fixing what made it fail)."""
+    require_role(actor, ADMIN)
+    op = uow.session.execute(
+        select(Operation).where(Operation.id == uuid.UUID(str(operation_id))).with_for_update()
+    ).scalar_one_or_none()
+    if op is None:
+        raise NotFound("no such operation")
+    if op.status != "failed":
+        raise ValidationError("operation", f"only a failed operation can be retried; this one is {op.status}")
+    op.status, op.error, op.updated_at = "pending", None, func.now()
+    uow.audit(
+        actor.user_id, "operation.retry", "operation", op.id, {"status": "failed"}, {"status": "pending"}
+    )
+    if queue is not None:
+        uow.after_commit(lambda: enqueue(op.id, queue))
+    uow.commit()
+    return OperationStatus.of(op)
+
+
+# --- the worker side -------------------------------------------------------------------------------
+
+TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006", "55P03"}
+MALFORMED = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError, IndexError)
+
+
+def _fail(op: Operation, reason: str) -> None:
+    op.status, op.error, op.finished_at, op.updated_at = "failed", reason[:2000], func.now(), func.now()
+
+
+def process(
+    operation_id: str,
+    uow_factory: Callable[[], UnitOfWork],
+    on_change: Callable[[Operation], None] | None = None,
+) -> str:
+    """Run an operation to the end, batch by batch; safe to call twice, or from two workers at once."""
+    try:
+        op_id = uuid.UUID(str(operation_id))
+    except ValueError:
+        log.warning("ignoring job with malformed operation id %r", str(operation_id)[:64])
+        return "missing"
+    while True:
+        with uow_factory() as uow:
+            op = uow.session.execute(
+                select(Operation).where(Operation.id == op_id).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if op is None:
+                exists = uow.session.execute(select(Operation.id).where(Operation.id == op_id)).first()
+                return "busy" if exists else "missing"
+            if op.status in ("done", "failed"):
+                return op.status
+            if op.status == "pending":
+                op.status, op.attempts = "running", op.attempts + 1
+            finished = False
+            try:
+                with uow.session.begin_nested():
+                    handler = KINDS.get(op.kind)
+                    if handler is None:
+                        raise ValidationError("kind", f"unknown operation kind {op.kind!r}")
+                    pool = load_pool(uow, op.pool_id)
+                    actor = _actor(uow, op.actor_id)
+                    op.progress_done = handler.run_batch(uow, op, pool, actor)
+                    finished = op.progress_done >= op.progress_total
+                    if finished:
+                        op.result = handler.finish(uow, op, pool)
+            except DomainError as exc:
+                _fail(op, exc.message)
+                log.info("operation %s (%s) failed: %s", op.id, op.kind, exc.message)
+            except MALFORMED as exc:
+                _fail(op, f"malformed request: {type(exc).__name__}: {exc}")
+                log.warning("operation %s (%s) is malformed: %r", op.id, op.kind, exc)
+            else:
+                op.updated_at = func.now()
+                if finished:
+                    op.status, op.finished_at = "done", func.now()
+            uow.commit()
+            if on_change is not None:
+                on_change(op)
+            if op.status in ("done", "failed"):
+                return op.status
+
+
+def _actor(uow: UnitOfWork, user_id: int) -> Actor:
+    """The submitter as they are now: a manager removed since submission can no longer move money."""
+    row = uow.session.execute(
+        select(User.id, User.role, User.username, User.active).where(User.id == user_id)
+    ).one_or_none()
+    if row is None or not row.active:
+        raise PermissionDenied("the user who submitted this operation is no longer active")
+    return Actor(row.id, row.role, row.username)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: a lost connection, a serialization failure, a deadlock, a restarting server."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return sqlstate in TRANSIENT_SQLSTATES
+    return False
+
+
+def sweep(
+    uow: UnitOfWork, queue: Any, *, pending_after: timedelta, running_after: timedelta, limit: int = 1000
+) -> list[uuid.UUID]:
+    """Re-enqueue operations whose job seems lost: pending past a short grace, or running without
+    progress for long. Rows a worker holds right now are locked, hence skipped."""
+    now = datetime.now(UTC)
+    ids = list(
+        uow.session.execute(
+            select(Operation.id)
+            .where(
+                or_(
+                    (Operation.status == "pending") & (Operation.updated_at < now - pending_after),
+                    (Operation.status == "running") & (Operation.updated_at < now - running_after),
+                )
+            )
+            .order_by(Operation.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if ids:
+        # A fresh updated_at gives each re-enqueued operation its full grace again.
+        uow.session.execute(
+            Operation.__table__.update().where(Operation.id.in_(ids)).values(updated_at=func.now())
+        )
+    uow.commit()
+    for operation_id in ids:
+        enqueue(operation_id, queue)
+    return ids
+
+
+__all__ = [
+    "KINDS",
+    "OperationStatus",
+    "derived_key",
+    "enqueue",
+    "is_transient",
+    "list_operations",
+    "operation_status",
+    "process",
+    "retry",
+    "submit",
+    "sweep",
+]

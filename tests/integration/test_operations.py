@@ -1,0 +1,271 @@
+"""Operations end to end in-process: submit, process, and the ledger agrees with every table."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from core import operations, positions
+from core.errors import DomainError, InvalidState, PermissionDenied, ValidationError
+from core.verify import verify
+from db.models import CallItem, CapitalCall, Journal
+
+
+@pytest.fixture
+def closed_pool(make):
+    """A closed pool with three accepted commitments of 100,000, 200,000 and 300,000.33."""
+    pool_id, manager = make.pool(hard_cap="2000000")
+    investors = []
+    for amount in ("100000", "200000", "300000.33"):
+        _, investor = make.commitment(pool_id, amount=amount, accept_as=manager)
+        investors.append(investor)
+    from core.services import pools
+
+    with make.uow_factory() as uow:
+        pools.close_pool(manager, uow, pool_id)
+    return pool_id, manager, investors
+
+
+def run(make, actor, pool_id, kind, payload, **kw):
+    with make.uow_factory() as uow:
+        status = operations.submit(actor, uow, pool_id, kind, payload, **kw)
+    outcome = operations.process(str(status.id), make.uow_factory)
+    with make.uow_factory() as uow:
+        return operations.operation_status(actor, uow, status.id), outcome
+
+
+def items_of(make, pool_id):
+    with make.uow_factory() as uow:
+        return uow.session.execute(
+            select(
+                CallItem.id, CallItem.investor_id, CallItem.amount_due, CallItem.amount_paid, CallItem.status
+            )
+            .join(CapitalCall)
+            .where(CapitalCall.pool_id == pool_id)
+            .order_by(CallItem.id)
+        ).all()
+
+
+def test_capital_call_allocates_exactly_and_posts_once(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    status, outcome = run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"percent": "33.33", "purpose": "Series A", "due_date": str(date.today() + timedelta(days=14))},
+    )
+    assert outcome == "done" and status.status == "done", status.error
+    items = items_of(make, pool_id)
+    assert len(items) == 3
+    total = sum(i.amount_due for i in items)
+    assert total == Decimal("199980.11")  # 33.33% of 600,000.33 = 199,980.109989, half-up to the cent
+    # Running the same job again changes nothing.
+    assert operations.process(str(status.id), make.uow_factory) == "done"
+    with make.uow_factory() as uow:
+        assert verify(uow.session).ok
+        books = positions.pool_total(uow.session, pool_id)
+        assert books.called == total and books.outstanding == total
+
+
+def test_same_idempotency_key_returns_the_first_operation(make, closed_pool):
+    pool_id, manager, _ = closed_pool
+    payload = {"percent": "10", "purpose": "fees", "due_date": str(date.today() + timedelta(days=7))}
+    with make.uow_factory() as uow:
+        first = operations.submit(manager, uow, pool_id, "capital_call", payload, idempotency_key="k-1")
+    with make.uow_factory() as uow:
+        second = operations.submit(manager, uow, pool_id, "capital_call", payload, idempotency_key="k-1")
+    with make.uow_factory() as uow:
+        third = operations.submit(manager, uow, pool_id, "capital_call", payload)  # derived key
+    with make.uow_factory() as uow:
+        fourth = operations.submit(manager, uow, pool_id, "capital_call", payload)
+    assert first.id == second.id
+    assert third.id == fourth.id and third.id != first.id
+    with make.uow_factory() as uow:
+        calls = uow.session.execute(
+            select(func.count()).select_from(CapitalCall).where(CapitalCall.pool_id == pool_id)
+        ).scalar_one()
+    assert calls == 2
+
+
+def test_payment_lifecycle_and_refusals(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "first close", "due_date": str(date.today())},
+    )
+    item = next(i for i in items_of(make, pool_id) if i.investor_id == investors[0].user_id)
+    half = (item.amount_due / 2).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+    status, _ = run(
+        make,
+        investors[0],
+        pool_id,
+        "payment",
+        {"call_item_id": item.id, "amount": str(half), "reference": "WIRE-1"},
+    )
+    assert status.status == "done"
+    # Overpayment: refused at submission with the field named, nothing written.
+    with make.uow_factory() as uow, pytest.raises(ValidationError) as err:
+        operations.submit(
+            investors[0],
+            uow,
+            pool_id,
+            "payment",
+            {"call_item_id": item.id, "amount": str(item.amount_due), "reference": "WIRE-2"},
+        )
+    assert err.value.field == "amount"
+    # Another investor may not pay (or see) this item.
+    with make.uow_factory() as uow, pytest.raises(PermissionDenied):
+        operations.submit(
+            investors[1], uow, pool_id, "payment", {"call_item_id": item.id, "amount": "1", "reference": "X"}
+        )
+    status, _ = run(
+        make,
+        manager,
+        pool_id,
+        "payment",
+        {"call_item_id": item.id, "amount": str(item.amount_due - half), "reference": "WIRE-3"},
+    )
+    assert status.status == "done"
+    paid = next(i for i in items_of(make, pool_id) if i.id == item.id)
+    assert paid.status == "paid" and paid.amount_paid == paid.amount_due
+    with make.uow_factory() as uow, pytest.raises(InvalidState):
+        operations.submit(
+            investors[0],
+            uow,
+            pool_id,
+            "payment",
+            {"call_item_id": item.id, "amount": "1", "reference": "late"},
+        )
+    with make.uow_factory() as uow:
+        assert verify(uow.session).ok
+        assert (
+            positions.investor_positions(uow.session, pool_id)[investors[0].user_id].paid_in
+            == item.amount_due
+        )
+
+
+def test_valuation_and_distribution_follow_the_waterfall(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"percent": "50", "purpose": "invest", "due_date": str(date.today())},
+    )
+    for item in items_of(make, pool_id):
+        run(
+            make,
+            manager,
+            pool_id,
+            "payment",
+            {"call_item_id": item.id, "amount": str(item.amount_due), "reference": f"W{item.id}"},
+        )
+    status, _ = run(
+        make, manager, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "250000"}
+    )
+    assert status.status == "done"
+    status, _ = run(make, manager, pool_id, "valuation", {"value": "400000", "note": "Series B mark-up"})
+    assert status.status == "done", status.error
+    status, _ = run(
+        make,
+        manager,
+        pool_id,
+        "investment",
+        {"action": "exit", "company": "Acme", "amount": "400000", "cost": "250000"},
+    )
+    assert status.status == "done", status.error
+    with make.uow_factory() as uow:
+        cash = positions.pool_books(uow.session, pool_id).cash
+    status, _ = run(make, manager, pool_id, "distribution", {"proceeds": str(cash), "memo": "Acme exit"})
+    assert status.status == "done", status.error
+    with make.uow_factory() as uow:
+        held = positions.investor_positions(uow.session, pool_id)
+        assert sum(p.distributed + p.carry for p in held.values()) == cash
+        assert positions.pool_books(uow.session, pool_id).cash == 0
+        assert verify(uow.session).ok
+    # More than the cash: refused, with the field named.
+    with make.uow_factory() as uow, pytest.raises(ValidationError) as err:
+        operations.submit(manager, uow, pool_id, "distribution", {"proceeds": "1"})
+    assert err.value.field == "proceeds"
+
+
+def test_bad_requests_fail_clearly_and_post_nothing(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    open_pool, other_manager = make.pool()
+    cases = [
+        (manager, open_pool, "capital_call", {"percent": "10", "due_date": "2030-01-01"}, PermissionDenied),
+        (other_manager, open_pool, "capital_call", {"percent": "10", "due_date": "2030-01-01"}, InvalidState),
+        (manager, pool_id, "capital_call", {"percent": "101", "due_date": "2030-01-01"}, ValidationError),
+        (
+            manager,
+            pool_id,
+            "capital_call",
+            {"amount": "600000.34", "due_date": "2030-01-01"},
+            ValidationError,
+        ),
+        (manager, pool_id, "capital_call", {"percent": "NaN", "due_date": "2030-01-01"}, ValidationError),
+        (
+            manager,
+            pool_id,
+            "capital_call",
+            {"percent": "10", "amount": "5", "due_date": "2030-01-01"},
+            ValidationError,
+        ),
+        (manager, pool_id, "capital_call", {"percent": "10", "due_date": "yesterday"}, ValidationError),
+        (manager, pool_id, "payment", {"call_item_id": "1; DROP TABLE", "amount": "1"}, ValidationError),
+        (manager, pool_id, "nonsense", {}, ValidationError),
+        (investors[0], pool_id, "valuation", {"value": "1"}, PermissionDenied),
+        (manager, pool_id, "investment", {"action": "buy", "company": "X", "amount": "1"}, ValidationError),
+    ]
+    with make.uow_factory() as uow:
+        before = uow.session.execute(select(func.count()).select_from(Journal)).scalar_one()
+    for actor, pool, kind, payload, error in cases:
+        with make.uow_factory() as uow, pytest.raises(error):
+            operations.submit(actor, uow, pool, kind, payload)
+    with make.uow_factory() as uow:
+        assert uow.session.execute(select(func.count()).select_from(Journal)).scalar_one() == before
+
+
+def test_a_request_that_became_invalid_fails_with_a_reason_and_no_retry(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "6000", "purpose": "x", "due_date": str(date.today())},
+    )
+    item = items_of(make, pool_id)[0]
+    with make.uow_factory() as uow:
+        first = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "payment",
+            {"call_item_id": item.id, "amount": str(item.amount_due), "reference": "A"},
+        )
+        second = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "payment",
+            {"call_item_id": item.id, "amount": str(item.amount_due), "reference": "B"},
+        )
+    assert operations.process(str(first.id), make.uow_factory) == "done"
+    assert operations.process(str(second.id), make.uow_factory) == "failed"
+    with make.uow_factory() as uow:
+        failed = operations.operation_status(manager, uow, second.id)
+        assert "already paid" in failed.error
+        assert verify(uow.session).ok
+
+
+def test_errors_are_domain_errors():
+    assert issubclass(ValidationError, DomainError)
