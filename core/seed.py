@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, text
 
-from core import ledger
+from core import operations
 from core.permissions import Actor
 from core.services import commitments, pools, users
 from core.services.users import hash_password
-from db.models import CallItem, CapitalCall, Commitment, Pool, User
+from db.models import CallItem, CapitalCall, Pool, User
 from db.session import UnitOfWork
 
 # The README prints these; they only exist in demo data.
@@ -124,117 +124,48 @@ def seed_demo(uow_factory) -> dict[str, int]:  # noqa: ANN001 - a callable retur
     commit("investor", climate, "150000", accept="150000")
     with uow_factory() as uow:
         pools.close_pool(manager, uow, growth)
-    with uow_factory() as uow:
-        _history(uow, growth)
-        uow.commit()
+    _history(uow_factory, manager, growth, late_payer=ids["investor"])
     return ids
 
 
-def _history(uow: UnitOfWork, pool_id: int) -> None:
-    """A called, partly paid, invested, marked-up and partly distributed pool: a J-curve to look at."""
-    pool = uow.session.get(Pool, pool_id)
-    accepted = (
-        uow.session.execute(
-            select(Commitment).where(Commitment.pool_id == pool_id, Commitment.status == "accepted")
-        )
-        .scalars()
-        .all()
-    )
+def _history(uow_factory, manager: Actor, pool_id: int, late_payer: int) -> None:  # noqa: ANN001
+    """A called, paid, invested, marked-up and partly distributed pool, through the real operations."""
     start = date.today() - timedelta(days=540)
-    post = ledger.post
-    paid: dict[int, Decimal] = {}
-    for number, (percent, days) in enumerate(((Decimal("0.4"), 0), (Decimal("0.3"), 240)), start=1):
-        call = CapitalCall(
-            pool_id=pool_id,
-            amount=Decimal(0) + sum(c.amount_accepted * percent for c in accepted),
-            percent=percent,
-            purpose=f"Call {number}: new investments",
-            call_date=start + timedelta(days=days),
-            due_date=start + timedelta(days=days + 14),
-            status="issued",
-        )
-        uow.session.add(call)
-        uow.session.flush()
-        for c in accepted:
-            due = c.amount_accepted * percent
-            # The second call is left unpaid by one investor, so the demo has an open item.
-            pays = not (number == 2 and c.amount_accepted == max(x.amount_accepted for x in accepted))
-            uow.session.add(
-                CallItem(
-                    call_id=call.id,
-                    commitment_id=c.id,
-                    investor_id=c.investor_id,
-                    amount_due=due,
-                    amount_paid=due if pays else 0,
-                    status="paid" if pays else "open",
-                )
-            )
-            post(
-                uow.session,
-                pool_id=pool_id,
-                currency=pool.currency,
-                kind="capital_call",
-                idempotency_key=f"seed:call:{call.id}:{c.investor_id}",
-                effective_date=call.call_date,
-                lines=[
-                    ledger.debit("receivable", due, c.investor_id),
-                    ledger.credit("capital", due, c.investor_id),
-                ],
-            )
-            if pays:
-                post(
-                    uow.session,
-                    pool_id=pool_id,
-                    currency=pool.currency,
-                    kind="payment",
-                    idempotency_key=f"seed:payment:{call.id}:{c.investor_id}",
-                    effective_date=call.call_date + timedelta(days=10),
-                    lines=[ledger.debit("cash", due), ledger.credit("receivable", due, c.investor_id)],
-                )
-                paid[c.investor_id] = paid.get(c.investor_id, Decimal(0)) + due
-    invested = Decimal("700000")
-    post(
-        uow.session,
-        pool_id=pool_id,
-        currency=pool.currency,
-        kind="investment",
-        idempotency_key=f"seed:investment:{pool_id}",
-        effective_date=start + timedelta(days=30),
-        lines=[ledger.debit("investments", invested), ledger.credit("cash", invested)],
-        memo="Acme Robotics Series B",
-    )
-    total_paid = sum(paid.values())
 
-    def pro_rata(amount: Decimal) -> dict[int, Decimal]:
-        shares = {i: (amount * p / total_paid).quantize(Decimal("0.01")) for i, p in paid.items()}
-        first = next(iter(shares))
-        shares[first] += amount - sum(shares.values())
-        return shares
+    def run(kind: str, **payload: object) -> None:
+        with uow_factory() as uow:
+            status = operations.submit(manager, uow, pool_id, kind, payload)
+        outcome = operations.process(str(status.id), uow_factory)
+        if outcome != "done":
+            raise RuntimeError(f"demo {kind} did not complete: {outcome}")
 
-    gain = Decimal("350000")
-    post(
-        uow.session,
-        pool_id=pool_id,
-        currency=pool.currency,
-        kind="valuation",
-        idempotency_key=f"seed:valuation:{pool_id}",
-        effective_date=start + timedelta(days=400),
-        lines=[ledger.debit("unrealized", gain)]
-        + [ledger.credit("capital", share, i) for i, share in pro_rata(gain).items()],
-        memo="Acme Robotics marked at Series C price",
-    )
-    proceeds = Decimal("150000")
-    post(
-        uow.session,
-        pool_id=pool_id,
-        currency=pool.currency,
-        kind="distribution",
-        idempotency_key=f"seed:distribution:{pool_id}",
-        effective_date=start + timedelta(days=450),
-        lines=[ledger.credit("cash", proceeds)]
-        + [ledger.debit("capital", share, i) for i, share in pro_rata(proceeds).items()],
-        memo="Dividend recapitalisation",
-    )
+    def pay_call(call_date: date, skip: int | None) -> None:
+        with uow_factory() as uow:
+            items = uow.session.execute(
+                select(CallItem.id, CallItem.investor_id, CallItem.amount_due)
+                .join(CapitalCall, CapitalCall.id == CallItem.call_id)
+                .where(CapitalCall.pool_id == pool_id, CapitalCall.call_date == call_date)
+            ).all()
+        for item_id, investor_id, due in items:
+            if investor_id != skip:
+                run("payment", call_item_id=item_id, amount=str(due), reference=f"WIRE-{item_id:05d}",
+                    paid_on=(call_date + timedelta(days=10)).isoformat())
+
+    first, second = start, start + timedelta(days=240)
+    run("capital_call", percent="40", purpose="Call 1: Acme Robotics Series B",
+        call_date=first.isoformat(), due_date=(first + timedelta(days=14)).isoformat())
+    pay_call(first, skip=None)
+    run("investment", action="buy", company="Acme Robotics", amount="500000",
+        date=(first + timedelta(days=30)).isoformat())
+    run("management_fee", period_start=first.isoformat(), period_end=(first + timedelta(days=365)).isoformat())
+    # The demo investor has not paid the second call yet: an open item to pay in the demo.
+    run("capital_call", percent="30", purpose="Call 2: follow-on and fees",
+        call_date=second.isoformat(), due_date=(date.today() + timedelta(days=21)).isoformat())
+    pay_call(second, skip=late_payer)
+    run("valuation", value="850000", note="Acme Robotics marked at its Series C price",
+        date=(start + timedelta(days=420)).isoformat())
+    run("distribution", proceeds="150000", memo="Dividend recapitalisation",
+        date=(start + timedelta(days=450)).isoformat())
 
 
 def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: int = 2) -> None:

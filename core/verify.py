@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.fundmath import capital_account
 from core.ledger import unbalanced_journals
+from core.positions import investor_flows
+
+STATEMENTS = "capital account statements end at the ledger's capital balance"
 
 # Each check is one set-based query returning the violating rows (at most a handful shown).
 CHECKS: dict[str, str] = {
@@ -94,7 +99,7 @@ class Report:
     def summary(self) -> str:
         lines = [", ".join(f"{name}: {count:,}" for name, count in self.counts.items())]
         lines.append("checks:")
-        for name in ["every journal balances per currency with at least two entries", *CHECKS]:
+        for name in ["every journal balances per currency with at least two entries", *CHECKS, STATEMENTS]:
             found = self.violations.get(name)
             lines.append(f"  {'FAIL' if found else 'ok  '} {name}")
             for row in (found or [])[:5]:
@@ -103,7 +108,30 @@ class Report:
         return "\n".join(lines)
 
 
-def verify(session: Session) -> Report:
+def _capital_accounts(session: Session, sample: int) -> list[tuple]:
+    """Statements (core.fundmath.capital_account over the investor's ledger movements) must end at
+    the capital balance the ledger holds, for every investor, or the first `sample` of a big book."""
+    pairs = session.execute(
+        text(
+            """SELECT pool_id, investor_id, sum(CASE side WHEN 'C' THEN amount ELSE -amount END)
+                 FROM entries WHERE account = 'capital' GROUP BY pool_id, investor_id
+                ORDER BY pool_id, investor_id LIMIT :sample"""
+        ),
+        {"sample": sample},
+    ).all()
+    wrong = []
+    for pool_id, investor_id, balance in pairs:
+        flows = investor_flows(session, pool_id, investor_id)
+        if not flows:
+            wrong.append((pool_id, investor_id, balance, None))
+            continue
+        statement = capital_account(flows, min(f[0] for f in flows), date.max)
+        if statement.ending_nav != balance:
+            wrong.append((pool_id, investor_id, balance, statement.ending_nav))
+    return wrong
+
+
+def verify(session: Session, *, statement_sample: int = 5000) -> Report:
     report = Report()
     for table in ("users", "pools", "commitments", "journals", "entries", "call_items", "operations"):
         report.counts[table] = session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
@@ -114,4 +142,7 @@ def verify(session: Session) -> Report:
         rows = [tuple(row) for row in session.execute(text(query))]
         if rows:
             report.violations[name] = rows
+    statements = _capital_accounts(session, statement_sample)
+    if statements:
+        report.violations[STATEMENTS] = statements
     return report
