@@ -18,18 +18,16 @@ from typing import NamedTuple, TypeVar
 import pyxirr
 
 from core.errors import ValidationError
-from core.fundmath._common import WIDE, ZERO, CurrencyTracker, a_date, amount, non_negative
-from core.money import to_decimal
+from core.fundmath._common import DAYS_PER_YEAR, WIDE, ZERO, CurrencyTracker, a_date, amount, non_negative
+from core.money import ROUNDING, to_decimal
 
 K = TypeVar("K")
 Flow = tuple[date, Decimal]
 
 # Multiples are stated to 10 decimal places (half up) so that TVPI = DPI + RVPI holds exactly.
 MULTIPLE_QUANTUM = Decimal("1e-10")
-_ROUND = "ROUND_HALF_UP"
 _AMOUNT = itemgetter(1)
-_SOLVER_SCALE = (Decimal(1), Decimal(10**9))
-_YEAR = Decimal(365)
+_SOLVER_LOW, _SOLVER_HIGH = Decimal(1), Decimal(10**9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +52,28 @@ class InvestorMetrics(NamedTuple):
 
 
 def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
-    return WIDE.divide(numerator, denominator).quantize(MULTIPLE_QUANTUM, rounding=_ROUND)
+    return (numerator / denominator).quantize(MULTIPLE_QUANTUM, ROUNDING)
 
 
-def _multiples(paid_in: Decimal, distributed: Decimal, nav: Decimal) -> Multiples:
+def _ratios(paid_in: Decimal, distributed: Decimal, nav: Decimal) -> tuple[Decimal | None, ...]:
+    """(tvpi, dpi, rvpi); must run in the WIDE context."""
     if paid_in == 0:
-        return Multiples(None, None, None)
+        return None, None, None
     dpi = _ratio(distributed, paid_in)
     rvpi = _ratio(nav, paid_in)
-    return Multiples(tvpi=dpi + rvpi, dpi=dpi, rvpi=rvpi)
+    return dpi + rvpi, dpi, rvpi
 
 
 def multiples(paid_in: object, distributed: object, nav: object) -> Multiples:
     """TVPI = DPI + RVPI exactly: DPI and RVPI are each rounded half up to 10 places, TVPI is their sum."""
     tracker = CurrencyTracker()
-    return _multiples(
+    values = (
         non_negative(paid_in, "paid_in", tracker),
         non_negative(distributed, "distributed", tracker),
         non_negative(nav, "nav", tracker),
     )
+    with localcontext(WIDE):
+        return Multiples(*_ratios(*values))
 
 
 def moic(cost: object, value: object) -> Decimal | None:
@@ -80,7 +81,10 @@ def moic(cost: object, value: object) -> Decimal | None:
     tracker = CurrencyTracker()
     cost_ = non_negative(cost, "cost", tracker)
     value_ = non_negative(value, "value", tracker)
-    return None if cost_ == 0 else _ratio(value_, cost_)
+    if cost_ == 0:
+        return None
+    with localcontext(WIDE):
+        return _ratio(value_, cost_)
 
 
 def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decimal, str | None]:
@@ -91,7 +95,7 @@ def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decim
     comparison raise. Must run in the WIDE context, where these sums are exact.
     """
     pairs = flows if type(flows) is list else list(flows)
-    tracker = CurrencyTracker()
+    tracker = None
     try:
         net = sum(map(_AMOUNT, pairs), ZERO)
         paid_in = -sum(filter(ZERO.__gt__, map(_AMOUNT, pairs)), ZERO)
@@ -100,6 +104,7 @@ def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decim
             dates = [a_date(d, field) for d, _ in pairs]
         except (TypeError, ValueError):
             raise ValidationError(field, "must be (date, amount) pairs") from None
+        tracker = CurrencyTracker()
         amounts = [amount(a, field, tracker) for _, a in pairs]
         pairs = list(zip(dates, amounts, strict=True))
         net = sum(amounts, ZERO)
@@ -108,7 +113,7 @@ def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decim
         raise ValidationError(field, "amounts must be finite numbers") from None
     if not net.is_finite():
         raise ValidationError(field, "amounts must be finite numbers")
-    return pairs, paid_in, net + paid_in, tracker.currency
+    return pairs, paid_in, net + paid_in, tracker and tracker.currency
 
 
 def _solve(pairs: list, paid_in: Decimal, field: str = "flows") -> Decimal | None:
@@ -117,7 +122,7 @@ def _solve(pairs: list, paid_in: Decimal, field: str = "flows") -> Decimal | Non
     pyxirr tests convergence on the NPV in currency units, so a book far from unit size (a few
     cents, or trillions) is solved per unit paid in instead: the rate does not depend on scale.
     """
-    if not _SOLVER_SCALE[0] <= paid_in <= _SOLVER_SCALE[1]:
+    if not _SOLVER_LOW <= paid_in <= _SOLVER_HIGH:
         pairs = [(d, a / paid_in) for d, a in pairs]
     try:
         rate = pyxirr.xirr(pairs, silent=True)
@@ -156,7 +161,7 @@ def xnpv(rate: object, flows: Iterable[Flow]) -> Decimal:
     base = WIDE.add(1, rate_)
     total = ZERO
     for d, a in pairs:
-        years = WIDE.divide(Decimal((d - start).days), _YEAR)
+        years = WIDE.divide(Decimal((d - start).days), DAYS_PER_YEAR)
         total = WIDE.add(total, WIDE.divide(a, WIDE.power(base, years)))
     return +total
 
@@ -183,7 +188,5 @@ def portfolio_metrics(
             irr = None
             if distributed or nav:
                 irr = _solve([*pairs, (on, nav)] if nav else pairs, paid_in)
-            dpi = (distributed / paid_in).quantize(MULTIPLE_QUANTUM, _ROUND)
-            rvpi = (nav / paid_in).quantize(MULTIPLE_QUANTUM, _ROUND)
-            result[key] = InvestorMetrics(paid_in, distributed, nav, irr, dpi + rvpi, dpi, rvpi)
+            result[key] = InvestorMetrics(paid_in, distributed, nav, irr, *_ratios(paid_in, distributed, nav))
     return result

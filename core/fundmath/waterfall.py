@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from core.errors import ValidationError
 from core.fundmath._common import (
@@ -208,33 +208,34 @@ def waterfall(
     unit = unit_for(currency, minor_unit, tracker)
     on_grid(proceeds_, unit, "proceeds")
 
-    capital = sum((v for _, v in paid), ZERO)
-    schedule = _Schedule(terms, capital, preferred_return(terms.hurdle_rate, paid, on))
-    lp_received = sum((v for _, v in prior), ZERO)
-    if prior_gp_distributions is None:
-        start = schedule.total_for_lp(lp_received)
-    else:
-        gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
-        start = WIDE.add(lp_received, sum((v for _, v in gp_prior), ZERO))
-    before = schedule.tiers(start)
-    after = schedule.tiers(WIDE.add(start, proceeds_))
-
-    amounts: list[Decimal] = []
-    reached = gp_paid = ZERO
-    exact_total = exact_gp = ZERO
-    for index, ((t_before, gp_before), (t_after, gp_after)) in enumerate(zip(before, after, strict=True)):
-        exact_total = WIDE.add(exact_total, WIDE.subtract(t_after, t_before))
-        exact_gp = WIDE.add(exact_gp, WIDE.subtract(gp_after, gp_before))
-        if index == len(after) - 1:
-            boundary = proceeds_
+    with localcontext(WIDE):  # exact intermediates; the only rounding is below
+        capital = sum((v for _, v in paid), ZERO)
+        schedule = _Schedule(terms, capital, preferred_return(terms.hurdle_rate, paid, on))
+        lp_received = sum((v for _, v in prior), ZERO)
+        if prior_gp_distributions is None:
+            start = schedule.total_for_lp(lp_received)
         else:
-            boundary = min(round_to(exact_total, unit, ROUNDING), proceeds_)
-        tier = boundary - reached
-        reached = boundary
-        gp_due = round_to(exact_gp.quantize(_SNAP, context=WIDE), unit, ROUND_FLOOR) - gp_paid
-        gp = max(min(gp_due, tier), ZERO)
-        gp_paid += gp
-        amounts += [tier - gp, gp]
+            gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
+            start = WIDE.add(lp_received, sum((v for _, v in gp_prior), ZERO))
+        before = schedule.tiers(start)
+        after = schedule.tiers(WIDE.add(start, proceeds_))
+
+        amounts: list[Decimal] = []
+        reached = gp_paid = ZERO
+        exact_total = exact_gp = ZERO
+        for index, ((t_before, gp_before), (t_after, gp_after)) in enumerate(zip(before, after, strict=True)):
+            exact_total = WIDE.add(exact_total, WIDE.subtract(t_after, t_before))
+            exact_gp = WIDE.add(exact_gp, WIDE.subtract(gp_after, gp_before))
+            if index == len(after) - 1:
+                boundary = proceeds_
+            else:
+                boundary = min(round_to(exact_total, unit, ROUNDING), proceeds_)
+            tier = boundary - reached
+            reached = boundary
+            gp_due = round_to(exact_gp.quantize(_SNAP, context=WIDE), unit, ROUND_FLOOR) - gp_paid
+            gp = max(min(gp_due, tier), ZERO)
+            gp_paid += gp
+            amounts += [tier - gp, gp]
     lp_total = amounts[0] + amounts[2] + amounts[4] + amounts[6]
     gp_total = amounts[1] + amounts[3] + amounts[5] + amounts[7]
     return WaterfallResult(*amounts, lp_total=lp_total, gp_total=gp_total)

@@ -1,0 +1,257 @@
+"""The European whole-fund waterfall (core.fundmath.waterfall)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.errors import CurrencyMismatch, ValidationError
+from core.fundmath import WaterfallTerms, waterfall
+from core.money import Money
+
+D = Decimal
+START, ONE_YEAR_LATER = date(2023, 1, 1), date(2024, 1, 1)  # 365 days apart
+STANDARD = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(1), carry_rate=D("0.2"))
+
+
+def test_published_example_with_full_catch_up() -> None:
+    # Worked example from issue 3, checked by hand against the standard four-tier European
+    # waterfall (return of capital, 8% preferred return, 100% GP catch-up, 80/20 split) as set
+    # out in common industry explainers, e.g. https://www.ecassets.com/learn/distribution-waterfall
+    # and https://privateequity.tools/glossary/waterfall. LP puts in 50, exit of 100 a year later:
+    # 50 capital + 4 pref to the LP; the GP catches up 1 (= 20% of 5 profit so far); the other
+    # 45 split 36 / 9. LP 90, GP 10.
+    result = waterfall(STANDARD, [(START, D(50))], [], D(100), ONE_YEAR_LATER)
+    assert (result.return_of_capital_lp, result.preferred_return_lp) == (D(50), D(4))
+    assert (result.catch_up_gp, result.catch_up_lp) == (D(1), D(0))
+    assert (result.split_lp, result.split_gp) == (D(36), D(9))
+    assert (result.lp_total, result.gp_total) == (D(90), D(10))
+    assert [t.name for t in result.tiers] == ["return_of_capital", "preferred_return", "catch_up", "split"]
+
+
+def test_published_example_without_catch_up() -> None:
+    # Worked example from issue 3 (same general sources as above): 100 in, 200 out a year later,
+    # 8% compounded hurdle, no catch-up, 20% carry on the 92 above capital and pref:
+    # LP 100 + 8 + 73.60 = 181.60, GP 18.40.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(0), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
+    assert (result.lp_total, result.gp_total) == (D("181.60"), D("18.40"))
+    assert (result.split_lp, result.split_gp) == (D("73.60"), D("18.40"))
+    assert result.catch_up_gp == 0
+
+
+def test_simple_carry_without_hurdle_or_catch_up() -> None:
+    result = waterfall(WaterfallTerms(carry_rate=D("0.2")), [(START, D(100))], [], D(150), START)
+    assert (result.lp_total, result.gp_total) == (D(140), D(10))
+    assert result.preferred_return_lp == 0
+
+
+def test_pref_compounds_annually_actual_365_per_contribution() -> None:
+    # 100 for two years (2022-01-01 to 2024-01-01 is 730 days) at 8% compounded: 16.64 of pref;
+    # 100 for half a year (182 days): 100 * (1.08 ** (182/365) - 1) = 3.9117...
+    contributions = [(date(2022, 1, 1), D(100)), (date(2023, 7, 3), D(100))]
+    result = waterfall(STANDARD, contributions, [], D(300), ONE_YEAR_LATER)
+    exact = D("16.64") + D(100) * (D("1.08") ** (D(182) / D(365)) - 1)
+    assert result.preferred_return_lp == exact.quantize(D("0.01")) == D("20.55")
+
+
+def test_leap_year_accrues_366_days() -> None:
+    result = waterfall(STANDARD, [(date(2024, 1, 1), D(1000))], [], D(2000), date(2025, 1, 1))
+    exact = D(1000) * (D("1.08") ** (D(366) / D(365)) - 1)
+    assert result.preferred_return_lp == exact.quantize(D("0.01"))
+    assert result.preferred_return_lp > D(80)
+
+
+@pytest.mark.parametrize("proceeds", [D(0), D("0.01"), D(30), D(50)])
+def test_losses_and_zero_proceeds_all_go_to_the_lp(proceeds: Decimal) -> None:
+    result = waterfall(STANDARD, [(START, D(50))], [], proceeds, ONE_YEAR_LATER)
+    assert result.lp_total == result.return_of_capital_lp == proceeds
+    assert result.gp_total == 0
+
+
+def test_inside_the_catch_up() -> None:
+    result = waterfall(STANDARD, [(START, D(50))], [], D("54.50"), ONE_YEAR_LATER)
+    assert (result.lp_total, result.gp_total, result.catch_up_gp) == (D(54), D("0.50"), D("0.50"))
+
+
+def test_partial_catch_up_rate() -> None:
+    # 80% catch-up, 20% carry: the tier lasts K = 0.2 * 8 / (0.8 - 0.2) = 2.666..., of which the
+    # GP gets 2.1333 and the LP 0.5333; then 89.3333 split 80/20. The GP ends with 20% of the
+    # 100 profit: 20.00, its running total rounded down. The tier ends at 110.67 (half up), so the
+    # LP's part of it is 2.67 - 2.13 = 0.54.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D("0.8"), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
+    assert (result.catch_up_gp, result.catch_up_lp) == (D("2.13"), D("0.54"))
+    assert (result.gp_total, result.lp_total) == (D(20), D(180))
+
+
+def test_catch_up_at_the_carry_rate_never_completes() -> None:
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D("0.2"), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
+    assert result.split_lp == result.split_gp == 0
+    assert result.catch_up_gp == D("18.40")
+
+
+def test_prior_distributions_count_against_capital_and_pref_first() -> None:
+    whole = waterfall(STANDARD, [(START, D(50))], [], D(100), ONE_YEAR_LATER)
+    first = waterfall(STANDARD, [(START, D(50))], [], D(30), ONE_YEAR_LATER)
+    second = waterfall(
+        STANDARD, [(START, D(50))], [(date(2023, 6, 1), first.lp_total)], D(70), ONE_YEAR_LATER
+    )
+    assert (first.lp_total, first.gp_total) == (D(30), D(0))
+    assert second.return_of_capital_lp == D(20) and second.preferred_return_lp == D(4)
+    assert (first.lp_total + second.lp_total, first.gp_total + second.gp_total) == (
+        whole.lp_total,
+        whole.gp_total,
+    )
+
+
+@pytest.mark.parametrize("split_at", [D(20), D(54), D("54.40"), D(55), D(60), D(99)])
+def test_distributing_in_two_steps_equals_one(split_at: Decimal) -> None:
+    whole = waterfall(STANDARD, [(START, D(50))], [], D(100), ONE_YEAR_LATER)
+    first = waterfall(STANDARD, [(START, D(50))], [], split_at, ONE_YEAR_LATER)
+    lp_prior, gp_prior = [(START, first.lp_total)], [(START, first.gp_total)]
+    second = waterfall(
+        STANDARD,
+        [(START, D(50))],
+        lp_prior,
+        D(100) - split_at,
+        ONE_YEAR_LATER,
+        prior_gp_distributions=gp_prior,
+    )
+    assert first.lp_total + second.lp_total == whole.lp_total
+    assert first.gp_total + second.gp_total == whole.gp_total
+    if first.lp_total != D(54):  # else the LP receipts cannot tell how much catch-up was paid
+        inferred = waterfall(STANDARD, [(START, D(50))], lp_prior, D(100) - split_at, ONE_YEAR_LATER)
+        assert inferred == second
+
+
+def test_inside_a_full_catch_up_the_lp_receipts_alone_assume_no_catch_up_paid() -> None:
+    # LP holds exactly capital + pref (54): the GP may have had 0 or up to 1 of catch-up.
+    result = waterfall(STANDARD, [(START, D(50))], [(START, D(54))], D(1), ONE_YEAR_LATER)
+    assert result.catch_up_gp == D(1)
+
+
+def test_minor_units_from_currency_and_money() -> None:
+    yen = waterfall(STANDARD, [(START, D(50))], [], D(101), ONE_YEAR_LATER, currency="JPY")
+    assert yen.gp_total == D(10) and yen.lp_total == D(91)  # GP's 10.2 rounds down to 10
+    money = waterfall(STANDARD, [(START, Money(D(50), "JPY"))], [], Money(D(101), "JPY"), ONE_YEAR_LATER)
+    assert money == yen
+    with pytest.raises(ValidationError) as info:
+        waterfall(STANDARD, [(START, D(50))], [], D("100.5"), ONE_YEAR_LATER, currency="JPY")
+    assert info.value.field == "proceeds"
+
+
+def test_rounding_keeps_the_sum_and_favours_the_lp() -> None:
+    terms = WaterfallTerms(hurdle_rate=D("0.07"), catch_up_rate=D("0.9"), carry_rate=D("0.15"))
+    result = waterfall(terms, [(date(2021, 3, 7), D("333.33"))], [], D("1000.01"), date(2024, 8, 19))
+    assert result.lp_total + result.gp_total == D("1000.01")
+    for value in (result.lp_total, result.gp_total, result.split_gp, result.catch_up_gp):
+        assert value == value.quantize(D("0.01"))
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple:
+    terms = WaterfallTerms(
+        hurdle_rate=draw(st.decimals(min_value=0, max_value=D("0.2"), places=3)),
+        catch_up_rate=draw(st.sampled_from([D(0), D("0.5"), D("0.8"), D(1)])),
+        carry_rate=draw(st.decimals(min_value=0, max_value=D("0.5"), places=2)),
+    )
+    on = date(2025, 1, 1)
+    money = st.decimals(min_value=D("0.01"), max_value=D(10**9), places=2)
+    contributions = draw(
+        st.lists(st.tuples(st.integers(0, 4000).map(lambda d: on - timedelta(days=d)), money), max_size=4)
+    )
+    proceeds = draw(st.decimals(min_value=0, max_value=D(10**10), places=2))
+    return terms, contributions, proceeds, on
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_waterfall_properties(case: tuple) -> None:
+    terms, contributions, proceeds, on = case
+    result = waterfall(terms, contributions, [], proceeds, on)
+    assert result.lp_total + result.gp_total == proceeds
+    assert result.lp_total >= 0 and result.gp_total >= 0
+    assert all(t.lp >= 0 and t.gp >= 0 for t in result.tiers)
+    assert sum(t.lp for t in result.tiers) == result.lp_total
+    assert sum(t.gp for t in result.tiers) == result.gp_total
+    profit = max(proceeds - sum(a for _, a in contributions), D(0))
+    # The GP never holds more than its carry share of profit (exactly, rounding is in LP's favour),
+    # and once the catch-up is done and the split reached, it holds that share to the cent.
+    assert result.gp_total <= terms.carry_rate * profit
+    if result.split_lp > 0 and terms.catch_up_rate == 1:
+        assert result.gp_total >= terms.carry_rate * profit - D("0.02")
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases(), st.decimals(min_value=0, max_value=1, places=2))
+def test_two_step_distribution_property(case: tuple, share: Decimal) -> None:
+    terms, contributions, proceeds, on = case
+    first_amount = (proceeds * share).quantize(D("0.01"))
+    whole = waterfall(terms, contributions, [], proceeds, on)
+    first = waterfall(terms, contributions, [], first_amount, on)
+    second = waterfall(
+        terms,
+        contributions,
+        [(on, first.lp_total)],
+        proceeds - first_amount,
+        on,
+        prior_gp_distributions=[(on, first.gp_total)],
+    )
+    assert abs(first.gp_total + second.gp_total - whole.gp_total) <= D("0.02")
+    assert second.lp_total + second.gp_total == proceeds - first_amount
+
+
+def test_bad_terms_name_the_field() -> None:
+    for kwargs, field in (
+        ({"hurdle_rate": D("-0.01"), "carry_rate": D("0.2")}, "hurdle_rate"),
+        ({"hurdle_rate": 0.08, "carry_rate": D("0.2")}, "hurdle_rate"),
+        ({"catch_up_rate": D("1.5"), "carry_rate": D("0.2")}, "catch_up_rate"),
+        ({"catch_up_rate": D(-1), "carry_rate": D("0.2")}, "catch_up_rate"),
+        ({"carry_rate": D("1.01")}, "carry_rate"),
+        ({"carry_rate": D("NaN")}, "carry_rate"),
+        ({"carry_rate": 0.2}, "carry_rate"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            WaterfallTerms(**kwargs)
+        assert info.value.field == field
+    with pytest.raises(TypeError):
+        WaterfallTerms(D("0.08"), D(1), D("0.2"))  # type: ignore[misc]  # keyword arguments only
+
+
+def test_bad_arguments_name_the_field() -> None:
+    good = [(START, D(50))]
+    cases = [
+        ((STANDARD, [(START, 50.0)], [], D(100), ONE_YEAR_LATER), "contributions"),
+        ((STANDARD, [(START, D(-5))], [], D(100), ONE_YEAR_LATER), "contributions"),
+        ((STANDARD, [(date(2030, 1, 1), D(5))], [], D(100), ONE_YEAR_LATER), "contributions"),
+        ((STANDARD, [D(5)], [], D(100), ONE_YEAR_LATER), "contributions"),
+        ((STANDARD, good, [(START, D("NaN"))], D(100), ONE_YEAR_LATER), "prior_distributions"),
+        ((STANDARD, good, [], D(-1), ONE_YEAR_LATER), "proceeds"),
+        ((STANDARD, good, [], 100.0, ONE_YEAR_LATER), "proceeds"),
+        ((STANDARD, good, [], D(100), "2024-01-01"), "on"),
+        (({"carry_rate": 1}, good, [], D(100), ONE_YEAR_LATER), "terms"),
+    ]
+    for args, field in cases:
+        with pytest.raises(ValidationError) as info:
+            waterfall(*args)
+        assert info.value.field == field, args
+    with pytest.raises(CurrencyMismatch):
+        waterfall(STANDARD, [(START, Money(D(50), "USD"))], [], Money(D(100), "EUR"), ONE_YEAR_LATER)
+    with pytest.raises(CurrencyMismatch):
+        waterfall(STANDARD, [(START, Money(D(50), "USD"))], [], D(100), ONE_YEAR_LATER, currency="EUR")
+    with pytest.raises(ValidationError) as info:
+        waterfall(STANDARD, good, [], D(100), ONE_YEAR_LATER, minor_unit=D(0))
+    assert info.value.field == "minor_unit"
+
+
+def test_prior_distributions_beyond_what_terms_allow() -> None:
+    all_carry = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(1), carry_rate=D(1))
+    with pytest.raises(ValidationError) as info:
+        waterfall(all_carry, [(START, D(50))], [(START, D(60))], D(10), ONE_YEAR_LATER)
+    assert info.value.field == "prior_distributions"
