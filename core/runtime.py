@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import redis
+from rq import Queue
 from sqlalchemy import Engine
 
 from core.settings import Settings, settings
@@ -87,6 +88,11 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(
         redis_url(), socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
+
+
+def operations_queue() -> Queue:
+    """The RQ queue that durable operations are triggered through."""
+    return Queue(settings().queue_name, connection=redis_client())
 
 
 def unit_of_work() -> UnitOfWork:

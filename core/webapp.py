@@ -6,6 +6,7 @@ Only Streamlit plumbing lives here; every rule is in the services it calls.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from core import metrics, runtime
+from core import metrics, operations, runtime
 from core.errors import DomainError
 from core.permissions import Actor
 from core.services import users
@@ -173,7 +174,7 @@ def login() -> Actor | None:
 
 def logout_button() -> None:
     authenticator = st.session_state.get("_authenticator")
-    if authenticator is not None and st.sidebar.button("Log out", key="logout"):
+    if authenticator is not None and st.sidebar.button("Log out", key="sign_out"):
         authenticator.logout(location="unrendered")
         st.session_state["actor"] = None
         st.rerun()
@@ -250,3 +251,62 @@ def money_column(label: str, currency: str) -> Any:
     return st.column_config.NumberColumn(
         label if preset else f"{label} ({currency})", format=preset or "accounting"
     )
+
+
+# --- durable operations on a page --------------------------------------------------------------------
+
+
+def form_key(name: str) -> str:
+    """One idempotency key per form showing: a double click or a resent form submits once."""
+    slot = f"_form_key_{name}"
+    if slot not in st.session_state:
+        st.session_state[slot] = secrets.token_hex(16)
+    return st.session_state[slot]
+
+
+def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: str) -> Any:
+    """Record a money-moving request and trigger its job; the page then follows its progress."""
+    with unit_of_work() as uow:
+        status = operations.submit(
+            st.session_state["actor"], uow, pool_id, kind, payload,
+            idempotency_key=f"{kind}:{form_key(form)}", queue=runtime.operations_queue(),
+        )
+    st.session_state.pop(f"_form_key_{form}", None)  # the next submission is a new request
+    st.session_state.setdefault("_following", {})[form] = str(status.id)
+    return status
+
+
+def follow_operation(form: str, *, done_message: str = "Done.") -> None:
+    """A progress bar for the operation a form started, refreshed until it finishes; then the
+    whole page reruns once so every figure on it shows the posted result."""
+    operation_id = st.session_state.get("_following", {}).get(form)
+    if operation_id is None:
+        return
+
+    @st.fragment(run_every=1.0)
+    def progress() -> None:
+        with unit_of_work() as uow:
+            status = operations.operation_status(st.session_state["actor"], uow, operation_id)
+        if status.status == "done":
+            st.session_state["_following"].pop(form, None)
+            st.session_state.setdefault("_finished", {})[form] = ("success", done_message)
+            st.rerun(scope="app")
+        elif status.status == "failed":
+            st.session_state["_following"].pop(form, None)
+            st.session_state.setdefault("_finished", {})[form] = ("error", f"Refused: {status.error}")
+            st.rerun(scope="app")
+        else:
+            label = f"{status.kind.replace('_', ' ')}: {status.status}"
+            if status.progress_total:
+                label += f" ({status.progress_done:,} of {status.progress_total:,})"
+            st.progress(status.fraction, text=label)
+
+    progress()
+
+
+def show_finished(form: str) -> None:
+    """The outcome of the last operation this form started, once."""
+    finished = st.session_state.get("_finished", {}).pop(form, None)
+    if finished is not None:
+        kind, message = finished
+        (st.success if kind == "success" else st.error)(message)

@@ -6,17 +6,11 @@ import logging
 import time
 from datetime import timedelta
 
-from rq import Queue
-
 from core import cache, metrics, operations, runtime
 from core.settings import settings
 from db.models import Operation
 
 log = logging.getLogger("investment_pools.jobs")
-
-
-def queue() -> Queue:
-    return Queue(settings().queue_name, connection=runtime.redis_client())
 
 
 def process_operation(operation_id: str) -> str:
@@ -45,7 +39,7 @@ def sweep() -> int:
     with runtime.unit_of_work() as uow:
         ids = operations.sweep(
             uow,
-            queue(),
+            runtime.operations_queue(),
             pending_after=timedelta(seconds=config.sweep_pending_after_seconds),
             running_after=timedelta(seconds=config.operation_timeout_seconds),
         )

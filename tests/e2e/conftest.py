@@ -1,0 +1,122 @@
+"""End-to-end journeys: a real app (Streamlit + an RQ worker) on a seeded database, driven by
+Debian's Chromium through Playwright. No browser is downloaded; without /usr/bin/chromium the
+journeys are reported as skipped with the reason (`make test` installs it when it can)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import _state, _with_database
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "analyst": "analyst-demo",
+                  "investor": "investor-demo"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_env() -> Iterator[dict[str, str]]:
+    """A database of the journeys' own, with the demo data, and the environment to reach it."""
+    name = f"ip_e2e_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(_state["server"], autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DATABASE_URL": _with_database(_state["server"], name),
+           "QUEUE_NAME": f"e2e-{os.getpid()}", "SWEEP_PENDING_AFTER_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "2"}
+    subprocess.run([sys.executable, "-m", "core", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "core", "seed"], env=env, cwd=ROOT, check=True, capture_output=True)
+    yield env
+    with psycopg.connect(_state["server"], autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str]) -> Iterator[str]:
+    """Streamlit and one worker, as `make run` starts them, on a free port."""
+    port = _free_port()
+    log = open(Path(app_env["DATA_DIR"]) / "e2e-app.log", "w")  # noqa: SIM115 - closed in teardown
+    children = [
+        subprocess.Popen([sys.executable, "-m", "core", "worker"], env=app_env, cwd=ROOT,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+        subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                         env=app_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        for child in children:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed (apt-get install chromium); end-to-end journeys not run")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str, tmp_path: Path) -> Iterator[object]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    yield tab
+    tab.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+    context.close()
+
+
+def log_in(page, app_url: str, username: str, password: str | None = None) -> None:  # noqa: ANN001
+    """Fill the login form the way a person does and wait for the sidebar greeting."""
+    page.goto(app_url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password or DEMO_PASSWORDS[username])
+    page.get_by_role("button", name="Login").click()
+    page.get_by_text(f"Signed in as {username}").wait_for()
