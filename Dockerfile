@@ -49,6 +49,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     APP_ENV=production \
     DATA_DIR=/tmp/pools-data \
     METRICS_PORT=9100 \
+    LOG_FORMAT=json \
     STREAMLIT_SERVER_PORT=8501 \
     STREAMLIT_SERVER_ADDRESS=0.0.0.0 \
     STREAMLIT_SERVER_HEADLESS=true \

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
+import tempfile
 import time
 
-from core import runtime
-from core.settings import settings
+from core import logs, runtime
+from core.settings import ROOT, settings
 
 log = logging.getLogger("investment_pools")
 
@@ -55,7 +57,10 @@ def _createuser(args: argparse.Namespace) -> int:
     from core.permissions import Actor
     from core.services.users import create_user
 
-    password = args.password or getpass.getpass("password (empty for a generated one): ") or None
+    password = args.password
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass("password (empty for a generated one): ") or None
+    # Not interactive (a script, CI, a container) and no --password: a temporary one is generated.
     try:
         with runtime.unit_of_work() as uow:
             user_id, temporary = create_user(
@@ -89,9 +94,25 @@ def _verify(_: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    if settings().metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # RQ forks a work horse per job; counters it increments reach /metrics only through
+        # prometheus_client's multiprocess files, and the variable must be set before any metric exists.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pools-metrics-")
     from jobs.worker import run_worker
 
     return run_worker(burst=args.burst)
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Streamlit, with the process's /metrics server up before the first browser connects."""
+    from streamlit.web import cli as streamlit_cli
+
+    from core import metrics
+
+    if settings().metrics_port:
+        metrics.serve(settings().metrics_port)
+    sys.argv = ["streamlit", "run", str(ROOT / "Home.py"), *args.streamlit_args]
+    return streamlit_cli.main()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -126,11 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run an RQ worker for the operations queue")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(fn=_worker)
+    app = sub.add_parser("app", help="run the Streamlit app (what the container image runs)")
+    app.set_defaults(fn=_app)
     run = sub.add_parser("run", help="migrate, seed if empty, start a worker and Streamlit")
     run.add_argument("--port", type=int, default=8501)
     run.set_defaults(fn=_run)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Everything after `app` that is not ours goes to `streamlit run` (e.g. --server.port 8502).
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "app":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.streamlit_args = extra
+    logs.configure(settings().log_level, settings().log_format)
     settings().check()
     log.info(runtime.describe())
     return args.fn(args)

@@ -28,12 +28,14 @@ class Settings:
     data_dir: Path = field(default=ROOT / "data")
     queue_name: str = "operations"
     operation_timeout_seconds: int = 300
+    operation_batch_size: int = 20_000  # investors per transaction of a bulk operation (kinds.BATCH)
     sweep_pending_after_seconds: int = 30
     sweep_interval_seconds: int = 15
     metrics_port: int = 0
     lockout_failures: int = 5
     lockout_minutes: int = 15
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json
 
     @property
     def demo(self) -> bool:
@@ -81,12 +83,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_dir=Path(get("DATA_DIR", str(ROOT / "data")) or ROOT / "data"),
         queue_name=get("QUEUE_NAME", "operations") or "operations",
         operation_timeout_seconds=int(get("OPERATION_TIMEOUT_SECONDS", "300") or 300),
+        operation_batch_size=max(1, int(get("OPERATION_BATCH_SIZE", "20000") or 20000)),
         sweep_pending_after_seconds=int(get("SWEEP_PENDING_AFTER_SECONDS", "30") or 30),
         sweep_interval_seconds=int(get("SWEEP_INTERVAL_SECONDS", "15") or 15),
         metrics_port=int(get("METRICS_PORT", "0") or 0),
         lockout_failures=int(get("LOCKOUT_FAILURES", "5") or 5),
         lockout_minutes=int(get("LOCKOUT_MINUTES", "15") or 15),
         log_level=get("LOG_LEVEL", "INFO") or "INFO",
+        log_format=get("LOG_FORMAT", "text") or "text",
     )
 
 

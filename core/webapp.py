@@ -16,7 +16,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from core import metrics, operations, runtime
+from core import logs, metrics, operations, runtime
 from core.errors import DomainError
 from core.permissions import Actor
 from core.services import users
@@ -32,6 +32,7 @@ def _started() -> bool:
     from db.migrate import upgrade
 
     settings().check()
+    logs.configure(settings().log_level, settings().log_format)
     log.info(runtime.describe())
     upgrade(runtime.database_url())
     return True
@@ -197,12 +198,19 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec(
             "pages/investor_portfolio.py", "Portfolio", ":material/account_balance_wallet:", default=True
         ),
+        PageSpec("pages/investor_pool_detail.py", "Pool detail", ":material/query_stats:"),
         PageSpec("pages/investor_open_pools.py", "Open pools", ":material/storefront:"),
+        PageSpec("pages/investor_capital_calls.py", "Capital calls", ":material/payments:"),
+        PageSpec("pages/investor_statements.py", "Statements", ":material/description:"),
     ],
     "fund_manager": [
         PageSpec("pages/manager_pools.py", "My pools", ":material/folder_managed:", default=True),
         PageSpec("pages/manager_pool_form.py", "Create / edit pool", ":material/edit_note:"),
         PageSpec("pages/manager_commitments.py", "Commitments", ":material/handshake:"),
+        PageSpec("pages/manager_calls.py", "Capital calls", ":material/request_quote:"),
+        PageSpec("pages/manager_portfolio.py", "Portfolio", ":material/business_center:"),
+        PageSpec("pages/manager_distributions.py", "Distributions", ":material/payments:"),
+        PageSpec("pages/manager_dashboard.py", "Pool dashboard", ":material/monitoring:"),
     ],
     "analyst": [
         PageSpec("pages/analyst_explorer.py", "Explorer", ":material/insights:", default=True),
@@ -285,8 +293,13 @@ def follow_operation(form: str, *, done_message: str = "Done.") -> None:
 
     @st.fragment(run_every=1.0)
     def progress() -> None:
-        with unit_of_work() as uow:
-            status = operations.operation_status(st.session_state["actor"], uow, operation_id)
+        try:
+            with unit_of_work() as uow:
+                status = operations.operation_status(st.session_state["actor"], uow, operation_id)
+        except DomainError as exc:  # an id that is not this user's to follow: refuse, stop following
+            st.session_state["_following"].pop(form, None)
+            st.error(exc.message)
+            return
         if status.status == "done":
             st.session_state["_following"].pop(form, None)
             st.session_state.setdefault("_finished", {})[form] = ("success", done_message)

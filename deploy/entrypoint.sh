@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint of the Investment Pools image: one image, the first argument picks the process.
 #
-#   app      python -m streamlit run Home.py       (port 8501; extra args go to streamlit)
+#   app      python -m core app                    (Streamlit on port 8501 plus /metrics; extra args go to streamlit)
 #   worker   python -m core worker                 (RQ worker on $QUEUE_NAME; extra args e.g. --burst)
 #   migrate  python -m core migrate                (Alembic upgrade head under an advisory lock)
 #   cli ARGS python -m core ARGS                   (seed, createuser, verify, ...)
@@ -31,11 +31,11 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
   mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
-cd /app
+cd "${APP_HOME:-/app}"  # the image sets nothing: /app; tests run the same script from a checkout
 case "$role" in
   app)
     # Port, address, headless mode and file watcher come from STREAMLIT_* variables set in the image.
-    exec python -m streamlit run Home.py "$@"
+    exec python -m core app "$@"
     ;;
   worker)
     exec python -m core worker "$@"

@@ -6,7 +6,6 @@ import logging
 import threading
 
 import redis
-from prometheus_client import start_http_server
 from rq import Queue, Worker
 
 from core import metrics, runtime
@@ -34,7 +33,7 @@ def run_worker(*, burst: bool = False) -> int:
     connection = redis.Redis.from_url(runtime.redis_url(), health_check_interval=30)
     queue = Queue(config.queue_name, connection=connection)
     if config.metrics_port:
-        start_http_server(config.metrics_port)
+        metrics.serve(config.metrics_port)
         log.info("metrics on :%d/metrics", config.metrics_port)
     try:
         sweep()

@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from core.logs import log_context
 from core.operations.kinds import KINDS
 from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
 from core.services.audit import records_refusals
@@ -109,7 +110,7 @@ def enqueue(operation_id: uuid.UUID, queue: Any) -> None:
 def submit(
     actor: Actor,
     uow: UnitOfWork,
-    pool_id: int,
+    pool_id: int | None,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -130,7 +131,9 @@ def submit(
         if existing.actor_id != actor.user_id or existing.kind != kind:
             raise ValidationError("idempotency_key", "is already used by another request")
         return OperationStatus.of(existing)
-    pool = load_pool(uow, pool_id)
+    if pool_id is None and handler.needs_pool:
+        raise ValidationError("pool_id", "is required")
+    pool = load_pool(uow, pool_id) if handler.needs_pool else None
     clean, total = handler.prepare(actor, uow, pool, payload)
     operation_id = uuid.uuid4()
     inserted = uow.session.execute(
@@ -138,7 +141,7 @@ def submit(
         .values(
             id=operation_id,
             kind=kind,
-            pool_id=pool.id,
+            pool_id=pool.id if pool else None,
             actor_id=actor.user_id,
             payload=clean,
             idempotency_key=key,
@@ -154,7 +157,11 @@ def submit(
         )
     handler.on_submit(uow, pool, operation_id, clean)
     uow.audit(
-        actor.user_id, f"operation.{kind}", "operation", operation_id, after={"pool_id": pool.id, **clean}
+        actor.user_id,
+        f"operation.{kind}",
+        "operation",
+        operation_id,
+        after={"pool_id": pool.id if pool else None, **clean},
     )
     if queue is not None:
         uow.after_commit(lambda: enqueue(operation_id, queue))
@@ -237,6 +244,13 @@ def process(
     except ValueError:
         log.warning("ignoring job with malformed operation id %r", str(operation_id)[:64])
         return "missing"
+    with log_context(operation_id=op_id):
+        return _process(op_id, uow_factory, on_change)
+
+
+def _process(
+    op_id: uuid.UUID, uow_factory: Callable[[], UnitOfWork], on_change: Callable[[Operation], None] | None
+) -> str:
     while True:
         with uow_factory() as uow:
             op = uow.session.execute(
@@ -249,13 +263,20 @@ def process(
                 return op.status
             if op.status == "pending":
                 op.status, op.attempts = "running", op.attempts + 1
+                log.info(
+                    "operation %s (%s) started, attempt %d",
+                    op.id,
+                    op.kind,
+                    op.attempts,
+                    extra={"actor_id": op.actor_id, "pool_id": op.pool_id},
+                )
             finished = False
             try:
                 with uow.session.begin_nested():
                     handler = KINDS.get(op.kind)
                     if handler is None:
                         raise ValidationError("kind", f"unknown operation kind {op.kind!r}")
-                    pool = load_pool(uow, op.pool_id)
+                    pool = load_pool(uow, op.pool_id) if handler.needs_pool else None
                     actor = _actor(uow, op.actor_id)
                     op.progress_done = handler.run_batch(uow, op, pool, actor)
                     finished = op.progress_done >= op.progress_total
@@ -267,6 +288,12 @@ def process(
             except MALFORMED as exc:
                 _fail(op, f"malformed request: {type(exc).__name__}: {exc}")
                 log.warning("operation %s (%s) is malformed: %r", op.id, op.kind, exc)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # rolled back; RQ retries with backoff and the sweeper catches the rest
+                # Anything else would fail the same way on every retry: fail it, once, with the reason.
+                _fail(op, f"could not be processed: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
+                log.exception("operation %s (%s) failed unexpectedly", op.id, op.kind)
             else:
                 op.updated_at = func.now()
                 if finished:
@@ -275,6 +302,13 @@ def process(
             if on_change is not None:
                 on_change(op)
             if op.status in ("done", "failed"):
+                log.info(
+                    "operation %s (%s) %s",
+                    op.id,
+                    op.kind,
+                    op.status,
+                    extra={"actor_id": op.actor_id, "pool_id": op.pool_id},
+                )
                 return op.status
 
 
@@ -289,39 +323,76 @@ def _actor(uow: UnitOfWork, user_id: int) -> Actor:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: a lost connection, a serialization failure, a deadlock, a restarting server."""
+    """Worth retrying: a lost connection, a serialization failure, a deadlock, a restarting server,
+    or the job's time running out (the batch rolled back; the next run resumes from the last one)."""
+    import psycopg
+    from rq.timeouts import BaseTimeoutException
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, (OperationalError, BaseTimeoutException)):
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        return sqlstate in TRANSIENT_SQLSTATES
-    return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # Raw driver errors too: the capital call's COPY talks to psycopg directly.
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, psycopg.OperationalError):
+        return True
+    return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+# A job in one of these states is still on its way to a worker: re-enqueueing it would only queue
+# a duplicate (and, with a backlog longer than the grace period, duplicates of duplicates).
+_WAITING_JOB_STATES = {b"queued", b"scheduled", b"deferred", b"created", b"ready_to_enqueue", b"rate_limited"}
+
+
+def _waiting_jobs(queue: Any, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these operations' jobs Redis still holds, waiting to run (one pipelined round trip)."""
+    if not ids:
+        return set()
+    from rq.job import Job
+
+    try:
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for operation_id in ids:
+                pipe.hget(Job.key_for(str(operation_id)), "status")
+            states = pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - Redis down: enqueueing will fail and be logged anyway
+        log.warning("could not read job states (%s); treating every job as lost", exc)
+        return set()
+    return {
+        operation_id for operation_id, state in zip(ids, states, strict=True) if state in _WAITING_JOB_STATES
+    }
 
 
 def sweep(
     uow: UnitOfWork, queue: Any, *, pending_after: timedelta, running_after: timedelta, limit: int = 1000
 ) -> list[uuid.UUID]:
-    """Re-enqueue operations whose job seems lost: pending past a short grace, or running without
-    progress for long. Rows a worker holds right now are locked, hence skipped."""
+    """Re-enqueue operations whose job is lost: pending past a short grace, or running without
+    progress for long, and whose job Redis no longer holds as waiting (a flushed Redis, a killed
+    worker, a dropped enqueue). Rows a worker holds right now are locked, hence skipped; rows whose
+    job is merely waiting in a long queue are neither locked nor touched."""
     now = datetime.now(UTC)
-    ids = list(
+    stale = or_(
+        (Operation.status == "pending") & (Operation.updated_at < now - pending_after),
+        (Operation.status == "running") & (Operation.updated_at < now - running_after),
+    )
+    candidates = list(
         uow.session.execute(
-            select(Operation.id)
-            .where(
-                or_(
-                    (Operation.status == "pending") & (Operation.updated_at < now - pending_after),
-                    (Operation.status == "running") & (Operation.updated_at < now - running_after),
-                )
-            )
-            .order_by(Operation.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            select(Operation.id).where(stale).order_by(Operation.created_at).limit(limit * 20)
         ).scalars()
     )
+    waiting = _waiting_jobs(queue, candidates)
+    lost = [operation_id for operation_id in candidates if operation_id not in waiting][:limit]
+    ids: list[uuid.UUID] = []
+    if lost:
+        ids = list(
+            uow.session.execute(
+                select(Operation.id)
+                .where(Operation.id.in_(lost), stale)
+                .order_by(Operation.created_at)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
     if ids:
         # A fresh updated_at gives each re-enqueued operation its full grace again.
         uow.session.execute(

@@ -485,7 +485,7 @@ def test_entrypoint_and_scripts_parse_and_know_every_role() -> None:
     assert subprocess.run(["bash", "-n", str(DEPLOY / "canary-analysis.sh")]).returncode == 0
     text = entrypoint.read_text()
     for role, command in (
-        ("app", "python -m streamlit run Home.py"),
+        ("app", "python -m core app"),
         ("worker", "python -m core worker"),
         ("migrate", "python -m core migrate"),
         ("cli", "python -m core"),

@@ -1,0 +1,154 @@
+"""The image's command lines, run from this checkout with environment-only configuration against
+the real PostgreSQL and Redis: the app answers its health check, a worker processes an operation,
+its /metrics counters move, it logs JSON lines naming the operation, and it shows up as a live worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from rq import Worker
+
+from core import operations, runtime
+from core.services import pools
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
+        return response.read().decode()
+
+
+def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def image_processes(tmp_path: Path):
+    worker_port, app_port, app_metrics = _port(), _port(), _port()
+    env = {
+        **os.environ,
+        "APP_HOME": str(ROOT),
+        # As in the image, `python` on PATH is the one with the project's requirements.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "APP_ENV": "production",
+        "COOKIE_SECRET": secrets.token_urlsafe(40),
+        "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+        "STREAMLIT_SERVER_HEADLESS": "true",
+    }
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "app")}  # noqa: SIM115
+    children = {
+        "worker": subprocess.Popen(
+            ["sh", "deploy/entrypoint.sh", "worker"],
+            cwd=ROOT,
+            env={**env, "METRICS_PORT": str(worker_port)},
+            stdout=logs["worker"],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        "app": subprocess.Popen(
+            ["sh", "deploy/entrypoint.sh", "app", "--server.port", str(app_port)],
+            cwd=ROOT,
+            env={**env, "METRICS_PORT": str(app_metrics)},
+            stdout=logs["app"],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+    }
+    try:
+        yield {
+            "worker_metrics": f"http://127.0.0.1:{worker_port}/metrics",
+            "app": f"http://127.0.0.1:{app_port}",
+            "app_metrics": f"http://127.0.0.1:{app_metrics}/metrics",
+            "logs": tmp_path,
+        }
+    finally:
+        for child in children.values():
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        for handle in logs.values():
+            handle.close()
+
+
+def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
+    processes = image_processes
+    assert _wait(lambda: _get(processes["app"] + "/_stcore/health") == "ok", 60, "the app's health check")
+    _wait(lambda: "pools_queue_depth" in _get(processes["worker_metrics"]), 60, "the worker's /metrics")
+
+    pool_id, manager = make.pool(hard_cap="2000000")
+    for amount in ("100000", "250000"):
+        make.commitment(pool_id, amount=amount, accept_as=manager)
+    with make.uow_factory() as uow:
+        pools.close_pool(manager, uow, pool_id)
+    with make.uow_factory() as uow:
+        submitted = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "capital_call",
+            {"percent": "20", "purpose": "deploy check", "due_date": str(date.today() + timedelta(days=10))},
+            queue=runtime.operations_queue(),
+        )
+
+    def finished() -> bool:
+        with make.uow_factory() as uow:
+            return operations.operation_status(manager, uow, submitted.id).status == "done"
+
+    _wait(finished, 60, "the operation to be processed by the worker")
+    counter = 'pools_operations_total{kind="capital_call",status="done"}'
+
+    def scraped() -> str | None:
+        text = _get(processes["worker_metrics"])
+        return text if counter in text else None
+
+    metrics = _wait(scraped, 30, "the worker's operation counter")
+    line = next(l for l in metrics.splitlines() if l.startswith(counter))
+    assert float(line.rsplit(" ", 1)[1]) >= 1
+    assert "pools_operation_seconds_bucket" in metrics
+    assert "pools_login_failures_total" in _get(processes["app_metrics"])
+
+    workers = Worker.all(connection=runtime.redis_client())
+    mine = [w for w in workers if os.environ["QUEUE_NAME"] in w.queue_names()]
+    assert mine and all(w.last_heartbeat is not None for w in mine)
+
+    lines = [
+        json.loads(l)
+        for l in (processes["logs"] / "worker.log").read_text().splitlines()
+        if l.startswith("{")
+    ]
+    about = [l for l in lines if l.get("operation_id") == str(submitted.id)]
+    assert about and {"ts", "level", "logger", "message"} <= set(about[0])
