@@ -4,6 +4,7 @@ its /metrics counters move, it logs JSON lines naming the operation, and it show
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -91,10 +92,8 @@ def image_processes(tmp_path: Path):
         }
     finally:
         for child in children.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for child in children.values():
             try:
                 child.wait(timeout=15)
@@ -136,7 +135,7 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
         return text if counter in text else None
 
     metrics = _wait(scraped, 30, "the worker's operation counter")
-    line = next(l for l in metrics.splitlines() if l.startswith(counter))
+    line = next(row for row in metrics.splitlines() if row.startswith(counter))
     assert float(line.rsplit(" ", 1)[1]) >= 1
     assert "pools_operation_seconds_bucket" in metrics
     assert "pools_login_failures_total" in _get(processes["app_metrics"])
@@ -145,10 +144,10 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     mine = [w for w in workers if os.environ["QUEUE_NAME"] in w.queue_names()]
     assert mine and all(w.last_heartbeat is not None for w in mine)
 
-    lines = [
-        json.loads(l)
-        for l in (processes["logs"] / "worker.log").read_text().splitlines()
-        if l.startswith("{")
+    records = [
+        json.loads(text)
+        for text in (processes["logs"] / "worker.log").read_text().splitlines()
+        if text.startswith("{")
     ]
-    about = [l for l in lines if l.get("operation_id") == str(submitted.id)]
+    about = [record for record in records if record.get("operation_id") == str(submitted.id)]
     assert about and {"ts", "level", "logger", "message"} <= set(about[0])
