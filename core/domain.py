@@ -50,6 +50,9 @@ def clean_text(value: object, field: str, *, max_length: int, required: bool = T
         raise ValidationError(field, f"must be at most {max_length} characters")
     if _CONTROL.search(text):
         raise ValidationError(field, "must not contain control characters or line breaks")
+    if any(unicodedata.category(ch) == "Cf" for ch in text):
+        # Invisible format characters (bidi overrides, zero-width joiners) make one name pass for another.
+        raise ValidationError(field, "must not contain invisible formatting characters")
     if "<" in text or ">" in text:
         raise ValidationError(field, "must not contain < or > (no HTML)")
     return text

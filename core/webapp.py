@@ -144,33 +144,46 @@ def _actor_for(username: str | None) -> Actor | None:
     return Actor(record.id, record.role, record.username)
 
 
-def login() -> Actor | None:
-    """Draw the login form until someone logs in; then return who they are."""
-    authenticator, directory = _authenticator()
-    st.session_state["_authenticator"] = authenticator
+def _signed_in(authenticator: stauth.Authenticate, location: str) -> Actor | None:
+    """Run the library's login at `location` and map its outcome to an Actor (or None)."""
     try:
-        authenticator.login(location="main", fields={"Form name": "Log in to Investment Pools"})
+        authenticator.login(location=location, fields={"Form name": "Log in to Investment Pools"})
     except LoginError as exc:
         st.error(str(exc))
-    actor = (
-        _actor_for(st.session_state.get("username"))
-        if st.session_state.get("authentication_status")
-        else None
-    )
-    if actor is None and st.session_state.get("authentication_status"):
-        # A cookie for a user who has since been deactivated or locked.
-        authenticator.logout(location="unrendered")
+    if not st.session_state.get("authentication_status"):
+        return None
+    actor = _actor_for(st.session_state.get("username"))
     if actor is None:
-        if directory.locked is not None or directory.just_locked:
-            st.error(
-                f"Too many failed logins: this account is locked for {settings().lockout_minutes} minutes. "
-                "An admin can unlock it sooner."
-            )
-        elif st.session_state.get("authentication_status") is False:
-            st.error("Username or password is incorrect.")
-        st.caption("Demo logins are listed in the README.")
+        # A cookie or session of a user who has since been deactivated or locked.
+        authenticator.logout(location="unrendered")
+    return actor
+
+
+def current_actor() -> Actor | None:
+    """Who is logged in (from this session or the re-login cookie); draws nothing."""
+    authenticator, directory = _authenticator()
+    st.session_state["_authenticator"] = authenticator
+    st.session_state["_directory"] = directory
+    actor = _signed_in(authenticator, "unrendered")
     st.session_state["actor"] = actor
     return actor
+
+
+def login_page() -> None:
+    """The only page anyone sees before logging in."""
+    directory: _Directory = st.session_state["_directory"]
+    actor = _signed_in(st.session_state["_authenticator"], "main")
+    st.session_state["actor"] = actor
+    if actor is not None:
+        st.rerun()
+    if directory.locked is not None or directory.just_locked:
+        st.error(
+            f"Too many failed logins: this account is locked for {settings().lockout_minutes} minutes. "
+            "An admin can unlock it sooner."
+        )
+    elif st.session_state.get("authentication_status") is False:
+        st.error("Username or password is incorrect.")
+    st.caption("Demo logins are listed in the README.")
 
 
 def logout_button() -> None:
@@ -282,6 +295,11 @@ def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: 
     st.session_state.pop(f"_form_key_{form}", None)  # the next submission is a new request
     st.session_state.setdefault("_following", {})[form] = str(status.id)
     return status
+
+
+def start_following(form: str, operation_id: object) -> None:
+    """Follow an operation a service started itself (an export): follow_operation(form) then shows it."""
+    st.session_state.setdefault("_following", {})[form] = str(operation_id)
 
 
 def follow_operation(form: str, *, done_message: str = "Done.") -> None:

@@ -1,0 +1,195 @@
+"""The ops command line as an operator runs it: separate processes against a database of the test's own."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import bcrypt
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(database_url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": os.environ["REDIS_URL"]}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def failing_checks(output: str) -> list[str]:
+    return re.findall(r"^\s*FAIL (.+)$", output, re.MULTILINE)
+
+
+def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str) -> None:
+    seeded = ok(cli(fresh_database, "seed"))
+    assert "demo data seeded" in seeded and "investor" in seeded
+
+    report = ok(cli(fresh_database, "verify"))
+    assert "ledger verified: OK" in report
+    assert failing_checks(report) == []
+    assert re.search(r"journals: [1-9]", report), report  # the demo has ledger history to check
+
+    again = cli(fresh_database, "seed")
+    assert again.returncode == 1 and "refusing to seed the demo twice" in again.stderr
+
+    # Tamper the way only a superuser could: switch off the balance rule, book money from nowhere.
+    with psycopg.connect(fresh_database) as conn:
+        pool_id = conn.execute("SELECT id FROM pools WHERE status = 'open' ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("ALTER TABLE journals DISABLE TRIGGER journals_balanced")
+        journal_id = conn.execute(
+            "INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date) "
+            "VALUES ('tampered:1', %s, 'investment', 'money from nowhere', current_date) RETURNING id",
+            (pool_id,),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO entries (journal_id, pool_id, account, currency, side, amount) VALUES "
+            "(%s, %s, 'cash', 'USD', 'D', 1000000), (%s, %s, 'investments', 'USD', 'C', 1)",
+            (journal_id, pool_id, journal_id, pool_id),
+        )
+        conn.execute("ALTER TABLE journals ENABLE TRIGGER journals_balanced")
+        conn.commit()
+        # The rule is back on for everyone else.
+        assert (
+            conn.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'journals_balanced'").fetchone()[0]
+            == "O"
+        )
+
+    result = cli(fresh_database, "verify")
+    assert result.returncode == 1, result.stdout
+    assert "ledger verified: VIOLATIONS FOUND" in result.stdout
+    assert "ledger verified: OK" not in result.stdout
+    assert failing_checks(result.stdout) == [
+        "every journal balances per currency with at least two entries",
+        "each pool's books balance",
+    ]
+    # The offending journal is named, with its currency and the difference.
+    assert re.search(rf"\({journal_id}, 'USD', Decimal\('999999\.0+'\)\)", result.stdout), result.stdout
+
+    # commitments is not append-only: a direct edit makes it disagree with the books, and verify says so.
+    with psycopg.connect(fresh_database) as conn:
+        commitment_id = conn.execute(
+            "UPDATE commitments SET amount_accepted = amount_accepted - 1 "
+            "WHERE id = (SELECT min(id) FROM commitments WHERE status = 'accepted') RETURNING id"
+        ).fetchone()[0]
+        conn.commit()
+    result = cli(fresh_database, "verify")
+    assert result.returncode == 1
+    assert "accepted commitments equal the commitment account" in failing_checks(result.stdout)
+    assert len(failing_checks(result.stdout)) == 3
+    assert commitment_id
+
+
+def test_scale_seed_then_verify(fresh_database: str) -> None:
+    seeded = ok(cli(fresh_database, "seed", "--investors", "2000", "--pools", "20"))
+    assert "seeded 2,000 investors and 20 pools" in seeded
+    with psycopg.connect(fresh_database) as conn:
+        investors = conn.execute("SELECT count(*) FROM users WHERE role = 'investor'").fetchone()[0]
+        open_pools = conn.execute("SELECT count(*) FROM pools WHERE status = 'open'").fetchone()[0]
+        accepted = conn.execute("SELECT count(*) FROM commitments WHERE status = 'accepted'").fetchone()[0]
+    assert (investors, open_pools) == (2000, 20)
+    assert accepted > 2000
+    report = ok(cli(fresh_database, "verify"))
+    assert "ledger verified: OK" in report
+    assert "users: 2,001" in report  # 2,000 investors and one scale manager
+
+
+def test_createuser_then_read_back(fresh_database: str) -> None:
+    out = ok(
+        cli(
+            fresh_database,
+            "createuser",
+            "Ops.Person",
+            "--role",
+            "admin",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops Person",
+            "--password",
+            "an-ops-password",
+            "--kyc",
+            "approved",
+        )
+    )
+    match = re.search(r"created user Ops\.Person \(id (\d+)\)", out)
+    assert match, out
+    assert "temporary password" not in out
+    with psycopg.connect(fresh_database) as conn:
+        row = conn.execute(
+            "SELECT username, name, email, role, kyc_status, accreditation, active, password_hash, "
+            "must_change_password FROM users WHERE id = %s",
+            (int(match.group(1)),),
+        ).fetchone()
+        audit = conn.execute(
+            "SELECT actor_id, action, outcome FROM audit_log WHERE object_id = %s", (match.group(1),)
+        ).fetchall()
+    username, name, email, role, kyc, accreditation, active, password_hash, must_change = row
+    assert (username, name, email, role, kyc, accreditation, active, must_change) == (
+        "ops.person",
+        "Ops Person",
+        "ops@example.com",
+        "admin",
+        "approved",
+        "none",
+        True,
+        False,
+    )
+    assert bcrypt.checkpw(b"an-ops-password", password_hash.encode())
+    assert audit == [(None, "user.create", "ok")]  # done by the system, on the record
+
+
+def test_createuser_without_a_password_prints_a_working_temporary_one(fresh_database: str) -> None:
+    out = ok(
+        cli(fresh_database, "createuser", "temp.person", "--role", "investor", "--email", "t@example.com")
+    )
+    temporary = re.search(r"temporary password: (\S+)", out)
+    assert temporary, out
+    with psycopg.connect(fresh_database) as conn:
+        password_hash, must_change = conn.execute(
+            "SELECT password_hash, must_change_password FROM users WHERE username = 'temp.person'"
+        ).fetchone()
+    assert bcrypt.checkpw(temporary.group(1).encode(), password_hash.encode())
+    assert must_change is True
+
+
+def test_createuser_refuses_bad_input_and_taken_usernames_with_a_clear_message(fresh_database: str) -> None:
+    bad = cli(
+        fresh_database,
+        "createuser",
+        "good.name",
+        "--role",
+        "investor",
+        "--email",
+        "nope",
+        "--password",
+        "long-enough-pw",
+    )
+    assert bad.returncode == 2
+    assert "email: is not an email address" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+    base = ["dup.user", "--role", "analyst", "--email", "d@example.com", "--password", "long-enough-pw"]
+    ok(cli(fresh_database, "createuser", *base))
+    again = cli(fresh_database, "createuser", *base)
+    assert again.returncode == 2
+    assert "username: is already taken" in again.stderr
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 1
