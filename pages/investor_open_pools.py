@@ -1,58 +1,61 @@
-"""Open pools an investor may join, a commit form, and their own pending commitments."""
+"""Pools this investor may join, with live fundraising progress, a commit form checked before it
+submits (and again by the service), and their own pending commitments with a withdraw action."""
 
 import streamlit as st
 
+from core import investor_ui as ui
 from core import webapp
-from core.services import commitments, pools
+from core.services import commitments, investor
 
 actor = webapp.require_actor("investor")
 st.title("Open pools")
+done = st.session_state.pop("_open_pools_done", None)
+if done:
+    st.success(done)
 
-open_pools = webapp.call(pools.list_pools, status="open")
-if not open_pools:
-    st.info("No pool is open for commitments right now.")
+view = ui.load(investor.open_pools)
+if view.reason:
+    st.warning(f"You cannot commit right now: {view.reason}.")
+elif view.not_accredited:
+    st.caption(f"{view.not_accredited} more open pool(s) ask for a higher accreditation than yours.")
+if view.eligible and not view.pools:
+    st.info("No pool is open to you right now.")
+ui.open_pools_tables(view)
 
-for pool in open_pools:
-    progress = webapp.call(pools.fundraising, pool.id)
-    with st.container(border=True):
-        st.subheader(pool.name, anchor=False)
-        left, right = st.columns([3, 2])
-        with left:
-            st.caption(
-                f"{pool.strategy.replace('_', ' ').title()} · {pool.currency} · closes {pool.close_date:%d %b %Y}"
-            )
-            st.progress(
-                min(float(progress.accepted / pool.target_size), 1.0),
-                text=f"{progress.accepted:,.0f} of {pool.target_size:,.0f} {pool.currency} target "
-                f"(hard cap {pool.hard_cap:,.0f})",
-            )
-            st.write(
-                f"Tickets {pool.min_ticket:,.0f} – {pool.max_ticket:,.0f} {pool.currency} · "
-                f"fee {pool.management_fee_rate:.2%} on {pool.management_fee_basis} · "
-                f"carry {pool.carry_rate:.0%} over a {pool.hurdle_rate:.0%} hurdle"
-            )
-        with right, st.form(f"commit-{pool.id}", clear_on_submit=True):
-            amount = st.text_input(
-                f"Amount ({pool.currency})",
-                key=f"amount-{pool.id}",
-                help=f"Between {pool.min_ticket:,.0f} and {min(pool.max_ticket, progress.remaining):,.0f}",
-            )
-            if st.form_submit_button("Commit", type="primary"):
-                with webapp.refusals_shown():
-                    webapp.call(commitments.submit_commitment, pool.id, amount)
-                    st.success(
-                        f"Commitment of {amount} {pool.currency} submitted; the manager will review it."
-                    )
-
-st.header("My pending commitments", anchor=False)
-pending = webapp.call(commitments.list_commitments, status="pending")
-if not pending:
-    st.caption("None.")
-for item in pending:
-    cols = st.columns([4, 2, 1])
-    cols[0].write(item.pool_name)
-    cols[1].write(f"{item.amount_requested:,.2f} {item.currency}")
-    if cols[2].button("Withdraw", key=f"withdraw-{item.id}"):
+joinable = {p.pool.id: p for p in view.pools if p.may_commit}
+if view.pools:
+    st.subheader("Commit to a pool", anchor=False)
+if view.pools and not joinable:
+    st.caption("You already have a commitment to every pool open to you.")
+if joinable:
+    chosen = joinable[
+        st.selectbox("Pool", list(joinable), format_func=lambda i: joinable[i].pool.name, key="commit-pool")
+    ]
+    pool, cur = chosen.pool, chosen.pool.currency
+    st.session_state.pop(f"_raising_{pool.id}", None)  # a full run starts from the figures just read
+    ui.live_fundraising(pool.id, chosen.fundraising)
+    with st.form("commit", clear_on_submit=True):
+        amount = st.text_input(f"Amount ({cur})", key="commit-amount")
+        st.caption(
+            f"Minimum ticket {ui.money(pool.min_ticket, cur)} · maximum {ui.money(pool.max_ticket, cur)} · "
+            f"at most {ui.money(chosen.largest_ticket, cur)} fits under the hard cap now."
+        )
+        submitted = st.form_submit_button("Commit", type="primary")
+    if submitted:
         with webapp.refusals_shown():
-            webapp.call(commitments.withdraw_commitment, item.id)
+            value = webapp.call(investor.check_commitment, pool.id, amount)  # refused: nothing written
+            webapp.call(commitments.submit_commitment, pool.id, amount)  # checks everything again
+            st.session_state["_open_pools_done"] = (
+                f"Commitment of {ui.money(value, cur)} to {pool.name} submitted; the manager will review it."
+            )
             st.rerun()
+
+st.subheader("My pending commitments", anchor=False)
+if not view.pending:
+    st.caption("None.")
+withdrawn = ui.pending_commitments(view.pending, withdraw=True)
+if withdrawn is not None:
+    with webapp.refusals_shown():
+        webapp.call(commitments.withdraw_commitment, withdrawn)
+        st.session_state["_open_pools_done"] = "Commitment withdrawn."
+        st.rerun()

@@ -1,39 +1,26 @@
-"""The investor's landing page: every commitment across every pool, in one table."""
+"""The investor's landing page: one picture of every pool, all figures for the chosen date range."""
 
-import pandas as pd
 import streamlit as st
 
+from core import investor_ui as ui
 from core import webapp
-from core.services import commitments
+from core.services import investor
 
 actor = webapp.require_actor("investor")
 st.title("Portfolio")
+period = ui.range_picker()
+overview = ui.load(investor.portfolio_overview, period)
 
-mine = webapp.call(commitments.list_commitments)
-if not mine:
-    st.info("You have no commitments yet. Browse the open pools to commit to one.")
-    st.page_link("pages/investor_open_pools.py", label="Open pools", icon=":material/storefront:")
-    st.stop()
-
-table = pd.DataFrame(
-    [
-        {
-            "Pool": c.pool_name,
-            "Currency": c.currency,
-            "Requested": c.amount_requested,
-            "Committed": c.amount_accepted,
-            "Status": c.status,
-            "Submitted": c.created_at,
-        }
-        for c in mine
-    ]
+st.caption(
+    f"Figures {period.label}. Paid-in, distributions and fees are the period's; commitment, unfunded, "
+    "NAV and outstanding calls are as of its end."
+    + ("" if period.since_inception else " Multiples and IRR count the NAV at the start as paid in.")
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "Requested": st.column_config.NumberColumn(format="accounting"),
-        "Committed": st.column_config.NumberColumn(format="accounting"),
-        "Submitted": st.column_config.DatetimeColumn(format="D MMM YYYY"),
-    },
-)
+if overview.empty:
+    st.info("You have no investments yet. Browse **Open pools** in the menu to commit to one.")
+ui.portfolio_totals(overview)
+ui.holdings_tables(overview)
+ui.portfolio_charts(overview)
+if overview.pending:
+    st.subheader("Awaiting the manager's decision", anchor=False)
+    ui.pending_commitments(overview.pending)

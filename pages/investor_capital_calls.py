@@ -1,0 +1,69 @@
+"""Capital calls: what is due and when, overdue items highlighted, and paying one with a bank
+reference as a durable payment operation whose progress shows until it is posted."""
+
+import streamlit as st
+
+from core import investor_ui as ui
+from core import webapp
+from core.services import investor
+
+actor = webapp.require_actor("investor")
+st.title("Capital calls")
+webapp.show_finished("pay")
+webapp.follow_operation("pay", done_message="Payment posted: your paid-in capital is updated everywhere.")
+
+calls = ui.load(investor.capital_calls)
+for summary in calls.summary:
+    cur = summary.currency
+    cols = st.columns(3)
+    cols[0].metric(f"Outstanding ({cur})", ui.money(summary.outstanding, cur))
+    cols[1].metric(
+        f"Overdue ({cur})",
+        ui.money(summary.overdue, cur),
+        f"{summary.overdue_items} item(s)",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    cols[2].metric(f"Paid-in to date ({cur})", ui.money(summary.paid_in_to_date, cur))
+overdue = [item for item in calls.open if item.overdue]
+if overdue:
+    st.error(
+        f"{len(overdue)} call item(s) past their due date: please pay or contact the manager.",
+        icon=":material/warning:",
+    )
+
+st.subheader("Open", anchor=False)
+if not calls.open:
+    st.success("Nothing to pay: every capital call to you is settled.")
+for cur in sorted({i.currency for i in calls.open}):
+    ui.call_items_table([i for i in calls.open if i.currency == cur], cur, key=f"open-{cur}")
+
+if calls.open:
+    st.subheader("Record a payment", anchor=False)
+    payable = {i.id: i for i in calls.open}
+    item = payable[
+        st.selectbox(
+            "Call item",
+            list(payable),
+            format_func=lambda i: (
+                f"{payable[i].pool_name} · {payable[i].purpose} · due {payable[i].due_date:%d %b %Y}"
+                f" · {ui.money(payable[i].outstanding, payable[i].currency)} outstanding"
+            ),
+            key="pay-item",
+        )
+    ]
+    with st.form("pay-form", clear_on_submit=True):
+        amount = st.text_input(f"Amount ({item.currency})", value=f"{item.outstanding:f}", key="pay-amount")
+        reference = st.text_input("Bank reference", placeholder="e.g. WIRE-20240131-001", key="pay-reference")
+        submitted = st.form_submit_button("Record payment", type="primary")
+    if submitted:
+        with webapp.refusals_shown():
+            mine = webapp.call(investor.call_item, item.id)  # refused unless it is the investor's own
+            payload = {"call_item_id": mine.id, "amount": amount, "reference": reference}
+            webapp.submit_operation(mine.pool_id, "payment", payload, form="pay")
+            st.rerun()
+
+if calls.settled:
+    with st.expander(f"Settled ({len(calls.settled)})"):
+        for cur in sorted({i.currency for i in calls.settled}):
+            ui.call_items_table([i for i in calls.settled if i.currency == cur], cur, key=f"settled-{cur}")

@@ -1,0 +1,89 @@
+"""One pool as the investor sees it: terms, fundraising, their capital account and every transaction.
+
+The pool comes from ?pool=<id> or the pool last opened; the service refuses one that is not theirs.
+"""
+
+import streamlit as st
+
+from core import investor_ui as ui
+from core import webapp
+from core.errors import DomainError, NotFound
+from core.services import investor
+
+actor = webapp.require_actor("investor")
+st.title("Pool detail")
+period = ui.range_picker()
+
+requested = st.query_params.get("pool") or st.session_state.get(ui.POOL_KEY)
+try:
+    pool_id = None if requested is None else int(requested)
+except (TypeError, ValueError):
+    pool_id = -1  # not a pool id at all: the service says there is no such pool
+detail = None
+try:
+    detail = webapp.call(investor.pool_detail, pool_id, period)
+except NotFound as refused:
+    if pool_id is not None:
+        st.error(refused.message)
+    else:  # no pool asked for, and none of their own yet
+        st.info("You have no pools yet: browse **Open pools** in the menu to commit to one.")
+except DomainError as refused:
+    st.error(refused.message)
+if detail is None:
+    if requested is not None and st.button("Show my own pools"):
+        st.query_params.pop("pool", None)
+        st.session_state.pop(ui.POOL_KEY, None)
+        st.rerun()
+    st.stop()
+
+pool, cur = detail.pool, detail.pool.currency
+names = {c.pool_id: f"{c.name} ({c.status})" for c in detail.choices} | {
+    pool.id: f"{pool.name} ({pool.status})"
+}
+picked = st.selectbox("Pool", list(names), index=list(names).index(pool.id), format_func=names.get)
+if picked != pool.id:
+    st.query_params["pool"] = str(picked)
+    st.rerun()
+st.session_state[ui.POOL_KEY] = pool.id
+st.query_params["pool"] = str(pool.id)
+
+st.header(pool.name, anchor=False)
+ui.pool_terms(pool)
+st.subheader("Fundraising", anchor=False)
+ui.fundraising_bar(detail.fundraising)
+
+st.subheader("Your position", anchor=False)
+st.caption(f"Figures {period.label}.")
+if detail.figures is None:
+    st.info("You have no position in this pool yet.")
+else:
+    ui.figures_metrics(detail.figures, period)
+
+st.subheader("Capital account", anchor=False)
+st.caption(f"ILPA-style statement {period.label}; outflows are negative so the NAV lines add up.")
+ui.capital_account_table(detail.capital_account, cur, key="capital-account")
+st.subheader("Transactions", anchor=False)
+ui.transactions_table(detail.transactions, cur, key="transactions")
+st.subheader("Capital calls", anchor=False)
+if detail.call_items:
+    ui.call_items_table(detail.call_items, cur, key="calls")
+else:
+    st.caption("No capital calls to you in this pool.")
+st.subheader("Your commitments", anchor=False)
+st.dataframe(
+    [
+        {"Date": c.created_at, "Requested": c.requested, "Accepted": c.accepted, "Status": c.status}
+        for c in detail.commitments
+    ],
+    hide_index=True,
+    column_config={
+        "Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
+        **ui.money_columns(cur, "Requested", "Accepted"),
+    },
+    key="commitments",
+)
+st.subheader("Documents", anchor=False)
+if not detail.documents:
+    st.caption("No documents have been shared for this pool yet.")
+for document in detail.documents:
+    st.write(document)
