@@ -76,10 +76,8 @@ def app_url(app_env: dict[str, str]) -> Iterator[str]:
         yield url
     finally:
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for child in children:
             try:
                 child.wait(timeout=15)
