@@ -211,7 +211,7 @@ def forget(investor_id: int) -> None:
     from core import runtime
 
     client = runtime.redis_client()
-    keys = list(client.scan_iter(match=f"investor:overview:*:{investor_id}:*", count=1000))
+    keys = list(client.scan_iter(match=f"*:investor:overview:*:{investor_id}:*", count=1000))
     if keys:
         client.delete(*keys)
 

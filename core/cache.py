@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, fields, is_dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import redis
+from sqlalchemy import text
 
 from core import metrics
 
@@ -30,6 +32,19 @@ def _client() -> redis.Redis:
     return runtime.redis_client()
 
 
+@lru_cache(maxsize=1)
+def _namespace() -> str:
+    """Which database the cached figures belong to: its name and oid, so a re-created database
+    (a reset demo, a restored backup, another test run on the same Redis) never reads stale entries."""
+    from core import runtime
+
+    with runtime.engine().connect() as connection:
+        name, oid = connection.execute(
+            text("SELECT datname, oid FROM pg_database WHERE datname = current_database()")
+        ).one()
+    return f"{name}:{oid}"
+
+
 def _encode(value: Any) -> str:
     return json.dumps(value, default=lambda v: {"__decimal__": str(v)} if isinstance(v, Decimal) else str(v))
 
@@ -38,8 +53,14 @@ def _decode(text: str | bytes) -> Any:
     return json.loads(text, object_hook=lambda d: Decimal(d["__decimal__"]) if "__decimal__" in d else d)
 
 
+def full_key(key: str) -> str:
+    """The Redis key a cache entry lives under."""
+    return f"{_namespace()}:{key}"
+
+
 def cached(key: str, compute: Callable[[], T], load: Callable[[Any], T]) -> T:
     """The cached value under key, or compute() stored there; `load` rebuilds it from JSON."""
+    key = full_key(key)
     try:
         raw = _client().get(key)
     except redis.RedisError as exc:

@@ -12,6 +12,8 @@ from functools import lru_cache
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from sqlalchemy import Engine
 
@@ -84,9 +86,15 @@ def engine() -> Engine:
 
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
-    # Short timeouts: Redis is only a cache and a trigger, never worth hanging a page for.
+    # Short timeouts: Redis is only a cache and a trigger, never worth hanging a page for. One quick
+    # retry (a pooled connection gone stale), no more: redis-py's default of 10 retries with backoff
+    # would make every cache read take seconds while Redis is down.
     return redis.Redis.from_url(
-        redis_url(), socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        redis_url(),
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
     )
 
 

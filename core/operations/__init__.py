@@ -106,6 +106,31 @@ def enqueue(operation_id: uuid.UUID, queue: Any) -> None:
         log.warning("could not enqueue operation %s (%s); the sweeper will pick it up", operation_id, exc)
 
 
+def enqueue_many(operation_ids: list[uuid.UUID], queue: Any) -> None:
+    """Trigger many jobs in one Redis round trip (the sweeper after a flush): quick enough that the
+    work is queued before another worker's sweeper could take the same operations for lost."""
+    from rq import Retry
+
+    if not operation_ids:
+        return
+    try:
+        queue.enqueue_many(
+            [
+                queue.prepare_data(
+                    JOB_FUNCTION,
+                    (str(operation_id),),
+                    job_id=str(operation_id),
+                    retry=Retry(max=5, interval=[1, 2, 5, 10, 30]),
+                    result_ttl=3600,
+                    failure_ttl=86400,
+                )
+                for operation_id in operation_ids
+            ]
+        )
+    except Exception as exc:  # noqa: BLE001 - as in enqueue(): the rows are durable, the sweeper retries
+        log.warning("could not enqueue %d operation(s) (%s); the sweeper will retry", len(operation_ids), exc)
+
+
 @records_refusals("operation.submit", "pool")
 def submit(
     actor: Actor,
@@ -345,23 +370,30 @@ def is_transient(exc: BaseException) -> bool:
 _WAITING_JOB_STATES = {b"queued", b"scheduled", b"deferred", b"created", b"ready_to_enqueue", b"rate_limited"}
 
 
-def _waiting_jobs(queue: Any, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these operations' jobs Redis still holds, waiting to run (one pipelined round trip)."""
+def _waiting_jobs(queue: Any, ids: list[uuid.UUID], *, started_since: datetime) -> set[uuid.UUID]:
+    """Which of these operations' jobs Redis still holds, waiting to run, or started by a worker
+    since started_since (its work horse is about to lock the row; stealing the row from it would
+    only make it give up). One pipelined round trip."""
     if not ids:
         return set()
     from rq.job import Job
+    from rq.utils import utcparse
 
     try:
         with queue.connection.pipeline(transaction=False) as pipe:
             for operation_id in ids:
-                pipe.hget(Job.key_for(str(operation_id)), "status")
-            states = pipe.execute()
+                pipe.hmget(Job.key_for(str(operation_id)), "status", "started_at")
+            rows = pipe.execute()
     except Exception as exc:  # noqa: BLE001 - Redis down: enqueueing will fail and be logged anyway
         log.warning("could not read job states (%s); treating every job as lost", exc)
         return set()
-    return {
-        operation_id for operation_id, state in zip(ids, states, strict=True) if state in _WAITING_JOB_STATES
-    }
+    waiting = set()
+    for operation_id, (state, started_at) in zip(ids, rows, strict=True):
+        if state in _WAITING_JOB_STATES or (
+            state == b"started" and started_at and utcparse(started_at.decode()) > started_since
+        ):
+            waiting.add(operation_id)
+    return waiting
 
 
 def sweep(
@@ -370,18 +402,21 @@ def sweep(
     """Re-enqueue operations whose job is lost: pending past a short grace, or running without
     progress for long, and whose job Redis no longer holds as waiting (a flushed Redis, a killed
     worker, a dropped enqueue). Rows a worker holds right now are locked, hence skipped; rows whose
-    job is merely waiting in a long queue are neither locked nor touched."""
-    now = datetime.now(UTC)
+    job is merely waiting in a long queue are neither locked nor touched.
+
+    Times are the database's own clock at the moment of each statement (clock_timestamp, not the
+    transaction's start): a sweeper slow under load must not see another's fresh bump as stale."""
+    clock = func.clock_timestamp()
     stale = or_(
-        (Operation.status == "pending") & (Operation.updated_at < now - pending_after),
-        (Operation.status == "running") & (Operation.updated_at < now - running_after),
+        (Operation.status == "pending") & (Operation.updated_at < clock - pending_after),
+        (Operation.status == "running") & (Operation.updated_at < clock - running_after),
     )
     candidates = list(
         uow.session.execute(
             select(Operation.id).where(stale).order_by(Operation.created_at).limit(limit * 20)
         ).scalars()
     )
-    waiting = _waiting_jobs(queue, candidates)
+    waiting = _waiting_jobs(queue, candidates, started_since=datetime.now(UTC) - running_after)
     lost = [operation_id for operation_id in candidates if operation_id not in waiting][:limit]
     ids: list[uuid.UUID] = []
     if lost:
@@ -396,11 +431,10 @@ def sweep(
     if ids:
         # A fresh updated_at gives each re-enqueued operation its full grace again.
         uow.session.execute(
-            Operation.__table__.update().where(Operation.id.in_(ids)).values(updated_at=func.now())
+            Operation.__table__.update().where(Operation.id.in_(ids)).values(updated_at=clock)
         )
     uow.commit()
-    for operation_id in ids:
-        enqueue(operation_id, queue)
+    enqueue_many(ids, queue)
     return ids
 
 
@@ -409,6 +443,7 @@ __all__ = [
     "OperationStatus",
     "derived_key",
     "enqueue",
+    "enqueue_many",
     "is_transient",
     "list_operations",
     "operation_status",

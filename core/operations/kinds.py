@@ -26,11 +26,17 @@ from core.money import minor_unit, parse_amount, quantize, to_decimal
 from core.permissions import Actor, require_pool_manager
 from core.services import commitments
 from core.services.pools import today
+from core.settings import settings
 from db.models import CallItem, CapitalCall, Commitment, Operation, Pool
 from db.session import UnitOfWork
 
 BATCH = 20_000  # investors per transaction: big enough to be set-based, small enough to commit often
 RUNNING_POOLS = ("closed", "investing")
+
+
+def batch_size() -> int:
+    """Investors per batch: BATCH, or OPERATION_BATCH_SIZE (tests use small ones to stop a call midway)."""
+    return settings().operation_batch_size
 
 
 def _require_running(pool: Pool, what: str) -> None:
@@ -57,6 +63,7 @@ def _journal_lines(rows: list[tuple[int, Decimal]], account: str, side: str) -> 
 
 class Kind:
     name = ""
+    needs_pool = True  # False for platform-wide work (an export): pool is then None
 
     def prepare(
         self, actor: Actor, uow: UnitOfWork, pool: Pool, payload: dict[str, Any]
@@ -209,7 +216,7 @@ class IssueCapitalCall(Kind):
             .where(CallItem.call_id == call.id)
             .order_by(CallItem.id)
             .offset(op.progress_done)
-            .limit(BATCH)
+            .limit(batch_size())
         ).all()
         if rows:
             total = sum((amount for _, amount in rows), Decimal(0))
@@ -338,7 +345,7 @@ class RecordPayment(Kind):
 
 
 def _investors_slice(held: dict[int, Any], start: int) -> list[int]:
-    return sorted(held)[start : start + BATCH]
+    return sorted(held)[start : start + batch_size()]
 
 
 class ChargeManagementFee(Kind):
@@ -654,6 +661,28 @@ class DistributeProceeds(Kind):
         return {"proceeds": op.payload["proceeds"]}
 
 
+class ExportCsv(Kind):
+    """An admin's large CSV export, written in keyset batches to a file (see core.services.exports)."""
+
+    name = "export"
+    needs_pool = False
+
+    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
+        from core.services import exports
+
+        return exports.prepare_job(actor, uow, payload)
+
+    def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
+        from core.services import exports
+
+        return exports.run_job_batch(actor, uow, op)
+
+    def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
+        from core.services import exports
+
+        return exports.finish_job(uow, op)
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -664,5 +693,6 @@ KINDS: dict[str, Kind] = {
         RecordInvestment(),
         RecordValuation(),
         DistributeProceeds(),
+        ExportCsv(),
     )
 }

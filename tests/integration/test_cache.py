@@ -1,0 +1,140 @@
+"""The analytics cache: keyed by the pool's ledger version, so a posting shows at once; and with
+Redis gone the same figures come straight from PostgreSQL, with a warning and no error."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core import cache, operations, runtime
+from core.permissions import Actor
+from core.services.analytics import pool_analytics, portfolio
+from db.models import CallItem, CapitalCall
+from tests.workers import closed_pool_with_investors, process_in_process, queue_for, unique_queue_name
+
+DUE = str(date.today() + timedelta(days=14))
+
+
+@pytest.fixture
+def called(make: Any, redis_client: Any) -> tuple[int, Actor, list[Any]]:
+    """A closed pool of three investors (100,000 each) with a 40% call issued: 40,000 due from each."""
+    pool_id, manager, investor_ids = closed_pool_with_investors(make, 3, "100000")
+    status = process_in_process(
+        make, manager, pool_id, "capital_call", {"percent": "40", "purpose": "cache", "due_date": DUE}
+    )
+    assert status.status == "done", status.error
+    with make.uow_factory() as uow:
+        items = uow.session.execute(
+            select(CallItem.id, CallItem.investor_id, CallItem.amount_due)
+            .join(CapitalCall)
+            .where(CapitalCall.pool_id == pool_id)
+            .order_by(CallItem.id)
+        ).all()
+    return pool_id, manager, items
+
+
+def analytics(make: Any, actor: Actor, pool_id: int) -> Any:
+    with make.uow_factory() as uow:
+        return pool_analytics(actor, uow, pool_id)
+
+
+def pay(make: Any, manager: Actor, pool_id: int, item: Any, amount: Decimal, **submit: Any) -> Any:
+    # A reference of its own: the same payload twice is, by design, the same request (one operation).
+    payload = {"call_item_id": item.id, "amount": str(amount), "reference": f"WIRE-{uuid.uuid4().hex[:12]}"}
+    if not submit:
+        return process_in_process(make, manager, pool_id, "payment", payload)
+    with make.uow_factory() as uow:
+        status = operations.submit(manager, uow, pool_id, "payment", payload, **submit)
+    assert operations.process(str(status.id), make.uow_factory) == "done"
+    return status
+
+
+def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, redis_client: Any) -> None:
+    pool_id, manager, items = called
+    before = analytics(make, manager, pool_id)
+    assert before.called == Decimal("120000") and before.paid_in == 0 and before.outstanding == before.called
+    key = cache.full_key(f"analytics:pool:{pool_id}:v{before.version}")
+    assert redis_client.exists(key), "the figures were not cached under the pool's version"
+
+    # Served from the cache: the stored entry is what comes back (proved by planting a marker in it).
+    planted = dataclasses.replace(before, investors=before.investors + 1000)
+    redis_client.set(key, cache._encode(dataclasses.asdict(planted)))  # noqa: SLF001
+    assert analytics(make, manager, pool_id) == planted
+
+    half = items[0].amount_due / 2
+    pay(make, manager, pool_id, items[0], half)
+    after = analytics(make, manager, pool_id)
+    assert after.version > before.version
+    assert after.paid_in == half
+    assert after.cash == before.cash + half
+    assert after.outstanding == before.outstanding - half
+    assert after.nav == before.nav + half
+    assert redis_client.exists(cache.full_key(f"analytics:pool:{pool_id}:v{after.version}"))
+    # The planted entry is simply unreachable now: the posting moved the version on.
+    assert after.investors == before.investors
+
+    # The investor's own portfolio summary moves the same way, under the versions of their pools.
+    investor = Actor(items[0].investor_id, "investor", "seeded")
+    with make.uow_factory() as uow:
+        (holding,) = [h for h in portfolio(investor, uow) if h.pool_id == pool_id]
+    assert holding.paid_in == half and holding.outstanding == items[0].amount_due - half
+    pay(make, manager, pool_id, items[0], items[0].amount_due - half)
+    with make.uow_factory() as uow:
+        (holding,) = [h for h in portfolio(investor, uow) if h.pool_id == pool_id]
+    assert holding.paid_in == items[0].amount_due and holding.outstanding == 0
+    assert analytics(make, manager, pool_id).paid_in == items[0].amount_due
+
+
+def test_with_redis_down_the_page_level_services_answer_from_postgres(
+    make: Any,
+    called: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    pool_id, manager, items = called
+    pay(make, manager, pool_id, items[1], items[1].amount_due)
+    expected = analytics(make, manager, pool_id)
+    investor = Actor(items[1].investor_id, "investor", "seeded")
+    with make.uow_factory() as uow:
+        expected_holdings = portfolio(investor, uow)
+
+    # Redis goes away: the application's own client (its timeouts and retry policy) on a dead port.
+    runtime.redis_client.cache_clear()
+    monkeypatch.setattr(runtime, "redis_url", lambda: "redis://127.0.0.1:1/0")
+    request.addfinalizer(runtime.redis_client.cache_clear)
+    dead = runtime.redis_client()
+    caplog.set_level(logging.WARNING)
+    started = time.perf_counter()
+    got = analytics(make, manager, pool_id)
+    elapsed = time.perf_counter() - started
+    assert got == expected
+    # Degraded, not hanging: no retry storm against a Redis that is not there.
+    assert elapsed < 2.5, f"the page waited {elapsed:.1f} s for a Redis that is down"
+    assert got.paid_in == items[1].amount_due
+    with make.uow_factory() as uow:
+        assert portfolio(investor, uow) == expected_holdings
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "cache unavailable" in r.message
+    ]
+    assert warnings, "no warning says the cache is down"
+
+    # Money still moves: the request is stored (its job waits for the sweeper) and, once processed,
+    # the figures computed from PostgreSQL show it straight away.
+    caplog.clear()
+    dead_queue = queue_for(unique_queue_name())
+    dead_queue.connection = dead
+    status = pay(make, manager, pool_id, items[2], Decimal("1000.00"), queue=dead_queue)
+    assert status.status == "pending"
+    assert any("could not enqueue" in r.message for r in caplog.records), "the lost enqueue was not logged"
+    now = analytics(make, manager, pool_id)
+    assert now.paid_in == expected.paid_in + Decimal("1000.00")
+    assert now.version > expected.version
