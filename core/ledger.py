@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -127,20 +127,26 @@ def post(
             select(Journal.id).where(Journal.idempotency_key == idempotency_key)
         ).scalar_one()
         return existing, False
+    # One INSERT ... SELECT FROM unnest for all lines: a single statement, so the per-statement
+    # journal-open trigger fires once per journal, not once per entry (an executemany would).
     session.execute(
-        insert(Entry),
-        [
-            {
-                "journal_id": journal_id,
-                "pool_id": pool_id,
-                "investor_id": line.investor_id,
-                "account": line.account,
-                "currency": currency,
-                "side": line.side,
-                "amount": line.amount,
-            }
-            for line in lines
-        ],
+        text(
+            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
+               SELECT :journal, :pool, line.investor, line.account, :currency, line.side, line.amount
+                 FROM unnest(CAST(:investors AS bigint[]), CAST(:accounts AS text[]),
+                             CAST(:sides AS text[]), CAST(:amounts AS numeric[]))
+                      WITH ORDINALITY AS line(investor, account, side, amount, n)
+                ORDER BY line.n"""
+        ),
+        {
+            "journal": journal_id,
+            "pool": pool_id,
+            "currency": currency,
+            "investors": [line.investor_id for line in lines],
+            "accounts": [line.account for line in lines],
+            "sides": [line.side for line in lines],
+            "amounts": [line.amount for line in lines],
+        },
     )
     bump_version(session, pool_id)
     return journal_id, True

@@ -73,7 +73,7 @@ def investor_positions(
                  GROUP BY e.investor_id"""
         ),
         {"pool": pool_id, "until": until, "upto": upto_journal},
-    )
+    ).all()  # one fetch: iterating the result row by row costs a driver call per investor
     return {row[0]: Position(pool_id, *row) for row in rows}
 
 
@@ -116,7 +116,7 @@ def dated_capital_flows(
                 ORDER BY e.investor_id, j.effective_date"""
         ),
         {"pool": pool_id, "upto": upto_journal},
-    )
+    ).all()
     flows: dict[int, dict[str, list[tuple[date, Decimal]]]] = {}
     for investor_id, kind, when, credit in rows:
         mine = flows.setdefault(investor_id, {"payment": [], "distribution": [], "carry": []})

@@ -227,10 +227,13 @@ PAGES: dict[str, list[PageSpec]] = {
     ],
     "analyst": [
         PageSpec("pages/analyst_explorer.py", "Explorer", ":material/insights:", default=True),
+        PageSpec("pages/analyst_compare.py", "Compare pools", ":material/compare_arrows:"),
     ],
     "admin": [
         PageSpec("pages/admin_users.py", "Users", ":material/group:", default=True),
+        PageSpec("pages/admin_exports.py", "Exports", ":material/download:"),
         PageSpec("pages/admin_audit.py", "Audit log", ":material/history:"),
+        PageSpec("pages/admin_operations.py", "Operations health", ":material/monitor_heart:"),
     ],
 }
 

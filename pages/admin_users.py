@@ -11,14 +11,32 @@ from db.models import ACCREDITATIONS, KYC_STATUSES
 actor = webapp.require_actor("admin")
 st.title("Users")
 
+
+def label(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def done(message: str) -> None:
+    """Remember a success across the rerun that shows its effect."""
+    st.session_state["users_flash"] = message
+    st.rerun()
+
+
+if (flash := st.session_state.pop("users_flash", None)) is not None:
+    st.success(flash)
+
 with st.expander("Create a user"), st.form("create-user", clear_on_submit=True):
     left, right = st.columns(2)
-    username = left.text_input("Username")
-    name = right.text_input("Full name")
-    email = left.text_input("Email")
-    role = right.selectbox("Role", ROLES, format_func=lambda r: r.replace("_", " "))
-    kyc = left.selectbox("KYC status", KYC_STATUSES)
-    accreditation = right.selectbox("Accreditation", ACCREDITATIONS)
+    username = left.text_input(
+        "Username", help="3-64 characters: lowercase letters, digits, . _ -", key="new-username"
+    )
+    name = right.text_input("Full name", key="new-name")
+    email = left.text_input("Email", key="new-email")
+    role = right.selectbox("Role", ROLES, format_func=label, key="new-role")
+    kyc = left.selectbox("KYC status", KYC_STATUSES, key="new-kyc")
+    accreditation = right.selectbox(
+        "Accreditation", ACCREDITATIONS, format_func=label, key="new-accreditation"
+    )
     if st.form_submit_button("Create", type="primary"):
         with webapp.refusals_shown():
             _, temporary = webapp.call(
@@ -30,55 +48,89 @@ with st.expander("Create a user"), st.form("create-user", clear_on_submit=True):
                 kyc_status=kyc,
                 accreditation=accreditation,
             )
-            st.success(f"Created {username}. Temporary password (shown once): `{temporary}`")
+            # Shown in this run only: it is not stored anywhere, the next rerun has forgotten it.
+            st.success(
+                f"Created **{username.strip().lower()}**. Give them this temporary password; "
+                "it is shown only once:"
+            )
+            st.code(temporary, language=None)
 
-search = st.text_input("Search by username or name")
+search = st.text_input("Search by username or name", key="search")
 found = webapp.call(users.list_users, search)
+st.caption(f"{len(found)} users" + (" (the first 200)" if len(found) == 200 else ""))
 st.dataframe(
     pd.DataFrame(
         [
             {
                 "Username": u.username,
                 "Name": u.name,
-                "Role": u.role,
+                "Email": u.email,
+                "Role": label(u.role),
                 "KYC": u.kyc_status,
-                "Accreditation": u.accreditation,
+                "Accreditation": label(u.accreditation),
                 "Active": u.active,
                 "Locked until": u.locked_until,
+                "Failed logins": u.failed_logins,
             }
             for u in found
-        ]
+        ],
+        columns=[
+            "Username",
+            "Name",
+            "Email",
+            "Role",
+            "KYC",
+            "Accreditation",
+            "Active",
+            "Locked until",
+            "Failed logins",
+        ],
     ),
     hide_index=True,
 )
 
 if found:
     st.subheader("Change a user", anchor=False)
-    chosen = st.selectbox("User", found, format_func=lambda u: f"{u.username} ({u.role})")
-    left, mid, right = st.columns(3)
-    new_role = left.selectbox("Role", ROLES, index=ROLES.index(chosen.role), key=f"role-{chosen.id}")
-    if left.button("Set role"):
-        with webapp.refusals_shown():
-            webapp.call(users.set_role, chosen.id, new_role)
-            st.rerun()
-    new_kyc = mid.selectbox(
-        "KYC", KYC_STATUSES, index=KYC_STATUSES.index(chosen.kyc_status), key=f"kyc-{chosen.id}"
+    chosen = st.selectbox(
+        "User",
+        found,
+        key="chosen-user",
+        format_func=lambda u: f"{u.username} ({label(u.role)}{'' if u.active else ', inactive'})",
     )
-    new_acc = mid.selectbox(
-        "Accreditation",
-        ACCREDITATIONS,
-        index=ACCREDITATIONS.index(chosen.accreditation),
-        key=f"acc-{chosen.id}",
-    )
-    if mid.button("Set KYC"):
-        with webapp.refusals_shown():
-            webapp.call(users.set_kyc_status, chosen.id, new_kyc, new_acc)
-            st.rerun()
-    if chosen.locked_until is not None and right.button("Unlock"):
-        with webapp.refusals_shown():
-            webapp.call(users.unlock_user, chosen.id)
-            st.rerun()
-    if right.button("Deactivate" if chosen.active else "Reactivate"):
-        with webapp.refusals_shown():
-            webapp.call(users.set_active, chosen.id, not chosen.active)
-            st.rerun()
+    role_col, kyc_col, access_col = st.columns(3)
+    with role_col, st.container(border=True):
+        new_role = st.selectbox(
+            "Role", ROLES, index=ROLES.index(chosen.role), format_func=label, key=f"role-{chosen.id}"
+        )
+        if st.button("Set role", key="set-role"):
+            with webapp.refusals_shown():
+                webapp.call(users.set_role, chosen.id, new_role)
+                done(f"{chosen.username} is now {label(new_role)}.")
+    with kyc_col, st.container(border=True):
+        new_kyc = st.selectbox(
+            "KYC", KYC_STATUSES, index=KYC_STATUSES.index(chosen.kyc_status), key=f"kyc-{chosen.id}"
+        )
+        new_acc = st.selectbox(
+            "Accreditation",
+            ACCREDITATIONS,
+            format_func=label,
+            index=ACCREDITATIONS.index(chosen.accreditation),
+            key=f"acc-{chosen.id}",
+        )
+        if st.button("Set KYC", key="set-kyc"):
+            with webapp.refusals_shown():
+                webapp.call(users.set_kyc_status, chosen.id, new_kyc, new_acc)
+                done(f"{chosen.username}: KYC {new_kyc}, {label(new_acc)}.")
+    with access_col, st.container(border=True):
+        st.caption(
+            "Locked until "
+            + (f"{chosen.locked_until:%Y-%m-%d %H:%M} UTC" if chosen.locked_until else "— (not locked)")
+        )
+        if st.button("Unlock", key="unlock", disabled=chosen.locked_until is None):
+            with webapp.refusals_shown():
+                webapp.call(users.unlock_user, chosen.id)
+                done(f"{chosen.username} is unlocked.")
+        if st.button("Deactivate" if chosen.active else "Reactivate", key="set-active"):
+            with webapp.refusals_shown():
+                webapp.call(users.set_active, chosen.id, not chosen.active)
+                done(f"{chosen.username} is {'deactivated' if chosen.active else 'active again'}.")

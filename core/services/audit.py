@@ -66,8 +66,11 @@ def list_audit(
     since: date | None = None,
     until: date | None = None,
     limit: int = 500,
+    who: str = "",
+    object_type: str = "",
+    object_id: str = "",
 ) -> list[AuditEntry]:
-    """Newest first; an admin's view of who changed what."""
+    """Newest first; an admin's view of who changed what (who: part of a username, or "system")."""
     require_role(actor, ADMIN)
     query = (
         select(AuditLog, User.username)
@@ -79,6 +82,14 @@ def list_audit(
         query = query.where(AuditLog.action.like(f"%{action.strip()}%"))
     if outcome:
         query = query.where(AuditLog.outcome == outcome)
+    if who.strip().lower() == "system":
+        query = query.where(AuditLog.actor_id.is_(None))
+    elif who.strip():
+        query = query.where(User.username.like(f"%{who.strip().lower()}%"))
+    if object_type.strip():
+        query = query.where(AuditLog.object_type == object_type.strip())
+    if object_id.strip():
+        query = query.where(AuditLog.object_id == object_id.strip())
     if since:
         query = query.where(AuditLog.at >= since)
     if until:

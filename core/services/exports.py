@@ -1,0 +1,551 @@
+"""CSV exports for admins: transactions, capital accounts, commitments, call items, audit log.
+
+Every export is one SQL query streamed by PostgreSQL's COPY ... TO STDOUT straight into a file
+object, chunk by chunk, so memory stays flat whatever the size. Free-text cells are neutralised
+against spreadsheet formula injection inside the query (core.csvsafe.sql_text); numbers are
+NUMERIC rounded to the currency's minor unit and stay numbers.
+
+Small exports are built in the request and handed to the page as bytes. Large ones (more than
+INLINE_LIMIT rows) become an `export` operation (core.operations.kinds.ExportCsv): a worker writes
+the file under settings().data_dir/exports in keyset batches of BATCH_ROWS, each batch committed
+with its progress; a rerun truncates the file back to the last committed batch, so it is idempotent.
+Each export sees the data as of its request: rows are cut at the table's max id at that moment.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+
+from core.csvsafe import sql_text as t
+from core.domain import parse_date
+from core.errors import InvalidState, NotFound, ValidationError
+from core.money import MINOR_UNITS
+from core.permissions import ADMIN, Actor, require_role
+from core.services.audit import records_refusals
+from core.services.pools import today
+from core.settings import settings
+from db.models import Operation
+from db.session import UnitOfWork
+
+INLINE_LIMIT = 50_000  # rows; above this an export is built by a background operation
+BATCH_ROWS = 200_000  # rows per committed batch of a background export
+KEEP_DAYS = 7  # export files older than this are deleted when a new export is requested
+KIND = "export"
+
+_MINOR = (
+    "CASE {c} "
+    + " ".join(f"WHEN '{code}' THEN {units}" for code, units in MINOR_UNITS.items())
+    + " ELSE 4 END"
+)
+_CREDIT = "CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END"
+_DEBIT = "CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END"
+_IN_PERIOD = "(%(since)s::date IS NULL OR j.effective_date >= %(since)s::date)"
+
+
+def _money(expression: str, currency: str) -> str:
+    """An amount at its currency's minor unit: 1250.5000 leaves the database as 1250.50."""
+    return f"round({expression}, {_MINOR.format(c=currency)})"
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    dated_by: str  # what the date range applies to, as the page explains it
+    key: tuple[str, ...]  # the unique, ordered key of a row, as qualified columns of the base query
+    rows: str  # the export; {where} takes extra conditions (a batch's key range)
+    keys: str  # the key of every row, same conditions; counts rows and cuts batches
+    snapshot: str  # the highest id at request time: later rows are not part of this export
+
+
+# Lookups go through LATERAL subqueries that PostgreSQL memoizes: each journal's, pool's and user's
+# text is formatted and neutralised once, not once per entry, and entries stream in id order
+# straight off their primary key, with no sort.
+TRANSACTIONS = Report(
+    "transactions",
+    "Transactions (ledger entries)",
+    "the journal's effective date",
+    ("e.id",),
+    f"""SELECT e.id AS entry_id, e.journal_id, j.day AS effective_date, j.posted_at, j.kind AS journal_kind,
+               j.memo, j.reverses_id AS reverses_journal_id, e.pool_id, p.name AS pool_name, e.investor_id,
+               u.username AS investor_username, u.name AS investor_name, e.account, e.side, e.currency,
+               CASE WHEN e.side = 'D' THEN round(e.amount, p.units) END AS debit,
+               CASE WHEN e.side = 'C' THEN round(e.amount, p.units) END AS credit
+          FROM entries e
+         CROSS JOIN LATERAL (SELECT effective_date, effective_date::text AS day, posted_at::text AS posted_at, kind,
+                                    {t("memo")} AS memo, reverses_id
+                               FROM journals WHERE journals.id = e.journal_id OFFSET 0) j
+         CROSS JOIN LATERAL (SELECT {t("name")} AS name, {_MINOR.format(c="currency")} AS units
+                               FROM pools WHERE pools.id = e.pool_id OFFSET 0) p
+          LEFT JOIN LATERAL (SELECT {t("username")} AS username, {t("name")} AS name
+                               FROM users WHERE users.id = e.investor_id OFFSET 0) u ON true
+         WHERE e.id <= %(upto)s AND {_IN_PERIOD} AND j.effective_date <= %(until)s::date {{where}}
+         ORDER BY e.id""",
+    f"""SELECT e.id FROM entries e JOIN journals j ON j.id = e.journal_id
+         WHERE e.id <= %(upto)s AND {_IN_PERIOD} AND j.effective_date <= %(until)s::date {{where}}""",
+    "SELECT coalesce(max(id), 0) FROM entries",
+)
+
+
+def _period(kind: str, account: str, sign: str) -> str:
+    return (
+        f"coalesce(sum(CASE WHEN j.kind = '{kind}' AND e.account = '{account}' AND {_IN_PERIOD} "
+        f"THEN {sign} END), 0)"
+    )
+
+
+CAPITAL_ACCOUNTS = Report(
+    "capital_accounts",
+    "Capital accounts per pool and investor",
+    "the period: opening NAV before it, movements within it, closing figures at its end",
+    ("e.pool_id", "e.investor_id"),
+    f"""SELECT a.pool_id, {t("p.name")} AS pool_name, p.currency, a.investor_id,
+               {t("u.username")} AS investor_username, {t("u.name")} AS investor_name,
+               {_money("a.commitment", "p.currency")} AS commitment,
+               {_money("a.opening_nav", "p.currency")} AS opening_nav,
+               {_money("a.contributions", "p.currency")} AS contributions,
+               {_money("a.distributions", "p.currency")} AS distributions,
+               {_money("a.management_fees", "p.currency")} AS management_fees,
+               {_money("a.carry", "p.currency")} AS carried_interest,
+               {_money("a.gains", "p.currency")} AS unrealized_gains,
+               {_money("a.closing_nav", "p.currency")} AS closing_nav,
+               {_money("a.called", "p.currency")} AS called_to_date,
+               {_money("a.paid_in", "p.currency")} AS paid_in_to_date,
+               {_money("a.commitment - a.called", "p.currency")} AS unfunded,
+               {_money("a.outstanding", "p.currency")} AS outstanding
+          FROM (SELECT e.pool_id, e.investor_id,
+                       coalesce(sum(CASE WHEN e.account = 'commitment' THEN {_CREDIT} END), 0) AS commitment,
+                       coalesce(sum(CASE WHEN e.account = 'capital' AND NOT {_IN_PERIOD}
+                                         THEN {_CREDIT} END), 0) AS opening_nav,
+                       {_period("payment", "capital", _CREDIT)} AS contributions,
+                       {_period("distribution", "capital", _DEBIT)} AS distributions,
+                       {_period("management_fee", "capital", _DEBIT)} AS management_fees,
+                       {_period("carry", "capital", _DEBIT)} AS carry,
+                       {_period("valuation", "capital", _CREDIT)} AS gains,
+                       coalesce(sum(CASE WHEN e.account = 'capital' THEN {_CREDIT} END), 0) AS closing_nav,
+                       coalesce(sum(CASE WHEN j.kind = 'capital_call' AND e.account = 'receivable'
+                                         THEN {_DEBIT} END), 0) AS called,
+                       coalesce(sum(CASE WHEN j.kind = 'payment' AND e.account = 'capital'
+                                         THEN {_CREDIT} END), 0) AS paid_in,
+                       coalesce(sum(CASE WHEN e.account = 'receivable' THEN {_DEBIT} END), 0) AS outstanding
+                  FROM entries e JOIN journals j ON j.id = e.journal_id
+                 WHERE e.investor_id IS NOT NULL AND e.id <= %(upto)s AND j.effective_date <= %(until)s::date
+                       {{where}}
+                 GROUP BY e.pool_id, e.investor_id) a
+          JOIN pools p ON p.id = a.pool_id
+          JOIN users u ON u.id = a.investor_id
+         ORDER BY a.pool_id, a.investor_id""",
+    """SELECT DISTINCT e.pool_id, e.investor_id FROM entries e JOIN journals j ON j.id = e.journal_id
+        WHERE e.investor_id IS NOT NULL AND e.id <= %(upto)s AND j.effective_date <= %(until)s::date {where}""",
+    "SELECT coalesce(max(id), 0) FROM entries",
+)
+
+COMMITMENTS = Report(
+    "commitments",
+    "Commitments",
+    "the date the commitment was made",
+    ("c.id",),
+    f"""SELECT c.id AS commitment_id, c.pool_id, {t("p.name")} AS pool_name, p.currency, c.investor_id,
+               {t("u.username")} AS investor_username, {t("u.name")} AS investor_name, c.status,
+               {_money("c.amount_requested", "p.currency")} AS amount_requested,
+               {_money("c.amount_accepted", "p.currency")} AS amount_accepted,
+               c.created_at, c.decided_at, {t("d.username")} AS decided_by
+          FROM commitments c
+          JOIN pools p ON p.id = c.pool_id
+          JOIN users u ON u.id = c.investor_id
+          LEFT JOIN users d ON d.id = c.decided_by
+         WHERE c.id <= %(upto)s AND (%(since_ts)s::timestamptz IS NULL OR c.created_at >= %(since_ts)s::timestamptz)
+           AND c.created_at < %(until_ts)s::timestamptz {{where}}
+         ORDER BY c.id""",
+    """SELECT c.id FROM commitments c
+        WHERE c.id <= %(upto)s AND (%(since_ts)s::timestamptz IS NULL OR c.created_at >= %(since_ts)s::timestamptz)
+          AND c.created_at < %(until_ts)s::timestamptz {where}""",
+    "SELECT coalesce(max(id), 0) FROM commitments",
+)
+
+CALL_ITEMS = Report(
+    "call_items",
+    "Capital call items",
+    "the call date",
+    ("ci.id",),
+    f"""SELECT ci.id AS call_item_id, ci.call_id, cc.pool_id, {t("p.name")} AS pool_name, p.currency,
+               cc.call_date, cc.due_date, {t("cc.purpose")} AS purpose, cc.status AS call_status,
+               ci.investor_id, {t("u.username")} AS investor_username, {t("u.name")} AS investor_name,
+               {_money("ci.amount_due", "p.currency")} AS amount_due,
+               {_money("ci.amount_paid", "p.currency")} AS amount_paid,
+               {_money("ci.amount_due - ci.amount_paid", "p.currency")} AS outstanding,
+               ci.status
+          FROM call_items ci
+          JOIN capital_calls cc ON cc.id = ci.call_id
+          JOIN pools p ON p.id = cc.pool_id
+          JOIN users u ON u.id = ci.investor_id
+         WHERE ci.id <= %(upto)s AND (%(since)s::date IS NULL OR cc.call_date >= %(since)s::date)
+           AND cc.call_date <= %(until)s::date {{where}}
+         ORDER BY ci.id""",
+    """SELECT ci.id FROM call_items ci JOIN capital_calls cc ON cc.id = ci.call_id
+        WHERE ci.id <= %(upto)s AND (%(since)s::date IS NULL OR cc.call_date >= %(since)s::date)
+          AND cc.call_date <= %(until)s::date {where}""",
+    "SELECT coalesce(max(id), 0) FROM call_items",
+)
+
+AUDIT_LOG = Report(
+    "audit_log",
+    "Audit log",
+    "the time of the change",
+    ("a.id",),
+    f"""SELECT a.id AS audit_id, a.at, {t("u.username")} AS actor, {t("a.action")} AS action,
+               {t("a.object_type")} AS object_type, {t("a.object_id")} AS object_id, a.outcome,
+               {t("a.reason")} AS reason, {t("a.before::text")} AS before, {t("a.after::text")} AS after
+          FROM audit_log a
+          LEFT JOIN users u ON u.id = a.actor_id
+         WHERE a.id <= %(upto)s AND (%(since_ts)s::timestamptz IS NULL OR a.at >= %(since_ts)s::timestamptz)
+           AND a.at < %(until_ts)s::timestamptz {{where}}
+         ORDER BY a.id""",
+    """SELECT a.id FROM audit_log a
+        WHERE a.id <= %(upto)s AND (%(since_ts)s::timestamptz IS NULL OR a.at >= %(since_ts)s::timestamptz)
+          AND a.at < %(until_ts)s::timestamptz {where}""",
+    "SELECT coalesce(max(id), 0) FROM audit_log",
+)
+
+REPORTS: dict[str, Report] = {
+    r.name: r for r in (TRANSACTIONS, CAPITAL_ACCOUNTS, COMMITMENTS, CALL_ITEMS, AUDIT_LOG)
+}
+
+
+# --- requests --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export: a report and a date range (inclusive; no start means from the beginning)."""
+
+    report: str
+    since: date | None
+    until: date
+
+    @classmethod
+    def of(cls, report: object, since: object, until: object) -> ExportRequest:
+        if not isinstance(report, str) or report not in REPORTS:
+            raise ValidationError("report", f"must be one of {', '.join(REPORTS)}")
+        start = None if since in (None, "") else parse_date(since, "since")
+        end = today() if until in (None, "") else parse_date(until, "until")
+        if start is not None and start > end:
+            raise ValidationError("since", "must not be after the end of the range")
+        return cls(report, start, end)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.report}_{self.since or 'start'}_{self.until}.csv"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "report": self.report,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat(),
+        }
+
+    def params(self, upto: int) -> dict[str, Any]:
+        midnight = dtime(0, tzinfo=UTC)
+        return {
+            "since": self.since,
+            "until": self.until,
+            "since_ts": datetime.combine(self.since, midnight) if self.since else None,
+            "until_ts": datetime.combine(self.until + timedelta(days=1), midnight),
+            "upto": upto,
+        }
+
+
+@dataclass(frozen=True)
+class ExportStarted:
+    """An inline export (data holds the file) or a background one (operation_id to follow)."""
+
+    report: str
+    file_name: str
+    rows: int
+    data: bytes | None
+    operation_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    operation_id: uuid.UUID
+    report: str
+    title: str
+    since: date | None
+    until: date
+    status: str
+    progress_done: int
+    progress_total: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    file_name: str
+    available: bool
+
+    @property
+    def fraction(self) -> float:
+        """For a progress bar only."""
+        if self.status == "done":
+            return 1.0
+        return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+
+# --- streaming -------------------------------------------------------------------------------------
+
+
+def _raw(uow: UnitOfWork) -> Any:
+    """The psycopg connection under the unit of work's transaction (COPY needs the driver)."""
+    connection = uow.session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamps leave in UTC, whoever runs it
+        # A long, simple scan: compiling it (JIT) costs seconds and saves nothing.
+        cursor.execute("SET LOCAL jit = off")
+    return connection
+
+
+def _copy(uow: UnitOfWork, sql: str, params: dict[str, Any], out: BinaryIO, *, header: bool) -> int:
+    """COPY (sql) TO STDOUT as CSV into out, one chunk at a time; the number of rows."""
+    with _raw(uow).cursor() as cursor:
+        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER {'true' if header else 'false'})"
+        with cursor.copy(statement, params) as copy:
+            for chunk in copy:
+                out.write(chunk)
+        return cursor.rowcount
+
+
+def _scalar(uow: UnitOfWork, sql: str, params: dict[str, Any] | None = None) -> Any:
+    with _raw(uow).cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else (row[0] if len(row) == 1 else list(row))
+
+
+def _count(uow: UnitOfWork, report: Report, params: dict[str, Any]) -> int:
+    return _scalar(uow, f"SELECT count(*) FROM ({report.keys.format(where='')}) s", params)
+
+
+def _range(report: Report, start: Sequence[Any] | None, stop: Sequence[Any] | None) -> tuple[str, dict]:
+    """Conditions and parameters for the keys in [start, stop)."""
+    key = f"({', '.join(report.key)})"
+    conditions, params = "", {}
+    for name, bound, op in (("from", start, ">="), ("to", stop, "<")):
+        if bound is not None:
+            names = [f"{name}_{i}" for i in range(len(report.key))]
+            conditions += f" AND {key} {op} ({', '.join(f'%({n})s' for n in names)})"
+            params.update(zip(names, bound, strict=True))
+    return conditions, params
+
+
+def export_to(
+    actor: Actor, uow: UnitOfWork, report: str, out: BinaryIO, *, since: object = None, until: object = None
+) -> int:
+    """Stream one report as CSV (with a header) into a binary file object; the number of rows."""
+    require_role(actor, ADMIN)
+    request = ExportRequest.of(report, since, until)
+    chosen = REPORTS[request.report]
+    params = request.params(_scalar(uow, chosen.snapshot))
+    return _copy(uow, chosen.rows.format(where=""), params, out, header=True)
+
+
+@records_refusals("export.request", "export")
+def start_export(
+    actor: Actor,
+    uow: UnitOfWork,
+    report: str,
+    since: object = None,
+    until: object = None,
+    *,
+    request_key: str | None = None,
+    enqueue: bool = True,
+    inline_limit: int | None = None,
+) -> ExportStarted:
+    """An admin asks for an export: small ones come back as bytes, large ones start an operation."""
+    require_role(actor, ADMIN)
+    inline_limit = INLINE_LIMIT if inline_limit is None else inline_limit
+    request = ExportRequest.of(report, since, until)
+    chosen = REPORTS[request.report]
+    params = request.params(_scalar(uow, chosen.snapshot))
+    rows = _count(uow, chosen, params)
+    if rows > inline_limit:
+        from core import operations, runtime
+
+        _remove_old_files()
+        status = operations.submit(
+            actor,
+            uow,
+            None,
+            KIND,
+            request.payload(),
+            idempotency_key=f"{KIND}:{request_key or uuid.uuid4().hex}",
+            queue=runtime.operations_queue() if enqueue else None,
+        )
+        return ExportStarted(request.report, request.file_name, status.progress_total, None, status.id)
+    buffer = io.BytesIO()
+    written = _copy(uow, chosen.rows.format(where=""), params, buffer, header=True)
+    uow.audit(
+        actor.user_id,
+        "export.download",
+        "export",
+        request.report,
+        after={**request.payload(), "rows": written},
+    )
+    uow.commit()
+    return ExportStarted(request.report, request.file_name, written, buffer.getvalue(), None)
+
+
+# --- the background operation (called by core.operations.kinds.ExportCsv) ----------------------------
+
+
+def export_dir() -> Path:
+    return settings().data_dir / "exports"
+
+
+def _path(operation_id: uuid.UUID | str) -> Path:
+    return export_dir() / f"{uuid.UUID(str(operation_id))}.csv"
+
+
+def _remove_old_files() -> None:
+    """Best effort: exports are downloads, not archives."""
+    cutoff = time.time() - KEEP_DAYS * 86400
+    try:
+        for path in export_dir().glob("*.csv"):
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def prepare_job(actor: Actor, uow: UnitOfWork, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Validate an export operation's payload, fix its snapshot, and count its rows."""
+    require_role(actor, ADMIN)
+    if not isinstance(payload, dict):
+        raise ValidationError("payload", "must be a mapping")
+    request = ExportRequest.of(payload.get("report"), payload.get("since"), payload.get("until"))
+    chosen = REPORTS[request.report]
+    upto = _scalar(uow, chosen.snapshot)
+    return {**request.payload(), "upto": upto}, _count(uow, chosen, request.params(upto))
+
+
+def run_job_batch(actor: Actor, uow: UnitOfWork, op: Operation, batch_rows: int | None = None) -> int:
+    """Append the next keyset batch to the file; the new progress. A rerun redoes the same batch."""
+    require_role(actor, ADMIN)
+    payload = op.payload
+    request = ExportRequest.of(payload["report"], payload.get("since"), payload["until"])
+    chosen = REPORTS[request.report]
+    params = request.params(int(payload["upto"]))
+    state = dict(op.result or {})
+    start, written, rows_before = state.get("from"), int(state.get("bytes", 0)), int(state.get("rows", 0))
+    path = _path(op.id)
+    if written and not path.exists():
+        raise InvalidState("the partly written export file is gone; request the export again")
+    range_sql, range_params = _range(chosen, start, None)
+    stop = _scalar(
+        uow,
+        f"SELECT * FROM ({chosen.keys.format(where=range_sql)}) s ORDER BY {', '.join(str(i + 1) for i in range(len(chosen.key)))} "
+        "OFFSET %(batch)s LIMIT 1",
+        {**params, **range_params, "batch": batch_rows or BATCH_ROWS},
+    )
+    stop = None if stop is None else (stop if isinstance(stop, list) else [stop])
+    range_sql, range_params = _range(chosen, start, stop)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("r+b" if written else "wb") as out:
+        out.truncate(written)
+        out.seek(written)
+        rows = _copy(
+            uow, chosen.rows.format(where=range_sql), {**params, **range_params}, out, header=not written
+        )
+        out.flush()
+        os.fsync(out.fileno())
+        size = out.tell()
+    op.result = {"from": stop, "bytes": size, "rows": rows_before + rows}
+    if stop is None:
+        return op.progress_total
+    return min(op.progress_done + rows, max(op.progress_total - 1, 0))
+
+
+def finish_job(uow: UnitOfWork, op: Operation) -> dict[str, Any]:
+    state = op.result or {}
+    request = ExportRequest.of(op.payload["report"], op.payload.get("since"), op.payload["until"])
+    uow.audit(
+        op.actor_id,
+        "export.download",
+        "export",
+        request.report,
+        after={**request.payload(), "rows": state.get("rows", 0), "operation": str(op.id)},
+    )
+    return {"file_name": request.file_name, "rows": state.get("rows", 0), "bytes": state.get("bytes", 0)}
+
+
+# --- listing and downloading ---------------------------------------------------------------------------
+
+
+def recent_exports(actor: Actor, uow: UnitOfWork, limit: int = 20) -> list[ExportInfo]:
+    """The latest background exports, newest first, with whether their file can be downloaded."""
+    require_role(actor, ADMIN)
+    found = uow.session.execute(
+        select(Operation).where(Operation.kind == KIND).order_by(Operation.created_at.desc()).limit(limit)
+    ).scalars()
+    result = []
+    for op in found:
+        request = ExportRequest.of(op.payload.get("report"), op.payload.get("since"), op.payload.get("until"))
+        result.append(
+            ExportInfo(
+                op.id,
+                request.report,
+                REPORTS[request.report].title,
+                request.since,
+                request.until,
+                op.status,
+                op.progress_done,
+                op.progress_total,
+                op.error,
+                op.created_at,
+                op.finished_at,
+                request.file_name,
+                op.status == "done" and _path(op.id).exists(),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    file_name: str
+    path: Path
+    rows: int
+    size: int
+
+    def read(self) -> bytes:
+        """The file's bytes, read only when the download is clicked."""
+        return self.path.read_bytes()
+
+
+def export_file(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> ExportFile:
+    """A finished background export's file, for the download button."""
+    require_role(actor, ADMIN)
+    try:
+        op = uow.session.get(Operation, uuid.UUID(str(operation_id)))
+    except ValueError:
+        op = None
+    if op is None or op.kind != KIND:
+        raise NotFound("no such export")
+    if op.status != "done":
+        raise InvalidState(f"this export is {op.status}, not ready")
+    path = _path(op.id)
+    if not path.exists():
+        raise NotFound("this export's file has been removed; request it again")
+    result = op.result or {}
+    return ExportFile(
+        result.get("file_name", path.name), path, int(result.get("rows", 0)), path.stat().st_size
+    )

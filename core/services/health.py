@@ -1,0 +1,204 @@
+"""Operations health for admins: database and Redis status, queues, workers, operations, cache.
+
+Each probe is independent: a Redis outage shows as "Redis down" (and empty queue figures), never
+as a broken page, because PostgreSQL is the source of truth and Redis only a trigger and a cache.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from core import cache, operations
+from core.operations import OperationStatus
+from core.permissions import ADMIN, Actor, require_role
+from core.settings import settings
+from db.models import Operation
+from db.session import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    ok: bool
+    latency_ms: float | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    name: str
+    queued: int
+    started: int
+    failed: int
+    scheduled: int
+    deferred: int
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    name: str
+    hostname: str | None
+    pid: int | None
+    state: str
+    queues: str
+    last_heartbeat: datetime | None
+    seconds_since_heartbeat: float | None
+    current_job: str | None
+    successful_jobs: int
+    failed_jobs: int
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Health:
+    checked_at: datetime
+    database: ServiceStatus
+    redis: ServiceStatus
+    queues: list[QueueHealth]
+    workers: list[WorkerHealth]
+    operations_by_status: dict[str, int]
+    in_flight: list[OperationStatus]  # pending and running, oldest first
+    failed: list[OperationStatus]  # newest first, with their reasons
+    stalled: int  # running with no progress for longer than the operation timeout
+    cache_hit_rate: float | None  # this app process's analytics cache
+    redis_hit_rate: float | None  # the Redis server's keyspace hits / (hits + misses)
+
+
+def _timed(probe: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = probe()
+    return value, (time.perf_counter() - started) * 1000
+
+
+def _database(uow: UnitOfWork) -> ServiceStatus:
+    try:
+        row, latency = _timed(
+            lambda: uow.session.execute(
+                text(
+                    "SELECT current_setting('server_version'), pg_size_pretty(pg_database_size(current_database())),"
+                    " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database())"
+                )
+            ).one()
+        )
+    except Exception as exc:  # noqa: BLE001 - report, do not raise: this is the health page
+        return ServiceStatus(
+            "PostgreSQL", False, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        )
+    return ServiceStatus("PostgreSQL", True, latency, f"version {row[0]}, {row[1]}, {row[2]} connections")
+
+
+def _redis() -> tuple[ServiceStatus, float | None, Any]:
+    from core import runtime
+
+    try:
+        client = runtime.redis_client()
+        _, latency = _timed(client.ping)
+        info = client.info()
+    except Exception as exc:  # noqa: BLE001
+        return ServiceStatus("Redis", False, None, f"{type(exc).__name__}: {str(exc)[:200]}"), None, None
+    hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
+    detail = f"version {info.get('redis_version', '?')}, {info.get('used_memory_human', '?')} used"
+    return (
+        ServiceStatus("Redis", True, latency, detail),
+        (hits / (hits + misses) if hits + misses else None),
+        client,
+    )
+
+
+def _queues_and_workers(client: Any) -> tuple[list[QueueHealth], list[WorkerHealth]]:
+    from rq import Queue, Worker
+
+    queue = Queue(settings().queue_name, connection=client)
+    try:
+        queues = [
+            QueueHealth(
+                queue.name,
+                queue.count,
+                queue.started_job_registry.count,
+                queue.failed_job_registry.count,
+                queue.scheduled_job_registry.count,
+                queue.deferred_job_registry.count,
+            )
+        ]
+        found = Worker.all(connection=client)
+    except Exception:  # noqa: BLE001 - Redis went away between probes
+        return [], []
+    now = datetime.now(UTC)
+    workers = []
+    for worker in sorted(found, key=lambda w: w.name):
+        beat = worker.last_heartbeat.replace(tzinfo=UTC) if worker.last_heartbeat else None
+        born = worker.birth_date.replace(tzinfo=UTC) if worker.birth_date else None
+        workers.append(
+            WorkerHealth(
+                worker.name,
+                worker.hostname,
+                worker.pid,
+                str(getattr(worker.get_state(), "value", worker.get_state())),
+                ", ".join(worker.queue_names()),
+                beat,
+                (now - beat).total_seconds() if beat else None,
+                worker.get_current_job_id(),
+                worker.successful_job_count,
+                worker.failed_job_count,
+                born,
+            )
+        )
+    return queues, workers
+
+
+def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
+    """One look at everything an admin watches; cheap enough to refresh every few seconds."""
+    require_role(actor, ADMIN)
+    database = _database(uow)
+    redis_status, redis_hit_rate, client = _redis()
+    queues, workers = _queues_and_workers(client) if client is not None else ([], [])
+    counts: dict[str, int] = {}
+    in_flight: list[OperationStatus] = []
+    failed: list[OperationStatus] = []
+    stalled = 0
+    if database.ok:
+        counts = dict(
+            uow.session.execute(select(Operation.status, func.count()).group_by(Operation.status)).all()
+        )
+        in_flight = [
+            OperationStatus.of(op)
+            for op in uow.session.execute(
+                select(Operation)
+                .where(Operation.status.in_(("pending", "running")))
+                .order_by(Operation.created_at)
+                .limit(100)
+            ).scalars()
+        ]
+        failed = operations.list_operations(actor, uow, status="failed", limit=failed_limit)
+        cutoff = datetime.now(UTC) - timedelta(seconds=settings().operation_timeout_seconds)
+        stalled = sum(1 for op in in_flight if op.status == "running" and op.updated_at < cutoff)
+    return Health(
+        datetime.now(UTC),
+        database,
+        redis_status,
+        queues,
+        workers,
+        counts,
+        in_flight,
+        failed,
+        stalled,
+        cache.hit_rate(),
+        redis_hit_rate,
+    )
+
+
+def retry_operation(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> OperationStatus:
+    """Send a failed operation round again (core.operations.retry checks the role and audits)."""
+    from core import runtime
+
+    try:
+        queue = runtime.operations_queue()
+    except Exception:  # noqa: BLE001 - no Redis: the row goes back to pending and the sweeper enqueues it
+        queue = None
+    return operations.retry(actor, uow, str(operation_id), queue=queue)

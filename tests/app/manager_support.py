@@ -1,0 +1,123 @@
+"""Helpers for the fund manager's AppTest suites: log in through Home.py, find widgets, run a real worker."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).parents[2]
+HOME = ROOT / "Home.py"
+PASSWORD = "correct-horse-battery"  # the Factory's default
+TIMEOUT = 30
+
+
+def logged_in(username: str, password: str = PASSWORD) -> AppTest:
+    """A new session of the whole app, logged in through the login form."""
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def goto(at: AppTest, page: str, **state: Any) -> AppTest:
+    """Switch to a page, with session state set first (e.g. the chosen pool)."""
+    for name, value in state.items():
+        at.session_state[name] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def successes(at: AppTest) -> list[str]:
+    return [s.value for s in at.success]
+
+
+def button(at: AppTest, label: str) -> Any:
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r} among {[b.label for b in at.button]}"
+    return found[0]
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page wrote as text (titles, markdown, captions, metrics, messages, progress)."""
+    parts: list[str] = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [str(getattr(e, "proto", "")) for e in at.get("progress")]
+    parts += [str(o) for s in at.selectbox for o in s.options]
+    return "\n".join(parts)
+
+
+def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 30, what: str = "") -> AppTest:
+    """Rerun the page (as the live fragment would) until done(at) holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; errors {errors(at)}; text:\n{page_text(at)}")
+        time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def real_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m core worker` on this run's database, Redis and queue; always stopped, horses included."""
+    log = Path(tempfile.mkdtemp(prefix="ip-manager-worker-")) / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core", "worker"],
+            cwd=ROOT,
+            env={**os.environ, "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_PENDING_AFTER_SECONDS": "2"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        for child in children:  # RQ's work horses live in process groups of their own
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def private_cache_keys(monkeypatch: Any) -> None:
+    """Prefix this process's cache keys: cache keys carry a pool id and version but not the database,
+    so another test run sharing the Redis database (ids restart at 1 in every fresh database) could
+    otherwise serve its figures for our pool."""
+    from core import cache
+
+    original = cache.cached
+    token = f"t{os.getpid()}-{id(original):x}"
+    monkeypatch.setattr(cache, "cached", lambda key, compute, load: original(f"{token}:{key}", compute, load))

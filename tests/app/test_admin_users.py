@@ -1,0 +1,184 @@
+"""The admin's Users page, from Home.py: create a user (temporary password shown once) and log in as
+them; change a role and watch their navigation change; KYC, unlock, deactivate; and the last admin
+cannot be removed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from core.permissions import Actor
+from core.services import users
+from core.webapp import PAGES
+from tests.platform_seed import use_database
+
+ROOT = Path(__file__).parents[2]
+HOME = ROOT / "Home.py"
+PASSWORD = "correct-horse-battery"  # the Factory's default
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real bcrypt at the lowest cost (the app runs in this process, so it verifies these hashes too)."""
+    monkeypatch.setattr(
+        users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
+    )
+
+
+def log_in(username: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(str(HOME), default_timeout=TIMEOUT).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def registered(at: AppTest) -> list[str]:
+    paths = [info.get("script_path") for info in at._registered_pages.values()]
+    return [Path(str(p)).resolve().relative_to(ROOT).as_posix() for p in paths if p]
+
+
+def reload(at: AppTest) -> AppTest:
+    """A request for the app's root URL, through the router. (A plain AppTest.run() reruns only the
+    last page's file, which no browser request does once st.navigation is in use.)"""
+    at._page_hash = at._finished_page_script_hash = ""
+    return at.run()
+
+
+def widget(elements: Any, label: str) -> Any:
+    [found] = [e for e in elements if e.label == label]
+    return found
+
+
+def button(at: AppTest, label: str) -> Any:
+    return widget(at.button, label)
+
+
+def choose_user(at: AppTest, username: str) -> AppTest:
+    """Search for the user: they are then the one user listed, hence the one chosen."""
+    at = at.text_input(key="search").input(username).run()
+    assert [o.split(" (")[0] for o in at.selectbox(key="chosen-user").options] == [username]
+    return at
+
+
+def test_admin_creates_a_user_who_logs_in_with_the_temporary_password(make: Any) -> None:
+    admin = make.user("admin")
+    at = log_in(admin.username)
+    assert [t.value for t in at.title] == ["Users"] and not at.exception
+    username = f"new{admin.user_id}analyst"
+    at.text_input(key="new-username").input(username)
+    at.text_input(key="new-name").input("Nadia New")
+    at.text_input(key="new-email").input(f"{username}@example.com")
+    at.selectbox(key="new-role").select("analyst")
+    at.selectbox(key="new-kyc").select("approved")
+    at = button(at, "Create").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(username in s.value and "shown only once" in s.value for s in at.success)
+    [shown] = at.code
+    temporary = shown.value
+    assert len(temporary) >= 12
+    at.run()  # any rerun: the password is gone from the page
+    assert not at.code and temporary not in str([m.value for m in at.markdown])
+    assert username in set(at.dataframe[0].value["Username"])
+
+    newcomer = log_in(username, temporary)
+    assert not newcomer.exception
+    assert registered(newcomer) == [spec.path for spec in PAGES["analyst"]]
+    assert [t.value for t in newcomer.title] == ["Explorer"]
+
+
+def test_a_role_change_changes_their_navigation(make: Any) -> None:
+    admin = make.user("admin")
+    person = make.user("investor")
+    theirs = log_in(person.username)
+    assert registered(theirs) == [spec.path for spec in PAGES["investor"]]
+
+    at = choose_user(log_in(admin.username), person.username)
+    at.selectbox(key=f"role-{person.user_id}").select("analyst")
+    at = button(at, "Set role").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any(f"{person.username} is now analyst" in s.value for s in at.success)
+
+    reload(theirs)  # their next request
+    assert not theirs.exception
+    assert theirs.session_state["actor"].role == "analyst"
+    assert registered(theirs) == [spec.path for spec in PAGES["analyst"]]
+    assert [t.value for t in theirs.title] == ["Explorer"]
+
+
+def test_kyc_unlock_and_deactivate(make: Any, uow_factory: Any) -> None:
+    admin = make.user("admin")
+    person = make.user("investor", kyc="pending", accreditation="none")
+    with uow_factory() as uow:
+        uow.session.execute(
+            text(
+                "UPDATE users SET locked_until = now() + interval '10 minutes', failed_logins = 5 "
+                "WHERE id = :id"
+            ),
+            {"id": person.user_id},
+        )
+        uow.commit()
+    at = choose_user(log_in(admin.username), person.username)
+    at.selectbox(key=f"kyc-{person.user_id}").select("approved")
+    at.selectbox(key=f"acc-{person.user_id}").select("qualified purchaser")
+    at = button(at, "Set KYC").click().run()
+    assert not at.error, [e.value for e in at.error]
+    at = choose_user(at, person.username)
+    at = button(at, "Unlock").click().run()
+    at = choose_user(at, person.username)
+    at = button(at, "Deactivate").click().run()
+    assert not at.error
+    with uow_factory() as uow:
+        row = uow.session.execute(
+            text("SELECT kyc_status, accreditation, locked_until, active FROM users WHERE id = :id"),
+            {"id": person.user_id},
+        ).one()
+    assert tuple(row) == ("approved", "qualified_purchaser", None, False)
+    assert log_in(person.username).session_state["actor"] is None, "a deactivated user cannot log in"
+
+
+@pytest.fixture
+def lonely_app(fresh_database: str) -> Iterator[None]:
+    """The app on a database of its own, where "the last admin" is knowable."""
+    with use_database(fresh_database):
+        yield
+
+
+def test_the_last_admin_cannot_be_demoted_or_deactivated(lonely_app: None) -> None:
+    from core import runtime
+
+    with runtime.unit_of_work() as uow:
+        admin_id, _ = users.create_user(
+            Actor.system(),
+            uow,
+            "only-admin",
+            name="Only Admin",
+            email="only@example.com",
+            role="admin",
+            password=PASSWORD,
+        )
+    at = choose_user(log_in("only-admin"), "only-admin")
+    at.selectbox(key=f"role-{admin_id}").select("investor")
+    at = button(at, "Set role").click().run()
+    assert [e.value for e in at.error] == ["the last active admin cannot be demoted"]
+    at = button(at, "Deactivate").click().run()
+    assert [e.value for e in at.error] == ["the last active admin cannot be deactivated"]
+    reload(at)
+    assert at.session_state["actor"] == Actor(admin_id, "admin", "only-admin")
+    assert registered(at) == [spec.path for spec in PAGES["admin"]]
+    with runtime.unit_of_work() as uow:
+        refusals = (
+            uow.session.execute(
+                text("SELECT action FROM audit_log WHERE outcome = 'refused' AND actor_id = :a ORDER BY id"),
+                {"a": admin_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert refusals == ["user.set_role", "user.set_active"]

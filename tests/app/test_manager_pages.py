@@ -1,0 +1,392 @@
+"""The fund manager's pages through the real app (AppTest from Home.py) on the real database.
+
+Money-moving steps run as durable operations processed by a real `python -m core worker`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import bcrypt
+import pytest
+from sqlalchemy import func, select
+
+from core import operations, positions
+from core.fundmath import scale_down
+from core.manager_ui import money
+from core.services import manager, pools, users
+from db.models import CallItem, CapitalCall, Commitment, Pool
+from tests.app.manager_support import (
+    button,
+    errors,
+    goto,
+    logged_in,
+    page_text,
+    private_cache_keys,
+    real_worker,
+    rerun_until,
+    successes,
+)
+
+FORM = "pages/manager_pool_form.py"
+COMMITMENTS = "pages/manager_commitments.py"
+CALLS = "pages/manager_calls.py"
+DISTRIBUTIONS = "pages/manager_distributions.py"
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt_private_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
+    )
+    private_cache_keys(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def worker() -> Any:
+    with real_worker() as proc:
+        yield proc
+
+
+def pools_of(uow_factory: Any, manager_id: int) -> list[pools.PoolView]:
+    with uow_factory() as uow:
+        found = uow.session.execute(select(Pool).where(Pool.manager_id == manager_id)).scalars()
+        return [pools.PoolView.of(pool) for pool in found]
+
+
+def run_op(make: Any, actor: Any, pool_id: int, kind: str, payload: dict[str, Any]) -> None:
+    with make.uow_factory() as uow:
+        status = operations.submit(actor, uow, pool_id, kind, payload)
+    assert operations.process(str(status.id), make.uow_factory) == "done"
+
+
+# --- create / edit pool ------------------------------------------------------------------------------
+
+VALID = {
+    "name": "Orbit Ventures I",
+    "target_size": "5000000",
+    "hard_cap": "7500000",
+    "min_ticket": "25000",
+    "max_ticket": "1000000",
+    "management_fee_rate": "2",
+    "management_fee_step_down_rate": "",
+    "carry_rate": "20",
+    "hurdle_rate": "8",
+    "catch_up_rate": "100",
+}
+INVALID = [
+    ({"name": ""}, "Name: is required"),
+    ({"name": "<script>x</script>"}, "Name: must not contain < or >"),
+    ({"target_size": "five million"}, "Target size: is not a number"),
+    ({"target_size": "-1"}, "Target size: must be greater than zero"),
+    ({"target_size": "100.001"}, "Target size: has more than 2 decimal places"),
+    ({"hard_cap": "4000000"}, "Hard cap: must not be below the target size"),
+    ({"min_ticket": "2000000"}, "Minimum ticket: must not be above the max ticket"),
+    ({"max_ticket": "8000000"}, "Maximum ticket: must not be above the hard cap"),
+    ({"management_fee_rate": "15"}, "Management fee %: must be at most 10%"),
+    (
+        {"management_fee_step_down_rate": "3"},
+        "Fee after the investment period % (optional): must not be above",
+    ),
+    ({"carry_rate": "-5"}, "Carry %: must not be negative"),
+    ({"hurdle_rate": "abc"}, "Hurdle %: is not a number"),
+    ({"catch_up_rate": "120"}, "GP catch-up %: must be at most 1"),
+]
+
+
+def fill(at: Any, scope: str, values: dict[str, str]) -> None:
+    for field, value in values.items():
+        at.text_input(key=f"{scope}-{field}").input(value)
+
+
+def test_create_a_pool_through_the_form_refusing_each_bad_input(make: Any, uow_factory: Any) -> None:
+    boss = make.user("fund_manager")
+    at = goto(logged_in(boss.username), FORM)
+    assert "Create a pool" in [t.value for t in at.title]
+    for bad, expected in INVALID:
+        fill(at, "pool-new", {**VALID, **bad})
+        at = button(at, "Save draft").click().run()
+        assert not at.exception, at.exception
+        assert any(expected in e for e in errors(at)), (bad, errors(at))
+        assert not successes(at)
+        assert pools_of(uow_factory, boss.user_id) == [], f"{bad} wrote a pool"
+    # A date refused by the domain (the investment period must not end before the close).
+    fill(at, "pool-new", VALID)
+    at.date_input(key="pool-new-investment_period_end").set_value(date.today() + timedelta(days=30))
+    at = button(at, "Save draft").click().run()
+    assert any(
+        "Investment period ends (optional): must not be before the close date" in e for e in errors(at)
+    )
+    assert pools_of(uow_factory, boss.user_id) == []
+
+    at.date_input(key="pool-new-investment_period_end").set_value(date.today() + timedelta(days=900))
+    at.selectbox(key="pool-new-strategy").set_value("growth")
+    at = button(at, "Save draft").click().run()
+    assert not errors(at), errors(at)
+    assert any("Draft saved" in s for s in successes(at))
+    [saved] = pools_of(uow_factory, boss.user_id)
+    assert (saved.name, saved.status, saved.strategy) == ("Orbit Ventures I", "draft", "growth")
+    assert (saved.target_size, saved.carry_rate, saved.management_fee_rate) == (
+        Decimal("5000000"),
+        Decimal("0.2"),
+        Decimal("0.02"),
+    )
+    assert f"Edit {saved.name}" in [t.value for t in at.title]
+
+    # Edit the draft, then open it: the terms freeze except the close date.
+    fill(at, f"pool-{saved.id}", {"name": "Orbit Ventures I (final)"})
+    at = button(at, "Save draft").click().run()
+    assert pools_of(uow_factory, boss.user_id)[0].name == "Orbit Ventures I (final)"
+    at = button(at, "Open for commitments").click().run()
+    assert any("open for commitments" in s for s in successes(at)), successes(at)
+    assert pools_of(uow_factory, boss.user_id)[0].status == "open"
+    assert at.text_input(key=f"pool-{saved.id}-name").disabled
+    later = date.today() + timedelta(days=200)
+    at.date_input(key=f"pool-{saved.id}-close_date").set_value(later)
+    at = button(at, "Save close date").click().run()
+    assert "Close date saved." in successes(at)
+    assert pools_of(uow_factory, boss.user_id)[0].close_date == later
+
+
+# --- commitments -------------------------------------------------------------------------------------
+
+
+def test_accept_scale_down_and_reject_commitments_then_close(make: Any, uow_factory: Any) -> None:
+    pool_id, boss = make.pool()
+    full, _ = make.commitment(pool_id, amount="100000")
+    scaled, _ = make.commitment(pool_id, amount="200000")
+    refused, _ = make.commitment(pool_id, amount="50000")
+    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
+    assert "Pending (3)" in page_text(at)
+
+    at = button(at, "Accept").click().run()  # the first card: accepted in full
+    assert any("Accepted 100,000.00 USD" in s for s in successes(at)), successes(at)
+    at.text_input(key=f"amt-{scaled}").input("250000")  # above what was asked: refused, nothing written
+    at = at.button(key=f"accept-{scaled}").click().run()
+    assert any("amount: cannot be above what the investor asked for" in e for e in errors(at))
+    at.text_input(key=f"amt-{scaled}").input("150000")
+    at = at.button(key=f"accept-{scaled}").click().run()
+    assert any("scaled down from 200,000.00 USD" in s for s in successes(at)), successes(at)
+    at = at.button(key=f"reject-{refused}").click().run()
+    assert any("Rejected" in s for s in successes(at))
+    with uow_factory() as uow:
+        rows = dict(
+            uow.session.execute(
+                select(Commitment.id, Commitment.amount_accepted).where(Commitment.pool_id == pool_id)
+            ).all()
+        )
+        status = dict(
+            uow.session.execute(
+                select(Commitment.id, Commitment.status).where(Commitment.pool_id == pool_id)
+            ).all()
+        )
+    assert rows[full] == Decimal("100000") and rows[scaled] == Decimal("150000") and rows[refused] is None
+    assert status[refused] == "rejected"
+    assert "Pending (0)" in page_text(at)
+
+    at = button(at, "Close the pool to new commitments").click().run()
+    assert any("closed" in s for s in successes(at))
+    with uow_factory() as uow:
+        assert pools.load_pool(uow, pool_id).status == "closed"
+
+
+def test_scale_all_down_to_fit_the_hard_cap_with_a_real_worker(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    pool_id, boss = make.pool(
+        target_size="1000000", hard_cap="1000000", min_ticket="10000", max_ticket="600000"
+    )
+    asked = {make.commitment(pool_id, amount=a)[0]: Decimal(a) for a in ("500000", "400000", "300000.01")}
+    make.commitment(pool_id, amount="100000", accept_as=boss)
+    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
+    at = button(at, "Preview scale-down").click().run()
+    expected = scale_down(asked, Decimal("900000"), Decimal("10000"), Decimal("0.01"))
+    assert "to accept 900,000.00 USD" in page_text(at)
+    with uow_factory() as uow:  # previewing wrote nothing
+        assert (
+            uow.session.execute(
+                select(func.count())
+                .select_from(Commitment)
+                .where(Commitment.pool_id == pool_id, Commitment.status == "pending")
+            ).scalar_one()
+            == 3
+        )
+    at = button(at, "Confirm and accept these amounts").click().run()
+    assert not errors(at), errors(at)
+    at = rerun_until(
+        at, lambda a: "The scaled-down commitments are accepted." in successes(a), what="the settlement"
+    )
+    with uow_factory() as uow:
+        accepted = dict(
+            uow.session.execute(
+                select(Commitment.id, Commitment.amount_accepted).where(Commitment.id.in_(list(asked)))
+            ).all()
+        )
+    assert accepted == expected
+    assert sum(expected.values()) == Decimal("900000")
+
+
+# --- capital calls -----------------------------------------------------------------------------------
+
+
+def closed_pool(
+    make: Any, amounts: tuple[str, ...] = ("100000", "200000", "300000.33")
+) -> tuple[int, Any, list]:
+    pool_id, boss = make.pool(hard_cap="2000000")
+    investors = [make.commitment(pool_id, amount=a, accept_as=boss)[1] for a in amounts]
+    with make.uow_factory() as uow:
+        pools.close_pool(boss, uow, pool_id)
+    return pool_id, boss, investors
+
+
+def test_issue_a_capital_call_and_see_it_reach_done_with_a_real_worker(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    pool_id, boss, investors = closed_pool(make)
+    at = goto(logged_in(boss.username), CALLS, manager_pool_id=pool_id)
+    # A bad percentage is refused with the field named, and nothing is written.
+    at.text_input(key="call-value").input("a lot")
+    at.text_input(key="call-purpose").input("Series A")
+    at = button(at, "Preview the call").click().run()
+    assert any("percent: is not a number" in e for e in errors(at)), errors(at)
+
+    at.text_input(key="call-value").input("33.33")
+    at = button(at, "Preview the call").click().run()
+    assert not errors(at), errors(at)
+    preview = at.session_state["_call_preview"]
+    assert preview.total == Decimal("199980.11")
+    assert sum(line.amount for line in preview.lines) == preview.total
+    assert "199,980.11 USD" in page_text(at)
+    with uow_factory() as uow:
+        assert not uow.session.execute(select(CapitalCall.id).where(CapitalCall.pool_id == pool_id)).first()
+
+    at = button(at, "Issue this call").click().run()
+    assert not errors(at), errors(at)
+    at = rerun_until(
+        at, lambda a: "The capital call is posted to every investor." in successes(a), what="the call to post"
+    )
+    with uow_factory() as uow:
+        [(call_id, call_status, call_amount)] = uow.session.execute(
+            select(CapitalCall.id, CapitalCall.status, CapitalCall.amount).where(
+                CapitalCall.pool_id == pool_id
+            )
+        ).all()
+        items = dict(
+            uow.session.execute(
+                select(CallItem.investor_id, CallItem.amount_due).where(CallItem.call_id == call_id)
+            ).all()
+        )
+    assert call_status == "issued" and call_amount == preview.total
+    assert items == {line.investor_id: line.amount for line in preview.lines}
+    [called] = [m for m in at.metric if m.label == "Called (USD)"]
+    assert (called.value, called.help) == ("199.98K", "199,980.11 USD")
+
+    # Record a payment for one investor, in part, and see it reach done too.
+    at = at.radio(key="calls-view").set_value("Calls and payments").run()
+    assert [b.label for b in at.get("download_button")] == [
+        "Download the call notice (CSV, one row per investor)"
+    ]
+    target = next(line for line in preview.lines if line.investor_id == investors[1].user_id)
+    chooser = at.selectbox(key="pay-item")
+    chooser.select_index(next(i for i, o in enumerate(chooser.options) if investors[1].username in o))
+    at.text_input(key="pay-amount").input("1000.50")
+    at.text_input(key="pay-reference").input("WIRE-77")
+    at = button(at, "Record the payment").click().run()
+    assert not errors(at), errors(at)
+    at = rerun_until(at, lambda a: "Payment recorded." in successes(a), what="the payment to post")
+    with uow_factory() as uow:
+        paid = positions.investor_positions(uow.session, pool_id)[target.investor_id].paid_in
+    assert paid == Decimal("1000.50")
+
+
+# --- distributions -----------------------------------------------------------------------------------
+
+
+def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    pool_id, boss, _ = closed_pool(make)
+    due = (date.today() + timedelta(days=10)).isoformat()
+    run_op(make, boss, pool_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": due})
+    with uow_factory() as uow:
+        items = uow.session.execute(
+            select(CallItem.id, CallItem.amount_due).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
+        ).all()
+    for item_id, amount in items:
+        run_op(
+            make, boss, pool_id, "payment", {"call_item_id": item_id, "amount": str(amount), "reference": "W"}
+        )
+    run_op(make, boss, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "250000"})
+    run_op(
+        make,
+        boss,
+        pool_id,
+        "investment",
+        {"action": "exit", "company": "Acme", "amount": "410000.17", "cost": "250000"},
+    )
+    proceeds = Decimal("333333.33")
+
+    at = goto(logged_in(boss.username), DISTRIBUTIONS, manager_pool_id=pool_id)
+    at.text_input(key="dist-proceeds").input("99999999")
+    at = button(at, "Preview the waterfall").click().run()
+    assert any(e.startswith("proceeds:") and "more than the pool's cash" in e for e in errors(at)), errors(at)
+
+    at.text_input(key="dist-proceeds").input(str(proceeds))
+    at.text_input(key="dist-memo").input("Acme exit")
+    at = button(at, "Preview the waterfall").click().run()
+    assert not errors(at), errors(at)
+    preview = at.session_state["_distribution_preview"]
+    assert sum(line.share for line in preview.lines) == proceeds
+    assert sum(line.lp + line.gp for line in preview.lines) == proceeds
+    assert sum(t.total for t in preview.tiers) == proceeds
+    assert {m.label for m in at.metric} >= {"To investors (USD)", "Carried interest (USD)"}
+    assert at.get("plotly_chart"), "the waterfall chart is drawn"
+    with uow_factory() as uow:
+        before = positions.investor_positions(uow.session, pool_id)
+
+    at = button(at, "Confirm the distribution").click().run()
+    assert not errors(at), errors(at)
+    at = rerun_until(
+        at, lambda a: "The distribution is posted to every investor." in successes(a), what="the distribution"
+    )
+    with uow_factory() as uow:
+        after = positions.investor_positions(uow.session, pool_id)
+    got = {i: (after[i].distributed - before[i].distributed, after[i].carry - before[i].carry) for i in after}
+    assert got == {line.investor_id: (line.lp, line.gp) for line in preview.lines}
+    assert sum(lp + gp for lp, gp in got.values()) == proceeds
+    assert "Acme exit" in [str(v) for v in at.dataframe[-1].value["Memo"]]
+
+
+# --- my pools, portfolio, dashboard ------------------------------------------------------------------
+
+
+def test_my_pools_shows_live_progress_and_the_other_pages_render(make: Any, uow_factory: Any) -> None:
+    boss = make.user("fund_manager")
+    open_id, _ = make.pool(boss, name="Live Fund")
+    closed_id, _, _ = closed_pool(make)
+    with uow_factory() as uow:  # hand the closed pool to the same manager for this page
+        uow.session.get(Pool, closed_id).manager_id = boss.user_id
+        uow.commit()
+    make.commitment(open_id, amount="120000", accept_as=boss)
+    at = logged_in(boss.username)
+    assert "My pools" in [t.value for t in at.title]
+    text = page_text(at)
+    assert "Live Fund" in [s.value for s in at.subheader]
+    assert "committed 120,000.00 USD of target 1,000,000.00 USD" in text
+    # Someone commits: the next poll of the version counter shows it.
+    make.commitment(open_id, amount="30000")
+    at.run()
+    assert "pending 30,000.00 USD" in page_text(at)
+
+    due = (date.today() + timedelta(days=10)).isoformat()
+    run_op(make, boss, closed_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": due})
+    for page in ("pages/manager_portfolio.py", "pages/manager_dashboard.py", CALLS, DISTRIBUTIONS):
+        at = goto(at, page, manager_pool_id=closed_id)
+        assert not errors(at), (page, errors(at))
+    at = goto(at, "pages/manager_dashboard.py", manager_pool_id=closed_id)
+    with uow_factory() as uow:
+        expected = manager.dashboard(boss, uow, closed_id)
+    assert [m.help for m in at.metric if m.label == "Called (USD)"] == [money(expected.called, "USD")]
+    assert len(at.get("plotly_chart")) == 3

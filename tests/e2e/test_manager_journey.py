@@ -1,0 +1,108 @@
+"""The fund manager's journey in Chromium: create and open a pool, accept the demo investor's
+commitment, close the pool, issue a capital call and watch its progress bar finish."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from sqlalchemy import select
+
+from core.permissions import Actor
+from core.services import commitments
+from db.models import CallItem, CapitalCall, Pool, User
+from db.session import UnitOfWork, engine_for
+from tests.e2e.conftest import DEMO_PASSWORDS
+
+pytestmark = pytest.mark.e2e
+
+
+def sign_in(page, app_url: str, username: str) -> None:  # noqa: ANN001
+    """The login form as a person uses it; a click that lands while the app's first run (or the
+    cookie component's rerun) is still going can be lost on a loaded machine, so click again."""
+    page.goto(app_url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORDS[username])
+    signed_in = page.get_by_text(f"Signed in as {username}")
+    for _ in range(6):
+        login = page.get_by_role("button", name="Login")
+        if login.count():
+            login.click()
+        try:
+            signed_in.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    signed_in.wait_for()
+
+
+def investor_commits(database_url: str, pool_name: str, amount: str) -> None:
+    """The demo investor commits to the new pool through the investor's own service."""
+    engine = engine_for(database_url)
+    with UnitOfWork(engine) as uow:
+        investor_id = uow.session.execute(select(User.id).where(User.username == "investor")).scalar_one()
+        pool_id = uow.session.execute(select(Pool.id).where(Pool.name == pool_name)).scalar_one()
+        commitments.submit_commitment(Actor(investor_id, "investor", "investor"), uow, pool_id, amount)
+
+
+def posted_call(database_url: str, pool_name: str) -> tuple[str, Decimal, list[Decimal]]:
+    with UnitOfWork(engine_for(database_url)) as uow:
+        call_id, status, amount = uow.session.execute(
+            select(CapitalCall.id, CapitalCall.status, CapitalCall.amount)
+            .join(Pool, Pool.id == CapitalCall.pool_id)
+            .where(Pool.name == pool_name)
+        ).one()
+        dues = list(
+            uow.session.execute(select(CallItem.amount_due).where(CallItem.call_id == call_id)).scalars()
+        )
+    return status, amount, dues
+
+
+def test_manager_raises_a_pool_and_calls_capital(page, app_url, app_env):  # noqa: ANN001
+    name = f"Journey Fund {secrets.token_hex(3)}"
+    page.set_default_timeout(90_000)  # a loaded CI machine: every step waits for a Streamlit rerun
+    sign_in(page, app_url, "manager")
+    page.get_by_role("heading", name="My pools").wait_for()
+    page.get_by_role("button", name="Create a pool").click()
+    page.get_by_role("heading", name="Create a pool").wait_for()
+    for label, value in (
+        ("Name", name),
+        ("Target size", "1000000"),
+        ("Hard cap", "1500000"),
+        ("Minimum ticket", "10000"),
+        ("Maximum ticket", "500000"),
+    ):
+        page.get_by_role("textbox", name=label).fill(value)
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_text("Draft saved").wait_for()
+    page.get_by_role("heading", name=f"Edit {name}").wait_for()
+    page.get_by_role("button", name="Open for commitments").click()
+    page.get_by_text("The pool is open for commitments.").wait_for()
+
+    investor_commits(app_env["DATABASE_URL"], name, "250000")
+
+    page.get_by_role("link", name="Commitments").click()
+    page.get_by_role("heading", name="Commitments").wait_for()
+    page.get_by_text("Ivy Investor").wait_for()
+    page.get_by_role("button", name="Accept", exact=True).click()
+    page.get_by_text("Accepted 250,000.00 USD from Ivy Investor").wait_for()
+    page.get_by_role("button", name="Close the pool to new commitments").click()
+    page.get_by_text("The pool is closed").wait_for()
+
+    page.get_by_role("link", name="Capital calls").click()
+    page.get_by_role("heading", name="Capital calls").wait_for()
+    page.get_by_role("textbox", name="Percent or amount").fill("20")
+    page.get_by_role("textbox", name="Purpose").fill("First close: Acme seed round")
+    page.get_by_role("button", name="Preview the call").click()
+    page.get_by_text(re.compile(r"50,000\.00 USD")).first.wait_for()
+    page.get_by_role("button", name="Issue this call").click()
+    progress = page.locator('[data-testid="stProgress"]')
+    progress.first.wait_for()  # the bar is drawn as soon as the call is submitted...
+    page.get_by_text("The capital call is posted to every investor.").wait_for()
+    progress.first.wait_for(state="detached")  # ...and gone once the page has rerun with it posted
+
+    status, amount, dues = posted_call(app_env["DATABASE_URL"], name)
+    assert status == "issued" and amount == Decimal("50000") and dues == [Decimal("50000")]

@@ -1,0 +1,378 @@
+"""CSV exports: formula injection neutralised, numbers kept exact, large exports built in batches by
+an operation (and rerun safely), a million rows in bounded memory, and admins only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from sqlalchemy import select, text
+
+from core import ledger, operations
+from core.csvsafe import FORMULA_STARTS, neutralise, sql_text
+from core.errors import PermissionDenied, ValidationError
+from core.permissions import Actor
+from core.services import exports, pools, users
+from core.services import ledger as ledger_service
+from db.models import AuditLog, Entry, Operation
+
+ROOT = Path(__file__).resolve().parents[2]
+D = Decimal
+EVIL_POOL = '=HYPERLINK("http://evil","x")'
+EVIL_NOTE = "@SUM(1)"
+TODAY = date.today()
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
+    )
+
+
+def parse(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode())))
+
+
+def export(actor: Actor, uow_factory: Any, report: str, **kwargs: Any) -> list[dict[str, str]]:
+    with uow_factory() as uow:
+        started = exports.start_export(actor, uow, report, enqueue=False, **kwargs)
+    assert started.data is not None, "a small export comes back inline"
+    return parse(started.data)
+
+
+def assert_no_formula(rows: list[dict[str, str]]) -> None:
+    """Every cell a spreadsheet could run is either a number or starts with the neutralising quote."""
+    for row in rows:
+        for column, cell in row.items():
+            if cell and cell[0] in FORMULA_STARTS:
+                D(cell)  # raises unless it is a number, e.g. a loss of -1234.56
+                assert column in {"unrealized_gains", "opening_nav", "closing_nav", "unfunded", "outstanding"}
+
+
+@pytest.fixture
+def evil_pool(make: Any, uow_factory: Any) -> dict[str, Any]:
+    """A pool whose name is a formula, an investor whose name starts with @, a capital call, a
+    payment, and a loss booked with a memo starting with @SUM(1)."""
+    pool_id, manager = make.pool(name=EVIL_POOL, hard_cap="2000000")
+    with uow_factory() as uow:
+        investor_id, _ = users.create_user(
+            Actor.system(),
+            uow,
+            f"evil{pool_id}",
+            name="@Mallory -1+2",
+            email=f"evil{pool_id}@example.com",
+            role="investor",
+            password="correct-horse-battery",
+            kyc_status="approved",
+            accreditation="accredited",
+        )
+    investor = Actor(investor_id, "investor", f"evil{pool_id}")
+    make.commitment(pool_id, investor, amount="100000.10", accept_as=manager)
+    with uow_factory() as uow:
+        pools.close_pool(manager, uow, pool_id)
+    with uow_factory() as uow:
+        call = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "capital_call",
+            {"percent": "25", "purpose": "+1 call", "due_date": str(TODAY + timedelta(days=9))},
+        )
+    assert operations.process(str(call.id), uow_factory) == "done"
+    with uow_factory() as uow:
+        ledger_service.post_journal(
+            manager,
+            uow,
+            pool_id,
+            kind="payment",
+            idempotency_key=f"test-pay-{pool_id}",
+            effective_date=TODAY,
+            lines=[ledger.debit("cash", D("25000.03")), ledger.credit("capital", D("25000.03"), investor_id)],
+            memo="=1+1 wire",
+        )
+    with uow_factory() as uow:
+        ledger_service.post_journal(
+            manager,
+            uow,
+            pool_id,
+            kind="valuation",
+            idempotency_key=f"test-loss-{pool_id}",
+            effective_date=TODAY,
+            lines=[
+                ledger.debit("capital", D("1234.56"), investor_id),
+                ledger.credit("unrealized", D("1234.56")),
+            ],
+            memo=EVIL_NOTE,
+        )
+    return {"pool_id": pool_id, "manager": manager, "investor": investor}
+
+
+def test_python_and_sql_neutralise_alike(uow_factory: Any) -> None:
+    samples = [
+        EVIL_POOL,
+        EVIL_NOTE,
+        "+31 20",
+        "-2",
+        "\tx",
+        "\rx",
+        "plain",
+        "",
+        "'=already",
+        " =space first",
+        "naïve =",
+        "@",
+    ]
+    with uow_factory() as uow:
+        for sample in samples:
+            assert uow.session.execute(
+                text(f"SELECT {sql_text(':v')}"), {"v": sample}
+            ).scalar_one() == neutralise(sample)
+        assert uow.session.execute(text(f"SELECT {sql_text('CAST(NULL AS text)')}")).scalar_one() is None
+    assert neutralise(D("-12.50")) == D("-12.50") and neutralise(-3) == -3, "numbers stay numbers"
+    assert neutralise(EVIL_POOL) == "'" + EVIL_POOL
+
+
+def test_exports_neutralise_formulas_and_keep_amounts_exact(
+    evil_pool: dict[str, Any], make: Any, uow_factory: Any
+) -> None:
+    admin = make.user("admin")
+    pool_id, investor = evil_pool["pool_id"], evil_pool["investor"]
+
+    transactions = [r for r in export(admin, uow_factory, "transactions") if r["pool_id"] == str(pool_id)]
+    assert_no_formula(transactions)
+    assert {r["pool_name"] for r in transactions} == {"'" + EVIL_POOL}
+    memos = {r["memo"] for r in transactions}
+    assert "'" + EVIL_NOTE in memos and "'=1+1 wire" in memos
+    assert {r["investor_name"] for r in transactions if r["investor_id"]} == {"'@Mallory -1+2"}
+    assert {r["investor_id"] for r in transactions if r["investor_id"]} == {str(investor.user_id)}
+    with uow_factory() as uow:
+        stored = dict(
+            uow.session.execute(select(Entry.id, Entry.amount).where(Entry.pool_id == pool_id)).all()
+        )
+    assert len(transactions) == len(stored)
+    for row in transactions:
+        amount = D(row["debit"] or row["credit"])
+        assert amount == stored[int(row["entry_id"])]
+        assert amount == amount.quantize(D("0.01")) and "." in (row["debit"] or row["credit"])
+        assert not (row["debit"] and row["credit"])
+
+    [account] = [r for r in export(admin, uow_factory, "capital_accounts") if r["pool_id"] == str(pool_id)]
+    assert_no_formula([account])
+    assert account["pool_name"] == "'" + EVIL_POOL
+    assert account["unrealized_gains"] == "-1234.56", "a loss is a negative number, not neutralised text"
+    assert D(account["commitment"]) == D("100000.10")
+    assert D(account["contributions"]) == D("25000.03")
+    assert D(account["called_to_date"]) == D("25000.03")  # 25% of 100,000.10, half up
+    assert D(account["closing_nav"]) == D("25000.03") - D("1234.56")
+    opening, closing = D(account["opening_nav"]), D(account["closing_nav"])
+    movements = (
+        D(account["contributions"])
+        - D(account["distributions"])
+        - D(account["management_fees"])
+        - D(account["carried_interest"])
+        + D(account["unrealized_gains"])
+    )
+    assert opening + movements == closing
+
+    commitments = [r for r in export(admin, uow_factory, "commitments") if r["pool_id"] == str(pool_id)]
+    assert_no_formula(commitments)
+    assert [(r["pool_name"], r["amount_accepted"], r["status"]) for r in commitments] == [
+        ("'" + EVIL_POOL, "100000.10", "accepted")
+    ]
+    items = [r for r in export(admin, uow_factory, "call_items") if r["pool_id"] == str(pool_id)]
+    assert_no_formula(items)
+    assert [(r["purpose"], r["amount_due"], r["status"]) for r in items] == [("'+1 call", "25000.03", "open")]
+
+    audit = export(admin, uow_factory, "audit_log", since=TODAY)
+    assert_no_formula(audit)
+    created = [r for r in audit if r["action"] == "pool.create" and r["object_id"] == str(pool_id)]
+    assert len(created) == 1 and EVIL_POOL.replace('"', '\\"') in created[0]["after"]
+
+
+def test_the_date_range_selects_rows(make: Any, uow_factory: Any) -> None:
+    admin = make.user("admin")
+    pool_id, manager = make.pool(status="closed")
+    with uow_factory() as uow:
+        for days in (400, 40, 4):
+            ledger_service.post_journal(
+                manager,
+                uow,
+                pool_id,
+                kind="investment",
+                idempotency_key=f"range-{pool_id}-{days}",
+                effective_date=TODAY - timedelta(days=days),
+                lines=[ledger.debit("investments", D(days)), ledger.credit("cash", D(days))],
+            )
+
+    def dates(**kwargs: Any) -> list[str]:
+        rows = export(admin, uow_factory, "transactions", **kwargs)
+        return sorted({r["effective_date"] for r in rows if r["pool_id"] == str(pool_id)})
+
+    assert dates() == sorted(str(TODAY - timedelta(days=d)) for d in (400, 40, 4))
+    assert dates(since=TODAY - timedelta(days=40)) == sorted(str(TODAY - timedelta(days=d)) for d in (40, 4))
+    assert dates(since=TODAY - timedelta(days=41), until=TODAY - timedelta(days=5)) == [
+        str(TODAY - timedelta(days=40))
+    ]
+    with uow_factory() as uow, pytest.raises(ValidationError):
+        exports.start_export(admin, uow, "transactions", TODAY, TODAY - timedelta(days=1), enqueue=False)
+    with uow_factory() as uow, pytest.raises(ValidationError):
+        exports.start_export(admin, uow, "passwords", enqueue=False)
+
+
+@pytest.mark.parametrize("role", ["analyst", "fund_manager", "investor"])
+def test_only_admins_export(make: Any, uow_factory: Any, role: str) -> None:
+    person = make.user(role)
+    with uow_factory() as uow, pytest.raises(PermissionDenied):
+        exports.start_export(person, uow, "transactions", enqueue=False)
+    with uow_factory() as uow:
+        refusal = uow.session.execute(
+            select(AuditLog.action, AuditLog.outcome, AuditLog.object_id)
+            .where(AuditLog.actor_id == person.user_id)
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        ).one()
+    assert tuple(refusal) == ("export.request", "refused", "transactions")
+    for service, args in (
+        (exports.export_to, ("transactions", io.BytesIO())),
+        (exports.recent_exports, ()),
+        (exports.export_file, ("00000000-0000-0000-0000-000000000000",)),
+    ):
+        with uow_factory() as uow, pytest.raises(PermissionDenied):
+            service(person, uow, *args)
+    # The operation kind checks the role too, whoever submits it directly.
+    with uow_factory() as uow, pytest.raises(PermissionDenied):
+        operations.submit(person, uow, None, "export", {"report": "transactions"})
+
+
+def test_a_large_export_is_an_operation_written_in_batches(
+    evil_pool: dict[str, Any], make: Any, uow_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = make.user("admin")
+    with uow_factory() as uow:
+        expected = io.BytesIO()
+        rows = exports.export_to(admin, uow, "transactions", expected)
+    monkeypatch.setattr(exports, "BATCH_ROWS", max(rows // 4, 1))
+    with uow_factory() as uow:
+        started = exports.start_export(admin, uow, "transactions", inline_limit=0, enqueue=False)
+    assert started.data is None and started.operation_id is not None and started.rows == rows
+
+    # The first batch commits; then a worker dies after writing the second batch but before committing
+    # it: the file holds bytes the database never recorded, and the rerun must overwrite them.
+    def one_batch(commit: bool) -> int:
+        with uow_factory() as uow:
+            op = uow.session.execute(
+                select(Operation).where(Operation.id == started.operation_id).with_for_update()
+            ).scalar_one()
+            op.status, op.progress_done = "running", exports.run_job_batch(admin, uow, op)
+            if commit:
+                uow.commit()
+            return exports._path(started.operation_id).stat().st_size
+
+    committed = one_batch(commit=True)
+    assert one_batch(commit=False) > committed > 0
+
+    assert operations.process(str(started.operation_id), uow_factory) == "done"
+    with uow_factory() as uow:
+        status = operations.operation_status(admin, uow, started.operation_id)
+        found = exports.export_file(admin, uow, started.operation_id)
+        [listed] = [e for e in exports.recent_exports(admin, uow) if e.operation_id == started.operation_id]
+    assert status.progress_done == status.progress_total == rows
+    assert status.result["rows"] == rows and found.rows == rows
+    assert found.read() == expected.getvalue()
+    assert listed.available and listed.status == "done" and listed.fraction == 1.0
+    assert operations.process(str(started.operation_id), uow_factory) == "done"  # a second run is a no-op
+    assert found.read() == expected.getvalue()
+    with uow_factory() as uow:
+        actions = (
+            uow.session.execute(
+                select(AuditLog.action).where(AuditLog.actor_id == admin.user_id).order_by(AuditLog.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["operation.export", "export.download"]
+
+
+def test_capital_accounts_export_in_batches_matches_the_inline_one(
+    evil_pool: dict[str, Any], make: Any, uow_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composite key (pool, investor) cuts batches as well as a single id does."""
+    admin = make.user("admin")
+    with uow_factory() as uow:
+        expected = io.BytesIO()
+        exports.export_to(admin, uow, "capital_accounts", expected)
+    monkeypatch.setattr(exports, "BATCH_ROWS", 2)
+    with uow_factory() as uow:
+        started = exports.start_export(admin, uow, "capital_accounts", inline_limit=0, enqueue=False)
+    assert operations.process(str(started.operation_id), uow_factory) == "done"
+    with uow_factory() as uow:
+        assert exports.export_file(admin, uow, started.operation_id).read() == expected.getvalue()
+
+
+MEASURE = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from core import operations, runtime
+    from core.permissions import Actor
+    from core.services import exports
+    from sqlalchemy import text
+
+    with runtime.unit_of_work() as uow:
+        admin_id = uow.session.execute(text("SELECT id FROM users WHERE role = 'admin'")).scalar_one()
+    admin = Actor(admin_id, "admin", "bulk-admin")
+    started = time.perf_counter()
+    with runtime.unit_of_work() as uow:
+        job = exports.start_export(admin, uow, "transactions", enqueue=False)
+    outcome = operations.process(str(job.operation_id), runtime.unit_of_work)
+    seconds = time.perf_counter() - started
+    lines = 0
+    with open(exports._path(job.operation_id), "rb") as f:
+        for _ in f:
+            lines += 1
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"outcome": outcome, "rows": job.rows, "lines": lines, "peak": peak, "seconds": seconds}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_million_row_export_stays_in_bounded_memory(fresh_database: str) -> None:
+    from db.session import UnitOfWork, make_engine
+    from tests.platform_seed import seed_entries
+
+    engine = make_engine(fresh_database, pool_size=1)
+    try:
+        with UnitOfWork(engine) as uow:
+            seed_entries(uow, total=1_000_000)
+            uow.commit()
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            assert conn.execute(text("SELECT count(*) FROM entries")).scalar_one() == 1_000_000
+            assert not ledger.unbalanced_journals(conn, limit=1)
+    finally:
+        engine.dispose()
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": fresh_database},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "done"
+    assert result["rows"] == 1_000_000 and result["lines"] == 1_000_001  # and the header
+    assert result["peak"] < 300 * 1024 * 1024, f"peak memory {result['peak'] / 1e6:.0f} MB"
