@@ -234,7 +234,9 @@ def drop_cache_keys(redis_url: str, pool_id: int) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    for pattern in (f"analytics:pool:{pool_id}:*", f"manager:*:{pool_id}:*"):
+    from core import cache
+
+    for pattern in (cache.full_key(f"analytics:pool:{pool_id}:*"), cache.full_key(f"manager:*:{pool_id}:*")):
         keys = list(client.scan_iter(match=pattern, count=1000))
         if keys:
             client.delete(*keys)

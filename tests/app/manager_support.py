@@ -110,14 +110,3 @@ def real_worker() -> Iterator[subprocess.Popen[bytes]]:
         for child in children:  # RQ's work horses live in process groups of their own
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
-
-
-def private_cache_keys(monkeypatch: Any) -> None:
-    """Prefix this process's cache keys: cache keys carry a pool id and version but not the database,
-    so another test run sharing the Redis database (ids restart at 1 in every fresh database) could
-    otherwise serve its figures for our pool."""
-    from core import cache
-
-    original = cache.cached
-    token = f"t{os.getpid()}-{id(original):x}"
-    monkeypatch.setattr(cache, "cached", lambda key, compute, load: original(f"{token}:{key}", compute, load))

@@ -24,7 +24,6 @@ from tests.app.manager_support import (
     goto,
     logged_in,
     page_text,
-    private_cache_keys,
     real_worker,
     rerun_until,
     successes,
@@ -37,11 +36,10 @@ DISTRIBUTIONS = "pages/manager_distributions.py"
 
 
 @pytest.fixture(autouse=True)
-def fast_bcrypt_private_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
     )
-    private_cache_keys(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from core.errors import PermissionDenied
 from core.services import commitments, manager, pools, users
 from core.webapp import PAGES
 from db.models import CapitalCall, Journal, Operation
-from tests.app.manager_support import ROOT, TIMEOUT, errors, goto, logged_in, page_text, private_cache_keys
+from tests.app.manager_support import ROOT, TIMEOUT, errors, goto, logged_in, page_text
 
 MANAGER_PAGES = [spec.path for spec in PAGES["fund_manager"]]
 POOL_PAGES = [p for p in MANAGER_PAGES if p not in ("pages/manager_pools.py", "pages/manager_pool_form.py")]
@@ -25,11 +25,10 @@ SECRET = "Secret Fund"
 
 
 @pytest.fixture(autouse=True)
-def fast_bcrypt_private_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
     )
-    private_cache_keys(monkeypatch)
 
 
 @pytest.fixture
