@@ -16,7 +16,7 @@ What it does, all in throwaway state removed at the end (try/finally):
 3. An analyst; the page is run --runs times cold and --runs times warm.
 Redis: database 9 of --redis-url's server by default; only this run's platform:* keys are deleted.
 
-    python bench/bench_explorer.py [--quick] [--runs 7] [--pools 1000] [--investors 26000]
+    python bench/bench_explorer.py [--quick] [--runs 7] [--pools 1000] [--investors 29500]
                                    [--pg-server URL] [--redis-url URL]
 """
 
@@ -41,7 +41,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg-server", default=_common.DEFAULT_PG_SERVER)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--pools", type=int, default=1000)
-    parser.add_argument("--investors", type=int, default=26_000)
+    parser.add_argument("--investors", type=int, default=29_500)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="5,000 investors, 3 runs: a smoke run")
     args = parser.parse_args()

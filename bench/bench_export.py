@@ -22,6 +22,7 @@ What it does, all in throwaway state removed at the end (try/finally):
 from __future__ import annotations
 
 import argparse
+import filecmp
 import resource
 import secrets
 import shutil
@@ -150,8 +151,8 @@ def main() -> int:
                     timings[name].append(time.perf_counter() - began)
                     if name == "inline":
                         rows = result
-            same = (folder / "inline.csv").read_bytes() == (folder / "psql.csv").read_bytes()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            same = filecmp.cmp(folder / "inline.csv", folder / "psql.csv", shallow=False)
 
         reference = statistics.median(timings["psql"])
         print(line("PostgreSQL COPY TO, read by psql (reference)", timings["psql"], rows))
