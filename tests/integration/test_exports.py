@@ -341,6 +341,7 @@ MEASURE = textwrap.dedent(
     with open(exports._path(job.operation_id), "rb") as f:
         for _ in f:
             lines += 1
+    exports._path(job.operation_id).unlink()  # 150 MB of test output
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"outcome": outcome, "rows": job.rows, "lines": lines, "peak": peak, "seconds": seconds}))
     """

@@ -392,3 +392,37 @@ def test_operations_health_and_retry(world: dict[str, Any], uow_factory: Any) ->
     assert (analyst.user_id, "operation.retry", "refused") in rows
     assert (admin.user_id, "operation.retry", "ok") in rows
     assert operations.process(str(failing_id), uow_factory) == "failed"  # still paid: fails again, honestly
+
+
+def test_every_chart_has_its_data_as_csv(world: dict[str, Any], uow_factory: Any) -> None:
+    """What each chart draws can be downloaded: exact Decimals, neutralised text."""
+    import csv
+    import io
+
+    from core import charts
+    from core.csvsafe import frame_to_csv
+
+    data = explore(uow_factory, world["analyst"], managers=(world["manager"].user_id,))
+    with uow_factory() as uow:
+        curves = platform.compare_pools(world["analyst"], uow, [world["a"], world["b"]])
+    frames = {
+        "pools": charts.pools_frame(data),
+        "vintages": charts.vintages_frame(data),
+        "flows": charts.flows_frame(data, "USD"),
+        "curves": charts.curves_frame(curves),
+        "multiples": charts.multiples_frame(curves),
+    }
+    for name, frame in frames.items():
+        rows = list(csv.DictReader(io.StringIO(frame_to_csv(frame).decode())))
+        assert len(rows) == len(frame) > 0, name
+        assert list(rows[0]) == list(frame.columns), name
+    pools = {
+        int(r["pool_id"]): r for r in csv.DictReader(io.StringIO(frame_to_csv(frames["pools"]).decode()))
+    }
+    a = {p.pool_id: p for p in data.pools}[world["a"]]
+    assert D(pools[a.pool_id]["nav"]) == a.nav and D(pools[a.pool_id]["tvpi"]) == a.tvpi
+    assert pools[world["b"]]["tvpi"] == "", "no paid-in, no multiple: an empty cell, not 'None'"
+    flows = list(csv.DictReader(io.StringIO(frame_to_csv(frames["flows"]).decode())))
+    assert D(flows[-1]["net_cash_flow_cumulative"]) == sum(
+        (m.distributed - m.contributed for m in data.flows if m.currency == "USD"), D(0)
+    )
