@@ -165,8 +165,13 @@ def test_exports_neutralise_formulas_and_keep_amounts_exact(
     for row in transactions:
         amount = D(row["debit"] or row["credit"])
         assert amount == stored[int(row["entry_id"])]
-        assert amount == amount.quantize(D("0.01")) and "." in (row["debit"] or row["credit"])
+        assert amount == amount.quantize(D("0.01")), "whole cents, as the ledger holds them"
         assert not (row["debit"] and row["credit"])
+    assert {D(r["debit"] or r["credit"]) for r in transactions} >= {
+        D("25000.03"),
+        D("1234.56"),
+        D("100000.10"),
+    }
 
     [account] = [r for r in export(admin, uow_factory, "capital_accounts") if r["pool_id"] == str(pool_id)]
     assert_no_formula([account])
