@@ -13,7 +13,14 @@ from core.settings import ROOT, settings
 from db.migrate import upgrade
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def launch(port: int = 8501) -> int:
+    # Ctrl-C, or a TERM from a process manager: either way take everything down in order.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     database_url, redis_url = runtime.database_url(), runtime.redis_url()
     upgrade(database_url)
     with runtime.unit_of_work() as uow:

@@ -18,10 +18,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from rq import Worker
 
 from core import operations, runtime
-from core.services import pools
+from core.services import health, pools
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,9 +139,15 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     assert "pools_operation_seconds_bucket" in metrics
     assert "pools_login_failures_total" in _get(processes["app_metrics"])
 
-    workers = Worker.all(connection=runtime.redis_client())
-    mine = [w for w in workers if os.environ["QUEUE_NAME"] in w.queue_names()]
-    assert mine and all(w.last_heartbeat is not None for w in mine)
+    # The worker reports itself in the admin's operations health service, with a fresh heartbeat.
+    admin = make.user("admin")
+    with make.uow_factory() as uow:
+        report = health.health(admin, uow)
+    assert report.database.ok and report.redis.ok
+    mine = [w for w in report.workers if os.environ["QUEUE_NAME"] in w.queues]
+    assert mine and all(
+        w.seconds_since_heartbeat is not None and w.seconds_since_heartbeat < 120 for w in mine
+    )
 
     records = [
         json.loads(text)
