@@ -26,9 +26,9 @@ LAYOUT = {
 }
 
 
-def _f(value: Decimal | float | None) -> float | None:
+def plot_float(value: Decimal | float | None) -> float | None:
     """The one place an amount becomes a float: a plotly coordinate."""
-    return None if value is None else float(value)
+    return None if value is None else float(value)  # float-ok: a chart coordinate, never money
 
 
 def _label(text: str) -> str:
@@ -241,12 +241,14 @@ def performance_by_vintage(data: Explorer, metric: str) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=[p.vintage + _jitter(p.pool_id) for p in group],
-                y=[_f(getattr(p, key)) for p in group],
+                y=[plot_float(getattr(p, key)) for p in group],
                 mode="markers",
                 name=_label(strategy),
                 marker={
                     "size": [
-                        4 + 26 * math.sqrt(_f(p.committed) / _f(biggest)) if p.committed > 0 else 4
+                        4 + 26 * math.sqrt(plot_float(p.committed) / plot_float(biggest))
+                        if p.committed > 0
+                        else 4
                         for p in group
                     ],
                     "color": PALETTE[index % len(PALETTE)],
@@ -261,7 +263,7 @@ def performance_by_vintage(data: Explorer, metric: str) -> go.Figure:
     figure.add_trace(
         go.Scatter(
             x=[v.vintage for v in medians],
-            y=[_f(v.median_tvpi if key == "tvpi" else v.median_irr) for v in medians],
+            y=[plot_float(v.median_tvpi if key == "tvpi" else v.median_irr) for v in medians],
             mode="lines+markers",
             name="median",
             line={"color": "black", "width": 2},
@@ -284,7 +286,7 @@ def committed_vs_target(data: Explorer) -> go.Figure:
     for index, status in enumerate(statuses):
         figure.add_trace(
             go.Histogram(
-                x=[min(_f(p.raised_pct), 200.0) for p in data.pools if p.status == status],
+                x=[min(plot_float(p.raised_pct), 200.0) for p in data.pools if p.status == status],
                 name=_label(status),
                 xbins={"start": 0, "end": 210, "size": 10},
                 marker_color=PALETTE[index % len(PALETTE)],
@@ -329,18 +331,25 @@ def capital_over_time(frame: pd.DataFrame, currency: str) -> go.Figure:
     figure = go.Figure()
     months = list(frame["month"])
     figure.add_trace(
-        go.Bar(x=months, y=[_f(v) for v in frame["called"]], name="called", marker_color=PALETTE[0])
+        go.Bar(x=months, y=[plot_float(v) for v in frame["called"]], name="called", marker_color=PALETTE[0])
     )
     figure.add_trace(
-        go.Bar(x=months, y=[_f(v) for v in frame["contributed"]], name="paid in", marker_color=PALETTE[4])
+        go.Bar(
+            x=months, y=[plot_float(v) for v in frame["contributed"]], name="paid in", marker_color=PALETTE[4]
+        )
     )
     figure.add_trace(
-        go.Bar(x=months, y=[_f(v) for v in frame["distributed"]], name="distributed", marker_color=PALETTE[2])
+        go.Bar(
+            x=months,
+            y=[plot_float(v) for v in frame["distributed"]],
+            name="distributed",
+            marker_color=PALETTE[2],
+        )
     )
     figure.add_trace(
         go.Scatter(
             x=months,
-            y=[_f(v) for v in frame["net_cash_flow_cumulative"]],
+            y=[plot_float(v) for v in frame["net_cash_flow_cumulative"]],
             name="cumulative net cash flow to investors",
             yaxis="y2",
             line={"color": "black"},
@@ -364,7 +373,7 @@ def concentration(data: Explorer, top: int = 20) -> go.Figure:
     figure.add_trace(
         go.Bar(
             y=names,
-            x=[_f(p.top5_share) for p in pools],
+            x=[plot_float(p.top5_share) for p in pools],
             orientation="h",
             name="top 5 investors",
             marker_color=PALETTE[0],
@@ -373,7 +382,7 @@ def concentration(data: Explorer, top: int = 20) -> go.Figure:
     figure.add_trace(
         go.Bar(
             y=names,
-            x=[_f(p.top1_share) for p in pools],
+            x=[plot_float(p.top1_share) for p in pools],
             orientation="h",
             name="largest investor",
             marker_color=PALETTE[1],
@@ -395,7 +404,7 @@ def j_curves(curves: Sequence[PoolCurve]) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=[p.month for p in curve.points],
-                y=[_f(p.net_pct_of_commitment) for p in curve.points],
+                y=[plot_float(p.net_pct_of_commitment) for p in curve.points],
                 name=curve.name,
                 mode="lines",
                 line={"color": PALETTE[index % len(PALETTE)]},
@@ -416,7 +425,7 @@ def irr_over_time(curves: Sequence[PoolCurve]) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=[p.month for p in curve.points],
-                y=[_f(p.irr) for p in curve.points],
+                y=[plot_float(p.irr) for p in curve.points],
                 name=curve.name,
                 mode="lines",
                 line={"color": PALETTE[index % len(PALETTE)]},
@@ -430,12 +439,14 @@ def multiples(curves: Sequence[PoolCurve]) -> go.Figure:
     names = [c.name for c in curves]
     figure = go.Figure()
     figure.add_trace(
-        go.Bar(x=names, y=[_f(c.dpi) for c in curves], name="DPI (distributed)", marker_color=PALETTE[2])
+        go.Bar(
+            x=names, y=[plot_float(c.dpi) for c in curves], name="DPI (distributed)", marker_color=PALETTE[2]
+        )
     )
     figure.add_trace(
         go.Bar(
             x=names,
-            y=[_f(c.rvpi) for c in curves],
+            y=[plot_float(c.rvpi) for c in curves],
             name="RVPI (residual value)",
             marker_color=PALETTE[0],
             text=[f"TVPI {c.tvpi:.2f}" if c.tvpi is not None else "" for c in curves],

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core import webapp
+from core.charts import plot_float
 from core.errors import DomainError
 from core.money import MINOR_UNITS, quantize
 from core.services import investor, pools
@@ -292,7 +293,9 @@ def pool_terms(pool: pools.PoolView) -> None:
 def fundraising_bar(raising: pools.Fundraising) -> None:
     cur = raising.currency
     st.progress(
-        min(float(raising.accepted / raising.target_size), 1.0) if raising.target_size else 0.0,
+        min(float(raising.accepted / raising.target_size), 1.0)
+        if raising.target_size
+        else 0.0,  # float-ok: a bar
         text=f"{money(raising.accepted, cur)} committed of a {money(raising.target_size, cur)} target · "
         f"{raising.investors} investors · {money(raising.pending, cur)} pending · "
         f"room under the hard cap {money(raising.remaining, cur)}",
@@ -385,7 +388,9 @@ def open_pools_tables(view: investor.OpenPools) -> None:
                         "Target": p.pool.target_size,
                         "Hard cap": p.pool.hard_cap,
                         "Committed": p.fundraising.accepted,
-                        "Raised": float(p.fundraising.accepted / p.pool.target_size),  # a bar, not money
+                        "Raised": float(
+                            p.fundraising.accepted / p.pool.target_size
+                        ),  # float-ok: a bar, not money
                         "Min ticket": p.pool.min_ticket,
                         "Max ticket": p.pool.max_ticket,
                         "Room": p.remaining,
@@ -453,8 +458,8 @@ _LAYOUT = {
 }
 
 
-def _floats(values: Sequence[Decimal]) -> list[float]:
-    return [float(v) for v in values]
+def _floats(values: Sequence[Decimal]) -> list[float | None]:
+    return [plot_float(v) for v in values]
 
 
 def value_chart(points: Sequence[investor.MonthPoint], currency: str) -> dict[str, Any]:

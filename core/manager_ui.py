@@ -87,11 +87,6 @@ def choose_pool(
     return pool
 
 
-def to_float(amount: Decimal | None) -> float | None:
-    """For plotly only, at the very last step: charts draw floats; figures on the page stay Decimal."""
-    return None if amount is None else float(amount)
-
-
 def deferred(service: Callable[..., T], *args: object) -> Callable[[], T]:
     """A service call for st.download_button(data=...): run on click, in Streamlit's download thread,
     as the actor who is logged in now (that thread has no session state)."""
@@ -126,7 +121,7 @@ def table(columns: dict[str, list[Any]], currency: str, money_columns: tuple[str
 
 def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> None:
     """A plotly chart built from plain dicts in one go (plotly's step-by-step API is several times
-    slower); amounts must already be floats (to_float), at this last step only."""
+    slower); amounts must already be floats (core.charts.plot_float), at this last step only."""
     st.plotly_chart(
         {"data": traces, "layout": {"height": height, "margin": {"t": 10, "b": 10}, **layout}},
         width="stretch",

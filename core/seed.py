@@ -148,24 +148,54 @@ def _history(uow_factory, manager: Actor, pool_id: int, late_payer: int) -> None
             ).all()
         for item_id, investor_id, due in items:
             if investor_id != skip:
-                run("payment", call_item_id=item_id, amount=str(due), reference=f"WIRE-{item_id:05d}",
-                    paid_on=(call_date + timedelta(days=10)).isoformat())
+                run(
+                    "payment",
+                    call_item_id=item_id,
+                    amount=str(due),
+                    reference=f"WIRE-{item_id:05d}",
+                    paid_on=(call_date + timedelta(days=10)).isoformat(),
+                )
 
     first, second = start, start + timedelta(days=240)
-    run("capital_call", percent="40", purpose="Call 1: Acme Robotics Series B",
-        call_date=first.isoformat(), due_date=(first + timedelta(days=14)).isoformat())
+    run(
+        "capital_call",
+        percent="40",
+        purpose="Call 1: Acme Robotics Series B",
+        call_date=first.isoformat(),
+        due_date=(first + timedelta(days=14)).isoformat(),
+    )
     pay_call(first, skip=None)
-    run("investment", action="buy", company="Acme Robotics", amount="500000",
-        date=(first + timedelta(days=30)).isoformat())
-    run("management_fee", period_start=first.isoformat(), period_end=(first + timedelta(days=365)).isoformat())
+    run(
+        "investment",
+        action="buy",
+        company="Acme Robotics",
+        amount="500000",
+        date=(first + timedelta(days=30)).isoformat(),
+    )
+    run(
+        "management_fee", period_start=first.isoformat(), period_end=(first + timedelta(days=365)).isoformat()
+    )
     # The demo investor has not paid the second call yet: an open item to pay in the demo.
-    run("capital_call", percent="30", purpose="Call 2: follow-on and fees",
-        call_date=second.isoformat(), due_date=(date.today() + timedelta(days=21)).isoformat())
+    run(
+        "capital_call",
+        percent="30",
+        purpose="Call 2: follow-on and fees",
+        call_date=second.isoformat(),
+        due_date=(date.today() + timedelta(days=21)).isoformat(),
+    )
     pay_call(second, skip=late_payer)
-    run("valuation", value="850000", note="Acme Robotics marked at its Series C price",
-        date=(start + timedelta(days=420)).isoformat())
-    run("distribution", proceeds="150000", memo="Dividend recapitalisation",
-        date=(start + timedelta(days=450)).isoformat())
+    run(
+        "valuation",
+        value="850000",
+        note="Acme Robotics marked at its Series C price",
+        date=(start + timedelta(days=420)).isoformat(),
+    )
+    run(
+        "distribution",
+        proceeds="150000",
+        memo="Dividend recapitalisation",
+        date=(start + timedelta(days=450)).isoformat(),
+    )
 
 
 def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: int = 2) -> None:

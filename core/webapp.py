@@ -292,8 +292,13 @@ def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: 
     """Record a money-moving request and trigger its job; the page then follows its progress."""
     with unit_of_work() as uow:
         status = operations.submit(
-            st.session_state["actor"], uow, pool_id, kind, payload,
-            idempotency_key=f"{kind}:{form_key(form)}", queue=runtime.operations_queue(),
+            st.session_state["actor"],
+            uow,
+            pool_id,
+            kind,
+            payload,
+            idempotency_key=f"{kind}:{form_key(form)}",
+            queue=runtime.operations_queue(),
         )
     st.session_state.pop(f"_form_key_{form}", None)  # the next submission is a new request
     st.session_state.setdefault("_following", {})[form] = str(status.id)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core import webapp
-from core.manager_ui import chart, choose_pool, metric, money, multiple, percent, to_float
+from core.charts import plot_float
+from core.manager_ui import chart, choose_pool, metric, money, multiple, percent
 from core.services import manager
 
 actor = webapp.require_actor("fund_manager")
@@ -39,9 +40,9 @@ with capital:
     if board.series:
         chart(
             [
-                line("Committed", [to_float(p.committed) for p in board.series]),
-                line("Called", [to_float(p.called) for p in board.series]),
-                line("Paid-in", [to_float(p.paid_in) for p in board.series]),
+                line("Committed", [plot_float(p.committed) for p in board.series]),
+                line("Called", [plot_float(p.called) for p in board.series]),
+                line("Paid-in", [plot_float(p.paid_in) for p in board.series]),
             ],
             yaxis={"title": {"text": cur}},
             hovermode="x unified",
@@ -51,8 +52,8 @@ with capital:
                     "xref": "paper",
                     "x0": 0,
                     "x1": 1,
-                    "y0": to_float(board.target_size),
-                    "y1": to_float(board.target_size),
+                    "y0": plot_float(board.target_size),
+                    "y1": plot_float(board.target_size),
                     "line": {"dash": "dot", "color": "grey"},
                 }
             ],
@@ -60,7 +61,7 @@ with capital:
                 {
                     "xref": "paper",
                     "x": 0,
-                    "y": to_float(board.target_size),
+                    "y": plot_float(board.target_size),
                     "text": "target",
                     "showarrow": False,
                     "yanchor": "bottom",
@@ -75,9 +76,9 @@ with value:
     if board.series:
         chart(
             [
-                line("NAV", [to_float(p.nav) for p in board.series]),
-                line("Distributed (cumulative)", [to_float(p.distributed) for p in board.series]),
-                line("Total value", [to_float(p.nav + p.distributed) for p in board.series], dash="dot"),
+                line("NAV", [plot_float(p.nav) for p in board.series]),
+                line("Distributed (cumulative)", [plot_float(p.distributed) for p in board.series]),
+                line("Total value", [plot_float(p.nav + p.distributed) for p in board.series], dash="dot"),
             ],
             yaxis={"title": {"text": cur}},
             hovermode="x unified",
@@ -95,7 +96,7 @@ if board.top:
             {
                 "type": "bar",
                 "orientation": "h",
-                "x": [to_float(row.share * 100) for row in board.top],
+                "x": [plot_float(row.share * 100) for row in board.top],
                 "y": [row.investor_name for row in board.top],
                 "text": [percent(row.share) for row in board.top],
                 "hovertext": [money(row.committed, cur) for row in board.top],

@@ -5,7 +5,8 @@ from datetime import date
 import streamlit as st
 
 from core import webapp
-from core.manager_ui import chart, choose_pool, metric, money, table, to_float
+from core.charts import plot_float
+from core.manager_ui import chart, choose_pool, metric, money, table
 from core.services import manager
 
 actor = webapp.require_actor("fund_manager")
@@ -49,7 +50,7 @@ if preview is not None:
                 "type": "waterfall",
                 "x": [label for label, _, _ in steps] + ["Proceeds"],
                 "measure": ["relative"] * len(steps) + ["total"],
-                "y": [to_float(amount) for _, amount, _ in steps] + [to_float(preview.proceeds)],
+                "y": [plot_float(amount) for _, amount, _ in steps] + [plot_float(preview.proceeds)],
                 "text": [money(amount, cur) for _, amount, _ in steps] + [money(preview.proceeds, cur)],
                 "hovertext": [f"LP {money(t.lp, cur)} · GP {money(t.gp, cur)}" for _, _, t in steps] + [""],
                 "connector": {"line": {"dash": "dot"}},

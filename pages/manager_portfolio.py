@@ -5,7 +5,8 @@ from datetime import date, timedelta
 import streamlit as st
 
 from core import webapp
-from core.manager_ui import chart, choose_pool, metric, money, table, to_float
+from core.charts import plot_float
+from core.manager_ui import chart, choose_pool, metric, money, table
 from core.services import manager
 
 actor = webapp.require_actor("fund_manager")
@@ -33,9 +34,9 @@ if view.history:
         return {"type": "scatter", "name": name, "x": days, "y": values, "line": {"shape": "hv"}}
 
     traces = [
-        line("NAV", [to_float(p.nav) for p in view.history]),
-        line("Portfolio value", [to_float(p.portfolio_value) for p in view.history]),
-        line("Cash", [to_float(p.cash) for p in view.history]),
+        line("NAV", [plot_float(p.nav) for p in view.history]),
+        line("Portfolio value", [plot_float(p.portfolio_value) for p in view.history]),
+        line("Cash", [plot_float(p.cash) for p in view.history]),
     ]
     if view.marks:
         traces.append(
@@ -44,7 +45,7 @@ if view.history:
                 "mode": "markers",
                 "name": "Marks",
                 "x": [m.on for m in view.marks],
-                "y": [to_float(m.value) for m in view.marks],
+                "y": [plot_float(m.value) for m in view.marks],
                 "text": [m.note for m in view.marks],
                 "marker": {"size": 10, "symbol": "diamond"},
             }
