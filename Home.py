@@ -12,7 +12,9 @@ st.set_page_config(page_title="Investment Pools", page_icon=":material/savings:"
 
 actor = webapp.current_actor()
 if actor is None:
-    st.navigation([st.Page(webapp.login_page, title="Log in", icon=":material/login:")], position="hidden").run()
+    st.navigation(
+        [st.Page(webapp.login_page, title="Log in", icon=":material/login:")], position="hidden"
+    ).run()
 else:
     with st.sidebar:
         st.caption(f"Signed in as **{actor.username}** ({actor.role.replace('_', ' ')})")

@@ -144,16 +144,30 @@ class Factory:
     def __init__(self, uow_factory: Callable[[], Any]) -> None:
         self.uow_factory = uow_factory
 
-    def user(self, role: str = "investor", *, kyc: str = "approved", accreditation: str = "accredited",
-             password: str = "correct-horse-battery") -> Any:
+    def user(
+        self,
+        role: str = "investor",
+        *,
+        kyc: str = "approved",
+        accreditation: str = "accredited",
+        password: str = "correct-horse-battery",
+    ) -> Any:
         from core.permissions import Actor
         from core.services.users import create_user
 
         username = f"{role[:3]}{next(_counter)}_{secrets.token_hex(3)}"
         with self.uow_factory() as uow:
-            user_id, _ = create_user(Actor.system(), uow, username, name=f"Test {username}",
-                                     email=f"{username}@example.com", role=role, password=password,
-                                     kyc_status=kyc, accreditation=accreditation)
+            user_id, _ = create_user(
+                Actor.system(),
+                uow,
+                username,
+                name=f"Test {username}",
+                email=f"{username}@example.com",
+                role=role,
+                password=password,
+                kyc_status=kyc,
+                accreditation=accreditation,
+            )
         return Actor(user_id, role, username)
 
     @staticmethod
@@ -191,8 +205,9 @@ class Factory:
                 pools.close_pool(manager, uow, pool_id)
         return pool_id, manager
 
-    def commitment(self, pool_id: int, investor: Any = None, amount: str = "100000",
-                   accept_as: Any = None) -> tuple[int, Any]:
+    def commitment(
+        self, pool_id: int, investor: Any = None, amount: str = "100000", accept_as: Any = None
+    ) -> tuple[int, Any]:
         from core.services import commitments
 
         investor = investor or self.user("investor")

@@ -24,8 +24,12 @@ from tests.conftest import _state, _with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "analyst": "analyst-demo",
-                  "investor": "investor-demo"}
+DEMO_PASSWORDS = {
+    "admin": "admin-demo",
+    "manager": "manager-demo",
+    "analyst": "analyst-demo",
+    "investor": "investor-demo",
+}
 
 
 def _free_port() -> int:
@@ -40,9 +44,16 @@ def app_env() -> Iterator[dict[str, str]]:
     name = f"ip_e2e_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(_state["server"], autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": _with_database(_state["server"], name),
-           "QUEUE_NAME": f"e2e-{os.getpid()}", "SWEEP_PENDING_AFTER_SECONDS": "2", "SWEEP_INTERVAL_SECONDS": "2"}
-    subprocess.run([sys.executable, "-m", "core", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _with_database(_state["server"], name),
+        "QUEUE_NAME": f"e2e-{os.getpid()}",
+        "SWEEP_PENDING_AFTER_SECONDS": "2",
+        "SWEEP_INTERVAL_SECONDS": "2",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "core", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
     subprocess.run([sys.executable, "-m", "core", "seed"], env=env, cwd=ROOT, check=True, capture_output=True)
     yield env
     with psycopg.connect(_state["server"], autocommit=True) as conn:
@@ -55,11 +66,34 @@ def app_url(app_env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     log = open(Path(app_env["DATA_DIR"]) / "e2e-app.log", "w")  # noqa: SIM115 - closed in teardown
     children = [
-        subprocess.Popen([sys.executable, "-m", "core", "worker"], env=app_env, cwd=ROOT,
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                         env=app_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+        subprocess.Popen(
+            [sys.executable, "-m", "core", "worker"],
+            env=app_env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "Home.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            env=app_env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
     ]
     url = f"http://127.0.0.1:{port}"
     try:
@@ -95,8 +129,15 @@ def browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()

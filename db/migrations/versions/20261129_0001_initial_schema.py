@@ -169,7 +169,10 @@ def upgrade() -> None:
         sa.Column("min_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("max_ticket", sa.Numeric(precision=20, scale=4), nullable=False),
         sa.Column("management_fee_rate", sa.Numeric(precision=9, scale=6), nullable=False),
-        sa.Column("management_fee_basis", sa.String(length=30), server_default="committed_then_invested",
+        sa.Column(
+            "management_fee_basis",
+            sa.String(length=30),
+            server_default="committed_then_invested",
             nullable=False,
         ),
         sa.Column(
