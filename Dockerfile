@@ -47,7 +47,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONFAULTHANDLER=1 \
     APP_ENV=production \
-    DATA_DIR=/tmp/pools-data \
+    DATA_DIR=/var/lib/pools \
     METRICS_PORT=9100 \
     LOG_FORMAT=json \
     STREAMLIT_SERVER_PORT=8501 \
@@ -61,8 +61,11 @@ WORKDIR /app
 # .dockerignore keeps tests, data, secrets and the local virtualenv out of this copy.
 COPY --chown=root:root . /app
 # Byte-compile once at build time: the root filesystem is read-only in Kubernetes.
+# DATA_DIR/exports: background CSV exports, written by workers and downloaded through the app, so
+# compose and Kubernetes mount one shared volume there (owned by the app user, like this folder).
 RUN python -m compileall -q /app /opt/venv/lib \
- && chmod 0755 /app/deploy/entrypoint.sh
+ && chmod 0755 /app/deploy/entrypoint.sh \
+ && install -d -o ${APP_UID} -g ${APP_UID} /var/lib/pools /var/lib/pools/exports
 
 USER ${APP_UID}:${APP_UID}
 

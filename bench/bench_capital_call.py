@@ -56,7 +56,7 @@ def instrument(timings: _common.Timings) -> None:
     for name in ("investor_positions", "pool_total", "last_journal"):
         if hasattr(positions, name):
             timings.wrap(positions, name, f"positions.{name}")
-    for name in ("post", "check_lines", "bump_version"):
+    for name in ("post", "post_many", "post_query", "check_lines", "bump_version"):
         if hasattr(ledger, name):
             timings.wrap(ledger, name, f"ledger.{name}")
     timings.wrap(UnitOfWork, "commit", "UnitOfWork.commit (incl. deferred balance trigger)")

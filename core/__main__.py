@@ -27,6 +27,10 @@ def _migrate(_: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from core import seed
 
+    if settings().environment == "production":
+        # Demo passwords are in the README, scale users share a guessable one: neither in production.
+        print("refusing to seed demo or scale data in production (APP_ENV=production)", file=sys.stderr)
+        return 2
     with runtime.unit_of_work() as uow:
         empty = seed.is_empty(uow)
     if args.investors or args.pools:
@@ -100,7 +104,21 @@ def _worker(args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pools-metrics-")
     from jobs.worker import run_worker
 
+    if not _production_ready():
+        return 2
     return run_worker(burst=args.burst)
+
+
+def _production_ready() -> bool:
+    """A production app or worker refuses to start with a default cookie key or demo passwords."""
+    from core.settings import SettingsError
+
+    try:
+        runtime.check_production_ready()
+    except SettingsError as exc:
+        log.error("refusing to start: %s", exc)
+        return False
+    return True
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -109,6 +127,8 @@ def _app(args: argparse.Namespace) -> int:
 
     from core import metrics
 
+    if not _production_ready():
+        return 2
     if settings().metrics_port:
         metrics.serve(settings().metrics_port)
     sys.argv = ["streamlit", "run", str(ROOT / "Home.py"), *args.streamlit_args]

@@ -22,6 +22,7 @@ from core.charts import plot_float
 from core.errors import DomainError
 from core.money import MINOR_UNITS, quantize
 from core.services import investor, pools
+from core.textsafe import md
 
 RANGE_KEY = "investor_range"  # one widget key on every investor page: the range follows them
 DATES_KEY = "investor_range_dates"
@@ -95,7 +96,7 @@ def range_picker() -> investor.Period:
     try:
         return investor.period_for(choice, start=start, end=end)
     except DomainError as exc:
-        st.error(exc.message)
+        st.error(md(exc.message))
         st.stop()
         raise  # unreachable: st.stop() ends the run
 
@@ -257,7 +258,7 @@ def pending_commitments(lines: Sequence[investor.CommitmentLine], *, withdraw: b
         with st.container(border=True):
             info, action = st.columns([5, 1])
             info.write(
-                f"**{line.pool_name}**: {money(line.requested, line.currency)} requested on "
+                f"**{md(line.pool_name)}**: {money(line.requested, line.currency)} requested on "
                 f"{line.created_at:%d %b %Y}, awaiting the manager's decision"
             )
             if withdraw and action.button("Withdraw", key=f"withdraw-{line.id}"):

@@ -88,6 +88,22 @@ def check_lines(lines: list[Line], currency: str) -> None:
         raise ValidationError("lines", f"debits and credits differ by {total}")
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One journal to post: post_many() writes many of them in a handful of statements."""
+
+    pool_id: int
+    currency: str
+    kind: str
+    idempotency_key: str
+    effective_date: date
+    lines: list[Line]
+    memo: str = ""
+    actor_id: int | None = None
+    operation_id: uuid.UUID | None = None
+    reverses_id: int | None = None
+
+
 def post(
     session: Session,
     *,
@@ -103,53 +119,137 @@ def post(
     reverses_id: int | None = None,
 ) -> tuple[int, bool]:
     """Post one journal; (journal id, True) if new, (the first one's id, False) if the key was seen."""
-    check_currency(currency)
-    if kind not in JOURNAL_KINDS:
-        raise ValidationError("kind", f"unknown journal kind {kind!r}")
-    check_lines(lines, currency)
-    journal_id = session.execute(
-        pg_insert(Journal)
-        .values(
-            idempotency_key=idempotency_key,
-            pool_id=pool_id,
-            kind=kind,
-            memo=memo[:500],
-            effective_date=effective_date,
-            actor_id=actor_id,
-            operation_id=operation_id,
-            reverses_id=reverses_id,
+    posting = Posting(
+        pool_id,
+        currency,
+        kind,
+        idempotency_key,
+        effective_date,
+        lines,
+        memo,
+        actor_id,
+        operation_id,
+        reverses_id,
+    )
+    return post_many(session, [posting])[0]
+
+
+def post_many(session: Session, postings: list[Posting]) -> list[tuple[int, bool]]:
+    """Post journals, each at most once (by idempotency key): per journal (its id, True if new).
+
+    Three statements whatever the count: the journals, then every entry in one INSERT ... SELECT
+    FROM unnest (a single statement, so the per-statement journal-open trigger fires once), then
+    one version bump per pool. The database checks each journal's balance at commit."""
+    for posting in postings:
+        check_lines(posting.lines, posting.currency)
+    inserted, results = _journals(session, postings)
+    lines = [
+        (inserted[p.idempotency_key], p, line)
+        for p in postings
+        if p.idempotency_key in inserted
+        for line in p.lines
+    ]
+    if lines:
+        session.execute(
+            text(
+                f"""INSERT INTO entries ({_ENTRY_COLUMNS})
+                    SELECT line.journal, line.pool, line.investor, line.account, line.currency, line.side,
+                           line.amount
+                      FROM unnest(CAST(:journals AS bigint[]), CAST(:pools AS bigint[]),
+                                  CAST(:investors AS bigint[]), CAST(:accounts AS text[]),
+                                  CAST(:currencies AS text[]), CAST(:sides AS text[]),
+                                  CAST(:amounts AS numeric[]))
+                           WITH ORDINALITY AS line(journal, pool, investor, account, currency, side, amount, n)
+                     ORDER BY line.n"""
+            ),
+            {
+                "journals": [journal_id for journal_id, _, _ in lines],
+                "pools": [p.pool_id for _, p, _ in lines],
+                "investors": [line.investor_id for _, _, line in lines],
+                "accounts": [line.account for _, _, line in lines],
+                "currencies": [p.currency for _, p, _ in lines],
+                "sides": [line.side for _, _, line in lines],
+                "amounts": [line.amount for _, _, line in lines],
+            },
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Journal.id)
-    ).scalar_one_or_none()
-    if journal_id is None:
-        existing = session.execute(
-            select(Journal.id).where(Journal.idempotency_key == idempotency_key)
-        ).scalar_one()
-        return existing, False
-    # One INSERT ... SELECT FROM unnest for all lines: a single statement, so the per-statement
-    # journal-open trigger fires once per journal, not once per entry (an executemany would).
-    session.execute(
+    return results
+
+
+def post_query(session: Session, posting: Posting, lines_sql: str, params: dict[str, object]) -> int:
+    """Post one journal whose entries a query makes, as rows of (investor_id, account, side, amount),
+    so a capital call's 20,000 receivables go from call_items to entries without a trip through
+    Python. posting.lines must be empty. The number of entries written (0 if the key was seen).
+
+    The rules check_lines applies in Python are here the database's: the accounts, sides and
+    positive amounts by the entries' CHECK constraints, the balance by the deferred trigger."""
+    if posting.lines:
+        raise ValidationError("lines", "a query posting takes its lines from the query")
+    inserted, _ = _journals(session, [posting])
+    if not inserted:
+        return 0
+    return session.execute(
         text(
-            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
-               SELECT :journal, :pool, line.investor, line.account, :currency, line.side, line.amount
-                 FROM unnest(CAST(:investors AS bigint[]), CAST(:accounts AS text[]),
-                             CAST(:sides AS text[]), CAST(:amounts AS numeric[]))
-                      WITH ORDINALITY AS line(investor, account, side, amount, n)
-                ORDER BY line.n"""
+            f"""INSERT INTO entries ({_ENTRY_COLUMNS})
+                SELECT :journal, :pool, line.investor_id, line.account, :currency, line.side, line.amount
+                  FROM ({lines_sql}) AS line(investor_id, account, side, amount)"""
         ),
         {
-            "journal": journal_id,
-            "pool": pool_id,
-            "currency": currency,
-            "investors": [line.investor_id for line in lines],
-            "accounts": [line.account for line in lines],
-            "sides": [line.side for line in lines],
-            "amounts": [line.amount for line in lines],
+            **params,
+            "journal": inserted[posting.idempotency_key],
+            "pool": posting.pool_id,
+            "currency": posting.currency,
         },
+    ).rowcount
+
+
+_ENTRY_COLUMNS = "journal_id, pool_id, investor_id, account, currency, side, amount"
+
+
+def _journals(session: Session, postings: list[Posting]) -> tuple[dict[str, int], list[tuple[int, bool]]]:
+    """Insert the journal rows whose keys are new and bump their pools' versions: the ids of the
+    new ones by key, and (id, new?) per posting, in order."""
+    if not postings:
+        return {}, []
+    for posting in postings:
+        check_currency(posting.currency)
+        if posting.kind not in JOURNAL_KINDS:
+            raise ValidationError("kind", f"unknown journal kind {posting.kind!r}")
+    keys = [posting.idempotency_key for posting in postings]
+    if len(set(keys)) != len(keys):
+        raise ValidationError("idempotency_key", "the same journal twice in one posting")
+    inserted = dict(
+        session.execute(
+            pg_insert(Journal)
+            .values(
+                [
+                    {
+                        "idempotency_key": p.idempotency_key,
+                        "pool_id": p.pool_id,
+                        "kind": p.kind,
+                        "memo": p.memo[:500],
+                        "effective_date": p.effective_date,
+                        "actor_id": p.actor_id,
+                        "operation_id": p.operation_id,
+                        "reverses_id": p.reverses_id,
+                    }
+                    for p in postings
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Journal.idempotency_key, Journal.id)
+        ).all()
     )
-    bump_version(session, pool_id)
-    return journal_id, True
+    seen = {}
+    if len(inserted) < len(postings):
+        seen = dict(
+            session.execute(
+                select(Journal.idempotency_key, Journal.id).where(
+                    Journal.idempotency_key.in_([k for k in keys if k not in inserted])
+                )
+            ).all()
+        )
+    bump_versions(session, {p.pool_id for p in postings if p.idempotency_key in inserted})
+    return inserted, [(inserted[k], True) if k in inserted else (seen[k], False) for k in keys]
 
 
 def reverse(
@@ -184,7 +284,14 @@ def reverse(
 
 
 def bump_version(session: Session, pool_id: int) -> None:
+    """Tell caches and live pages the pool changed."""
     session.execute(update(Pool).where(Pool.id == pool_id).values(version=Pool.version + 1))
+
+
+def bump_versions(session: Session, pool_ids: set[int]) -> None:
+    """In id order, so two workers posting to the same pools never deadlock."""
+    for pool_id in sorted(pool_ids):
+        bump_version(session, pool_id)
 
 
 SIGNED = case((Entry.side == DEBIT, Entry.amount), else_=-Entry.amount)

@@ -17,7 +17,7 @@ from prometheus_client import (
 OPERATIONS = Counter("pools_operations", "Operations finished, by kind and final status", ["kind", "status"])
 OPERATION_SECONDS = Histogram(
     "pools_operation_seconds",
-    "Time from the job starting to the operation finishing",
+    "Time from submission to the operation finishing",
     ["kind"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )

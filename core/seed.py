@@ -38,6 +38,29 @@ TERMS = {
 }
 
 
+def demo_passwords_in_use(uow: UnitOfWork) -> list[str]:
+    """Active accounts that still accept their published demo password (checked against the stored
+    hash, so a demo account whose password was changed is fine). Production refuses to start with any."""
+    import bcrypt
+    from sqlalchemy.exc import ProgrammingError
+
+    demo = {username: password for username, password, *_ in DEMO_USERS}
+    try:
+        rows = uow.session.execute(
+            select(User.username, User.password_hash).where(User.username.in_(demo), User.active)
+        ).all()
+    except ProgrammingError:  # not migrated yet: no users table, so no demo accounts
+        return []
+
+    def accepts(password: str, stored: str | None) -> bool:
+        try:
+            return bool(stored) and bcrypt.checkpw(password.encode(), str(stored).encode())
+        except ValueError:  # not a bcrypt hash (e.g. a single sign-on account): no password to guess
+            return False
+
+    return sorted(username for username, stored in rows if accepts(demo[username], stored))
+
+
 def is_empty(uow: UnitOfWork) -> bool:
     return uow.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
 

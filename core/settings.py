@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COOKIE_SECRET = "demo-cookie-secret-not-for-production-use"  # noqa: S105  (refused outside demo mode)
@@ -17,12 +22,40 @@ class SettingsError(RuntimeError):
     pass
 
 
+OIDC_REQUIRED = ("client_id", "client_secret", "server_metadata_url", "redirect_uri")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """One OpenID Connect provider for st.login: Streamlit's [auth] section, built from settings."""
+
+    client_id: str
+    client_secret: str = field(repr=False)  # secrets stay out of repr(), as in Settings
+    server_metadata_url: str
+    redirect_uri: str
+    cookie_secret: str = field(repr=False)
+    provider_name: str = "single sign-on"
+    extra: dict[str, object] = field(default_factory=dict)  # other [auth] keys, e.g. client_kwargs
+
+    def streamlit_auth(self) -> dict[str, object]:
+        """The [auth] section Streamlit reads (default provider: st.login() with no name)."""
+        return {
+            **self.extra,
+            "redirect_uri": self.redirect_uri,
+            "cookie_secret": self.cookie_secret,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "server_metadata_url": self.server_metadata_url,
+        }
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str | None
-    redis_url: str | None
+    # Secrets stay out of repr(): a logged or displayed Settings shows no password or key.
+    database_url: str | None = field(repr=False)
+    redis_url: str | None = field(repr=False)
     environment: str = "demo"  # demo | test | production
-    cookie_secret: str = DEFAULT_COOKIE_SECRET
+    cookie_secret: str = field(default=DEFAULT_COOKIE_SECRET, repr=False)
     cookie_name: str = "investment_pools_auth"
     cookie_expiry_days: float = 1.0
     data_dir: Path = field(default=ROOT / "data")
@@ -34,8 +67,17 @@ class Settings:
     metrics_port: int = 0
     lockout_failures: int = 5
     lockout_minutes: int = 15
+    # Rate limits, counted in Redis so they hold across replicas (core/ratelimit.py); 0 turns one off.
+    operation_rate_limit: int = 30  # operation submissions per actor per minute
+    login_rate_limit_account: int = 10  # login attempts per username per login window
+    login_rate_limit_source: int = 30  # login attempts per client address per login window
+    login_rate_window_seconds: int = 300
+    trusted_proxy_hops: int = 1  # reverse proxies in front of the app that append to X-Forwarded-For
     log_level: str = "INFO"
     log_format: str = "text"  # text | json
+    session_idle_minutes: int = 30  # a signed-in session idle longer than this is signed out
+    oidc: OidcSettings | None = None  # sign-in with an OpenID Connect provider, when configured
+    oidc_missing: tuple[str, ...] = ()  # OIDC settings left out of a partial configuration
 
     @property
     def demo(self) -> bool:
@@ -52,6 +94,21 @@ class Settings:
                 f"COOKIE_SECRET must be set to at least {MIN_COOKIE_SECRET_LENGTH} random characters "
                 f"outside demo mode (APP_ENV={self.environment})"
             )
+        if self.session_idle_minutes < 1:
+            raise SettingsError("SESSION_IDLE_MINUTES must be at least 1")
+        if self.oidc_missing:
+            raise SettingsError(
+                "OpenID Connect is partly configured; also set "
+                + ", ".join(f"OIDC_{name.upper()}" for name in self.oidc_missing)
+            )
+        if self.oidc is not None and not self.demo:
+            redirect = urlsplit(self.oidc.redirect_uri)
+            if redirect.scheme != "https" and redirect.hostname not in ("localhost", "127.0.0.1", "::1"):
+                raise SettingsError("OIDC_REDIRECT_URI must be https outside demo mode (except on loopback)")
+            if len(self.oidc.cookie_secret) < MIN_COOKIE_SECRET_LENGTH:
+                raise SettingsError(
+                    f"OIDC_COOKIE_SECRET must be at least {MIN_COOKIE_SECRET_LENGTH} characters"
+                )
 
 
 def _secrets_file() -> dict[str, object]:
@@ -89,9 +146,53 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         metrics_port=int(get("METRICS_PORT", "0") or 0),
         lockout_failures=int(get("LOCKOUT_FAILURES", "5") or 5),
         lockout_minutes=int(get("LOCKOUT_MINUTES", "15") or 15),
+        operation_rate_limit=max(0, int(get("OPERATION_RATE_LIMIT", "30") or 0)),
+        login_rate_limit_account=max(0, int(get("LOGIN_RATE_LIMIT_ACCOUNT", "10") or 0)),
+        login_rate_limit_source=max(0, int(get("LOGIN_RATE_LIMIT_SOURCE", "30") or 0)),
+        login_rate_window_seconds=max(1, int(get("LOGIN_RATE_WINDOW_SECONDS", "300") or 300)),
+        trusted_proxy_hops=max(0, int(get("TRUSTED_PROXY_HOPS", "1") or 0)),
         log_level=get("LOG_LEVEL", "INFO") or "INFO",
         log_format=get("LOG_FORMAT", "text") or "text",
+        session_idle_minutes=int(get("SESSION_IDLE_MINUTES", "30") or 30),
+        **_oidc_settings(get, secrets),
     )
+
+
+def _oidc_settings(get: Callable[..., str | None], secrets: dict[str, object]) -> dict[str, Any]:
+    """OIDC_* variables, else the [auth] section of secrets.toml (Streamlit's own layout)."""
+    section = secrets.get("auth")
+    auth: dict[str, object] = dict(section) if isinstance(section, dict) else {}
+    values: dict[str, str] = {}
+    for key in (*OIDC_REQUIRED, "cookie_secret", "provider_name"):
+        value = get(f"OIDC_{key.upper()}") or auth.get(key)
+        if value not in (None, ""):
+            values[key] = str(value)
+    present = [key for key in OIDC_REQUIRED if key in values]
+    if not present:
+        return {"oidc": None}
+    missing = tuple(key for key in OIDC_REQUIRED if key not in values)
+    if missing:
+        return {"oidc": None, "oidc_missing": missing}
+    cookie_secret = (
+        values.get("cookie_secret")
+        or hmac.new(
+            (get("COOKIE_SECRET", DEFAULT_COOKIE_SECRET) or DEFAULT_COOKIE_SECRET).encode(),
+            b"streamlit-auth-cookie",
+            hashlib.sha256,
+        ).hexdigest()
+    )
+    known = {*OIDC_REQUIRED, "cookie_secret", "provider_name"}
+    return {
+        "oidc": OidcSettings(
+            client_id=values["client_id"],
+            client_secret=values["client_secret"],
+            server_metadata_url=values["server_metadata_url"],
+            redirect_uri=values["redirect_uri"],
+            cookie_secret=cookie_secret,
+            provider_name=values.get("provider_name", "single sign-on"),
+            extra={key: value for key, value in auth.items() if key not in known},
+        )
+    }
 
 
 @lru_cache(maxsize=1)

@@ -43,6 +43,13 @@ CHECKS: dict[str, str] = {
         SELECT p.id, p.hard_cap, sum(c.amount_accepted) FROM pools p JOIN commitments c ON c.pool_id = p.id
          WHERE c.status = 'accepted' GROUP BY p.id, p.hard_cap
         HAVING sum(c.amount_accepted) > p.hard_cap LIMIT 20""",
+    "call items name a commitment of their pool and its investor": """
+        SELECT i.id, i.commitment_id, i.investor_id FROM call_items i
+          JOIN capital_calls c ON c.id = i.call_id
+          LEFT JOIN commitments m ON m.id = i.commitment_id
+          LEFT JOIN users u ON u.id = i.investor_id
+         WHERE m.id IS NULL OR u.id IS NULL OR m.investor_id <> i.investor_id OR m.pool_id <> c.pool_id
+         LIMIT 20""",
     "call items due equal what the issued calls booked": """
         WITH booked AS (
             SELECT c.id AS call_id, e.investor_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from core import logs, metrics, operations, runtime
+from core import logs, metrics, operations, ratelimit, runtime
 from core.errors import DomainError
 from core.permissions import Actor
 from core.services import users
-from core.settings import settings
+from core.settings import SettingsError, settings
+from core.textsafe import md
 from db.session import UnitOfWork
 
 log = logging.getLogger("investment_pools.app")
@@ -28,13 +30,22 @@ log = logging.getLogger("investment_pools.app")
 
 @st.cache_resource
 def _started() -> bool:
-    """Once per server process: refuse bad settings, say where the data lives, migrate."""
+    """Once per server process: refuse bad settings, say where the data lives, migrate, and refuse a
+    production deployment with a default cookie key or demo passwords (runtime.check_production_ready)."""
     from db.migrate import upgrade
 
-    settings().check()
     logs.configure(settings().log_level, settings().log_format)
-    log.info(runtime.describe())
-    upgrade(runtime.database_url())
+    try:
+        settings().check()
+        log.info(runtime.describe())
+        upgrade(runtime.database_url())
+        runtime.check_production_ready()
+    except SettingsError as exc:
+        log.error("refusing to start: %s", exc)
+        st.error(
+            "This deployment refuses to start: its configuration is unsafe. The reason is in the server log."
+        )
+        st.stop()
     return True
 
 
@@ -77,6 +88,24 @@ class _Directory(dict):
         super().__init__()
         self.locked: users.LoginRecord | None = None
         self.just_locked = False
+        self.limited: ratelimit.RateLimited | None = None
+
+    def guard(self, controller: Any) -> None:
+        """Count every submitted login form against the rate limits (core.ratelimit.check_login)
+        before the password is checked; the re-login cookie (token=, no username) is not an attempt."""
+        original = controller.login
+
+        def login(username: str | None = None, password: str | None = None, *args: Any, **kwargs: Any) -> Any:
+            if username:
+                try:
+                    with unit_of_work() as uow:
+                        ratelimit.check_login(uow, str(username), client_address())
+                except ratelimit.RateLimited as exc:
+                    self.limited = exc
+                    return False
+            return original(username, password, *args, **kwargs)
+
+        controller.login = login
 
     def _record(self, username: object) -> users.LoginRecord | None:
         if not isinstance(username, str) or not username.strip():
@@ -130,53 +159,238 @@ def _authenticator() -> tuple[stauth.Authenticate, _Directory]:
     directory = _Directory()
     # The library copies the usernames dict at construction; hand it the database-backed one after.
     authenticator.authentication_controller.authentication_model.credentials["usernames"] = directory
+    directory.guard(authenticator.authentication_controller)
     return authenticator, directory
 
 
-def _actor_for(username: str | None) -> Actor | None:
-    """Re-read every run: a role change or deactivation takes effect at once."""
+def client_address() -> str | None:
+    """The browser's address, for per-source login limits: from X-Forwarded-For when the app runs
+    behind TRUSTED_PROXY_HOPS proxies that append to it (the entry the outermost trusted proxy saw;
+    entries left of it are the client's to forge), else the websocket peer's address."""
+    hops = settings().trusted_proxy_hops
+    try:
+        forwarded = st.context.headers.get("X-Forwarded-For") if hops else None
+        peer = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no browser context (bare mode, tests): no source
+        return None
+    chain = [part.strip() for part in (forwarded if isinstance(forwarded, str) else "").split(",")]
+    chain = [part for part in chain if part]
+    if chain:
+        return chain[-hops] if len(chain) >= hops else chain[0]
+    return peer if isinstance(peer, str) and peer else None
+
+
+def _local_record(username: str | None) -> users.LoginRecord | None:
+    """The active, unlocked user behind a local login; re-read every run."""
     if not username:
         return None
     with unit_of_work() as uow:
         record = users.login_record(uow, username)
     if record is None or record.locked:
         return None
-    return Actor(record.id, record.role, record.username)
+    return record
 
 
-def _signed_in(authenticator: stauth.Authenticate, location: str) -> Actor | None:
-    """Run the library's login at `location` and map its outcome to an Actor (or None)."""
+def _actor_for(username: str | None) -> Actor | None:
+    """Re-read every run: a role change or deactivation takes effect at once."""
+    record = _local_record(username)
+    return None if record is None else Actor(record.id, record.role, record.username)
+
+
+def _signed_in(authenticator: stauth.Authenticate, location: str) -> users.LoginRecord | None:
+    """Run the library's login at `location` and map its outcome to the user's record (or None)."""
     try:
         authenticator.login(location=location, fields={"Form name": "Log in to Investment Pools"})
     except LoginError as exc:
         st.error(str(exc))
     if not st.session_state.get("authentication_status"):
         return None
-    actor = _actor_for(st.session_state.get("username"))
-    if actor is None:
+    record = _local_record(st.session_state.get("username"))
+    if record is None:
         # A cookie or session of a user who has since been deactivated or locked.
         authenticator.logout(location="unrendered")
-    return actor
+    return record
+
+
+# --- sign-in with an OpenID Connect provider (st.login), beside the local accounts ---------------
+
+
+def provider_name() -> str | None:
+    """The configured identity provider's display name; None when OIDC is not configured."""
+    oidc = settings().oidc
+    return None if oidc is None else oidc.provider_name
+
+
+def _install_auth_secrets() -> None:
+    """Hand Streamlit the [auth] section built from settings (OIDC_* variables or secrets.toml).
+
+    Streamlit's login routes read its secrets on every request, so installing the section at the
+    first run of each server process is enough; this is a cheap no-op on every later run.
+    """
+    oidc = settings().oidc
+    if oidc is None:
+        return
+    from streamlit.runtime.secrets import secrets_singleton
+
+    wanted = oidc.streamlit_auth()
+    current: object = None
+    if secrets_singleton.load_if_toml_exists():
+        section = secrets_singleton.get("auth")
+        current = section.to_dict() if hasattr(section, "to_dict") else section
+    if current != wanted:
+        secrets_singleton.merge_programmatic_secrets({"auth": wanted})  # type: ignore[dict-item]
+
+
+def _provider_claims() -> dict[str, Any] | None:
+    """The identity st.user holds for this browser, when a provider sign-in is configured and done."""
+    if settings().oidc is None:
+        return None
+    claims = st.user.to_dict()
+    return claims if claims.get("is_logged_in") is True else None
+
+
+def _provider_record(claims: dict[str, Any]) -> users.LoginRecord | None:
+    """Match the provider's verified email to an active user (roles are ours); audit each outcome
+    once per session: the first sign-in, and a refusal with its reason."""
+    email, verified = claims.get("email"), claims.get("email_verified")
+    key = users.normalize_email(email).lower()
+    audited = st.session_state.get("_provider_audited")
+    st.session_state.pop("_provider_refused", None)
+    with unit_of_work() as uow:
+        try:
+            record = users.provider_login_record(uow, email, verified)
+        except users.ProviderLoginRefused as exc:
+            if audited != (key, False):
+                users.record_provider_refusal(uow, email, exc.message)
+                st.session_state["_provider_audited"] = (key, False)
+            st.session_state["_provider_refused"] = exc.message
+            return None
+    return record
+
+
+def _login_time(claims: dict[str, Any] | None) -> float | None:
+    """When the provider signed this browser in (the ID token's auth_time or iat), if it says."""
+    for claim in ("auth_time", "iat"):
+        value = (claims or {}).get(claim)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+# --- sessions: idle expiry, sign-out ------------------------------------------------------------
+
+_ACTIVITY_WRITE_SECONDS = 60  # the database's last_seen_at lags an active session by at most this
+_SESSION_KEYS = ("_identity", "_last_seen", "_activity_written")
+
+
+def _idle_expired(source: str, record: users.LoginRecord, claims: dict[str, Any] | None) -> bool:
+    """True when this sign-in has been idle longer than SESSION_IDLE_MINUTES.
+
+    Within a session the clock is the session's own last run. A new session (a reload, a new tab,
+    the re-login cookie or the provider's cookie) continues from the user's last activity in the
+    database, or from a newer provider sign-in: pressing F5 does not reset the clock.
+    """
+    now = time.time()
+    if st.session_state.get("_identity") == (source, record.id) and "_last_seen" in st.session_state:
+        last = float(st.session_state["_last_seen"])
+    else:
+        known = [record.last_seen_at.timestamp() if record.last_seen_at else None, _login_time(claims)]
+        seen = [value for value in known if value is not None]
+        last = max(seen) if seen else now
+    return now - last > settings().session_idle_minutes * 60
+
+
+def _note_activity(source: str, record: users.LoginRecord) -> None:
+    now = time.time()
+    if st.session_state.get("_identity") != (source, record.id):
+        st.session_state["_identity"] = (source, record.id)
+        st.session_state.pop("_activity_written", None)
+    st.session_state["_last_seen"] = now
+    if now - float(st.session_state.get("_activity_written", 0)) >= _ACTIVITY_WRITE_SECONDS:
+        with unit_of_work() as uow:
+            users.record_activity(uow, record.id)
+        st.session_state["_activity_written"] = now
+
+
+def _expire(source: str, record: users.LoginRecord, authenticator: stauth.Authenticate) -> None:
+    """Sign out an idle session, say why, audit it once. A provider session keeps its (now refused)
+    cookie until the person signs in again or out: st.logout() would leave the app and lose the message."""
+    minutes = settings().session_idle_minutes
+    st.session_state["_signed_out_notice"] = (
+        f"You were signed out after {minutes} minutes of inactivity. Please sign in again."
+    )
+    if st.session_state.get("_expired_audited") != (source, record.id):
+        with unit_of_work() as uow:
+            users.record_session_expired(uow, record.id, idle_minutes=minutes, source=source)
+        st.session_state["_expired_audited"] = (source, record.id)
+    if source == "local":
+        authenticator.logout(location="unrendered")
+        for key in _SESSION_KEYS:
+            st.session_state.pop(key, None)
 
 
 def current_actor() -> Actor | None:
-    """Who is logged in (from this session or the re-login cookie); draws nothing."""
+    """Who is signed in (this session, the re-login cookie or the provider's); draws nothing.
+
+    Every run re-reads the user, so a role change or deactivation takes effect on the next
+    interaction, and checks the idle clock."""
+    _install_auth_secrets()
     authenticator, directory = _authenticator()
     st.session_state["_authenticator"] = authenticator
     st.session_state["_directory"] = directory
-    actor = _signed_in(authenticator, "unrendered")
+    source, claims = "local", None
+    record = _signed_in(authenticator, "unrendered")
+    if record is None and (claims := _provider_claims()) is not None:
+        source, record = "provider", _provider_record(claims)
+    actor = None
+    if record is not None:
+        if _idle_expired(source, record, claims):
+            _expire(source, record, authenticator)
+        else:
+            st.session_state.pop("_signed_out_notice", None)
+            st.session_state.pop("_expired_audited", None)
+            _note_activity(source, record)
+            if source == "provider" and st.session_state.get("_provider_audited") != (
+                key := (record.email.lower(), True)
+            ):
+                with unit_of_work() as uow:
+                    users.record_provider_login(uow, record.id, provider=provider_name() or "provider")
+                st.session_state["_provider_audited"] = key
+            actor = Actor(record.id, record.role, record.username)
+    st.session_state["_source"] = source if actor is not None else None
     st.session_state["actor"] = actor
     return actor
+
+
+def _provider_section() -> None:
+    """The provider's part of the login page: its button, or why its sign-in was refused."""
+    name = provider_name()
+    if name is None:
+        return
+    refused = st.session_state.get("_provider_refused")
+    if refused and _provider_claims() is not None:
+        st.error(md(refused))  # it quotes the address the provider sent: shown as text
+        if st.button(f"Sign out of {name}", key="provider_sign_out"):
+            st.logout()
+        return
+    if st.button(f"Sign in with {name}", key="provider_sign_in", type="primary", icon=":material/key:"):
+        st.login()
+    st.caption("or with a username and password:")
 
 
 def login_page() -> None:
     """The only page anyone sees before logging in."""
     directory: _Directory = st.session_state["_directory"]
-    actor = _signed_in(st.session_state["_authenticator"], "main")
-    st.session_state["actor"] = actor
-    if actor is not None:
+    if (notice := st.session_state.get("_signed_out_notice")) is not None:
+        st.warning(notice)
+    _provider_section()
+    record = _signed_in(st.session_state["_authenticator"], "main")
+    if record is not None:
+        st.session_state.pop("_signed_out_notice", None)
         st.rerun()
-    if directory.locked is not None or directory.just_locked:
+    if directory.limited is not None:
+        st.error(directory.limited.message)
+    elif directory.locked is not None or directory.just_locked:
         st.error(
             f"Too many failed logins: this account is locked for {settings().lockout_minutes} minutes. "
             "An admin can unlock it sooner."
@@ -187,10 +401,18 @@ def login_page() -> None:
 
 
 def logout_button() -> None:
+    """Sign out: the local session and re-login cookie, and the provider's session (st.logout)."""
     authenticator = st.session_state.get("_authenticator")
     if authenticator is not None and st.sidebar.button("Log out", key="sign_out"):
-        authenticator.logout(location="unrendered")
+        provider = st.session_state.get("_source") == "provider" or _provider_claims() is not None
+        if st.session_state.get("authentication_status"):  # the library refuses to log out nobody
+            authenticator.logout(location="unrendered")
+        for key in (*_SESSION_KEYS, "_provider_audited", "_source"):
+            st.session_state.pop(key, None)
         st.session_state["actor"] = None
+        if provider:
+            st.logout()  # ends the session and leaves for the provider's logout, then back here
+            st.stop()  # a rerun now could overtake the redirect st.logout() just queued
         st.rerun()
 
 
@@ -260,7 +482,7 @@ def refusals_shown() -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        st.error(exc.message)
+        st.error(md(exc.message))  # a refusal may quote what the user typed: shown as text
 
 
 def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -289,18 +511,25 @@ def form_key(name: str) -> str:
 
 
 def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: str) -> Any:
-    """Record a money-moving request and trigger its job; the page then follows its progress."""
+    """Record a money-moving request and trigger its job; the page then follows its progress.
+
+    The idempotency key is the request itself (operations.derived_key: kind, actor, pool, payload),
+    not this browser session's: a double click (whose second run starts after the first one is
+    recorded), the same form sent from a second tab, or a resent request is the operation already
+    recorded, whose status is shown again. A different amount, reference, date or purpose is a new
+    request.
+    """
+    actor = st.session_state["actor"]
     with unit_of_work() as uow:
         status = operations.submit(
-            st.session_state["actor"],
+            actor,
             uow,
             pool_id,
             kind,
             payload,
-            idempotency_key=f"{kind}:{form_key(form)}",
+            idempotency_key=operations.derived_key(kind, actor, pool_id, payload),
             queue=runtime.operations_queue(),
         )
-    st.session_state.pop(f"_form_key_{form}", None)  # the next submission is a new request
     st.session_state.setdefault("_following", {})[form] = str(status.id)
     return status
 
@@ -324,7 +553,7 @@ def follow_operation(form: str, *, done_message: str = "Done.") -> None:
                 status = operations.operation_status(st.session_state["actor"], uow, operation_id)
         except DomainError as exc:  # an id that is not this user's to follow: refuse, stop following
             st.session_state["_following"].pop(form, None)
-            st.error(exc.message)
+            st.error(md(exc.message))
             return
         if status.status == "done":
             st.session_state["_following"].pop(form, None)
@@ -332,7 +561,7 @@ def follow_operation(form: str, *, done_message: str = "Done.") -> None:
             st.rerun(scope="app")
         elif status.status == "failed":
             st.session_state["_following"].pop(form, None)
-            st.session_state.setdefault("_finished", {})[form] = ("error", f"Refused: {status.error}")
+            st.session_state.setdefault("_finished", {})[form] = ("error", f"Refused: {md(status.error)}")
             st.rerun(scope="app")
         else:
             label = f"{status.kind.replace('_', ' ')}: {status.status}"

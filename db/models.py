@@ -68,6 +68,8 @@ class User(Base):
         CheckConstraint(_in("kyc_status", KYC_STATUSES), name="kyc_status"),
         CheckConstraint(_in("accreditation", ACCREDITATIONS), name="accreditation"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
+        # A provider sign-in finds its user by email, case-insensitively (migration 0002).
+        Index("ix_users_email_lower", func.lower(text("email"))),
     )
 
     id: Mapped[IntPK]
@@ -83,6 +85,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     must_change_password: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[Created]
+    # The last sign-in or interaction (written at most once a minute); idle sessions expire by it.
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Pool(Base):
@@ -191,8 +195,10 @@ class CallItem(Base):
 
     id: Mapped[IntPK]
     call_id: Mapped[int] = mapped_column(ForeignKey("capital_calls.id"))
-    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"))
-    investor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Copied from the accepted commitment the call allocates on, which holds both keys already;
+    # checking them per item doubled the cost of a large call. `python -m core verify` checks them.
+    commitment_id: Mapped[int] = mapped_column(BigInteger)
+    investor_id: Mapped[int] = mapped_column(BigInteger)
     amount_due: Mapped[Amount]
     amount_paid: Mapped[Amount] = mapped_column(server_default="0")
     status: Mapped[str] = mapped_column(String(20), server_default="open")

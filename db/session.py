@@ -33,6 +33,12 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+def _storable(value: str) -> str:
+    """Text from a refused request as PostgreSQL can store it: a NUL (which text columns refuse)
+    and the other control characters are written as \\xNN, so the refusal is recorded, not lost."""
+    return "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in value)
+
+
 class UnitOfWork:
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -99,9 +105,9 @@ class UnitOfWork:
                     actor_id=actor_id,
                     action=action,
                     object_type=object_type,
-                    object_id=None if object_id is None else str(object_id)[:64],
+                    object_id=None if object_id is None else _storable(str(object_id)[:64]),
                     outcome="refused",
-                    reason=reason[:2000],
+                    reason=_storable(reason[:2000]),
                 )
             )
             session.commit()

@@ -35,6 +35,9 @@ cd "${APP_HOME:-/app}"  # the image sets nothing: /app; tests run the same scrip
 case "$role" in
   app)
     # Port, address, headless mode and file watcher come from STREAMLIT_* variables set in the image.
+    # Every replica must sign Streamlit's own cookies (the provider sign-in's state) with one key, or
+    # a sign-in whose callback lands on another replica fails: default it to the app's cookie key.
+    export STREAMLIT_SERVER_COOKIE_SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-${COOKIE_SECRET:-}}"
     exec python -m core app "$@"
     ;;
   worker)

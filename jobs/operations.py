@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from core import cache, metrics, operations, runtime
 from core.settings import settings
@@ -13,24 +12,45 @@ from db.models import Operation
 log = logging.getLogger("investment_pools.jobs")
 
 
+DRAIN_ROUNDS = 50  # at most this many group commits per job, so one job never runs for ever
+
+
 def process_operation(operation_id: str) -> str:
-    """Run one operation to the end. Transient database errors propagate so RQ retries with backoff."""
-    started = time.perf_counter()
-
-    def changed(op: Operation) -> None:
-        if op.status in ("done", "failed"):
-            metrics.OPERATIONS.labels(kind=op.kind, status=op.status).inc()
-            metrics.OPERATION_SECONDS.labels(kind=op.kind).observe(time.perf_counter() - started)
-        cache.publish_change(
-            op.pool_id, operation=str(op.id), status=op.status, done=op.progress_done, total=op.progress_total
-        )
-
+    """Run one operation to the end, then group-commit waiting payments (operations.drain).
+    Transient database errors on the job's own operation propagate so RQ retries with backoff."""
     try:
-        return operations.process(operation_id, runtime.unit_of_work, on_change=changed)
+        outcome = operations.process(operation_id, runtime.unit_of_work, on_change=_changed)
     except Exception as exc:
         if operations.is_transient(exc):
             log.warning("operation %s hit a transient error and will be retried: %s", operation_id, exc)
         raise
+    _drain()
+    return outcome
+
+
+def _changed(op: Operation) -> None:
+    if op.status in ("done", "failed"):
+        metrics.OPERATIONS.labels(kind=op.kind, status=op.status).inc()
+        metrics.OPERATION_SECONDS.labels(kind=op.kind).observe(
+            (datetime.now(UTC) - op.created_at).total_seconds()
+        )
+    cache.publish_change(
+        op.pool_id, operation=str(op.id), status=op.status, done=op.progress_done, total=op.progress_total
+    )
+
+
+def _drain() -> None:
+    """Take waiting payments in groups while there are any; their own jobs are then dropped."""
+    queue = runtime.operations_queue()
+    for _ in range(DRAIN_ROUNDS):
+        try:
+            done = operations.drain(runtime.unit_of_work, on_change=_changed)
+        except Exception as exc:  # noqa: BLE001 - each operation still has its own job and the sweeper
+            log.warning("group commit stopped: %s", exc)
+            return
+        if not done:
+            return
+        operations.forget_jobs(done, queue)
 
 
 def sweep() -> int:

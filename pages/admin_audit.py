@@ -26,17 +26,21 @@ with st.container(border=True):
     object_id = bottom[1].text_input("Object id")
     limit = bottom[2].number_input("Show at most", min_value=10, max_value=5000, value=500, step=100)
 since, until = (period[0], period[1]) if len(period) == 2 else (period[0], period[0])
-entries = webapp.call(
-    list_audit,
-    action=action,
-    outcome=None if outcome == "all" else outcome,
-    since=since,
-    until=until,
-    limit=int(limit),
-    who=who,
-    object_type=object_type,
-    object_id=object_id,
-)
+entries = None
+with webapp.refusals_shown():  # a filter refused (control characters, too long) is named, not a crash
+    entries = webapp.call(
+        list_audit,
+        action=action,
+        outcome=None if outcome == "all" else outcome,
+        since=since,
+        until=until,
+        limit=int(limit),
+        who=who,
+        object_type=object_type,
+        object_id=object_id,
+    )
+if entries is None:
+    st.stop()
 frame = pd.DataFrame(
     [
         {

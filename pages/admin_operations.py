@@ -1,10 +1,15 @@
-"""Operations health: database and Redis, queues, workers, running and failed work (with retry), cache."""
+"""Operations health: database and Redis, queues, workers, running and failed work (with retry), cache.
+
+Connection strings and error texts arrive masked from the health service (core.logs.mask_secrets); texts
+that could quote user input are shown as text (core.textsafe.md, tables).
+"""
 
 import pandas as pd
 import streamlit as st
 
 from core import webapp
 from core.services import health
+from core.textsafe import md
 
 actor = webapp.require_actor("admin")
 st.title("Operations health")
@@ -14,7 +19,7 @@ auto = st.toggle("Refresh every 5 seconds", value=False)
 @st.fragment(run_every=5.0 if auto else None)
 def board() -> None:
     state = webapp.call(health.health)
-    st.caption(f"Checked at {state.checked_at:%Y-%m-%d %H:%M:%S} UTC")
+    st.caption(f"Checked at {state.checked_at:%Y-%m-%d %H:%M:%S} UTC · {md(state.servers)}")
     cols = st.columns(5)
     for col, service in zip(cols[:2], (state.database, state.redis), strict=True):
         col.metric(
@@ -23,7 +28,7 @@ def board() -> None:
             None if service.latency_ms is None else f"{service.latency_ms:.1f} ms",
             delta_color="off",
         )
-        col.caption(service.detail)
+        col.caption(md(service.detail))
     cols[2].metric("Queued jobs", sum(q.queued for q in state.queues) if state.queues else "—")
     cols[3].metric("Workers", len(state.workers))
     rate = state.cache_hit_rate

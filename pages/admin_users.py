@@ -1,4 +1,5 @@
-"""Users: search, create (temporary password shown once), role, KYC, unlock, deactivate."""
+"""Users: search, create (temporary password shown once), invite by email (provider sign-in), role,
+KYC, unlock, deactivate."""
 
 import pandas as pd
 import streamlit as st
@@ -6,6 +7,7 @@ import streamlit as st
 from core import webapp
 from core.permissions import ROLES
 from core.services import users
+from core.textsafe import md
 from db.models import ACCREDITATIONS, KYC_STATUSES
 
 actor = webapp.require_actor("admin")
@@ -55,8 +57,30 @@ with st.expander("Create a user"), st.form("create-user", clear_on_submit=True):
             )
             st.code(temporary, language=None)
 
+with st.expander("Invite by email"), st.form("invite-user", clear_on_submit=True):
+    provider = webapp.provider_name()
+    st.caption(
+        f"They sign in with {provider}, with the email address you enter here (their provider must "
+        "have verified it). They get no password; their role is the one you choose, never the provider's."
+        if provider
+        else "Sign-in with an identity provider is not configured (OIDC settings): an invited user can "
+        "sign in once it is."
+    )
+    left, middle, right = st.columns(3)
+    invite_email = left.text_input("Email", key="invite-email")
+    invite_name = middle.text_input("Full name (optional)", key="invite-name")
+    invite_role = right.selectbox("Role", ROLES, format_func=label, key="invite-role")
+    if st.form_submit_button("Invite", type="primary"):
+        with webapp.refusals_shown():
+            invited = webapp.call(users.invite_user, invite_email, role=invite_role, name=invite_name)
+            done(f"Invited {md(invited.email)} as {label(invited.role)} (username {md(invited.username)}).")
+
 search = st.text_input("Search by username or name", key="search")
-found = webapp.call(users.list_users, search)
+found = None
+with webapp.refusals_shown():
+    found = webapp.call(users.list_users, search)
+if found is None:
+    st.stop()
 st.caption(f"{len(found)} users" + (" (the first 200)" if len(found) == 200 else ""))
 st.dataframe(
     pd.DataFrame(

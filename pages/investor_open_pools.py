@@ -6,6 +6,7 @@ import streamlit as st
 from core import investor_ui as ui
 from core import webapp
 from core.services import commitments, investor
+from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Open pools")
@@ -15,7 +16,7 @@ if done:
 
 view = ui.load(investor.open_pools)
 if view.reason:
-    st.warning(f"You cannot commit right now: {view.reason}.")
+    st.warning(f"You cannot commit right now: {md(view.reason)}.")
 elif view.not_accredited:
     st.caption(f"{view.not_accredited} more open pool(s) ask for a higher accreditation than yours.")
 if view.eligible and not view.pools:
@@ -46,7 +47,7 @@ if joinable:
             value = webapp.call(investor.check_commitment, pool.id, amount)  # refused: nothing written
             webapp.call(commitments.submit_commitment, pool.id, amount)  # checks everything again
             st.session_state["_open_pools_done"] = (
-                f"Commitment of {ui.money(value, cur)} to {pool.name} submitted; the manager will review it."
+                f"Commitment of {ui.money(value, cur)} to {md(pool.name)} submitted; the manager will review it."
             )
             st.rerun()
 

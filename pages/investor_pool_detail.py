@@ -9,6 +9,7 @@ from core import investor_ui as ui
 from core import webapp
 from core.errors import DomainError, NotFound
 from core.services import investor
+from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Pool detail")
@@ -24,11 +25,11 @@ try:
     detail = webapp.call(investor.pool_detail, pool_id, period)
 except NotFound as refused:
     if pool_id is not None:
-        st.error(refused.message)
+        st.error(md(refused.message))
     else:  # no pool asked for, and none of their own yet
         st.info("You have no pools yet: browse **Open pools** in the menu to commit to one.")
 except DomainError as refused:
-    st.error(refused.message)
+    st.error(md(refused.message))
 if detail is None:
     if requested is not None and st.button("Show my own pools"):
         st.query_params.pop("pool", None)
@@ -47,7 +48,7 @@ if picked != pool.id:
 st.session_state[ui.POOL_KEY] = pool.id
 st.query_params["pool"] = str(pool.id)
 
-st.header(pool.name, anchor=False)
+st.header(md(pool.name), anchor=False)
 ui.pool_terms(pool)
 st.subheader("Fundraising", anchor=False)
 ui.fundraising_bar(detail.fundraising)
@@ -86,4 +87,4 @@ st.subheader("Documents", anchor=False)
 if not detail.documents:
     st.caption("No documents have been shared for this pool yet.")
 for document in detail.documents:
-    st.write(document)
+    st.text(document)

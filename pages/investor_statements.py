@@ -8,6 +8,7 @@ import streamlit as st
 from core import investor_ui as ui
 from core import webapp
 from core.services import investor
+from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Statements")
@@ -17,7 +18,7 @@ result = ui.load(investor.statement, period, pool_id)
 
 names = {None: "All my pools", **{c.pool_id: c.name for c in result.choices}}
 st.selectbox("Pool", list(names), format_func=names.get, key="statement-pool")
-st.caption(f"{result.investor_name} · {period.label}")
+st.caption(f"{md(result.investor_name)} · {period.label}")
 if not result.pools:
     st.info("No pools to report on yet.")
     st.stop()

@@ -7,6 +7,7 @@ import streamlit as st
 from core import webapp
 from core.manager_ui import choose_pool, deferred, metric, money, table
 from core.services import manager
+from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 st.title("Capital calls")
@@ -62,7 +63,7 @@ if view == VIEWS[0]:
     if preview is not None:
         st.markdown(
             f"**{money(preview.total, cur)}** from **{len(preview.lines):,}** investors for "
-            f"*{preview.payload['purpose']}*, due {preview.payload['due_date']}. "
+            f"*{md(preview.payload['purpose'])}*, due {preview.payload['due_date']}. "
             f"The parts below add up to the call exactly."
         )
         table(

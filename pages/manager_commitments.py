@@ -5,6 +5,7 @@ import streamlit as st
 from core import webapp
 from core.manager_ui import choose_pool, metric, money, table
 from core.services import commitments, manager, pools
+from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 st.title("Commitments")
@@ -39,7 +40,7 @@ if pages > 1:
 for item in book.pending[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
     with st.container(border=True):
         info, amount_col, buttons = st.columns([3, 2, 2])
-        info.write(f"**{item.investor_name}**")
+        info.write(f"**{md(item.investor_name)}**")
         kyc = f"KYC {item.kyc_status}"
         info.caption(f"asked for {money(item.amount_requested, cur)} · {kyc} · {item.created_at:%d %b %Y}")
         if item.kyc_status != "approved":
@@ -61,13 +62,13 @@ for item in book.pending[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
                     else (f" (scaled down from {money(item.amount_requested, cur)})")
                 )
                 st.session_state["_commitments_flash"] = (
-                    f"Accepted {money(accepted, cur)} from {item.investor_name}{scaled}."
+                    f"Accepted {money(accepted, cur)} from {md(item.investor_name)}{scaled}."
                 )
                 st.rerun()
         if buttons.button("Reject", key=f"reject-{item.id}"):
             with webapp.refusals_shown():
                 webapp.call(commitments.reject_commitment, item.id)
-                st.session_state["_commitments_flash"] = f"Rejected {item.investor_name}'s commitment."
+                st.session_state["_commitments_flash"] = f"Rejected {md(item.investor_name)}'s commitment."
                 st.rerun()
 
 plans = st.session_state.setdefault("_scale_plans", {})

@@ -14,6 +14,7 @@ from core.errors import DomainError, ValidationError
 from core.manager_ui import POOL_KEY
 from core.money import MINOR_UNITS
 from core.services import manager, pools
+from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 
@@ -98,7 +99,7 @@ def save() -> None:
 
 
 outcome = st.session_state.pop("_pool_form_outcome", {})
-st.title(f"Edit {pool.name}" if pool else "Create a pool")
+st.title(f"Edit {md(pool.name)}" if pool else "Create a pool")
 if pool is not None:
     st.caption(f"Status: {pool.status}")
     if st.button("Start a new pool instead", icon=":material/add:"):
@@ -110,7 +111,7 @@ if pool is not None and pool.status not in ("draft", "open"):
 if locked:
     st.info("This pool is open: its terms are fixed; only the close date can still move.")
 if outcome.get("error") and outcome.get("field") not in LABELS:
-    st.error(outcome["error"])  # a refusal about no one field; field errors show under their field
+    st.error(md(outcome["error"]))  # a refusal about no one field; field errors show under their field
 if outcome.get("success"):
     st.success(outcome["success"])
 
@@ -126,7 +127,7 @@ def initial(field: str, default: str = "") -> str:
 
 def field_error(field: str, where) -> None:  # noqa: ANN001 - a Streamlit container
     if outcome.get("field") == field:
-        where.error(outcome["error"], icon=":material/error:")
+        where.error(md(outcome["error"]), icon=":material/error:")
 
 
 tomorrow = date.today() + timedelta(days=1)

@@ -5,6 +5,7 @@ import streamlit as st
 from core import webapp
 from core.manager_ui import POOL_KEY, metric, money, multiple, percent
 from core.services import manager, pools
+from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 st.title("My pools")
@@ -47,7 +48,7 @@ def live_pools() -> None:
     for pool in mine:
         with st.container(border=True):
             head, actions = st.columns([5, 2])
-            head.subheader(pool.name, anchor=False)
+            head.subheader(md(pool.name), anchor=False)
             head.caption(
                 f"{pool.status.upper()} · {pool.strategy.replace('_', ' ')} · {pool.currency} · "
                 f"closes {pool.close_date:%d %b %Y}"

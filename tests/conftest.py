@@ -79,6 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
         COOKIE_SECRET=secrets.token_urlsafe(40),
         DATA_DIR=tempfile.mkdtemp(prefix="ip-test-data-"),
         QUEUE_NAME=f"operations-test-{os.getpid()}",
+        # Generous limits: the suite submits and logs in far faster than a person. Tests of the limits
+        # themselves (tests/integration/test_rate_limits.py) set real ones.
+        OPERATION_RATE_LIMIT="10000",
+        LOGIN_RATE_LIMIT_ACCOUNT="10000",
+        LOGIN_RATE_LIMIT_SOURCE="10000",
     )
     from db.migrate import upgrade
 

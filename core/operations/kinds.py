@@ -13,14 +13,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import ledger, positions
 from core.domain import clean_text, parse_date
-from core.errors import InvalidState, ValidationError
+from core.errors import DomainError, InvalidState, PermissionDenied, ValidationError
 from core.fundmath import FeeTerms, WaterfallTerms, allocate, management_fee, waterfall
 from core.money import minor_unit, parse_amount, quantize, to_decimal
 from core.permissions import Actor, require_pool_manager
@@ -32,6 +32,18 @@ from db.session import UnitOfWork
 
 BATCH = 20_000  # investors per transaction: big enough to be set-based, small enough to commit often
 RUNNING_POOLS = ("closed", "investing")
+
+
+MALFORMED = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError, IndexError)
+
+
+def refusal(exc: Exception) -> str | None:
+    """The reason a request is refused for good (it would fail the same way on every retry)."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, MALFORMED):
+        return f"malformed request: {type(exc).__name__}: {exc}"
+    return None
 
 
 def batch_size() -> int:
@@ -64,6 +76,7 @@ def _journal_lines(rows: list[tuple[int, Decimal]], account: str, side: str) -> 
 class Kind:
     name = ""
     needs_pool = True  # False for platform-wide work (an export): pool is then None
+    grouped = False  # one small batch: many are done in one transaction by operations.drain()
 
     def prepare(
         self, actor: Actor, uow: UnitOfWork, pool: Pool, payload: dict[str, Any]
@@ -78,6 +91,12 @@ class Kind:
 
     def finish(self, uow: UnitOfWork, op: Operation, pool: Pool) -> dict[str, Any] | None:
         return None
+
+    def run_group(
+        self, uow: UnitOfWork, ops: list[Operation], pools: dict[int, Pool], actors: dict[int, Actor]
+    ) -> dict[uuid.UUID, str]:
+        """Grouped kinds only: every operation's one batch, set-based; the refusal of each one refused."""
+        raise NotImplementedError
 
 
 class SettleCommitments(Kind):
@@ -140,20 +159,19 @@ def call_total(pool: Pool, committed: Decimal, payload: dict[str, Any]) -> Decim
     return parse_amount(amount, pool.currency, "amount")
 
 
-def call_allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int) -> dict[int, Decimal]:
-    """Each investor's part of a call, pro rata to commitment; refused where it exceeds the unfunded part."""
-    held = {
-        i: p
-        for i, p in positions.investor_positions(uow.session, pool.id, upto_journal=upto).items()
-        if p.committed > 0
-    }
-    if not held:
-        raise InvalidState("this pool has no accepted commitments to call")
-    unfunded = sum((p.unfunded for p in held.values()), Decimal(0))
+def _within_unfunded(pool: Pool, total: Decimal, unfunded: Decimal) -> None:
     if total > unfunded:
         raise ValidationError(
             "amount", f"{total:,} is above the unfunded commitments of {unfunded:,} {pool.currency}"
         )
+
+
+def call_allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int) -> dict[int, Decimal]:
+    """Each investor's part of a call, pro rata to commitment; refused where it exceeds the unfunded part."""
+    held = {i: b for i, b in positions.call_bases(uow.session, pool.id, upto).items() if b.committed > 0}
+    if not held:
+        raise InvalidState("this pool has no accepted commitments to call")
+    _within_unfunded(pool, total, sum((p.unfunded for p in held.values()), Decimal(0)))
     parts = allocate(total, {i: p.committed for i, p in sorted(held.items())}, minor_unit(pool.currency))
     over = [i for i, part in parts.items() if part > held[i].unfunded]
     if over:
@@ -170,9 +188,16 @@ class IssueCapitalCall(Kind):
         require_pool_manager(actor, pool.manager_id)
         _require_running(pool, "a capital call")
         upto = positions.last_journal(uow.session, pool.id)
-        committed = positions.pool_total(uow.session, pool.id).committed
-        total = call_total(pool, committed, payload)
-        parts = call_allocation(uow, pool, total, upto)
+        book = positions.pool_total(uow.session, pool.id)
+        if book.committed <= 0:
+            raise InvalidState("this pool has no accepted commitments to call")
+        total = call_total(pool, book.committed, payload)
+        _within_unfunded(pool, total, book.unfunded)
+        # The per-investor split is the worker's (call_allocation, once); the count is the
+        # progress bar's until the worker writes the items and sets the exact one.
+        investors = uow.session.scalar(
+            select(func.count()).where(Commitment.pool_id == pool.id, Commitment.status == "accepted")
+        )
         call_date = _no_future(_date(payload, "call_date", today()), "call_date")
         due = _date(payload, "due_date")
         if due < call_date:
@@ -187,7 +212,7 @@ class IssueCapitalCall(Kind):
             "due_date": due.isoformat(),
             "upto_journal": upto,
         }
-        return clean, len(parts)
+        return clean, investors
 
     def on_submit(self, uow, pool, operation_id, clean):  # noqa: ANN001, ANN201
         uow.session.add(
@@ -211,31 +236,29 @@ class IssueCapitalCall(Kind):
         call = self._call(uow, op)
         if op.progress_done == 0:
             self._write_items(uow, pool, call, op)
-        rows = uow.session.execute(
-            select(CallItem.investor_id, CallItem.amount_due)
-            .where(CallItem.call_id == call.id)
-            .order_by(CallItem.id)
-            .offset(op.progress_done)
-            .limit(batch_size())
-        ).all()
-        if rows:
-            total = sum((amount for _, amount in rows), Decimal(0))
-            ledger.post(
-                uow.session,
+        # This batch's slice of the items, booked straight from call_items: a receivable per
+        # investor and the clearing credit for the slice's total.
+        ledger.post_query(
+            uow.session,
+            ledger.Posting(
                 pool_id=pool.id,
                 currency=pool.currency,
                 kind="capital_call",
                 idempotency_key=f"op:{op.id}:{op.progress_done}",
                 effective_date=call.call_date,
-                lines=[
-                    *_journal_lines(rows, "receivable", ledger.DEBIT),
-                    ledger.credit("call_clearing", total),
-                ],
+                lines=[],
                 memo=f"capital call {call.id}: {call.purpose}",
                 actor_id=actor.user_id,
                 operation_id=op.id,
-            )
-        return op.progress_done + len(rows)
+            ),
+            """WITH slice AS (SELECT investor_id, amount_due FROM call_items WHERE call_id = :call
+                               ORDER BY id OFFSET :done LIMIT :size)
+               SELECT investor_id, 'receivable', 'D', amount_due FROM slice
+               UNION ALL
+               SELECT NULL, 'call_clearing', 'C', sum(amount_due) FROM slice HAVING count(*) > 0""",
+            {"call": call.id, "done": op.progress_done, "size": batch_size()},
+        )
+        return min(op.progress_done + batch_size(), op.progress_total)
 
     def _write_items(self, uow: UnitOfWork, pool: Pool, call: CapitalCall, op: Operation) -> None:
         """All call items in one COPY, so every later batch just posts a slice of them."""
@@ -271,21 +294,30 @@ class RecordPayment(Kind):
     """A payment against one call item, by its investor or recorded by the pool's manager."""
 
     name = "payment"
+    grouped = True
 
-    def _item(
-        self, uow: UnitOfWork, pool: Pool, item_id: object, *, lock: bool
-    ) -> tuple[CallItem, CapitalCall]:
-        if not isinstance(item_id, int):
-            raise ValidationError("call_item_id", "must be an integer")
+    def _items(
+        self, uow: UnitOfWork, item_ids: list[object], *, lock: bool
+    ) -> dict[int, tuple[CallItem, CapitalCall]]:
+        ids = sorted({i for i in item_ids if isinstance(i, int)})
         query = (
             select(CallItem, CapitalCall)
             .join(CapitalCall, CapitalCall.id == CallItem.call_id)
-            .where(CallItem.id == item_id)
+            .where(CallItem.id.in_(ids))
+            .order_by(CallItem.id)  # one lock order for every worker
         )
-        row = uow.session.execute(query.with_for_update(of=CallItem) if lock else query).one_or_none()
+        rows = uow.session.execute(query.with_for_update(of=CallItem) if lock else query).all()
+        return {item.id: (item, call) for item, call in rows}
+
+    def _item(
+        self, found: dict[int, tuple[CallItem, CapitalCall]], pool: Pool, item_id: object
+    ) -> tuple[CallItem, CapitalCall]:
+        if not isinstance(item_id, int):
+            raise ValidationError("call_item_id", "must be an integer")
+        row = found.get(item_id)
         if row is None or row[1].pool_id != pool.id:
             raise ValidationError("call_item_id", "no such call item in this pool")
-        return row[0], row[1]
+        return row
 
     def _check(self, actor: Actor, pool: Pool, item: CallItem, call: CapitalCall, amount: Decimal) -> None:
         if not (actor.user_id == item.investor_id and actor.role == "investor"):
@@ -303,7 +335,8 @@ class RecordPayment(Kind):
             )
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
-        item, call = self._item(uow, pool, payload.get("call_item_id"), lock=False)
+        item_id = payload.get("call_item_id")
+        item, call = self._item(self._items(uow, [item_id], lock=False), pool, item_id)
         amount = parse_amount(payload.get("amount"), pool.currency, "amount")
         self._check(actor, pool, item, call, amount)
         reference = clean_text(payload.get("reference", ""), "reference", max_length=100)
@@ -315,12 +348,16 @@ class RecordPayment(Kind):
             "paid_on": paid_on.isoformat(),
         }, 1
 
-    def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        item, call = self._item(uow, pool, op.payload["call_item_id"], lock=True)
+    def _apply(
+        self, found: dict[int, tuple[CallItem, CapitalCall]], op: Operation, pool: Pool, actor: Actor
+    ) -> ledger.Posting:
+        """Re-check the payment against the locked item, settle the item, and say what to post."""
+        item, call = self._item(found, pool, op.payload["call_item_id"])
         amount = Decimal(op.payload["amount"])
         self._check(actor, pool, item, call, amount)
-        ledger.post(
-            uow.session,
+        item.amount_paid += amount
+        item.status = "paid" if item.amount_paid == item.amount_due else "partially_paid"
+        return ledger.Posting(
             pool_id=pool.id,
             currency=pool.currency,
             kind="payment",
@@ -336,9 +373,28 @@ class RecordPayment(Kind):
             actor_id=actor.user_id,
             operation_id=op.id,
         )
-        item.amount_paid += amount
-        item.status = "paid" if item.amount_paid == item.amount_due else "partially_paid"
+
+    def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
+        found = self._items(uow, [op.payload["call_item_id"]], lock=True)
+        ledger.post_many(uow.session, [self._apply(found, op, pool, actor)])
         return 1
+
+    def run_group(self, uow, ops, pools, actors):  # noqa: ANN001, ANN201
+        found = self._items(uow, [op.payload.get("call_item_id") for op in ops], lock=True)
+        postings, refused = [], {}
+        for op in ops:  # in submission order: a later payment sees the earlier ones' effect
+            try:
+                actor = actors.get(op.actor_id)
+                if actor is None:
+                    raise PermissionDenied("the user who submitted this operation is no longer active")
+                postings.append(self._apply(found, op, pools[op.pool_id], actor))
+            except Exception as exc:
+                reason = refusal(exc)
+                if reason is None:
+                    raise
+                refused[op.id] = reason
+        ledger.post_many(uow.session, postings)
+        return refused
 
     def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
         return {"call_item_id": op.payload["call_item_id"], "amount": op.payload["amount"]}

@@ -9,7 +9,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from core import cache, positions
+from core.errors import PermissionDenied, ValidationError
 from core.permissions import INVESTOR, Actor, require_read_investor_position
+from core.services.audit import audits_refused_reads
 from core.services.pools import fundraising, visible_pool
 from db.models import Pool
 from db.session import UnitOfWork
@@ -42,6 +44,7 @@ class PoolAnalytics:
         return float(self.committed / self.target_size) if self.target_size else 0.0
 
 
+@audits_refused_reads
 def pool_analytics(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolAnalytics:
     """The pool's headline figures, as of its current ledger version."""
     pool = visible_pool(uow, actor, pool_id)
@@ -93,11 +96,14 @@ class Holding:
     nav: Decimal
 
 
+@audits_refused_reads
 def portfolio(actor: Actor, uow: UnitOfWork, investor_id: int | None = None) -> list[Holding]:
     """One investor's position in every pool, cached under the versions of exactly those pools."""
     investor_id = actor.user_id if investor_id is None and actor.role == INVESTOR else investor_id
     if investor_id is None:
-        raise ValueError("investor_id is required")
+        raise ValidationError("investor_id", "is required")
+    if actor.role == INVESTOR and investor_id != actor.user_id:
+        raise PermissionDenied("you may only see your own investments")
     pools_of = uow.session.execute(
         select(Pool.id, Pool.name, Pool.strategy, Pool.status, Pool.currency, Pool.version, Pool.manager_id)
         .where(Pool.id.in_(positions.pools_of_investor(uow.session, investor_id)))

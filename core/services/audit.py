@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,7 +12,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from core.errors import DomainError
+from core.domain import clean_text
+from core.errors import DomainError, PermissionDenied
 from core.permissions import ADMIN, Actor, require_role
 from db.models import AuditLog, User
 from db.session import UnitOfWork
@@ -43,6 +46,50 @@ def records_refusals(action: str, object_type: str) -> Callable[[Callable[P, R]]
     return wrap
 
 
+# The object a read names, by the parameter that names it: the first one given is audited.
+_READ_OBJECTS = {
+    "pool_id": "pool",
+    "commitment_id": "commitment",
+    "call_id": "capital_call",
+    "item_id": "call_item",
+    "operation_id": "operation",
+    "user_id": "user",
+    "investor_id": "investor",
+}
+
+
+def audits_refused_reads(service: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a reading service: a PermissionDenied (someone asking for what is not theirs) is written
+    to the audit log as action "read.<module>.<service>", then propagates.
+
+    Other refusals (bad input, no such id) are not recorded: nothing was at stake. A refusal is
+    recorded once, by the innermost wrapped service, however many wrapped reads it passes through.
+    """
+    action = f"read.{service.__module__.rsplit('.', 1)[-1]}.{service.__name__}"[:60]
+    signature = inspect.signature(service)
+
+    @functools.wraps(service)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except PermissionDenied as exc:
+            if not getattr(exc, "recorded", False):
+                actor: Actor = args[0]  # type: ignore[assignment]
+                uow: UnitOfWork = args[1]  # type: ignore[assignment]
+                named = signature.bind_partial(*args, **kwargs).arguments
+                object_type, object_id = "-", None
+                for parameter, kind in _READ_OBJECTS.items():
+                    value = named.get(parameter)
+                    if isinstance(value, (int, str, uuid.UUID)) and not isinstance(value, bool):
+                        object_type, object_id = kind, value
+                        break
+                uow.record_refusal(actor.user_id, action, object_type, object_id, exc.message)
+                exc.recorded = True  # type: ignore[attr-defined]
+            raise
+
+    return run
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
@@ -57,6 +104,7 @@ class AuditEntry:
     after: dict[str, Any] | None
 
 
+@audits_refused_reads
 def list_audit(
     actor: Actor,
     uow: UnitOfWork,
@@ -70,8 +118,21 @@ def list_audit(
     object_type: str = "",
     object_id: str = "",
 ) -> list[AuditEntry]:
-    """Newest first; an admin's view of who changed what (who: part of a username, or "system")."""
+    """Newest first; an admin's view of who changed what (who: part of a username, or "system").
+
+    The text filters are typed by hand: bounded, single-line text (a NUL cannot even be sent to
+    PostgreSQL), refused with the filter named otherwise.
+    """
     require_role(actor, ADMIN)
+    action, who, object_type, object_id = (
+        clean_text(value, name, max_length=200, required=False)
+        for name, value in (
+            ("action", action),
+            ("who", who),
+            ("object_type", object_type),
+            ("object_id", object_id),
+        )
+    )
     query = (
         select(AuditLog, User.username)
         .outerjoin(User, User.id == AuditLog.actor_id)

@@ -22,7 +22,7 @@ from core.permissions import (
     require_read_investor_position,
     require_role,
 )
-from core.services.audit import records_refusals
+from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool, today
 from db.models import Commitment, Pool, User
 from db.session import UnitOfWork
@@ -238,6 +238,7 @@ def _views(uow: UnitOfWork, query) -> list[CommitmentView]:  # noqa: ANN001 - a 
     ]
 
 
+@audits_refused_reads
 def get_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> CommitmentView:
     views = _views(uow, select(Commitment).where(Commitment.id == commitment_id))
     if not views:
@@ -248,6 +249,7 @@ def get_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> Commitm
     return view
 
 
+@audits_refused_reads
 def list_commitments(
     actor: Actor, uow: UnitOfWork, *, pool_id: int | None = None, status: str | None = None
 ) -> list[CommitmentView]:

@@ -32,7 +32,7 @@ from core.domain import parse_date
 from core.errors import InvalidState, NotFound, ValidationError
 from core.money import MINOR_UNITS
 from core.permissions import ADMIN, Actor, require_role
-from core.services.audit import records_refusals
+from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import today
 from core.settings import settings
 from db.models import Operation
@@ -348,6 +348,7 @@ def _range(report: Report, start: Sequence[Any] | None, stop: Sequence[Any] | No
     return conditions, params
 
 
+@audits_refused_reads
 def export_to(
     actor: Actor, uow: UnitOfWork, report: str, out: BinaryIO, *, since: object = None, until: object = None
 ) -> int:
@@ -491,6 +492,7 @@ def finish_job(uow: UnitOfWork, op: Operation) -> dict[str, Any]:
 # --- listing and downloading ---------------------------------------------------------------------------
 
 
+@audits_refused_reads
 def recent_exports(actor: Actor, uow: UnitOfWork, limit: int = 20) -> list[ExportInfo]:
     """The latest background exports, newest first, with whether their file can be downloaded."""
     require_role(actor, ADMIN)
@@ -532,6 +534,7 @@ class ExportFile:
         return self.path.read_bytes()
 
 
+@audits_refused_reads
 def export_file(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> ExportFile:
     """A finished background export's file, for the download button."""
     require_role(actor, ADMIN)

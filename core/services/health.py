@@ -2,10 +2,13 @@
 
 Each probe is independent: a Redis outage shows as "Redis down" (and empty queue figures), never
 as a broken page, because PostgreSQL is the source of truth and Redis only a trigger and a cache.
+Every text the page shows that could carry a connection string (probe errors, failure reasons, where
+the servers are) goes through core.logs.mask_secrets first: passwords are never shown.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,8 +18,10 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from core import cache, operations
+from core.logs import mask_secrets
 from core.operations import OperationStatus
 from core.permissions import ADMIN, Actor, require_role
+from core.services.audit import audits_refused_reads
 from core.settings import settings
 from db.models import Operation
 from db.session import UnitOfWork
@@ -68,6 +73,7 @@ class Health:
     stalled: int  # running with no progress for longer than the operation timeout
     cache_hit_rate: float | None  # this app process's analytics cache
     redis_hit_rate: float | None  # the Redis server's keyspace hits / (hits + misses)
+    servers: str = ""  # which database and Redis, passwords masked (runtime.describe)
 
 
 def _timed(probe: Any) -> tuple[Any, float]:
@@ -88,7 +94,7 @@ def _database(uow: UnitOfWork) -> ServiceStatus:
         )
     except Exception as exc:  # noqa: BLE001 - report, do not raise: this is the health page
         return ServiceStatus(
-            "PostgreSQL", False, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            "PostgreSQL", False, None, mask_secrets(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         )
     return ServiceStatus("PostgreSQL", True, latency, f"version {row[0]}, {row[1]}, {row[2]} connections")
 
@@ -101,7 +107,11 @@ def _redis() -> tuple[ServiceStatus, float | None, Any]:
         _, latency = _timed(client.ping)
         info = client.info()
     except Exception as exc:  # noqa: BLE001
-        return ServiceStatus("Redis", False, None, f"{type(exc).__name__}: {str(exc)[:200]}"), None, None
+        return (
+            ServiceStatus("Redis", False, None, mask_secrets(f"{type(exc).__name__}: {str(exc)[:200]}")),
+            None,
+            None,
+        )
     hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
     detail = f"version {info.get('redis_version', '?')}, {info.get('used_memory_human', '?')} used"
     return (
@@ -152,6 +162,7 @@ def _queues_and_workers(client: Any) -> tuple[list[QueueHealth], list[WorkerHeal
     return queues, workers
 
 
+@audits_refused_reads
 def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
     """One look at everything an admin watches; cheap enough to refresh every few seconds."""
     require_role(actor, ADMIN)
@@ -175,7 +186,10 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
                 .limit(100)
             ).scalars()
         ]
-        failed = operations.list_operations(actor, uow, status="failed", limit=failed_limit)
+        failed = [
+            dataclasses.replace(op, error=mask_secrets(op.error or "") or None)
+            for op in operations.list_operations(actor, uow, status="failed", limit=failed_limit)
+        ]
         cutoff = datetime.now(UTC) - timedelta(seconds=settings().operation_timeout_seconds)
         stalled = sum(1 for op in in_flight if op.status == "running" and op.updated_at < cutoff)
     return Health(
@@ -190,7 +204,17 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
         stalled,
         cache.hit_rate(),
         redis_hit_rate,
+        _servers(),
     )
+
+
+def _servers() -> str:
+    from core import runtime
+
+    try:
+        return mask_secrets(runtime.describe())
+    except Exception as exc:  # noqa: BLE001 - an embedded server that will not start: say so, masked
+        return mask_secrets(f"unknown ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def retry_operation(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> OperationStatus:

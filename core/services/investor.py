@@ -16,10 +16,8 @@ Unfunded commitment = commitment - contributions to date (ILPA), as on the capit
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +28,7 @@ from sqlalchemy import func, select, text
 
 from core import cache as redis_cache
 from core import positions
+from core.csvsafe import csv_text
 from core.domain import check_ticket, is_eligible
 from core.errors import InvalidState, NotFound, PermissionDenied, ValidationError
 from core.fundmath import CapitalAccount, capital_account, multiples, xirr
@@ -41,7 +40,9 @@ from core.permissions import (
     Actor,
     may_read_investor_position,
     require_read_investor_position,
+    require_role,
 )
+from core.services.audit import audits_refused_reads
 from core.services.commitments import accepted_total
 from core.services.pools import Fundraising, PoolView, fundraising, today, visible_pool
 from db.models import CallItem, CapitalCall, Commitment, Pool, User
@@ -514,6 +515,7 @@ def _allocations(holdings: list[Holding]) -> tuple[list[Allocation], list[Alloca
     return by_pool, by_strategy
 
 
+@audits_refused_reads
 def portfolio_overview(
     actor: Actor, uow: UnitOfWork, period: Period, investor_id: int | None = None
 ) -> PortfolioOverview:
@@ -717,6 +719,7 @@ class PoolDetail:
     documents: list[str] = field(default_factory=list)
 
 
+@audits_refused_reads
 def pool_detail(
     actor: Actor,
     uow: UnitOfWork,
@@ -793,6 +796,7 @@ class CapitalCalls:
     summary: list[CallSummary]  # one per currency
 
 
+@audits_refused_reads
 def capital_calls(
     actor: Actor, uow: UnitOfWork, investor_id: int | None = None, *, on: date | None = None
 ) -> CapitalCalls:
@@ -824,6 +828,7 @@ def capital_calls(
     )
 
 
+@audits_refused_reads
 def call_item(actor: Actor, uow: UnitOfWork, item_id: int) -> CallItemView:
     """One call item, for the payment form; another investor's item is refused, not shown."""
     if not isinstance(item_id, int) or isinstance(item_id, bool):
@@ -870,8 +875,10 @@ class OpenPools:
     pending: list[CommitmentLine]
 
 
+@audits_refused_reads
 def open_pools(actor: Actor, uow: UnitOfWork) -> OpenPools:
     """Open pools this investor may join (KYC approved, accreditation high enough, before close)."""
+    require_role(actor, INVESTOR)
     investor = _subject(actor, None)
     user = uow.session.get(User, investor)
     if user is None:
@@ -946,11 +953,14 @@ def _raised(uow: UnitOfWork, pool_ids: list[int]) -> dict[int, tuple[Decimal, De
     return {pool_id: (accepted, pending, investors) for pool_id, accepted, pending, investors in rows}
 
 
+@audits_refused_reads
 def check_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: object) -> Decimal:
     """The commit form's check before it submits: the same rules submit_commitment applies again.
 
-    Reads only, so a refused amount writes nothing at all (not even an audit row).
+    Reads only, so a refused amount writes nothing at all (not even an audit row; a refused role
+    or pool is audited like every refused read).
     """
+    require_role(actor, INVESTOR)
     investor = _subject(actor, None)
     pool = visible_pool(uow, actor, _pool_id(pool_id))
     if pool.status != "open":
@@ -1003,6 +1013,7 @@ class Statement:
     choices: list[PoolChoice]
 
 
+@audits_refused_reads
 def statement(
     actor: Actor, uow: UnitOfWork, period: Period, pool_id: int | None = None, investor_id: int | None = None
 ) -> Statement:
@@ -1076,31 +1087,13 @@ def transaction_rows(result: Statement) -> list[tuple[Any, ...]]:
     ]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Through the one CSV neutraliser (core.csvsafe): formula-looking text gets a leading quote,
+    numbers stay numbers."""
+    return csv_text(header, rows)
 
 
-def _cell(value: Any) -> str:
-    """Numbers as plain strings; text that a spreadsheet would run as a formula gets a leading quote
-    (OWASP CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, int):
-        return str(value)
-    value = str(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return out.getvalue()
-
-
+@audits_refused_reads
 def capital_account_csv(
     actor: Actor, uow: UnitOfWork, period: Period, pool_id: int | None = None, investor_id: int | None = None
 ) -> str:
@@ -1110,6 +1103,7 @@ def capital_account_csv(
     )
 
 
+@audits_refused_reads
 def transactions_csv(
     actor: Actor, uow: UnitOfWork, period: Period, pool_id: int | None = None, investor_id: int | None = None
 ) -> str:

@@ -7,8 +7,6 @@ operations post with (core.operations.kinds), so a preview is what gets posted.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -17,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from core import cache, positions
+from core.csvsafe import csv_text, neutralise  # noqa: F401 - neutralise re-exported: one rule
 from core.domain import clean_text, parse_date
 from core.errors import InvalidState, NotFound, ValidationError
 from core.fundmath import portfolio_metrics, scale_down
@@ -24,6 +23,7 @@ from core.money import MINOR_UNITS, minor_unit, parse_amount, quantize, to_decim
 from core.operations import kinds
 from core.permissions import FUND_MANAGER, Actor, require_pool_manager, require_role
 from core.services.analytics import pool_analytics
+from core.services.audit import audits_refused_reads
 from core.services.pools import PoolView, load_pool, today
 from db.models import CapitalCall, Pool
 from db.session import UnitOfWork
@@ -74,11 +74,13 @@ def _load(cls: type, data: dict[str, Any]) -> Any:
     return cls(**values)
 
 
+@audits_refused_reads
 def managed_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolView:
     """One pool's terms and status, for its manager only."""
     return PoolView.of(_managed(actor, uow, pool_id))
 
 
+@audits_refused_reads
 def pool_versions(actor: Actor, uow: UnitOfWork) -> dict[int, int]:
     """The version counter of each of this manager's pools: what live pages poll."""
     require_role(actor, FUND_MANAGER)
@@ -179,6 +181,7 @@ def _summary(actor: Actor, uow: UnitOfWork, pool: Pool) -> PoolSummary:
     )
 
 
+@audits_refused_reads
 def my_pools(actor: Actor, uow: UnitOfWork) -> list[PoolSummary]:
     """Every pool this manager runs, newest first, with fundraising, capital and returns figures."""
     require_role(actor, FUND_MANAGER)
@@ -230,6 +233,7 @@ class CommitmentBook:
     decided: Decided
 
 
+@audits_refused_reads
 def commitment_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CommitmentBook:
     """A pool's commitments for review: the pending ones in full, the decided ones as columns."""
     pool = _managed(actor, uow, pool_id)
@@ -307,6 +311,7 @@ class ScaleDownPlan:
         }
 
 
+@audits_refused_reads
 def scale_down_plan(actor: Actor, uow: UnitOfWork, pool_id: int) -> ScaleDownPlan:
     """Every pending commitment cut pro rata (core.fundmath.scale_down) to fit the room under the hard cap."""
     pool = _managed(actor, uow, pool_id)
@@ -358,6 +363,7 @@ class CallPreview:
     version: int
 
 
+@audits_refused_reads
 def call_preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: dict[str, Any]) -> CallPreview:
     """Each investor's part of a proposed call (kinds.call_allocation), checked as submission checks it.
 
@@ -444,6 +450,7 @@ class CallBook:
     outstanding: Decimal
 
 
+@audits_refused_reads
 def call_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CallBook:
     """A pool's capital calls with what is paid and outstanding on each, and the pool's totals."""
     pool = _managed(actor, uow, pool_id)
@@ -479,6 +486,7 @@ def call_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CallBook:
     return CallBook(PoolView.of(pool), calls, totals.called, totals.paid_in, totals.outstanding)
 
 
+@audits_refused_reads
 def investor_balances(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[InvestorBalance]:
     """Per investor across all calls: committed, called, paid-in, outstanding, unfunded; most owed first."""
     pool = _managed(actor, uow, pool_id)
@@ -519,6 +527,7 @@ def _call_of(actor: Actor, uow: UnitOfWork, call_id: object) -> tuple[CapitalCal
     return call, _managed(actor, uow, call.pool_id)
 
 
+@audits_refused_reads
 def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> list[CallItemRow]:
     """One call's items, one per investor, with what each has paid."""
     call, pool = _call_of(actor, uow, call_id)
@@ -536,22 +545,13 @@ def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> list[CallItemRow]
     return [CallItemRow(*row) for row in rows]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: object) -> object:
-    """OWASP CSV injection: a text cell a spreadsheet would read as a formula is prefixed with '."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
-        return "'" + cell
-    return cell
-
-
+@audits_refused_reads
 def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
-    """The call notice as CSV, one row per investor: what is due, by when, and what is paid."""
+    """The call notice as CSV, one row per investor: what is due, by when, and what is paid.
+    Every cell goes through the one CSV neutraliser (core.csvsafe): names, purposes and emails that
+    look like formulas are quoted, amounts stay numbers."""
     call, pool = _call_of(actor, uow, call_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    return csv_text(
         [
             "pool",
             "call_id",
@@ -567,19 +567,17 @@ def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
             "amount_paid",
             "outstanding",
             "status",
-        ]
-    )
-    for item in call_items(actor, uow, call.id):
-        writer.writerow(
+        ],
+        (
             [
-                neutralise(pool.name),
+                pool.name,
                 call.id,
                 call.call_date.isoformat(),
                 call.due_date.isoformat(),
-                neutralise(call.purpose),
+                call.purpose,
                 item.investor_id,
-                neutralise(item.investor_name),
-                neutralise(item.email),
+                item.investor_name,
+                item.email,
                 pool.currency,
                 item.committed,
                 item.amount_due,
@@ -587,8 +585,9 @@ def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
                 item.outstanding,
                 item.status,
             ]
-        )
-    return out.getvalue()
+            for item in call_items(actor, uow, call.id)
+        ),
+    )
 
 
 # --- portfolio --------------------------------------------------------------------------------------
@@ -643,6 +642,7 @@ class PortfolioView:
     history: list[NavPoint]
 
 
+@audits_refused_reads
 def portfolio_companies(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[CompanyHolding]:
     """Companies the pool bought into or exited, read from its posted investment journals."""
     pool = _managed(actor, uow, pool_id)
@@ -687,6 +687,7 @@ def _marks(uow: UnitOfWork, pool_id: int) -> list[Mark]:
     return [Mark(date.fromisoformat(on), Decimal(v), Decimal(d), note) for on, v, d, note in rows]
 
 
+@audits_refused_reads
 def nav_history(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[NavPoint]:
     """NAV, portfolio value and cash at the end of each day anything was booked, from the ledger."""
     pool = _managed(actor, uow, pool_id)
@@ -729,6 +730,7 @@ def nav_history(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[NavPoint]:
     return points
 
 
+@audits_refused_reads
 def portfolio(actor: Actor, uow: UnitOfWork, pool_id: int) -> PortfolioView:
     """The pool's holdings, marks and NAV history."""
     pool = _managed(actor, uow, pool_id)
@@ -793,6 +795,7 @@ class DistributionPreview:
         return sum((line.gp for line in self.lines), ZERO)
 
 
+@audits_refused_reads
 def distribution_preview(
     actor: Actor, uow: UnitOfWork, pool_id: int, request: dict[str, Any]
 ) -> DistributionPreview:
@@ -846,6 +849,7 @@ class PastDistribution:
     gp: Decimal
 
 
+@audits_refused_reads
 def distributions(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[PastDistribution]:
     """Distributions posted so far, newest first: the LPs' part and the carried interest."""
     pool = _managed(actor, uow, pool_id)
@@ -965,6 +969,7 @@ def _load_dashboard(data: dict[str, Any]) -> Dashboard:
     return Dashboard(**data)
 
 
+@audits_refused_reads
 def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Dashboard:
     """Headline figures, capital over time and investor concentration; cached by the pool's version."""
     pool = _managed(actor, uow, pool_id)

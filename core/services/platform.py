@@ -28,6 +28,7 @@ from core.errors import ValidationError
 from core.fundmath import MULTIPLE_QUANTUM, xirr
 from core.money import ROUNDING
 from core.permissions import PLATFORM_READERS, Actor, require_role
+from core.services.audit import audits_refused_reads
 from core.services.pools import today, visible_pool
 from db.session import UnitOfWork
 
@@ -102,6 +103,7 @@ class Options:
     first_date: date | None
 
 
+@audits_refused_reads
 def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
     """The values each explorer filter can take, and every pool for the comparison picker."""
     require_role(actor, *PLATFORM_READERS)
@@ -486,6 +488,7 @@ def _load_explorer(data: dict[str, Any]) -> Explorer:
     )
 
 
+@audits_refused_reads
 def explorer(actor: Actor, uow: UnitOfWork, filters: Filters | None = None) -> Explorer:
     """Every chart's data for the filtered pools, from the cache when the platform has not moved."""
     require_role(actor, *PLATFORM_READERS)
@@ -614,6 +617,7 @@ def _load_curves(data: list[dict[str, Any]]) -> list[PoolCurve]:
     return curves
 
 
+@audits_refused_reads
 def compare_pools(
     actor: Actor, uow: UnitOfWork, pool_ids: list[int], until: date | None = None
 ) -> list[PoolCurve]:

@@ -19,7 +19,7 @@ from core.permissions import (
     require_pool_manager,
     require_role,
 )
-from core.services.audit import records_refusals
+from core.services.audit import audits_refused_reads, records_refusals
 from db.models import Commitment, Pool
 from db.session import UnitOfWork
 
@@ -180,10 +180,12 @@ def close_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> None:
     _transition(actor, uow, pool_id, "closed")
 
 
+@audits_refused_reads
 def get_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolView:
     return PoolView.of(visible_pool(uow, actor, pool_id))
 
 
+@audits_refused_reads
 def list_pools(actor: Actor, uow: UnitOfWork, status: str | None = None) -> list[PoolView]:
     """The pools this actor may see, newest first."""
     query = select(Pool).order_by(Pool.id.desc())
@@ -215,6 +217,7 @@ class Fundraising:
         return max(self.hard_cap - self.accepted, Decimal(0))
 
 
+@audits_refused_reads
 def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
     pool = visible_pool(uow, actor, pool_id)
     accepted, pending, investors = uow.session.execute(
@@ -229,6 +232,7 @@ def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
     )
 
 
+@audits_refused_reads
 def pool_version(actor: Actor, uow: UnitOfWork, pool_id: int) -> int:
     """The cheap "has it changed?" counter that live pages poll."""
     return visible_pool(uow, actor, pool_id).version

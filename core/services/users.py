@@ -11,14 +11,17 @@ import bcrypt
 from sqlalchemy import func, or_, select, update
 
 from core.domain import clean_text
-from core.errors import InvalidState, NotFound, ValidationError
+from core.errors import AuthenticationError, InvalidState, NotFound, ValidationError
 from core.permissions import ADMIN, ROLES, Actor, require_role
-from core.services.audit import records_refusals
+from core.services.audit import audits_refused_reads, records_refusals
 from db.models import ACCREDITATIONS, KYC_STATUSES, User
 from db.session import UnitOfWork
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
-EMAIL = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,189}\.[a-z]{2,24}$", re.IGNORECASE)
+# No spaces, angle brackets, control characters (a NUL cannot even be stored) or invisible bidi and
+# zero-width characters (which make one address pass for another).
+_EMAIL_CHAR = r"[^@\s<>\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+EMAIL = re.compile(rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}{{1,189}}\.[a-z]{{2,24}}$", re.IGNORECASE)
 MIN_PASSWORD = 10
 MAX_PASSWORD = 72  # bcrypt reads at most 72 bytes; longer would silently be truncated
 
@@ -195,8 +198,10 @@ def set_active(actor: Actor, uow: UnitOfWork, user_id: int, active: bool) -> Non
     uow.commit()
 
 
+@audits_refused_reads
 def list_users(actor: Actor, uow: UnitOfWork, search: str = "", limit: int = 200) -> list[UserView]:
     require_role(actor, ADMIN)
+    search = clean_text(search, "search", max_length=200, required=False)
     query = select(User).order_by(User.username).limit(limit)
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
@@ -216,6 +221,7 @@ class LoginRecord:
     role: str
     password_hash: str
     locked_until: datetime | None
+    last_seen_at: datetime | None = None  # last sign-in or interaction (idle sessions expire by it)
 
     @property
     def locked(self) -> bool:
@@ -229,8 +235,19 @@ def login_record(uow: UnitOfWork, username: str) -> LoginRecord | None:
     ).scalar_one_or_none()
     if user is None:
         return None
+    return _login_record(user)
+
+
+def _login_record(user: User) -> LoginRecord:
     return LoginRecord(
-        user.id, user.username, user.name, user.email, user.role, user.password_hash, user.locked_until
+        user.id,
+        user.username,
+        user.name,
+        user.email,
+        user.role,
+        user.password_hash,
+        user.locked_until,
+        user.last_seen_at,
     )
 
 
@@ -259,6 +276,137 @@ def record_login_success(uow: UnitOfWork, username: str) -> None:
     uow.session.execute(
         update(User)
         .where(User.username == username.strip().lower())
-        .values(failed_logins=0, locked_until=None)
+        .values(failed_logins=0, locked_until=None, last_seen_at=datetime.now(UTC))
     )
     uow.commit()
+
+
+def record_activity(uow: UnitOfWork, user_id: int, at: datetime | None = None) -> None:
+    """The user interacted (or signed in) now: the clock their idle session expires by."""
+    uow.session.execute(update(User).where(User.id == user_id).values(last_seen_at=at or datetime.now(UTC)))
+    uow.commit()
+
+
+def record_session_expired(uow: UnitOfWork, user_id: int, *, idle_minutes: int, source: str) -> None:
+    uow.audit(
+        user_id, "session.expired", "user", user_id, after={"idle_minutes": idle_minutes, "via": source}
+    )
+    uow.commit()
+
+
+# --- sign-in through an OpenID Connect provider: matched by verified email, never self-service ----
+
+
+class ProviderLoginRefused(AuthenticationError):
+    """The provider vouched for someone who has no access here (yet)."""
+
+
+def normalize_email(email: object) -> str:
+    return email.strip() if isinstance(email, str) else ""
+
+
+def _is_verified(email_verified: object) -> bool:
+    # OIDC says boolean; a few providers send the string "true". Anything else is not verified.
+    return email_verified is True or (isinstance(email_verified, str) and email_verified.lower() == "true")
+
+
+def provider_login_record(uow: UnitOfWork, email: object, email_verified: object) -> LoginRecord:
+    """The active user whose email (case-insensitive) the provider has verified; refuses otherwise.
+
+    Read-only: runs on every interaction of a provider session, so a role change or a
+    deactivation takes effect at once. Roles come from this database, never from the provider.
+    A password lockout does not apply: it guards the password form, not the provider.
+    """
+    address = normalize_email(email)
+    if not EMAIL.match(address):
+        raise ProviderLoginRefused(
+            "Your identity provider did not share an email address, so you cannot sign in."
+        )
+    if not _is_verified(email_verified):
+        raise ProviderLoginRefused(
+            f"Your identity provider has not verified the email address {address}, so it cannot be used "
+            "to sign in here."
+        )
+    found = (
+        uow.session.execute(
+            select(User).where(func.lower(User.email) == address.lower(), User.active).limit(2)
+        )
+        .scalars()
+        .all()
+    )
+    if not found:
+        raise ProviderLoginRefused(
+            f"There is no active account for {address}. Ask an administrator to invite this address."
+        )
+    if len(found) > 1:
+        raise ProviderLoginRefused(
+            f"More than one account uses {address}; an administrator must resolve it before you can sign in."
+        )
+    return _login_record(found[0])
+
+
+def record_provider_refusal(uow: UnitOfWork, email: object, reason: str) -> None:
+    """Audit a provider sign-in that was refused (no actor: nobody is signed in)."""
+    uow.rollback()
+    uow.record_refusal(None, "login.provider", "email", normalize_email(email)[:64] or None, reason)
+
+
+def record_provider_login(uow: UnitOfWork, user_id: int, *, provider: str) -> None:
+    """Audit a provider sign-in that was let in, and start the user's idle clock."""
+    uow.session.execute(update(User).where(User.id == user_id).values(last_seen_at=datetime.now(UTC)))
+    uow.audit(user_id, "login.provider", "user", user_id, after={"provider": provider[:100]})
+    uow.commit()
+
+
+def _username_for(uow: UnitOfWork, email: str) -> str:
+    """A free username from the email's local part: `jane.doe`, else `jane.doe-2`, ..."""
+    local = re.sub(r"[^a-z0-9_.-]+", "-", email.split("@", 1)[0].lower()).strip("-_.")
+    base = (local or "user")[:56]
+    if len(base) < 3:
+        base = f"{base}-user"
+    candidate, suffix = base, 1
+    while uow.session.execute(select(User.id).where(User.username == candidate)).first():
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
+@records_refusals("user.invite", "user")
+def invite_user(actor: Actor, uow: UnitOfWork, email: str, *, role: str, name: str = "") -> UserView:
+    """Let this email address sign in through the identity provider, with the role the admin chose.
+
+    The user gets no usable password (the hash of a random secret that is thrown away): they sign in
+    through the provider only, unless an admin later gives them one.
+    """
+    require_role(actor, ADMIN)
+    address = normalize_email(email)
+    if not EMAIL.match(address):
+        raise ValidationError("email", "is not an email address")
+    if role not in ROLES:
+        raise ValidationError("role", f"must be one of {', '.join(ROLES)}")
+    name = clean_text(
+        name.strip() if isinstance(name, str) and name.strip() else address.split("@", 1)[0],
+        "name",
+        max_length=200,
+    )
+    if uow.session.execute(select(User.id).where(func.lower(User.email) == address.lower())).first():
+        raise ValidationError("email", "already belongs to a user")
+    user = User(
+        username=_username_for(uow, address),
+        name=name,
+        email=address,
+        role=role,
+        password_hash=hash_password(secrets.token_urlsafe(32)),
+        must_change_password=False,
+    )
+    uow.session.add(user)
+    uow.session.flush()
+    uow.audit(
+        actor.user_id,
+        "user.invite",
+        "user",
+        user.id,
+        after={"username": user.username, "email": address, "role": role},
+    )
+    uow.commit()
+    return UserView.of(user)

@@ -21,6 +21,8 @@ import pytest
 
 from core import operations, runtime
 from core.services import health, pools
+from db.session import UnitOfWork, engine_for
+from tests.conftest import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,10 +52,19 @@ def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def image_processes(tmp_path: Path):
+def make(fresh_database: str) -> Factory:
+    """The processes run in production mode, which refuses to start on a database holding the demo
+    accounts with their published passwords (another test may seed them into the run's database):
+    this test gets a database of its own."""
+    return Factory(lambda: UnitOfWork(engine_for(fresh_database)))
+
+
+@pytest.fixture
+def image_processes(tmp_path: Path, fresh_database: str):
     worker_port, app_port, app_metrics = _port(), _port(), _port()
     env = {
         **os.environ,
+        "DATABASE_URL": fresh_database,
         "APP_HOME": str(ROOT),
         # As in the image, `python` on PATH is the one with the project's requirements.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -60,42 +60,23 @@ def app_env() -> Iterator[dict[str, str]]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def app_url(app_env: dict[str, str]) -> Iterator[str]:
-    """Streamlit and one worker, as `make run` starts them, on a free port."""
-    port = _free_port()
-    log = open(Path(app_env["DATA_DIR"]) / "e2e-app.log", "w")  # noqa: SIM115 - closed in teardown
+@contextlib.contextmanager
+def running_app(
+    env: dict[str, str], log_name: str, *, worker: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Streamlit (and one worker, as `make run` starts them) on a free port: its URL once healthy."""
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    streamlit = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)]
+    streamlit += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    commands = ([[sys.executable, "-m", "core", "worker"]] if worker else []) + [streamlit]
+    log = open(Path(env["DATA_DIR"]) / log_name, "w")  # noqa: SIM115 - closed below
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "core", "worker"],
-            env=app_env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "Home.py",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            env=app_env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
+            command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        for command in commands
     ]
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -118,6 +99,12 @@ def app_url(app_env: dict[str, str]) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str]) -> Iterator[str]:
+    with running_app(app_env, "e2e-app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

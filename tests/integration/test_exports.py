@@ -358,7 +358,7 @@ MEASURE = textwrap.dedent(
     peak = memory("VmHWM")
     exports._path(job.operation_id).unlink()  # 150 MB of test output
     print(json.dumps({"outcome": outcome, "rows": job.rows, "lines": lines, "size": size,
-                      "growth": peak - before, "seconds": seconds}))
+                      "peak": peak, "growth": peak - before, "seconds": seconds}))
     """
 )
 
@@ -394,3 +394,4 @@ def test_a_million_row_export_stays_in_bounded_memory(fresh_database: str) -> No
     # the file is ~150 MB; an export that held it in memory would grow by that much
     assert result["size"] > 100 * 1024 * 1024
     assert result["growth"] < 64 * 1024 * 1024, f"memory grew by {result['growth'] / 1e6:.0f} MB"
+    assert result["peak"] < 300 * 1024 * 1024, f"peak memory {result['peak'] / 1e6:.0f} MB"

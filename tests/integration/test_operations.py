@@ -269,3 +269,55 @@ def test_a_request_that_became_invalid_fails_with_a_reason_and_no_retry(make, cl
 
 def test_errors_are_domain_errors():
     assert issubclass(ValidationError, DomainError)
+
+
+def test_waiting_payments_are_group_committed_once_each(make, closed_pool):
+    """drain() takes waiting payments in one transaction; one that became invalid fails alone with
+    its reason; each posts once; the jobs still waiting for them are dropped from the queue."""
+    from rq.job import Job
+
+    from tests.workers import queue_for, unique_queue_name
+
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
+    )
+    items = items_of(make, pool_id)
+    queue = queue_for(unique_queue_name())
+    payloads = [
+        {"call_item_id": items[0].id, "amount": str(items[0].amount_due), "reference": "A"},
+        {"call_item_id": items[1].id, "amount": "1.00", "reference": "B"},
+        # valid when submitted, but the first payment settles the item in full before it runs
+        {"call_item_id": items[0].id, "amount": str(items[0].amount_due), "reference": "A-again"},
+    ]
+    ids = []
+    for payload in payloads:
+        with make.uow_factory() as uow:
+            ids.append(operations.submit(manager, uow, pool_id, "payment", payload, queue=queue).id)
+    assert all(Job.exists(str(i), connection=queue.connection) for i in ids)
+
+    drained: list = []
+    while batch := operations.drain(make.uow_factory):
+        drained += batch
+    assert set(ids) <= set(drained)
+    operations.forget_jobs(drained, queue)
+    assert not any(Job.exists(str(i), connection=queue.connection) for i in ids)
+
+    with make.uow_factory() as uow:
+        first, second, third = (operations.operation_status(manager, uow, i) for i in ids)
+        journals = uow.session.scalar(
+            select(func.count()).select_from(Journal).where(Journal.operation_id.in_(ids))
+        )
+        assert verify(uow.session).ok
+    assert (first.status, second.status) == ("done", "done")
+    assert third.status == "failed" and "already paid in full" in third.error
+    assert journals == 2
+    # A job run afterwards (a worker that had already taken it) changes nothing.
+    assert operations.process(str(ids[0]), make.uow_factory) == "done"
+    paid = {i.id: i.amount_paid for i in items_of(make, pool_id)}
+    assert paid[items[0].id] == items[0].amount_due and paid[items[1].id] == Decimal("1.00")
+    queue.delete(delete_jobs=True)

@@ -1,7 +1,7 @@
 """Every service checks permission on the very object it touches: a hidden page is not a check.
 
 Writes that are refused write nothing and leave a 'refused' audit row; reads that are refused
-return nothing. Each refusal is paired with the rightful actor succeeding, so a test cannot pass
+return nothing and are audited too. Each refusal is paired with the rightful actor succeeding, so a test cannot pass
 because the request was broken for some other reason.
 """
 
@@ -75,8 +75,9 @@ def denied(
                 {"id": mark},
             )
         ]
-    if action is None:
-        assert audits == []
+    if action is None:  # a refused read of what is not theirs is audited too, as read.<module>.<service>
+        assert [(a[1], a[2], a[3]) for a in audits] == [(actor.user_id, "refused", caught.value.message)]
+        assert audits[0][0].startswith("read.")
     else:
         assert audits == [(action, actor.user_id, "refused", caught.value.message)]
     return caught.value

@@ -94,6 +94,20 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
     assert len(failing_checks(result.stdout)) == 3
     assert commitment_id
 
+    # call items carry no per-row foreign keys to commitments and users (migration 0003): verify
+    # is what notices an item moved to someone else's name.
+    with psycopg.connect(fresh_database) as conn:
+        moved = conn.execute(
+            "UPDATE call_items SET investor_id = (SELECT min(id) FROM users WHERE role = 'admin') "
+            "WHERE id = (SELECT min(id) FROM call_items) RETURNING id"
+        ).fetchone()
+        conn.commit()
+    assert moved, "the demo seed issues capital calls"
+    result = cli(fresh_database, "verify")
+    assert result.returncode == 1
+    assert "call items name a commitment of their pool and its investor" in failing_checks(result.stdout)
+    assert f"({moved[0]}, " in result.stdout
+
 
 def test_scale_seed_then_verify(fresh_database: str) -> None:
     seeded = ok(cli(fresh_database, "seed", "--investors", "2000", "--pools", "20"))

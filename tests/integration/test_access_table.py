@@ -1,0 +1,810 @@
+"""Who may call what: one table over every public service function, discovered from the code.
+
+Every public function in core/services/*.py and core/operations whose first parameter is an Actor
+has a row here (and operations.submit one row per operation kind); a service without a row fails
+test_every_service_has_a_row. Each row is called as every actor of the world below: an investor
+and a fund manager who own the objects named, another investor and another manager who do not, an
+investor with no commitment anywhere, an analyst and an admin. A call the row does not allow must
+raise PermissionDenied, write nothing to the business tables and leave exactly one 'refused' audit
+row (writes under their action, reads as read.<module>.<service>; a step that runs inside its
+caller's transaction leaves the auditing to that caller). Every row also has actors who succeed,
+so no refusal can pass because the call was broken.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import pkgutil
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import bcrypt
+import pytest
+from sqlalchemy import select, text
+
+import core.operations
+import core.services
+from core import ledger, operations, runtime
+from core.errors import PermissionDenied
+from core.operations.kinds import KINDS
+from core.permissions import Actor
+from core.services import (
+    analytics,
+    audit,
+    commitments,
+    exports,
+    health,
+    investor,
+    manager,
+    platform,
+    pools,
+    users,
+)
+from core.services import ledger as ledger_service
+from db.models import CallItem, CapitalCall, Operation
+from tests.conftest import Factory
+
+TODAY = date.today()
+DUE = (TODAY + timedelta(days=14)).isoformat()
+PERIOD = investor.period_for("inception")
+
+# Tables a service may write (the audit log is checked on its own).
+BUSINESS_TABLES = (
+    "users",
+    "pools",
+    "commitments",
+    "capital_calls",
+    "call_items",
+    "journals",
+    "entries",
+    "operations",
+)
+
+INVESTOR, OTHER_INVESTOR, OUTSIDER = "investor", "other_investor", "outsider"
+MANAGER, OTHER_MANAGER, ANALYST, ADMIN = "manager", "other_manager", "analyst", "admin"
+ACTORS = (INVESTOR, OTHER_INVESTOR, OUTSIDER, MANAGER, OTHER_MANAGER, ANALYST, ADMIN)
+INVESTORS = frozenset({INVESTOR, OTHER_INVESTOR, OUTSIDER})
+MANAGERS = frozenset({MANAGER, OTHER_MANAGER})
+READERS = frozenset({ANALYST, ADMIN})
+# Who may read one investor's position (the investor's, in their manager's pool): the investor, the
+# pool's manager and the platform readers; never another investor or another manager.
+POSITION = frozenset({INVESTOR, MANAGER, *READERS})
+# Who may see the (closed) pool: its manager, readers, and the investors who committed to it.
+POOL_SEEN = frozenset({INVESTOR, OTHER_INVESTOR, MANAGER, *READERS})
+
+
+def fast_hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+@dataclass
+class World:
+    """Every object a row names; reads use them as they are, writes build fresh ones per call."""
+
+    make: Factory
+    actors: dict[str, Actor]
+    pool_id: int  # closed, the manager's: a paid call, cash, an investment, marks
+    open_pool_id: int  # open, the manager's: a pending commitment of the investor
+    fresh_pool_id: int  # open, nobody committed yet (the commit form's check)
+    commitment_id: int  # the investor's accepted commitment to pool_id
+    pending_id: int  # the investor's pending commitment to open_pool_id
+    call_id: int
+    item_id: int  # the investor's call item (part paid)
+    operation_id: uuid.UUID  # the investor's payment operation
+    export_id: uuid.UUID  # a finished background export
+
+    def actor(self, name: str) -> Actor:
+        return self.actors[name]
+
+
+def process(
+    make: Factory, actor: Actor, pool_id: int | None, kind: str, payload: dict[str, Any]
+) -> uuid.UUID:
+    with make.uow_factory() as uow:
+        status = operations.submit(actor, uow, pool_id, kind, payload)
+    assert operations.process(str(status.id), make.uow_factory) == "done"
+    return status.id
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "hash_password", fast_hash)
+        make = Factory(runtime.unit_of_work)
+        actors = {
+            name: make.user(role)
+            for name, role in (
+                (INVESTOR, "investor"),
+                (OTHER_INVESTOR, "investor"),
+                (OUTSIDER, "investor"),
+                (MANAGER, "fund_manager"),
+                (OTHER_MANAGER, "fund_manager"),
+                (ANALYST, "analyst"),
+                (ADMIN, "admin"),
+            )
+        }
+        boss = actors[MANAGER]
+        make.pool(actors[OTHER_MANAGER])  # the other manager runs a pool of their own
+        pool_id, _ = make.pool(boss)
+        commitment_id, _ = make.commitment(pool_id, actors[INVESTOR], "100000", accept_as=boss)
+        make.commitment(pool_id, actors[OTHER_INVESTOR], "100000", accept_as=boss)
+        with make.uow_factory() as uow:
+            pools.close_pool(boss, uow, pool_id)
+        process(make, boss, pool_id, "capital_call", {"percent": "50", "purpose": "first", "due_date": DUE})
+        with make.uow_factory() as uow:
+            items = {
+                row.investor_id: (row.id, row.call_id)
+                for row in uow.session.execute(
+                    select(CallItem.id, CallItem.investor_id, CallItem.call_id)
+                    .join(CapitalCall)
+                    .where(CapitalCall.pool_id == pool_id)
+                )
+            }
+        item_id, call_id = items[actors[INVESTOR].user_id]
+        other_item, _ = items[actors[OTHER_INVESTOR].user_id]
+        operation_id = process(
+            make,
+            actors[INVESTOR],
+            pool_id,
+            "payment",
+            {"call_item_id": item_id, "amount": "10000", "reference": "W1"},
+        )
+        process(
+            make, boss, pool_id, "payment", {"call_item_id": other_item, "amount": "50000", "reference": "W2"}
+        )
+        process(make, boss, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "20000"})
+        process(make, boss, pool_id, "valuation", {"value": "25000", "note": "mark"})
+        open_pool_id, _ = make.pool(boss)
+        pending_id, _ = make.commitment(open_pool_id, actors[INVESTOR], "50000")
+        fresh_pool_id, _ = make.pool(boss)
+        with make.uow_factory() as uow:
+            started = exports.start_export(
+                actors[ADMIN],
+                uow,
+                "commitments",
+                request_key=secrets.token_hex(8),
+                enqueue=False,
+                inline_limit=0,
+            )
+        assert started.operation_id is not None
+        assert operations.process(str(started.operation_id), make.uow_factory) == "done"
+        yield World(
+            make,
+            actors,
+            pool_id,
+            open_pool_id,
+            fresh_pool_id,
+            commitment_id,
+            pending_id,
+            call_id,
+            item_id,
+            operation_id,
+            started.operation_id,
+        )
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "hash_password", fast_hash)
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+Args = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One service: how to call it about its object, who may, and what a refusal leaves behind.
+
+    args(world, uow) builds the arguments after (actor, uow); for writes it is called afresh for
+    every actor, so each call finds its object as the rightful actor would (a pending commitment,
+    a draft pool). kind: "write" (commits; a refusal is audited under `action`), "read" (a refusal
+    is audited as read.*) or "step" (runs inside its caller's transaction and never commits; the
+    caller audits).
+    """
+
+    name: str
+    service: Callable[..., Any]
+    allowed: frozenset[str]
+    args: Callable[[World, Any], Args] = lambda w, uow: ((), {})
+    kind: str = "read"
+    action: str = ""
+    check: Callable[[Any, World, str], bool] = field(default=lambda result, world, actor: True)
+
+
+def a(*args: Any, **kwargs: Any) -> Args:
+    return args, kwargs
+
+
+def new_key() -> str:
+    return f"table:{secrets.token_hex(8)}"
+
+
+# Fresh objects for writes.
+
+
+def draft(w: World) -> int:
+    return w.make.pool(w.actor(MANAGER), status="draft")[0]
+
+
+def open_pool(w: World) -> int:
+    return w.make.pool(w.actor(MANAGER))[0]
+
+
+def pending_of_someone(w: World) -> int:
+    """A pending commitment to the manager's open pool, by an investor created for it."""
+    return w.make.commitment(w.open_pool_id, amount="10000")[0]
+
+
+def pending_of_investor(w: World) -> int:
+    """A pending commitment of the world's investor (to a pool of its own: one live per pool)."""
+    return w.make.commitment(open_pool(w), w.actor(INVESTOR), "10000")[0]
+
+
+def someone(w: World) -> int:
+    return w.make.user("investor").user_id
+
+
+def locked_someone(w: World) -> int:
+    user_id = someone(w)
+    with w.make.uow_factory() as uow:
+        uow.session.execute(
+            text(
+                "UPDATE users SET locked_until = now() + interval '1 hour', failed_logins = 5 WHERE id = :id"
+            ),
+            {"id": user_id},
+        )
+        uow.commit()
+    return user_id
+
+
+def journal(w: World) -> int:
+    with w.make.uow_factory() as uow:
+        return ledger_service.post_journal(w.actor(MANAGER), uow, w.pool_id, **journal_args())
+
+
+def journal_args() -> dict[str, Any]:
+    return {
+        "kind": "investment",
+        "idempotency_key": new_key(),
+        "effective_date": TODAY,
+        "lines": [ledger.debit("investments", Decimal("1.00")), ledger.credit("cash", Decimal("1.00"))],
+    }
+
+
+def failed_operation(w: World) -> str:
+    """A failed operation of the manager's (an admin may send it round again)."""
+    with w.make.uow_factory() as uow:
+        status = operations.submit(
+            w.actor(MANAGER), uow, w.pool_id, "valuation", {"value": "25000"}, idempotency_key=new_key()
+        )
+    with w.make.uow_factory() as uow:
+        uow.session.execute(
+            text("UPDATE operations SET status = 'failed', error = 'test' WHERE id = :id"), {"id": status.id}
+        )
+        uow.commit()
+    return str(status.id)
+
+
+def export_operation(w: World, uow: Any) -> Operation:
+    """A pending background export, as the worker's run_job_batch receives it."""
+    with w.make.uow_factory() as other:
+        started = exports.start_export(
+            w.actor(ADMIN), other, "commitments", request_key=new_key(), enqueue=False, inline_limit=0
+        )
+    return uow.session.get(Operation, started.operation_id)
+
+
+def submit_row(kind: str, allowed: frozenset[str], pool: Callable[[World], int | None], payload: Any) -> Row:
+    return Row(
+        f"core.operations.submit[{kind}]",
+        operations.submit,
+        allowed,
+        lambda w, uow: a(pool(w), kind, payload(w), idempotency_key=new_key()),
+        kind="write",
+        action="operation.submit",
+    )
+
+
+def manager_read(name: str, *extra: Any, pool: str = "pool_id", **kwargs: Any) -> Row:
+    service = getattr(manager, name)
+    return Row(
+        f"core.services.manager.{name}",
+        service,
+        frozenset({MANAGER}),
+        lambda w, uow: a(getattr(w, pool), *extra, **kwargs),
+    )
+
+
+def position_read(name: str, *, pool: bool = False) -> Row:
+    """An investor-position read about the world's investor (their id given explicitly)."""
+    service = getattr(investor, name)
+    if name == "portfolio_overview":
+        build: Callable[[World, Any], Args] = lambda w, uow: a(  # noqa: E731
+            PERIOD, investor_id=w.actor(INVESTOR).user_id
+        )
+    elif name == "pool_detail":
+        build = lambda w, uow: a(w.pool_id, PERIOD, investor_id=w.actor(INVESTOR).user_id)  # noqa: E731
+    elif name == "capital_calls":
+        build = lambda w, uow: a(w.actor(INVESTOR).user_id)  # noqa: E731
+    elif pool:
+        build = lambda w, uow: a(PERIOD, w.pool_id, w.actor(INVESTOR).user_id)  # noqa: E731
+    else:
+        build = lambda w, uow: a(PERIOD, None, w.actor(INVESTOR).user_id)  # noqa: E731
+    return Row(f"core.services.investor.{name}{'[pool]' if pool else ''}", service, POSITION, build)
+
+
+TABLE: list[Row] = [
+    # --- pools ---
+    Row(
+        "core.services.pools.create_pool",
+        pools.create_pool,
+        MANAGERS,
+        lambda w, uow: a(Factory.terms()),
+        kind="write",
+        action="pool.create",
+    ),
+    Row(
+        "core.services.pools.update_pool_terms",
+        pools.update_pool_terms,
+        frozenset({MANAGER}),
+        lambda w, uow: a(draft(w), Factory.terms(name="Renamed")),
+        kind="write",
+        action="pool.update_terms",
+    ),
+    Row(
+        "core.services.pools.open_pool",
+        pools.open_pool,
+        frozenset({MANAGER}),
+        lambda w, uow: a(draft(w)),
+        kind="write",
+        action="pool.open",
+    ),
+    Row(
+        "core.services.pools.close_pool",
+        pools.close_pool,
+        frozenset({MANAGER}),
+        lambda w, uow: a(open_pool(w)),
+        kind="write",
+        action="pool.close",
+    ),
+    Row("core.services.pools.get_pool", pools.get_pool, POOL_SEEN, lambda w, uow: a(w.pool_id)),
+    Row(
+        "core.services.pools.list_pools",
+        pools.list_pools,
+        frozenset(ACTORS),
+        check=lambda found, w, who: (w.pool_id in {p.id for p in found}) == (who in POOL_SEEN),
+    ),
+    Row("core.services.pools.fundraising", pools.fundraising, POOL_SEEN, lambda w, uow: a(w.pool_id)),
+    Row("core.services.pools.pool_version", pools.pool_version, POOL_SEEN, lambda w, uow: a(w.pool_id)),
+    # --- commitments ---
+    Row(
+        "core.services.commitments.submit_commitment",
+        commitments.submit_commitment,
+        INVESTORS,
+        lambda w, uow: a(open_pool(w), "20000"),
+        kind="write",
+        action="commitment.submit",
+    ),
+    Row(
+        "core.services.commitments.accept_commitment",
+        commitments.accept_commitment,
+        frozenset({MANAGER}),
+        lambda w, uow: a(pending_of_someone(w)),
+        kind="write",
+        action="commitment.accept",
+    ),
+    Row(
+        "core.services.commitments.reject_commitment",
+        commitments.reject_commitment,
+        frozenset({MANAGER}),
+        lambda w, uow: a(pending_of_someone(w)),
+        kind="write",
+        action="commitment.reject",
+    ),
+    Row(
+        "core.services.commitments.withdraw_commitment",
+        commitments.withdraw_commitment,
+        frozenset({INVESTOR}),
+        lambda w, uow: a(pending_of_investor(w)),
+        kind="write",
+        action="commitment.withdraw",
+    ),
+    Row(
+        "core.services.commitments.settle",
+        commitments.settle,
+        frozenset({MANAGER}),
+        lambda w, uow: a(pending_of_someone(w), "10000"),
+        kind="step",
+        check=lambda value, w, who: value == Decimal("10000"),
+    ),
+    Row(
+        "core.services.commitments.get_commitment",
+        commitments.get_commitment,
+        POSITION,
+        lambda w, uow: a(w.commitment_id),
+    ),
+    Row(
+        "core.services.commitments.list_commitments",
+        commitments.list_commitments,
+        frozenset(ACTORS) - {OTHER_MANAGER},
+        lambda w, uow: a(pool_id=w.pool_id),
+        check=lambda found, w, who: (
+            {c.investor_id for c in found} == {w.actor(who).user_id}
+            if who in (INVESTOR, OTHER_INVESTOR)
+            else found == []
+            if who == OUTSIDER
+            else len(found) == 2
+        ),
+    ),
+    # --- the ledger ---
+    Row(
+        "core.services.ledger.post_journal",
+        ledger_service.post_journal,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id, **journal_args()),
+        kind="write",
+        action="ledger.post",
+    ),
+    Row(
+        "core.services.ledger.reverse_journal",
+        ledger_service.reverse_journal,
+        frozenset({MANAGER}),
+        lambda w, uow: a(journal(w), memo="reversed", effective_date=TODAY),
+        kind="write",
+        action="ledger.reverse",
+    ),
+    # --- analytics ---
+    Row(
+        "core.services.analytics.pool_analytics",
+        analytics.pool_analytics,
+        POOL_SEEN,
+        lambda w, uow: a(w.pool_id),
+    ),
+    Row(
+        "core.services.analytics.portfolio",
+        analytics.portfolio,
+        POSITION,
+        lambda w, uow: a(w.actor(INVESTOR).user_id),
+        check=lambda held, w, who: [h.pool_id for h in held] == [w.pool_id],
+    ),
+    # --- the investor's pages ---
+    position_read("portfolio_overview"),
+    position_read("pool_detail"),
+    position_read("capital_calls"),
+    Row("core.services.investor.call_item", investor.call_item, POSITION, lambda w, uow: a(w.item_id)),
+    Row("core.services.investor.open_pools", investor.open_pools, INVESTORS),
+    Row(
+        "core.services.investor.check_commitment",
+        investor.check_commitment,
+        INVESTORS,
+        lambda w, uow: a(w.fresh_pool_id, "20000"),
+    ),
+    position_read("statement"),
+    position_read("statement", pool=True),
+    position_read("capital_account_csv"),
+    position_read("transactions_csv", pool=True),
+    # --- the manager's pages ---
+    manager_read("managed_pool"),
+    Row("core.services.manager.pool_versions", manager.pool_versions, MANAGERS),
+    Row("core.services.manager.my_pools", manager.my_pools, MANAGERS),
+    manager_read("commitment_book", pool="open_pool_id"),
+    manager_read("scale_down_plan", pool="open_pool_id"),
+    manager_read("call_preview", {"percent": "10", "purpose": "next", "due_date": DUE}),
+    manager_read("call_book"),
+    manager_read("investor_balances"),
+    manager_read("call_items", pool="call_id"),
+    manager_read("call_notice_csv", pool="call_id"),
+    manager_read("portfolio_companies"),
+    manager_read("nav_history"),
+    manager_read("portfolio"),
+    manager_read("distribution_preview", {"proceeds": "100"}),
+    manager_read("distributions"),
+    manager_read("dashboard"),
+    # --- the analyst's explorer ---
+    Row("core.services.platform.explorer_options", platform.explorer_options, READERS),
+    Row("core.services.platform.explorer", platform.explorer, READERS),
+    Row(
+        "core.services.platform.compare_pools",
+        platform.compare_pools,
+        READERS,
+        lambda w, uow: a([w.pool_id]),
+    ),
+    # --- administration ---
+    Row(
+        "core.services.users.create_user",
+        users.create_user,
+        frozenset({ADMIN}),
+        lambda w, uow: a(
+            f"u{secrets.token_hex(5)}",
+            name="Someone",
+            email="someone@example.com",
+            role="investor",
+            password="long-enough-password",
+        ),
+        kind="write",
+        action="user.create",
+    ),
+    Row(
+        "core.services.users.set_role",
+        users.set_role,
+        frozenset({ADMIN}),
+        lambda w, uow: a(someone(w), "analyst"),
+        kind="write",
+        action="user.set_role",
+    ),
+    Row(
+        "core.services.users.set_kyc_status",
+        users.set_kyc_status,
+        frozenset({ADMIN}),
+        lambda w, uow: a(someone(w), "rejected"),
+        kind="write",
+        action="user.set_kyc",
+    ),
+    Row(
+        "core.services.users.set_active",
+        users.set_active,
+        frozenset({ADMIN}),
+        lambda w, uow: a(someone(w), False),
+        kind="write",
+        action="user.set_active",
+    ),
+    Row(
+        "core.services.users.unlock_user",
+        users.unlock_user,
+        frozenset({ADMIN}),
+        lambda w, uow: a(locked_someone(w)),
+        kind="write",
+        action="user.unlock",
+    ),
+    Row(
+        "core.services.users.invite_user",
+        users.invite_user,
+        frozenset({ADMIN}),
+        lambda w, uow: a(f"invited-{secrets.token_hex(5)}@example.com", role="investor"),
+        kind="write",
+        action="user.invite",
+    ),
+    Row("core.services.users.list_users", users.list_users, frozenset({ADMIN})),
+    Row("core.services.audit.list_audit", audit.list_audit, frozenset({ADMIN})),
+    Row("core.services.health.health", health.health, frozenset({ADMIN})),
+    Row(
+        "core.services.health.retry_operation",
+        health.retry_operation,
+        frozenset({ADMIN}),
+        lambda w, uow: a(failed_operation(w)),
+        kind="write",
+        action="operation.retry",
+    ),
+    Row(
+        "core.services.exports.start_export",
+        exports.start_export,
+        frozenset({ADMIN}),
+        lambda w, uow: a("commitments", request_key=new_key(), enqueue=False, inline_limit=0),
+        kind="write",
+        action="export.request",
+        check=lambda started, w, who: started.operation_id is not None and started.rows > 0,
+    ),
+    Row(
+        "core.services.exports.export_to",
+        exports.export_to,
+        frozenset({ADMIN}),
+        lambda w, uow: a("commitments", io.BytesIO()),
+        check=lambda rows, w, who: rows > 0,
+    ),
+    Row(
+        "core.services.exports.prepare_job",
+        exports.prepare_job,
+        frozenset({ADMIN}),
+        lambda w, uow: a({"report": "commitments"}),
+        kind="step",
+    ),
+    Row(
+        "core.services.exports.run_job_batch",
+        exports.run_job_batch,
+        frozenset({ADMIN}),
+        lambda w, uow: a(export_operation(w, uow)),
+        kind="step",
+    ),
+    Row("core.services.exports.recent_exports", exports.recent_exports, frozenset({ADMIN})),
+    Row(
+        "core.services.exports.export_file",
+        exports.export_file,
+        frozenset({ADMIN}),
+        lambda w, uow: a(w.export_id),
+    ),
+    # --- durable operations ---
+    submit_row(
+        "settle_commitment",
+        frozenset({MANAGER}),
+        lambda w: w.open_pool_id,
+        lambda w: {"commitments": [{"id": pending_of_someone(w)}]},
+    ),
+    submit_row(
+        "capital_call",
+        frozenset({MANAGER}),
+        lambda w: w.pool_id,
+        lambda w: {"percent": "1", "purpose": "more", "due_date": DUE},
+    ),
+    submit_row(
+        "payment",
+        frozenset({INVESTOR, MANAGER}),
+        lambda w: w.pool_id,
+        lambda w: {"call_item_id": w.item_id, "amount": "1", "reference": "WIRE"},
+    ),
+    submit_row(
+        "management_fee",
+        frozenset({MANAGER}),
+        lambda w: w.pool_id,
+        lambda w: {
+            "period_start": (TODAY - timedelta(days=90)).isoformat(),
+            "period_end": TODAY.isoformat(),
+        },
+    ),
+    submit_row(
+        "investment",
+        frozenset({MANAGER}),
+        lambda w: w.pool_id,
+        lambda w: {"action": "buy", "company": "Beta", "amount": "1"},
+    ),
+    submit_row("valuation", frozenset({MANAGER}), lambda w: w.pool_id, lambda w: {"value": "26000"}),
+    submit_row("distribution", frozenset({MANAGER}), lambda w: w.pool_id, lambda w: {"proceeds": "1"}),
+    submit_row("export", frozenset({ADMIN}), lambda w: None, lambda w: {"report": "commitments"}),
+    Row(
+        "core.operations.operation_status",
+        operations.operation_status,
+        frozenset({INVESTOR, MANAGER, ADMIN}),
+        lambda w, uow: a(w.operation_id),
+        check=lambda status, w, who: status.status == "done",
+    ),
+    Row("core.operations.list_operations", operations.list_operations, frozenset({ADMIN})),
+    Row(
+        "core.operations.retry",
+        operations.retry,
+        frozenset({ADMIN}),
+        lambda w, uow: a(failed_operation(w)),
+        kind="write",
+        action="operation.retry",
+    ),
+]
+
+
+# --- discovery -------------------------------------------------------------------------------------
+
+
+def _modules() -> list[Any]:
+    found = []
+    for package in (core.services, core.operations):
+        found.append(package)
+        found += [
+            importlib.import_module(f"{package.__name__}.{m.name}")
+            for m in pkgutil.iter_modules(package.__path__)
+        ]
+    return found
+
+
+def public_services() -> set[str]:
+    """Every public function defined in a service module whose first parameter is the Actor."""
+    names = set()
+    for module in _modules():
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or function.__module__ != module.__name__:
+                continue
+            parameters = list(inspect.signature(inspect.unwrap(function)).parameters.values())
+            if parameters and (parameters[0].annotation in (Actor, "Actor") or parameters[0].name == "actor"):
+                if function is operations.submit:
+                    names |= {f"{module.__name__}.{name}[{kind}]" for kind in KINDS}
+                else:
+                    names.add(f"{module.__name__}.{name}")
+    return names
+
+
+def test_every_service_has_a_row() -> None:
+    covered = {row.name.removesuffix("[pool]") for row in TABLE}
+    discovered = public_services()
+    missing = sorted(discovered - covered)
+    assert not missing, f"public services without a row in the access table: {missing}"
+    stale = sorted(covered - discovered)
+    assert not stale, f"rows for services that no longer exist: {stale}"
+    for row in TABLE:
+        target = row.service
+        base = row.name.split("[", 1)[0]
+        assert f"{target.__module__}.{target.__name__}" == base, row.name
+        assert row.allowed, f"{row.name}: nobody may call it"
+        assert set(ACTORS) - row.allowed or row.check is not Row.check, f"{row.name}: no refusal, no scope"
+        assert row.kind in ("read", "write", "step") and (row.kind != "write" or row.action)
+
+
+def test_discovery_finds_what_it_should() -> None:
+    """The guard itself: it sees services in every module, operations included."""
+    discovered = public_services()
+    assert "core.services.manager.dashboard" in discovered
+    assert "core.operations.retry" in discovered
+    assert "core.operations.submit[payment]" in discovered
+    assert "core.services.users.login_record" not in discovered  # no Actor: before anyone logs in
+
+
+# --- the calls -------------------------------------------------------------------------------------
+
+
+def state() -> dict[str, tuple[Any, ...]]:
+    with runtime.unit_of_work() as uow:
+        return {
+            table: tuple(
+                uow.session.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
+                    )
+                ).one()
+            )
+            for table in BUSINESS_TABLES
+        }
+
+
+def audit_mark() -> int:
+    with runtime.unit_of_work() as uow:
+        return uow.session.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
+
+
+def audits_since(mark: int) -> list[tuple[Any, ...]]:
+    with runtime.unit_of_work() as uow:
+        return [
+            tuple(r)
+            for r in uow.session.execute(
+                text(
+                    "SELECT action, actor_id, outcome, reason FROM audit_log "
+                    "WHERE id > :id AND outcome = 'refused' ORDER BY id"
+                ),
+                {"id": mark},
+            )
+        ]
+
+
+def call(row: Row, world: World, actor_name: str) -> tuple[Any, dict[str, Any], int]:
+    """Build the row's arguments, then call it as actor_name: (result or exception, state before, mark)."""
+    actor = world.actor(actor_name)
+    with runtime.unit_of_work() as uow:
+        args, kwargs = row.args(world, uow)
+        before, mark = state(), audit_mark()
+        try:
+            return row.service(actor, uow, *args, **kwargs), before, mark
+        except Exception as exc:  # noqa: BLE001 - judged by the caller
+            return exc, before, mark
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[row.name.removeprefix("core.") for row in TABLE])
+def test_access(row: Row, world: World) -> None:
+    refused = [name for name in ACTORS if name not in row.allowed]
+    for name in refused:
+        outcome, before, mark = call(row, world, name)
+        assert isinstance(outcome, PermissionDenied), f"{row.name} as {name}: {outcome!r}"
+        assert state() == before, f"{row.name} as {name} was refused but wrote something"
+        audits = audits_since(mark)
+        actor_id = world.actor(name).user_id
+        if row.kind == "step":
+            assert audits == [], f"{row.name} as {name}: a step leaves the auditing to its caller"
+            continue
+        assert len(audits) == 1, f"{row.name} as {name}: refusal audit rows {audits}"
+        action, who, outcome_, reason = audits[0]
+        assert (who, outcome_, reason) == (actor_id, "refused", outcome.message), (row.name, name, audits)
+        if row.kind == "write":
+            assert action == row.action, (row.name, name, action)
+        else:
+            assert action.startswith("read."), (row.name, name, action)
+    for name in sorted(row.allowed):
+        outcome, before, mark = call(row, world, name)
+        assert not isinstance(outcome, Exception), f"{row.name} as {name} (allowed) failed: {outcome!r}"
+        assert row.check(outcome, world, name), f"{row.name} as {name}: unexpected result {outcome!r}"
+        assert audits_since(mark) == [], f"{row.name} as {name} succeeded yet left a refusal"
+        if row.kind == "write":
+            assert state() != before, f"{row.name} as {name} succeeded but wrote nothing"
+        else:
+            assert state() == before, f"{row.name} as {name} is a read yet wrote something"
