@@ -32,12 +32,15 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
 fi
 
 cd "${APP_HOME:-/app}"  # the image sets nothing: /app; tests run the same script from a checkout
+# Every app replica must sign Streamlit's own cookies (the provider sign-in's state) with one key,
+# or a sign-in whose callback lands on another replica fails: default it to the app's cookie key.
+if [ -z "${STREAMLIT_SERVER_COOKIE_SECRET:-}" ] && [ -n "${COOKIE_SECRET:-}" ]; then
+  export STREAMLIT_SERVER_COOKIE_SECRET="$COOKIE_SECRET"
+fi
+
 case "$role" in
   app)
     # Port, address, headless mode and file watcher come from STREAMLIT_* variables set in the image.
-    # Every replica must sign Streamlit's own cookies (the provider sign-in's state) with one key, or
-    # a sign-in whose callback lands on another replica fails: default it to the app's cookie key.
-    export STREAMLIT_SERVER_COOKIE_SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-${COOKIE_SECRET:-}}"
     exec python -m core app "$@"
     ;;
   worker)

@@ -206,9 +206,10 @@ def payments_view(at: Any) -> Any:
     return at
 
 
-def fill_payment(at: Any, investor: Any, amount: str, reference: str) -> None:
+def fill_payment(at: Any, pool_id: int, investor: Any, amount: str, reference: str) -> None:
     chooser = at.selectbox(key="pay-item")
-    chooser.select_index(next(i for i, o in enumerate(chooser.options) if investor.username in o))
+    assert any(investor.username in option for option in chooser.options)
+    chooser.set_value(item_of(pool_id, investor.user_id).id)  # the options are call item ids
     at.text_input(key="pay-amount").input(amount)
     at.text_input(key="pay-reference").input(reference)
 
@@ -216,7 +217,7 @@ def fill_payment(at: Any, investor: Any, amount: str, reference: str) -> None:
 def test_a_double_click_on_record_payment_posts_once(make: Factory, worker: Workers) -> None:
     pool_id, manager, held = called_pool(make)
     at = payments_view(goto(logged_in(manager.username), CALLS, manager_pool_id=pool_id))
-    fill_payment(at, held[0], "1234.56", "WIRE-DOUBLE")
+    fill_payment(at, pool_id, held[0], "1234.56", "WIRE-DOUBLE")
     at = button(at, "Record the payment").click().run()
     assert not at.exception and not errors(at), errors(at)
     at = button(at, "Record the payment").click().run()  # the second click of a double click
@@ -232,7 +233,7 @@ def test_the_same_payment_from_two_tabs_posts_once(make: Factory, worker: Worker
         payments_view(goto(logged_in(manager.username), CALLS, manager_pool_id=pool_id)) for _ in range(2)
     ]
     for tab in tabs:
-        fill_payment(tab, held[2], "777", "WIRE-TABS")
+        fill_payment(tab, pool_id, held[2], "777", "WIRE-TABS")
     for tab in tabs:
         tab = button(tab, "Record the payment").click().run()
         assert not tab.exception and not errors(tab), errors(tab)
