@@ -39,6 +39,20 @@ POOL_TRANSITIONS = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_ZWJ = "\u200d"
+_EMOJI_PRESENTATION = "\ufe0f"
+
+
+def _joins_emoji(text: str, i: int) -> bool:
+    """A zero-width joiner inside an emoji sequence (👨‍👩‍👧, ❤️‍🔥) draws one picture: it stays.
+    Anywhere else it hides inside a word and is refused with the other invisible characters."""
+
+    def pictograph(ch: str) -> bool:
+        return unicodedata.category(ch) in ("So", "Sk") or ch == _EMOJI_PRESENTATION
+
+    return text[i] == _ZWJ and 0 < i < len(text) - 1 and pictograph(text[i - 1]) and pictograph(text[i + 1])
+
+
 def clean_text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
     """Names are shown in tables, CSVs and page titles: plain, single-line, bounded text."""
     if not isinstance(value, str):
@@ -50,7 +64,7 @@ def clean_text(value: object, field: str, *, max_length: int, required: bool = T
         raise ValidationError(field, f"must be at most {max_length} characters")
     if _CONTROL.search(text):
         raise ValidationError(field, "must not contain control characters or line breaks")
-    if any(unicodedata.category(ch) == "Cf" for ch in text):
+    if any(unicodedata.category(ch) == "Cf" and not _joins_emoji(text, i) for i, ch in enumerate(text)):
         # Invisible format characters (bidi overrides, zero-width joiners) make one name pass for another.
         raise ValidationError(field, "must not contain invisible formatting characters")
     if "<" in text or ">" in text:

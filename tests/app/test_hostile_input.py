@@ -31,7 +31,7 @@ DUE = (date.today() + timedelta(days=14)).isoformat()
 SQL = "'; DROP TABLE pools;--"
 LINK = "[click](javascript:alert(1))"
 MARKUP = "**bold** _it_ `code` # $x^2$ :red[alert] ![img](http://evil.example/p.png) &amp;"
-EMOJI = "Rocket 🚀 Fund 🌍 ünïcødé"
+EMOJI = "Rocket 🚀 Fund 🌍 ünïcødé 👨‍👩‍👧"  # the family is one emoji: three joined by U+200D
 ACCEPTED = [SQL, LINK, MARKUP, EMOJI]
 # Refused, with the field named: what clean_text refuses.
 SCRIPT = "<script>alert(1)</script>"

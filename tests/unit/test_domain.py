@@ -66,6 +66,15 @@ def test_clean_text_strips_and_normalises() -> None:
     assert clean_text("Cafe\u0301", "name", max_length=20) == "Caf\u00e9"
 
 
+def test_clean_text_keeps_emoji_sequences_whole() -> None:
+    # A zero-width joiner between pictographs is part of one emoji (family, heart on fire).
+    for name in (
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467 Family Office",
+        "\u2764\ufe0f\u200d\U0001f525 Fund",
+    ):
+        assert clean_text(name, "name", max_length=120) == name
+
+
 def test_clean_text_keeps_markdown_literally() -> None:
     # Pages render names as plain text, so markdown is harmless and must round-trip unchanged.
     for name in ("**Bold** Fund", "_Alpha_ [link](http://x.y) `code` # 1"):
@@ -86,6 +95,9 @@ def test_clean_text_keeps_markdown_literally() -> None:
         ("<b>Fund</b>", "must not contain < or > (no HTML)"),
         ("<script>alert(1)</script>", "must not contain < or > (no HTML)"),
         ("a > b", "must not contain < or > (no HTML)"),
+        ("Fund\u202egnp.exe", "must not contain invisible formatting characters"),
+        ("ad\u200dmin", "must not contain invisible formatting characters"),
+        ("\u200d\U0001f680 Fund", "must not contain invisible formatting characters"),
     ],
 )
 def test_clean_text_refusals(value: object, reason: str) -> None:
