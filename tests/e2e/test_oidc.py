@@ -8,6 +8,7 @@ provider has not verified, is refused; logout ends the session at the app and th
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,9 +91,21 @@ def invite(app_env: dict[str, str], email: str, role: str) -> users.UserView:
 
 def sign_in_at_provider(page: Any, app_url: str, sub: str) -> None:
     """The login page's provider button, then the provider's form, as a person does."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(app_url)
-    page.get_by_role("button", name=f"Sign in with {PROVIDER}").click()
-    page.get_by_role("heading", name="Authorize Client").wait_for()
+    provider_form = page.get_by_role("heading", name="Authorize Client")
+    # As with the login form (conftest.log_in): a rerun of the login page may swallow the click;
+    # a person presses the button again.
+    for _ in range(4):
+        with contextlib.suppress(PlaywrightTimeout):  # the button is gone: the last click got through
+            page.get_by_role("button", name=f"Sign in with {PROVIDER}").click(timeout=10_000)
+        try:
+            provider_form.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    provider_form.wait_for()
     page.locator('input[name="sub"]').fill(sub)
     page.get_by_role("button", name="Authorize", exact=True).click()
 
