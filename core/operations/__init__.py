@@ -349,6 +349,8 @@ def _step(uow: UnitOfWork, op: Operation) -> None:
             # Anything else would fail the same way on every retry: fail it, once, with the reason.
             _fail(op, f"could not be processed: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
             log.exception("operation %s (%s) failed unexpectedly", op.id, op.kind)
+        if op.kind in KINDS:
+            KINDS[op.kind].on_failure(uow, op)
     else:
         op.updated_at = func.now()
         if finished:

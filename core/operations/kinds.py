@@ -89,6 +89,9 @@ class Kind:
     def run_batch(self, uow: UnitOfWork, op: Operation, pool: Pool, actor: Actor) -> int:
         raise NotImplementedError
 
+    def on_failure(self, uow: UnitOfWork, op: Operation) -> None:
+        """Undo what on_submit showed as under way, once the request failed for good."""
+
     def finish(self, uow: UnitOfWork, op: Operation, pool: Pool) -> dict[str, Any] | None:
         return None
 
@@ -228,8 +231,23 @@ class IssueCapitalCall(Kind):
             )
         )
 
+    def on_failure(self, uow, op):  # noqa: ANN001, ANN201
+        """A call refused in the worker (an investor's part above their unfunded commitment, a
+        manager no longer active) is cancelled, not left 'issuing' for ever; it booked nothing."""
+        call = self._find_call(uow, op)
+        if call is not None:  # a malformed row written around submit() has none
+            call.status = "cancelled"
+
+    def _find_call(self, uow: UnitOfWork, op: Operation) -> CapitalCall | None:
+        return uow.session.execute(
+            select(CapitalCall).where(CapitalCall.operation_id == op.id)
+        ).scalar_one_or_none()
+
     def _call(self, uow: UnitOfWork, op: Operation) -> CapitalCall:
-        return uow.session.execute(select(CapitalCall).where(CapitalCall.operation_id == op.id)).scalar_one()
+        call = self._find_call(uow, op)
+        if call is None:  # only a row written around submit(): a bug, failed as one
+            raise LookupError(f"no capital call for operation {op.id}")
+        return call
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         require_pool_manager(actor, pool.manager_id)

@@ -321,3 +321,42 @@ def test_waiting_payments_are_group_committed_once_each(make, closed_pool):
     paid = {i.id: i.amount_paid for i in items_of(make, pool_id)}
     assert paid[items[0].id] == items[0].amount_due and paid[items[1].id] == Decimal("1.00")
     queue.delete(delete_jobs=True)
+
+
+def test_a_capital_call_refused_in_the_worker_is_cancelled_and_books_nothing(make, closed_pool):
+    """Accepted at submission, refused when processed (its manager was deactivated meanwhile): the
+    operation fails with the reason and its call is cancelled, not left 'issuing'."""
+    from core.services import users
+
+    pool_id, manager, _ = closed_pool
+    with make.uow_factory() as uow:
+        status = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "capital_call",
+            {"percent": "10", "purpose": "refused later", "due_date": str(date.today())},
+        )
+    with make.uow_factory() as uow:
+        [(call_status,)] = uow.session.execute(
+            select(CapitalCall.status).where(CapitalCall.operation_id == status.id)
+        ).all()
+    assert call_status == "issuing"
+    admin = make.user("admin")
+    with make.uow_factory() as uow:
+        users.set_active(admin, uow, manager.user_id, False)
+    assert operations.process(str(status.id), make.uow_factory) == "failed"
+    with make.uow_factory() as uow:
+        failed = uow.session.execute(
+            select(CapitalCall).where(CapitalCall.operation_id == status.id)
+        ).scalar_one()
+        assert failed.status == "cancelled"
+        assert not uow.session.scalar(
+            select(func.count()).select_from(CallItem).where(CallItem.call_id == failed.id)
+        )
+        assert not uow.session.scalar(
+            select(func.count()).select_from(Journal).where(Journal.operation_id == status.id)
+        )
+        assert verify(uow.session).ok
+    with make.uow_factory() as uow:
+        assert "no longer active" in operations.operation_status(admin, uow, status.id).error
