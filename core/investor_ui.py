@@ -294,7 +294,7 @@ def pool_terms(pool: pools.PoolView) -> None:
 def fundraising_bar(raising: pools.Fundraising) -> None:
     cur = raising.currency
     st.progress(
-        min(float(raising.accepted / raising.target_size), 1.0)
+        min(float(raising.accepted / raising.target_size), 1.0)  # float-ok: a bar
         if raising.target_size
         else 0.0,  # float-ok: a bar
         text=f"{money(raising.accepted, cur)} committed of a {money(raising.target_size, cur)} target · "
@@ -389,7 +389,7 @@ def open_pools_tables(view: investor.OpenPools) -> None:
                         "Target": p.pool.target_size,
                         "Hard cap": p.pool.hard_cap,
                         "Committed": p.fundraising.accepted,
-                        "Raised": float(
+                        "Raised": float(  # float-ok: a bar, not money
                             p.fundraising.accepted / p.pool.target_size
                         ),  # float-ok: a bar, not money
                         "Min ticket": p.pool.min_ticket,

@@ -144,7 +144,7 @@ def hit(limit: Limit, subject: str, *, client: Any = None) -> int:
         allowed, wait_us = connection.eval(_SLIDING_WINDOW, 1, key, limit.limit, window_us, uuid.uuid4().hex)
     except (redis.RedisError, OSError) as exc:
         _warn_degraded(exc)
-        wait = _local.hit(key, limit.limit, float(limit.window_seconds))
+        wait = _local.hit(key, limit.limit, float(limit.window_seconds))  # float-ok: seconds
         return 0 if wait <= 0 else max(1, math.ceil(wait))
     if int(allowed):
         return 0

@@ -41,7 +41,7 @@ class PoolAnalytics:
     @property
     def fundraising_progress(self) -> float:
         """For a progress bar only."""
-        return float(self.committed / self.target_size) if self.target_size else 0.0
+        return float(self.committed / self.target_size) if self.target_size else 0.0  # float-ok: a bar
 
 
 @audits_refused_reads

@@ -358,7 +358,7 @@ def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
                 q1,
                 q3,
                 _median(p.irr for p in group),
-                None if days is None else float(days),
+                None if days is None else float(days),  # float-ok: days, not money
                 sum(1 for p in group if p.days_to_target is not None),
             )
         )
