@@ -10,6 +10,10 @@ What it does, all in throwaway state that is removed at the end (try/finally):
 4. Submit --payments payment operations (each pays one call item in full, as its investor) from
    --clients threads, each submission in its own unit of work, and time from the first submission
    until every payment operation is done (polling SELECT count(*) FROM operations).
+4b. With --statement-lines L > 1 (default 100), steps 1-4 again in a fresh database, the pool's
+   manager recording the same payments from bank statements of L lines (operations.submit_many, the
+   Capital calls page's statement upload): one transaction and one Redis round trip per statement,
+   still one operation row, idempotency key and job per payment.
 5. pgbench -i -s 4 into another throwaway database and pgbench -c 4 -j 2 -T 20 (TPC-B-like).
 6. Print both, the ratio (target: payments/s >= 0.5 x pgbench tps) and core.verify's verdict.
 
@@ -18,7 +22,8 @@ RQ's SimpleWorker (no fork per job; see bench/_common.py), since `python -m core
 such switch. Prints; asserts nothing (DESIGN.md: tests never assert on wall-clock time).
 
     python bench/bench_payments.py [--quick] [--payments 20000] [--workers 2] [--clients 4]
-                                   [--pg-server URL] [--redis-url URL] [--also-simple-worker]
+                                   [--statement-lines 100] [--pg-server URL] [--redis-url URL]
+                                   [--also-simple-worker]
 """
 
 from __future__ import annotations
@@ -80,8 +85,10 @@ def issue_call(pool: _common.SeededPool) -> tuple[int, float]:
 class Submitters:
     """--clients threads submitting payments, each submission in its own unit of work."""
 
-    def __init__(self, pool_id: int, items: list[tuple[int, int, Decimal]], clients: int) -> None:
-        self.pool_id, self.items, self.clients = pool_id, items, clients
+    def __init__(
+        self, pool: _common.SeededPool, items: list[tuple[int, int, Decimal]], clients: int, lines: int
+    ) -> None:
+        self.pool, self.items, self.clients, self.lines = pool, items, clients, lines
         self.errors = [0] * clients
         self.threads = [
             threading.Thread(target=self._client, args=(i,), name=f"client{i}", daemon=True)
@@ -108,35 +115,42 @@ class Submitters:
         return sum(self.errors)
 
     def _client(self, index: int) -> None:
+        """lines == 1: each investor pays their own item, one request each. lines > 1: the pool's
+        manager records the payments from bank statements of `lines` lines (operations.submit_many,
+        the path of the Capital calls page's statement upload): still one operation per payment."""
         from core import operations, runtime
         from core.permissions import Actor
 
         job_queue = _common.operations_queue()
         cent = Decimal("0.01")
         mine = self.items[index :: self.clients]
+        manager = Actor(self.pool.manager_id, "fund_manager", "bench-manager")
         self._start.wait()
-        for item_id, investor_id, amount_due in mine:
+        for start in range(0, len(mine), self.lines):
             if self.stop.is_set():
                 return
-            payload = {
-                "call_item_id": item_id,
-                "amount": str(amount_due.quantize(cent)),
-                "reference": f"bench-{item_id}",
-            }
+            chunk = mine[start : start + self.lines]
+            payloads = [
+                {
+                    "call_item_id": item_id,
+                    "amount": str(amount_due.quantize(cent)),
+                    "reference": f"bench-{item_id}",
+                }
+                for item_id, _, amount_due in chunk
+            ]
+            actor = manager if self.lines > 1 else Actor(chunk[0][1], "investor", f"investor{chunk[0][1]}")
             try:
                 with runtime.unit_of_work() as uow:
-                    operations.submit(
-                        Actor(investor_id, "investor", f"investor{investor_id}"),
-                        uow,
-                        self.pool_id,
-                        "payment",
-                        payload,
-                        queue=job_queue,
+                    operations.submit_many(
+                        actor, uow, self.pool.pool_id, "payment", payloads, queue=job_queue
                     )
             except Exception as exc:  # noqa: BLE001 - counted and shown; the benchmark goes on
-                self.errors[index] += 1
-                if self.errors[index] <= 3:
-                    print(f"  submission of item {item_id} failed: {type(exc).__name__}: {exc}", flush=True)
+                self.errors[index] += len(chunk)
+                if self.errors[index] <= 3 * len(chunk):
+                    print(
+                        f"  submission of items {chunk[0][0]}.. failed: {type(exc).__name__}: {exc}",
+                        flush=True,
+                    )
 
 
 def rq_jobs_run(env: dict[str, str]) -> int:
@@ -148,11 +162,12 @@ def rq_jobs_run(env: dict[str, str]) -> int:
     return sum(w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue))
 
 
-def run_round(args: argparse.Namespace, *, simple: bool) -> Round:
+def run_round(args: argparse.Namespace, *, simple: bool, lines: int) -> Round:
     import psycopg
     from sqlalchemy import text
 
     label = "SimpleWorker (bench-only, no fork)" if simple else "RQ forking Worker (python -m core worker)"
+    label += f", bank statements of {lines} lines" if lines > 1 else ", one request per payment"
     queue_name = f"bench-payments-{secrets.token_hex(4)}"
     with _common.throwaway_database(args.pg_server) as url:
         env = _common.configure_environment(url, args.redis_url, queue_name)
@@ -190,7 +205,7 @@ def run_round(args: argparse.Namespace, *, simple: bool) -> Round:
                 psycopg.connect(url, autocommit=True) as poll,
             ):
                 partial = False
-                submitters = Submitters(pool.pool_id, items, args.clients)
+                submitters = Submitters(pool, items, args.clients, lines)
                 began = submitters.start()
                 try:
                     submitted_at = None
@@ -314,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run a round with a bench-only RQ SimpleWorker (no fork per job)",
     )
+    parser.add_argument(
+        "--statement-lines",
+        type=int,
+        default=100,
+        help="also a round where the manager records the payments from bank statements of this many "
+        "lines per submission (0: per-request round only)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 payments, 5 s of pgbench")
     args = parser.parse_args(argv)
     _common.exit_cleanly_on_sigterm()
@@ -329,9 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
         flush=True,
     )
-    rounds = [run_round(args, simple=False)]
+    rounds = [run_round(args, simple=False, lines=1)]
+    if args.statement_lines > 1:
+        rounds.append(run_round(args, simple=False, lines=args.statement_lines))
     if args.also_simple_worker:
-        rounds.append(run_round(args, simple=True))
+        rounds.append(run_round(args, simple=True, lines=1))
     pgbench = _common.run_pgbench(
         args.pg_server,
         scale=args.pgbench_scale,

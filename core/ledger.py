@@ -27,7 +27,6 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import case, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -217,26 +216,30 @@ def _journals(session: Session, postings: list[Posting]) -> tuple[dict[str, int]
     keys = [posting.idempotency_key for posting in postings]
     if len(set(keys)) != len(keys):
         raise ValidationError("idempotency_key", "the same journal twice in one posting")
+    # One statement over arrays (like the entries): a multi-row VALUES would be compiled afresh for
+    # every group size, which cost more than the insert itself.
     inserted = dict(
         session.execute(
-            pg_insert(Journal)
-            .values(
-                [
-                    {
-                        "idempotency_key": p.idempotency_key,
-                        "pool_id": p.pool_id,
-                        "kind": p.kind,
-                        "memo": p.memo[:500],
-                        "effective_date": p.effective_date,
-                        "actor_id": p.actor_id,
-                        "operation_id": p.operation_id,
-                        "reverses_id": p.reverses_id,
-                    }
-                    for p in postings
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Journal.idempotency_key, Journal.id)
+            text(
+                """INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date, actor_id,
+                                         operation_id, reverses_id)
+                   SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:pools AS bigint[]),
+                                        CAST(:kinds AS text[]), CAST(:memos AS text[]),
+                                        CAST(:dates AS date[]), CAST(:actors AS bigint[]),
+                                        CAST(:operations AS uuid[]), CAST(:reverses AS bigint[]))
+                   ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING idempotency_key, id"""
+            ),
+            {
+                "keys": keys,
+                "pools": [p.pool_id for p in postings],
+                "kinds": [p.kind for p in postings],
+                "memos": [p.memo[:500] for p in postings],
+                "dates": [p.effective_date for p in postings],
+                "actors": [p.actor_id for p in postings],
+                "operations": [p.operation_id for p in postings],
+                "reverses": [p.reverses_id for p in postings],
+            },
         ).all()
     )
     seen = {}

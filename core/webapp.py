@@ -519,19 +519,20 @@ def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: 
     recorded, whose status is shown again. A different amount, reference, date or purpose is a new
     request.
     """
+    return submit_operations(pool_id, kind, [payload], form=form)[0]
+
+
+def submit_operations(pool_id: int, kind: str, payloads: list[dict[str, Any]], *, form: str) -> list[Any]:
+    """Several requests at once (a bank statement's payments), each its own operation, keyed as
+    submit_operation keys one; the page follows them together."""
     actor = st.session_state["actor"]
     with unit_of_work() as uow:
-        status = operations.submit(
-            actor,
-            uow,
-            pool_id,
-            kind,
-            payload,
-            idempotency_key=operations.derived_key(kind, actor, pool_id, payload),
-            queue=runtime.operations_queue(),
+        statuses = operations.submit_many(
+            actor, uow, pool_id, kind, payloads, queue=runtime.operations_queue()
         )
-    st.session_state.setdefault("_following", {})[form] = str(status.id)
-    return status
+    ids = [str(status.id) for status in statuses]
+    st.session_state.setdefault("_following", {})[form] = ids[0] if len(ids) == 1 else ids
+    return statuses
 
 
 def start_following(form: str, operation_id: object) -> None:
@@ -542,32 +543,47 @@ def start_following(form: str, operation_id: object) -> None:
 def follow_operation(form: str, *, done_message: str = "Done.") -> None:
     """A progress bar for the operation a form started, refreshed until it finishes; then the
     whole page reruns once so every figure on it shows the posted result."""
-    operation_id = st.session_state.get("_following", {}).get(form)
-    if operation_id is None:
+    following = st.session_state.get("_following", {}).get(form)
+    if following is None:
         return
+    operation_ids = [following] if isinstance(following, str) else following
 
     @st.fragment(run_every=1.0)
     def progress() -> None:
         try:
             with unit_of_work() as uow:
-                status = operations.operation_status(st.session_state["actor"], uow, operation_id)
+                statuses = operations.operation_statuses(st.session_state["actor"], uow, operation_ids)
         except DomainError as exc:  # an id that is not this user's to follow: refuse, stop following
             st.session_state["_following"].pop(form, None)
             st.error(md(exc.message))
             return
-        if status.status == "done":
+        failed = [s for s in statuses if s.status == "failed"]
+        if all(s.finished for s in statuses):
             st.session_state["_following"].pop(form, None)
-            st.session_state.setdefault("_finished", {})[form] = ("success", done_message)
+            if not failed:
+                outcome = ("success", done_message)
+            elif len(statuses) == 1:
+                outcome = ("error", f"Refused: {md(failed[0].error)}")
+            else:
+                outcome = (
+                    "error",
+                    f"{len(failed):,} of {len(statuses):,} refused, the rest posted. First refusal: "
+                    f"{md(failed[0].error)}",
+                )
+            st.session_state.setdefault("_finished", {})[form] = outcome
             st.rerun(scope="app")
-        elif status.status == "failed":
-            st.session_state["_following"].pop(form, None)
-            st.session_state.setdefault("_finished", {})[form] = ("error", f"Refused: {md(status.error)}")
-            st.rerun(scope="app")
-        else:
+        elif len(statuses) == 1:
+            status = statuses[0]
             label = f"{status.kind.replace('_', ' ')}: {status.status}"
             if status.progress_total:
                 label += f" ({status.progress_done:,} of {status.progress_total:,})"
             st.progress(status.fraction, text=label)
+        else:
+            finished = sum(s.finished for s in statuses)
+            st.progress(
+                finished / len(statuses),
+                text=f"{statuses[0].kind.replace('_', ' ')}s: {finished:,} of {len(statuses):,} processed",
+            )
 
     progress()
 

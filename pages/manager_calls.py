@@ -1,6 +1,7 @@
-"""Capital calls: preview and issue a call, follow it until posted, track payments, record one, export notices."""
+"""Capital calls: preview and issue a call, follow it until posted, track payments, record one or a bank statement's, export notices."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import streamlit as st
 
@@ -21,6 +22,7 @@ if pool.status == "open":
 
 webapp.show_finished("capital-call")
 webapp.show_finished("payment")
+webapp.show_finished("statement")
 book = webapp.call(manager.call_book, pool.id)
 cols = st.columns(3)
 metric(cols[0], "Called", book.called, cur)
@@ -181,6 +183,39 @@ if view == VIEWS[1]:
                     with webapp.refusals_shown():
                         webapp.submit_operation(pool.id, "payment", payload, form="payment")
 
+                with st.expander("Record payments from a bank statement (CSV)"):
+                    st.caption(
+                        "One row per payment received: an `email` (or `investor_id`) column as in the "
+                        "call notice, `amount`, `reference`, and optionally `received_on` "
+                        "(YYYY-MM-DD, today if empty). Lines count from the first payment."
+                    )
+                    statement = st.file_uploader(
+                        "Bank statement", type=["csv"], key=f"statement-{call.id}", max_upload_size=2
+                    )
+                    if statement is not None:
+                        with webapp.refusals_shown():
+                            lines = webapp.call(manager.read_bank_statement, call.id, statement.getvalue())
+                            table(
+                                {
+                                    "Line": [line.line for line in lines],
+                                    "Investor": [line.investor_name for line in lines],
+                                    "Amount": [line.amount for line in lines],
+                                    "Reference": [line.reference for line in lines],
+                                    "Received on": [line.received_on for line in lines],
+                                },
+                                cur,
+                                ("Amount",),
+                            )
+                            total = sum((line.amount for line in lines), Decimal(0))
+                            if st.button(
+                                f"Record {len(lines):,} payments ({money(total, cur)})",
+                                type="primary",
+                                key="record-statement",
+                            ):
+                                webapp.submit_operations(
+                                    pool.id, "payment", [line.payload for line in lines], form="statement"
+                                )
+
 if view == VIEWS[2]:
     balances = webapp.call(manager.investor_balances, pool.id)
     table(
@@ -199,3 +234,4 @@ if view == VIEWS[2]:
 with progress:
     webapp.follow_operation("capital-call", done_message="The capital call is posted to every investor.")
     webapp.follow_operation("payment", done_message="Payment recorded.")
+    webapp.follow_operation("statement", done_message="Every payment of the statement is posted.")

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from core import ratelimit
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.logs import log_context
-from core.operations.kinds import KINDS, refusal
+from core.operations.kinds import KINDS, MAX_REQUESTS, refusal
 from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
@@ -91,24 +91,13 @@ def derived_key(kind: str, actor: Actor, pool_id: int, payload: dict[str, Any]) 
 
 def enqueue(operation_id: uuid.UUID, queue: Any) -> None:
     """Trigger the job; losing this (Redis down) is harmless: the sweeper finds the row later."""
-    from rq import Retry
-
-    try:
-        queue.enqueue(
-            JOB_FUNCTION,
-            str(operation_id),
-            job_id=str(operation_id),
-            retry=Retry(max=5, interval=[1, 2, 5, 10, 30]),
-            result_ttl=3600,
-            failure_ttl=86400,
-        )
-    except Exception as exc:  # noqa: BLE001 - any Redis failure: the row is durable, the sweeper retries
-        log.warning("could not enqueue operation %s (%s); the sweeper will pick it up", operation_id, exc)
+    enqueue_many([operation_id], queue)
 
 
 def enqueue_many(operation_ids: list[uuid.UUID], queue: Any) -> None:
-    """Trigger many jobs in one Redis round trip (the sweeper after a flush): quick enough that the
-    work is queued before another worker's sweeper could take the same operations for lost."""
+    """Trigger jobs in one Redis round trip (a statement's payments, the sweeper after a flush):
+    quick enough that the work is queued before another worker's sweeper could take the same
+    operations for lost."""
     from rq import Retry
 
     if not operation_ids:
@@ -127,7 +116,7 @@ def enqueue_many(operation_ids: list[uuid.UUID], queue: Any) -> None:
                 for operation_id in operation_ids
             ]
         )
-    except Exception as exc:  # noqa: BLE001 - as in enqueue(): the rows are durable, the sweeper retries
+    except Exception as exc:  # noqa: BLE001 - any Redis failure: the rows are durable, the sweeper retries
         log.warning("could not enqueue %d operation(s) (%s); the sweeper will retry", len(operation_ids), exc)
 
 
@@ -156,7 +145,6 @@ def forget_jobs(operation_ids: list[uuid.UUID], queue: Any) -> None:
         log.warning("could not drop %d finished job(s): %s", len(operation_ids), exc)
 
 
-@records_refusals("operation.submit", "pool")
 def submit(
     actor: Actor,
     uow: UnitOfWork,
@@ -168,65 +156,124 @@ def submit(
     queue: Any = None,
 ) -> OperationStatus:
     """Validate and record a money-moving request; the same key twice returns the first operation."""
+    return submit_many(actor, uow, pool_id, kind, [payload], idempotency_keys=[idempotency_key], queue=queue)[
+        0
+    ]
+
+
+@records_refusals("operation.submit", "pool")
+def submit_many(
+    actor: Actor,
+    uow: UnitOfWork,
+    pool_id: int | None,
+    kind: str,
+    payloads: list[dict[str, Any]],
+    *,
+    idempotency_keys: list[str | None] | None = None,
+    queue: Any = None,
+) -> list[OperationStatus]:
+    """Record requests of one kind on one pool in one transaction, in their order.
+
+    Each is still its own operation (row, key, job), posted or refused on its own in the worker; at
+    submission one refused line refuses them all, named by its number, and nothing is written. A
+    key already recorded returns its first operation (a resent form, a statement uploaded twice).
+    """
     handler = KINDS.get(kind)
     if handler is None:
         raise ValidationError("kind", f"unknown operation kind {str(kind)[:40]!r}")
-    if not isinstance(payload, dict):
-        raise ValidationError("payload", "must be a mapping")
-    key = (idempotency_key or derived_key(kind, actor, pool_id, payload))[:200]
-    existing = uow.session.execute(
-        select(Operation).where(Operation.idempotency_key == key)
-    ).scalar_one_or_none()
-    if existing is not None:
-        if existing.actor_id != actor.user_id or existing.kind != kind:
-            raise ValidationError("idempotency_key", "is already used by another request")
-        return OperationStatus.of(existing)
-    # Only a new request counts against the actor's limit; the replay above returns the first one.
-    ratelimit.check_submission(actor)
-    if pool_id is None and handler.needs_pool:
-        raise ValidationError("pool_id", "is required")
-    pool = load_pool(uow, pool_id) if handler.needs_pool else None
-    clean, total = handler.prepare(actor, uow, pool, payload)
-    operation_id = uuid.uuid4()
-    inserted = uow.session.execute(
-        pg_insert(Operation)
-        .values(
-            id=operation_id,
-            kind=kind,
-            pool_id=pool.id if pool else None,
-            actor_id=actor.user_id,
-            payload=clean,
-            idempotency_key=key,
-            progress_total=total,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Operation)
-    ).scalar_one_or_none()
-    if inserted is None:  # the same key won a race a moment ago
-        uow.rollback()
-        return OperationStatus.of(
-            uow.session.execute(select(Operation).where(Operation.idempotency_key == key)).scalar_one()
-        )
-    handler.on_submit(uow, pool, operation_id, clean)
-    uow.audit(
-        actor.user_id,
-        f"operation.{kind}",
-        "operation",
-        operation_id,
-        after={"pool_id": pool.id if pool else None, **clean},
-    )
-    if queue is not None:
-        uow.after_commit(lambda: enqueue(operation_id, queue))
-    uow.commit()
-    return OperationStatus.of(inserted)
+    if not isinstance(payloads, list) or not 1 <= len(payloads) <= MAX_REQUESTS:
+        raise ValidationError("payloads", f"must be a list of 1 to {MAX_REQUESTS:,} requests")
+    for line, payload in enumerate(payloads, 1):
+        if not isinstance(payload, dict):
+            raise ValidationError("payload" if len(payloads) == 1 else f"line {line}", "must be a mapping")
+    given = idempotency_keys or [None] * len(payloads)
+    if len(given) != len(payloads):
+        raise ValidationError("idempotency_keys", "must name one key per request")
+    keys = [
+        (key or derived_key(kind, actor, pool_id, payload))[:200]
+        for key, payload in zip(given, payloads, strict=True)
+    ]
+    first_line: dict[str, int] = {}
+    for line, key in enumerate(keys, 1):
+        if first_line.setdefault(key, line) != line:
+            raise ValidationError(f"line {line}", f"repeats line {first_line[key]}")
+    return _record(actor, uow, pool_id, handler, payloads, keys, queue)
 
 
-def _visible(actor: Actor, uow: UnitOfWork, op: Operation) -> None:
-    if actor.is_system or actor.role == ADMIN or op.actor_id == actor.user_id:
+def _record(
+    actor: Actor,
+    uow: UnitOfWork,
+    pool_id: int | None,
+    handler: Any,
+    payloads: list[dict[str, Any]],
+    keys: list[str],
+    queue: Any,
+) -> list[OperationStatus]:
+    recorded = {
+        op.idempotency_key: op
+        for op in uow.session.execute(select(Operation).where(Operation.idempotency_key.in_(keys))).scalars()
+    }
+    if any(op.actor_id != actor.user_id or op.kind != handler.name for op in recorded.values()):
+        raise ValidationError("idempotency_key", "is already used by another request")
+    fresh = [(key, payload) for key, payload in zip(keys, payloads, strict=True) if key not in recorded]
+    if fresh:
+        # Only a new request counts against the actor's limit; a replay returns the first one.
+        ratelimit.check_submission(actor)
+        if pool_id is None and handler.needs_pool:
+            raise ValidationError("pool_id", "is required")
+        pool = load_pool(uow, pool_id) if handler.needs_pool else None
+        prepared = handler.prepare_many(actor, uow, pool, [payload for _, payload in fresh])
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "kind": handler.name,
+                "pool_id": pool.id if pool else None,
+                "actor_id": actor.user_id,
+                "payload": clean,
+                "idempotency_key": key,
+                "progress_total": total,
+            }
+            for (key, _), (clean, total) in zip(fresh, prepared, strict=True)
+        ]
+        inserted = uow.session.scalars(
+            pg_insert(Operation)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Operation),
+            rows,
+        ).all()
+        if len(inserted) < len(rows):  # a key won a race a moment ago: start again from what it recorded
+            uow.rollback()
+            return _record(actor, uow, pool_id, handler, payloads, keys, queue)
+        for row in rows:
+            handler.on_submit(uow, pool, row["id"], row["payload"])
+            uow.audit(
+                actor.user_id,
+                f"operation.{handler.name}",
+                "operation",
+                row["id"],
+                after={"pool_id": row["pool_id"], **row["payload"]},
+            )
+        recorded.update((op.idempotency_key, op) for op in inserted)
+        if queue is not None:
+            fresh_ids = [row["id"] for row in rows]
+            uow.after_commit(lambda: enqueue_many(fresh_ids, queue))
+        uow.commit()
+        for row in rows:
+            with log_context(operation_id=row["id"], actor_id=actor.user_id, pool_id=row["pool_id"]):
+                log.info("operation %s (%s) submitted", row["id"], handler.name)
+    return [OperationStatus.of(recorded[key]) for key in keys]
+
+
+def _visible(actor: Actor, uow: UnitOfWork, ops: list[Operation]) -> None:
+    """The submitter, the manager of the pool and admins may look; one query for any number."""
+    if actor.is_system or actor.role == ADMIN:
         return
-    if actor.role == FUND_MANAGER and op.pool_id is not None:
-        manager_id = uow.session.execute(select(Pool.manager_id).where(Pool.id == op.pool_id)).scalar_one()
-        if manager_id == actor.user_id:
+    pool_ids = {op.pool_id for op in ops if op.actor_id != actor.user_id}
+    if not pool_ids:
+        return
+    if actor.role == FUND_MANAGER and None not in pool_ids:
+        managers = set(uow.session.execute(select(Pool.manager_id).where(Pool.id.in_(pool_ids))).scalars())
+        if managers == {actor.user_id}:
             return
     raise PermissionDenied("you may not see this operation")
 
@@ -234,15 +281,25 @@ def _visible(actor: Actor, uow: UnitOfWork, op: Operation) -> None:
 @audits_refused_reads
 def operation_status(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> OperationStatus:
     """Status, progress and error for the progress bars; the submitter, the manager and admins may look."""
+    return operation_statuses(actor, uow, [operation_id])[0]
+
+
+@audits_refused_reads
+def operation_statuses(
+    actor: Actor, uow: UnitOfWork, operation_ids: list[uuid.UUID | str]
+) -> list[OperationStatus]:
+    """Many operations' statuses in their order, in one query (the payments of a bank statement)."""
     try:
-        op_id = uuid.UUID(str(operation_id))
+        ids = [uuid.UUID(str(operation_id)) for operation_id in operation_ids]
     except ValueError:
         raise NotFound("no such operation") from None
-    op = uow.session.get(Operation, op_id)
-    if op is None:
+    found = {
+        op.id: op for op in uow.session.execute(select(Operation).where(Operation.id.in_(ids))).scalars()
+    }
+    if not ids or len(found) < len(set(ids)):
         raise NotFound("no such operation")
-    _visible(actor, uow, op)
-    return OperationStatus.of(op)
+    _visible(actor, uow, list(found.values()))
+    return [OperationStatus.of(found[i]) for i in ids]
 
 
 @audits_refused_reads

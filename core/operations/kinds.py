@@ -11,10 +11,11 @@ finish()    runs with the last batch and returns the result shown to the user.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -32,8 +33,10 @@ from db.session import UnitOfWork
 
 BATCH = 20_000  # investors per transaction: big enough to be set-based, small enough to commit often
 RUNNING_POOLS = ("closed", "investing")
+MAX_REQUESTS = 5_000  # requests in one submission (the lines of one bank statement)
 
 
+T = TypeVar("T")
 MALFORMED = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError, IndexError)
 
 
@@ -73,6 +76,27 @@ def _journal_lines(rows: list[tuple[int, Decimal]], account: str, side: str) -> 
     return [ledger.Line(account, side, amount, investor) for investor, amount in rows if amount != 0]
 
 
+def each_line(
+    payloads: list[dict[str, Any]], check: Callable[[dict[str, Any]], T], numbered: bool | None = None
+) -> list[T]:
+    """check() on every request in order; a refusal names the line when there are several (or
+    when numbered: a one-line file still has lines)."""
+    results = []
+    named = len(payloads) > 1 if numbered is None else numbered
+    for line, payload in enumerate(payloads, 1):
+        try:
+            results.append(check(payload))
+        except ValidationError as exc:
+            if not named:
+                raise
+            raise ValidationError(f"line {line} {exc.field}", exc.reason) from None
+        except DomainError as exc:
+            if not named:
+                raise
+            raise type(exc)(f"line {line}: {exc.message}") from None
+    return results
+
+
 class Kind:
     name = ""
     needs_pool = True  # False for platform-wide work (an export): pool is then None
@@ -82,6 +106,18 @@ class Kind:
         self, actor: Actor, uow: UnitOfWork, pool: Pool, payload: dict[str, Any]
     ) -> tuple[dict[str, Any], int]:
         raise NotImplementedError
+
+    def prepare_many(
+        self,
+        actor: Actor,
+        uow: UnitOfWork,
+        pool: Pool,
+        payloads: list[dict[str, Any]],
+        numbered: bool | None = None,
+    ) -> list[tuple[dict[str, Any], int]]:
+        """Several requests at once (the lines of a bank statement); a kind that reads per request
+        overrides this to read once for all of them."""
+        return each_line(payloads, lambda payload: self.prepare(actor, uow, pool, payload), numbered)
 
     def on_submit(self, uow: UnitOfWork, pool: Pool, operation_id: uuid.UUID, clean: dict[str, Any]) -> None:
         """State that must exist as soon as the request is accepted (e.g. the call in 'issuing')."""
@@ -337,7 +373,16 @@ class RecordPayment(Kind):
             raise ValidationError("call_item_id", "no such call item in this pool")
         return row
 
-    def _check(self, actor: Actor, pool: Pool, item: CallItem, call: CapitalCall, amount: Decimal) -> None:
+    def _check(
+        self,
+        actor: Actor,
+        pool: Pool,
+        item: CallItem,
+        call: CapitalCall,
+        amount: Decimal,
+        earlier: Decimal = Decimal(0),
+    ) -> None:
+        """earlier: what other lines of the same submission already pay on this item."""
         if not (actor.user_id == item.investor_id and actor.role == "investor"):
             require_pool_manager(actor, pool.manager_id)
         if call.status != "issued":
@@ -346,25 +391,36 @@ class RecordPayment(Kind):
             raise InvalidState("this call item was cancelled")
         if item.status == "paid":
             raise InvalidState("this call item is already paid in full")
-        outstanding = item.amount_due - item.amount_paid
+        outstanding = item.amount_due - item.amount_paid - earlier
         if amount > outstanding:
             raise ValidationError(
-                "amount", f"{amount:,} is more than the {outstanding:,} {pool.currency} outstanding"
+                "amount",
+                f"{amount:,} is more than the {quantize(outstanding, pool.currency):,} {pool.currency} outstanding",
             )
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
-        item_id = payload.get("call_item_id")
-        item, call = self._item(self._items(uow, [item_id], lock=False), pool, item_id)
-        amount = parse_amount(payload.get("amount"), pool.currency, "amount")
-        self._check(actor, pool, item, call, amount)
-        reference = clean_text(payload.get("reference", ""), "reference", max_length=100)
-        paid_on = _no_future(_date(payload, "paid_on", today()), "paid_on")
-        return {
-            "call_item_id": item.id,
-            "amount": str(amount),
-            "reference": reference,
-            "paid_on": paid_on.isoformat(),
-        }, 1
+        return self.prepare_many(actor, uow, pool, [payload])[0]
+
+    def prepare_many(self, actor, uow, pool, payloads, numbered=None):  # noqa: ANN001, ANN201
+        found = self._items(uow, [payload.get("call_item_id") for payload in payloads], lock=False)
+        earlier: dict[int, Decimal] = {}
+
+        def one(payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+            item_id = payload.get("call_item_id")
+            item, call = self._item(found, pool, item_id)
+            amount = parse_amount(payload.get("amount"), pool.currency, "amount")
+            self._check(actor, pool, item, call, amount, earlier.get(item.id, Decimal(0)))
+            reference = clean_text(payload.get("reference", ""), "reference", max_length=100)
+            paid_on = _no_future(_date(payload, "paid_on", today()), "paid_on")
+            earlier[item.id] = earlier.get(item.id, Decimal(0)) + amount
+            return {
+                "call_item_id": item.id,
+                "amount": str(amount),
+                "reference": reference,
+                "paid_on": paid_on.isoformat(),
+            }, 1
+
+        return each_line(payloads, one, numbered)
 
     def _apply(
         self, found: dict[int, tuple[CallItem, CapitalCall]], op: Operation, pool: Pool, actor: Actor

@@ -7,6 +7,8 @@ operations post with (core.operations.kinds), so a preview is what gets posted.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -588,6 +590,100 @@ def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
             for item in call_items(actor, uow, call.id)
         ),
     )
+
+
+STATEMENT_MAX_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class StatementPayment:
+    """One line of a bank statement, matched to the investor's item in the call."""
+
+    line: int
+    investor_name: str
+    email: str
+    amount: Decimal
+    reference: str
+    received_on: date
+    call_item_id: int
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payment operation's request, as the single-payment form sends it."""
+        return {
+            "call_item_id": self.call_item_id,
+            "amount": str(self.amount),
+            "reference": self.reference,
+            "paid_on": self.received_on.isoformat(),
+        }
+
+
+@audits_refused_reads
+def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes) -> list[StatementPayment]:
+    """A bank statement of payments received for one call, for the manager to check before
+    recording it: CSV with a header naming `email` or `investor_id` (the call notice's columns),
+    `amount`, `reference`, and optionally `received_on`. Lines count from the first payment.
+    Every line is checked as its payment operation will be (the same prepare), so a statement that
+    reads cleanly here is recorded as it is shown; nothing is written.
+    """
+    call, pool = _call_of(actor, uow, call_id)
+    if not isinstance(data, bytes) or not data.strip():
+        raise ValidationError("statement", "is empty")
+    if len(data) > STATEMENT_MAX_BYTES:
+        raise ValidationError("statement", f"is larger than {STATEMENT_MAX_BYTES // 1_000_000} MB")
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValidationError("statement", f"is not a readable UTF-8 CSV file ({exc})") from None
+    columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+    who = "email" if "email" in columns else "investor_id" if "investor_id" in columns else None
+    if who is None or "amount" not in columns or "reference" not in columns:
+        raise ValidationError(
+            "statement", "needs a header with email (or investor_id), amount and reference columns"
+        )
+    if not 1 <= len(rows) <= kinds.MAX_REQUESTS:
+        raise ValidationError("statement", f"must list 1 to {kinds.MAX_REQUESTS:,} payments")
+    items = call_items(actor, uow, call.id)
+    by_key = {(i.email.lower() if who == "email" else str(i.investor_id)): i for i in items}
+
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get(columns.get(column, ""), "")
+        return value.strip() if isinstance(value, str) else ""
+
+    matched = []
+    for line, row in enumerate(rows, 1):
+        item = by_key.get(cell(row, who).lower())
+        if item is None:
+            raise ValidationError(
+                f"line {line} {who}", f"{cell(row, who)[:80]!r} is not an investor in this call"
+            )
+        matched.append(
+            (
+                item,
+                {
+                    "call_item_id": item.id,
+                    "amount": cell(row, "amount"),
+                    "reference": cell(row, "reference"),
+                    "paid_on": cell(row, "received_on"),
+                },
+            )
+        )
+    checked = kinds.KINDS["payment"].prepare_many(
+        actor, uow, pool, [payload for _, payload in matched], numbered=True
+    )
+    return [
+        StatementPayment(
+            line,
+            item.investor_name,
+            item.email,
+            Decimal(clean["amount"]),
+            clean["reference"],
+            date.fromisoformat(clean["paid_on"]),
+            item.id,
+        )
+        for line, ((item, _), (clean, _)) in enumerate(zip(matched, checked, strict=True), 1)
+    ]
 
 
 # --- portfolio --------------------------------------------------------------------------------------

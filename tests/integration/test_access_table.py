@@ -503,6 +503,17 @@ TABLE: list[Row] = [
     manager_read("investor_balances"),
     manager_read("call_items", pool="call_id"),
     manager_read("call_notice_csv", pool="call_id"),
+    Row(
+        "core.services.manager.read_bank_statement",
+        manager.read_bank_statement,
+        frozenset({MANAGER}),
+        lambda w, uow: a(
+            w.call_id, f"investor_id,amount,reference\n{w.actor(INVESTOR).user_id},1.00,W\n".encode()
+        ),
+        check=lambda lines, w, who: (
+            [(line.call_item_id, line.amount) for line in lines] == [(w.item_id, Decimal("1.00"))]
+        ),
+    ),
     manager_read("portfolio_companies"),
     manager_read("nav_history"),
     manager_read("portfolio"),
@@ -640,6 +651,19 @@ TABLE: list[Row] = [
         lambda w: w.pool_id,
         lambda w: {"call_item_id": w.item_id, "amount": "1", "reference": "WIRE"},
     ),
+    Row(
+        "core.operations.submit_many",
+        operations.submit_many,
+        frozenset({INVESTOR, MANAGER}),
+        lambda w, uow: a(
+            w.pool_id,
+            "payment",
+            [{"call_item_id": w.item_id, "amount": "1", "reference": "STATEMENT"}],
+            idempotency_keys=[new_key()],
+        ),
+        kind="write",
+        action="operation.submit",
+    ),
     submit_row(
         "management_fee",
         frozenset({MANAGER}),
@@ -664,6 +688,13 @@ TABLE: list[Row] = [
         frozenset({INVESTOR, MANAGER, ADMIN}),
         lambda w, uow: a(w.operation_id),
         check=lambda status, w, who: status.status == "done",
+    ),
+    Row(
+        "core.operations.operation_statuses",
+        operations.operation_statuses,
+        frozenset({INVESTOR, MANAGER, ADMIN}),
+        lambda w, uow: a([w.operation_id]),
+        check=lambda statuses, w, who: [s.status for s in statuses] == ["done"],
     ),
     Row("core.operations.list_operations", operations.list_operations, frozenset({ADMIN})),
     Row(

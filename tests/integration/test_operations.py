@@ -360,3 +360,134 @@ def test_a_capital_call_refused_in_the_worker_is_cancelled_and_books_nothing(mak
         assert verify(uow.session).ok
     with make.uow_factory() as uow:
         assert "no longer active" in operations.operation_status(admin, uow, status.id).error
+
+
+def _operation_count(make) -> int:
+    from db.models import AuditLog, Operation
+
+    with make.uow_factory() as uow:
+        return uow.session.scalar(select(func.count()).select_from(Operation)), uow.session.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "operation.payment")
+        )
+
+
+def test_a_bank_statement_is_one_submission_of_separate_payment_operations(make, closed_pool):
+    """submit_many: one transaction and one Redis round trip, yet one row, key, job and journal per
+    payment; the same statement again adds nothing, a longer one adds only its new lines."""
+    from rq.job import Job
+
+    from tests.workers import queue_for, unique_queue_name
+
+    pool_id, manager, _ = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
+    )
+    items = items_of(make, pool_id)
+    queue = queue_for(unique_queue_name())
+    audited_before = _operation_count(make)[1]
+    lines = [
+        {"call_item_id": items[0].id, "amount": "100.00", "reference": "stmt 1"},
+        {"call_item_id": items[0].id, "amount": "200.00", "reference": "stmt 2"},  # same item, second part
+        {"call_item_id": items[2].id, "amount": str(items[2].amount_due), "reference": "stmt 3"},
+    ]
+    with make.uow_factory() as uow:
+        first = operations.submit_many(manager, uow, pool_id, "payment", lines, queue=queue)
+    assert len({s.id for s in first}) == 3 and all(s.status == "pending" for s in first)
+    assert all(Job.exists(str(s.id), connection=queue.connection) for s in first)
+    assert _operation_count(make)[1] == audited_before + 3  # one audit row per operation
+
+    with make.uow_factory() as uow:  # uploaded twice: the same operations, nothing new
+        again = operations.submit_many(manager, uow, pool_id, "payment", lines, queue=queue)
+    assert [s.id for s in again] == [s.id for s in first]
+    extra = {"call_item_id": items[1].id, "amount": "5.00", "reference": "stmt 4"}
+    before = _operation_count(make)
+    with make.uow_factory() as uow:
+        longer = operations.submit_many(manager, uow, pool_id, "payment", [*lines, extra], queue=queue)
+    assert [s.id for s in longer[:3]] == [s.id for s in first] and longer[3].id not in {s.id for s in first}
+    assert _operation_count(make)[0] == before[0] + 1
+
+    while operations.drain(make.uow_factory):
+        pass
+    with make.uow_factory() as uow:
+        statuses = [operations.operation_status(manager, uow, s.id) for s in longer]
+        journals = uow.session.scalar(
+            select(func.count()).select_from(Journal).where(Journal.operation_id.in_([s.id for s in longer]))
+        )
+        assert verify(uow.session).ok
+    assert [s.status for s in statuses] == ["done"] * 4 and journals == 4
+    paid = {i.id: (i.amount_paid, i.status) for i in items_of(make, pool_id)}
+    assert paid[items[0].id] == (Decimal("300.00"), "partially_paid")
+    assert paid[items[2].id] == (items[2].amount_due, "paid")
+    assert paid[items[1].id] == (Decimal("5.00"), "partially_paid")
+    queue.delete(delete_jobs=True)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ({"amount": "-5", "reference": "neg"}, "line 2 amount"),
+        ({"amount": "abc", "reference": "nan"}, "line 2 amount"),
+        ({"amount": "1.001", "reference": "precise"}, "line 2 amount"),
+        ({"call_item_id": 10**12, "amount": "1", "reference": "x"}, "line 2 call_item_id"),
+        ({"amount": "1", "reference": "=HYPERLINK(\u202e)"}, "line 2 reference"),
+        ("not a mapping", "line 2"),
+    ],
+)
+def test_one_bad_statement_line_refuses_the_statement_naming_the_line(make, closed_pool, bad_line, message):
+    pool_id, manager, _ = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
+    )
+    items = items_of(make, pool_id)
+    good = {"call_item_id": items[0].id, "amount": "10.00", "reference": "ok"}
+    line = bad_line if isinstance(bad_line, str) else {"call_item_id": items[1].id, **bad_line}
+    before = _operation_count(make)
+    with make.uow_factory() as uow, pytest.raises(DomainError) as refused:
+        operations.submit_many(manager, uow, pool_id, "payment", [good, line])
+    assert str(refused.value).startswith(message), refused.value
+    assert _operation_count(make) == before
+
+
+def test_statement_lines_together_may_not_overpay_an_item_or_repeat(make, closed_pool):
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
+    )
+    item = items_of(make, pool_id)[0]
+    half = (item.amount_due / 2).quantize(Decimal("0.01"))
+    lines = [
+        {"call_item_id": item.id, "amount": str(half), "reference": "a"},
+        {"call_item_id": item.id, "amount": str(item.amount_due - half), "reference": "b"},
+        {"call_item_id": item.id, "amount": "0.01", "reference": "c"},
+    ]
+    before = _operation_count(make)
+    with make.uow_factory() as uow, pytest.raises(ValidationError) as overpaid:
+        operations.submit_many(manager, uow, pool_id, "payment", lines)
+    assert overpaid.value.field == "line 3 amount" and "0.00" in overpaid.value.reason
+    with make.uow_factory() as uow, pytest.raises(ValidationError) as repeated:
+        operations.submit_many(manager, uow, pool_id, "payment", [lines[0], lines[0]])
+    assert repeated.value.field == "line 2" and "repeats line 1" in repeated.value.reason
+    # An investor may not pay another investor's item by slipping it into a batch of their own.
+    other = items_of(make, pool_id)[1]
+    with make.uow_factory() as uow, pytest.raises(PermissionDenied) as denied:
+        operations.submit_many(
+            investors[0],
+            uow,
+            pool_id,
+            "payment",
+            [lines[0], {"call_item_id": other.id, "amount": "1.00", "reference": "x"}],
+        )
+    assert str(denied.value).startswith("line 2:")
+    assert _operation_count(make) == before

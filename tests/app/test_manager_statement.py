@@ -1,0 +1,109 @@
+"""Recording a bank statement's payments on the Capital calls page (AppTest from Home.py), with a
+real worker: each line becomes its own payment operation, all posted; a bad line refuses the file."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import bcrypt
+import pytest
+from sqlalchemy import func, select
+
+from core import operations, positions
+from core.services import pools, users
+from core.verify import verify
+from db.models import CallItem, Operation
+from tests.app.manager_support import button, errors, goto, logged_in, real_worker, rerun_until, successes
+
+CALLS = "pages/manager_calls.py"
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
+    )
+
+
+def payments(uow_factory: Any) -> int:
+    with uow_factory() as uow:
+        return uow.session.scalar(
+            select(func.count()).select_from(Operation).where(Operation.kind == "payment")
+        )
+
+
+def upload(at: Any, content: str) -> Any:
+    uploader = at.get("file_uploader")[0]
+    uploader.set_value(("statement.csv", content.encode(), "text/csv"))
+    return at.run()
+
+
+def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_factory: Any) -> None:
+    pool_id, boss = make.pool(hard_cap="2000000")
+    investors = [
+        make.commitment(pool_id, amount=a, accept_as=boss)[1] for a in ("100000", "200000", "300000")
+    ]
+    with make.uow_factory() as uow:
+        pools.close_pool(boss, uow, pool_id)
+    with make.uow_factory() as uow:
+        call = operations.submit(
+            boss,
+            uow,
+            pool_id,
+            "capital_call",
+            {"percent": "10", "purpose": "Q1", "due_date": str(date.today() + timedelta(days=10))},
+        )
+    assert operations.process(str(call.id), make.uow_factory) == "done"
+    with uow_factory() as uow:
+        due = dict(uow.session.execute(select(CallItem.investor_id, CallItem.amount_due)).all())
+    first, _, third = investors
+
+    at = goto(logged_in(boss.username), CALLS, manager_pool_id=pool_id)
+    at = at.radio(key="calls-view").set_value("Calls and payments").run()
+
+    # A line naming someone who is not in this call refuses the whole file, naming the line.
+    at = upload(
+        at,
+        f"email,amount,reference\n{first.username}@example.com,100.00,W-1\nnobody@example.com,5.00,W-2\n",
+    )
+    assert any("line 2 email" in e for e in errors(at)), errors(at)
+    # So does an overpayment, with the amount's field named.
+    at = upload(at, f"email,amount\n{third.username}@example.com,1\n")
+    assert any("needs a header with email" in e for e in errors(at)), errors(at)
+    at = upload(at, f"email,amount,reference\n{third.username}@example.com,{due[third.user_id] + 1},W\n")
+    assert any("line 1 amount" in e and "outstanding" in e for e in errors(at)), errors(at)
+    assert payments(uow_factory) == 0
+
+    statement = (
+        "Email,Amount,Reference,Received_on\n"
+        f"{first.username.upper()}@EXAMPLE.COM,2500.25,WIRE-1,{date.today() - timedelta(days=1)}\n"
+        f"{third.username}@example.com,{due[third.user_id]},WIRE-2,\n"
+    )
+    at = upload(at, statement)
+    assert not errors(at), errors(at)
+    record = button(at, f"Record 2 payments ({Decimal('2500.25') + due[third.user_id]:,.2f} USD)")
+    with real_worker():
+        at = record.click().run()
+        assert not errors(at), errors(at)
+        at = rerun_until(
+            at, lambda a: "Every payment of the statement is posted." in successes(a), what="the statement"
+        )
+    assert payments(uow_factory) == 2
+    with uow_factory() as uow:
+        held = positions.investor_positions(uow.session, pool_id)
+        assert verify(uow.session).ok
+        references = sorted(
+            uow.session.execute(
+                select(Operation.payload["reference"].astext).where(Operation.kind == "payment")
+            ).scalars()
+        )
+    assert held[first.user_id].paid_in == Decimal("2500.25")
+    assert held[third.user_id].paid_in == due[third.user_id]
+    assert references == ["WIRE-1", "WIRE-2"]
+
+    # The same statement uploaded and recorded again is the same two operations: nothing is paid twice.
+    at = upload(at, statement.replace(f"{third.username}@example.com,{due[third.user_id]},WIRE-2,\n", ""))
+    at = button(at, "Record 1 payments (2,500.25 USD)").click().run()
+    assert payments(uow_factory) == 2
