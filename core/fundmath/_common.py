@@ -43,7 +43,9 @@ class CurrencyTracker:
 
 
 def amount(value: object, field: str, tracker: CurrencyTracker | None = None) -> Decimal:
-    """A finite Decimal from a Decimal, int, numeric string or Money; floats are refused."""
+    """A finite Decimal from a Decimal, int, numeric string or Money; floats and bools are refused."""
+    if isinstance(value, bool):  # an int to Python, but True is no amount of money
+        raise ValidationError(field, "must be a number, not True or False")
     if isinstance(value, Money):
         if tracker is not None:
             tracker.see(value.currency, field)

@@ -21,7 +21,6 @@ import numpy as np
 
 from core.errors import ValidationError
 from core.fundmath._common import (
-    DEFAULT_MINOR_UNIT,
     WIDE,
     ZERO,
     CurrencyTracker,
@@ -37,12 +36,18 @@ _INT64_MAX = 2**63 - 1
 
 
 def _weights(values: list[object], field: str, tracker: CurrencyTracker) -> list[Decimal]:
-    """The weights as Decimals, checked; the fast path lets Decimal addition do the type check."""
+    """The weights as Decimals, checked.
+
+    The fast path takes a list of finite, non-negative Decimals and lets the passes it makes anyway
+    do the checking: Decimal addition refuses floats and strings, and Decimal.is_signed (the check
+    for a negative weight) refuses anything but a Decimal. Everything else, bools and ints included,
+    goes through non_negative(), which converts ints and refuses the rest naming `field`.
+    """
     try:
         total = sum(values, ZERO)
         if type(total) is not Decimal or not total.is_finite():
             raise TypeError
-        if values and min(values) < 0:  # type: ignore[type-var]
+        if any(map(Decimal.is_signed, values)):  # a negative (or -0) weight: let the slow path judge
             raise TypeError
         return values  # type: ignore[return-value]
     except (TypeError, InvalidOperation):
@@ -105,19 +110,20 @@ def _largest_remainder(units: int, ints: list[int], keys: list[object]) -> list[
     return parts
 
 
-def allocate(
-    total: object, weights: Mapping[K, object], minor_unit: object = DEFAULT_MINOR_UNIT
-) -> dict[K, Decimal]:
+def allocate(total: object, weights: Mapping[K, object], minor_unit: object = None) -> dict[K, Decimal]:
     """Split `total` by `weights` into whole minor units by largest remainder (see module doc).
 
+    The minor unit is `minor_unit` if given, else that of the currency of the Money passed in
+    (Money(5, "JPY") is split into whole yen), else 0.01. `total` must be a whole number of minor
+    units; every part is a multiple of the unit, stated with the unit's exponent (0.00, not 0).
     Zero total gives zeros; a non-zero total over weights that are all zero (or none) is refused.
     """
     tracker = CurrencyTracker()
     total_ = amount(total, "total", tracker)
-    unit = unit_for(None, minor_unit, tracker)
-    on_grid(total_, unit, "total")
     keys = list(weights)
     values = _weights(list(weights.values()), "weights", tracker)
+    unit = unit_for(None, minor_unit, tracker)
+    on_grid(total_, unit, "total")
     if total_ == 0:
         return dict.fromkeys(keys, ZERO * unit)
     ints = _integers(values)
@@ -136,7 +142,7 @@ def scale_down(
     requests: Mapping[K, object],
     capacity: object,
     min_ticket: object = ZERO,
-    minor_unit: object = DEFAULT_MINOR_UNIT,
+    minor_unit: object = None,
 ) -> dict[K, Decimal]:
     """Cut oversubscribed requests pro rata to fit `capacity`; nobody is ever raised.
 
@@ -146,19 +152,24 @@ def scale_down(
     requests of the same amount together), until the smallest remaining share reaches min_ticket
     (rounded up to the minor unit). If the remaining requests then fit, they are accepted in full
     and the rest of the capacity stays unused. The result never exceeds capacity or any request.
+
+    The minor unit is chosen as in allocate() (explicit, else the Money's currency, else 0.01), and
+    every amount returned, whether kept, cut or dropped, is stated with the unit's exponent: with a
+    cent, 100 comes back as 100.00 and a dropped request as 0.00, never as 100 or 0.
     """
     tracker = CurrencyTracker()
-    unit = unit_for(None, minor_unit, tracker)
     cap = non_negative(capacity, "capacity", tracker)
-    floor = round_to(non_negative(min_ticket, "min_ticket", tracker), unit, ROUND_CEILING)
+    ticket = non_negative(min_ticket, "min_ticket", tracker)
     asked = {key: non_negative(value, "requests", tracker) for key, value in requests.items()}
+    unit = unit_for(None, minor_unit, tracker)
+    floor = round_to(ticket, unit, ROUND_CEILING)
     for value in asked.values():
         on_grid(value, unit, "requests")
     on_grid(cap, unit, "capacity")
     with localcontext(WIDE):
         remaining = sum(asked.values(), ZERO)
         if remaining <= cap:
-            return asked
+            return _in_units(asked, unit)
         count: dict[Decimal, int] = {}
         for value in asked.values():
             count[value] = count.get(value, 0) + 1
@@ -172,5 +183,10 @@ def scale_down(
     if survivors_from is None:
         return result
     kept = {key: value for key, value in asked.items() if value >= survivors_from}
-    result.update(kept if remaining <= cap else allocate(cap, kept, unit))
+    result.update(_in_units(kept, unit) if remaining <= cap else allocate(cap, kept, unit))
     return result
+
+
+def _in_units(amounts: dict[K, Decimal], unit: Decimal) -> dict[K, Decimal]:
+    """The same amounts (already whole minor units) stated with the unit's exponent, like allocate's."""
+    return {key: value.quantize(unit, context=WIDE) for key, value in amounts.items()}

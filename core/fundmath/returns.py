@@ -26,7 +26,9 @@ Flow = tuple[date, Decimal]
 
 # Multiples are stated to 10 decimal places (half up) so that TVPI = DPI + RVPI holds exactly.
 MULTIPLE_QUANTUM = Decimal("1e-10")
-_AMOUNT = itemgetter(1)
+_DATE, _AMOUNT = itemgetter(0), itemgetter(1)
+_PAID_IN = Decimal.is_signed  # negative (or -0): money in; a TypeError for anything but a Decimal
+_FAST_DATES = frozenset({date})
 _SOLVER_LOW, _SOLVER_HIGH = Decimal(1), Decimal(10**9)
 
 
@@ -87,26 +89,48 @@ def moic(cost: object, value: object) -> Decimal | None:
         return _ratio(value_, cost_)
 
 
+def _listed(flows: object, field: str) -> list:
+    try:
+        return list(flows)  # type: ignore[call-overload]
+    except TypeError:
+        raise ValidationError(field, "must be a list of (date, amount) pairs") from None
+
+
+def _checked_flows(flows: object, field: str) -> tuple[list[Flow], CurrencyTracker]:
+    """The slow path: every pair unpacked and every date and amount checked, naming `field`."""
+    tracker = CurrencyTracker()
+    checked = []
+    for pair in _listed(flows, field):
+        try:
+            when, value = pair  # type: ignore[misc]
+        except (TypeError, ValueError):
+            raise ValidationError(field, "must be (date, amount) pairs") from None
+        checked.append((a_date(when, field), amount(value, field, tracker)))
+    return checked, tracker
+
+
 def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decimal, str | None]:
     """The flows as a list pyxirr can read, their paid-in and distributed totals, and their currency.
 
-    The fast path builds no per-flow objects and lets Decimal arithmetic do the checking: Decimal
-    plus a float raises TypeError, and a NaN or an infinity makes the sum non-finite or the
-    comparison raise. Must run in the WIDE context, where these sums are exact.
+    The fast path takes lists of (date, Decimal) and builds no per-flow objects; its checks ride on
+    passes it makes anyway. Decimal plus a float or a string raises TypeError; Decimal.is_signed,
+    which picks out the money paid in, raises TypeError for anything but a Decimal (so bools, and
+    ints too, take the slow path, which converts ints and refuses bools); one set of the dates'
+    types must be {date}, since pyxirr itself would read an ISO string. A NaN or an infinity makes
+    the sum non-finite, a signalling NaN raises. Anything else (Money, datetimes, ints, bad input)
+    goes through the slow path, which names `field`. Must run in the WIDE context, where the sums
+    are exact.
     """
-    pairs = flows if type(flows) is list else list(flows)
+    pairs = flows if type(flows) is list else _listed(flows, field)
     tracker = None
     try:
         net = sum(map(_AMOUNT, pairs), ZERO)
-        paid_in = -sum(filter(ZERO.__gt__, map(_AMOUNT, pairs)), ZERO)
-    except (TypeError, IndexError, KeyError):  # Money, strings, floats or malformed: name the culprit
-        try:
-            dates = [a_date(d, field) for d, _ in pairs]
-        except (TypeError, ValueError):
-            raise ValidationError(field, "must be (date, amount) pairs") from None
-        tracker = CurrencyTracker()
-        amounts = [amount(a, field, tracker) for _, a in pairs]
-        pairs = list(zip(dates, amounts, strict=True))
+        paid_in = -sum(filter(_PAID_IN, map(_AMOUNT, pairs)), ZERO)
+        if not {*map(type, map(_DATE, pairs))} <= _FAST_DATES:
+            raise TypeError
+    except (TypeError, IndexError, KeyError):
+        pairs, tracker = _checked_flows(pairs, field)
+        amounts = list(map(_AMOUNT, pairs))
         net = sum(amounts, ZERO)
         paid_in = -sum(filter(ZERO.__gt__, amounts), ZERO)
     except InvalidOperation:
@@ -153,8 +177,7 @@ def xnpv(rate: object, flows: Iterable[Flow]) -> Decimal:
     rate_ = to_decimal(rate, "rate")
     if rate_ <= -1:
         raise ValidationError("rate", "must be greater than -1 (-100%)")
-    tracker = CurrencyTracker()
-    pairs = [(a_date(d, "flows"), amount(a, "flows", tracker)) for d, a in flows]
+    pairs, _ = _checked_flows(flows, "flows")
     if not pairs:
         return ZERO
     start = min(d for d, _ in pairs)

@@ -9,6 +9,11 @@ Tiers, in order, on cumulative distributions since the first close:
    a catch-up rate at or below the carry rate can never catch up, so the tier then takes all the rest;
 4. split: carry_rate to the GP, the rest to the LP.
 
+No contributions (or all of them zero) means no capital to return and no preferred return to
+accrue: every unit distributed is profit, tiers 1 to 3 are empty (there is no pref for the GP to
+catch up on), and the split pays the GP carry_rate of all of it, e.g. 100 with 20% carry is LP 80,
+GP 20, whatever the hurdle and catch-up. The GP then holds exactly its carry share of profit.
+
 Earlier distributions count against tiers 1 and 2 first: the new proceeds continue the cumulative
 waterfall from where the earlier ones left it. prior_distributions are what the LP received; pass
 prior_gp_distributions (what the GP received) and that point is known exactly. Without them it is
@@ -196,7 +201,8 @@ def waterfall(
     """Split `proceeds` distributed on `on` between LP and GP; amounts in minor units (see module doc).
 
     The minor unit is `minor_unit` if given, else that of `currency` or of the Money passed in,
-    else 0.01. `proceeds` must be a whole number of minor units.
+    else 0.01. `proceeds` must be a whole number of minor units. With no contributions all of
+    `proceeds` is profit and carry is paid on all of it (see the module doc).
     """
     if not isinstance(terms, WaterfallTerms):
         raise ValidationError("terms", "must be WaterfallTerms")

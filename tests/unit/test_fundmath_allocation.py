@@ -64,6 +64,47 @@ def test_minor_units_fine_weights_money_and_huge_numbers() -> None:
     assert sum(huge.values()) == D("999999999999999.99")
 
 
+def test_the_minor_unit_defaults_to_the_currency_of_the_money() -> None:
+    # 5 yen by equal weights is 2.5 each: floors 2 and 2, and the one yen left over goes by the
+    # documented tie-break (equal remainders, equal weights: str(key) ascending), so a gets 3.
+    yen = allocate(Money(D(5), "JPY"), {"b": D(1), "a": D(1)})
+    assert yen == {"a": D(3), "b": D(2)}
+    assert sum(yen.values()) == 5
+    assert [str(v) for v in yen.values()] == ["2", "3"]  # whole yen, not 2.50 / 2.50
+    # Kuwaiti dinar: 3 places. A bare Decimal falls back to the cent.
+    assert allocate(Money(D("0.005"), "KWD"), {"a": D(1), "b": D(1)}) == {"a": D("0.003"), "b": D("0.002")}
+    assert allocate(D(5), {"b": D(1), "a": D(1)}) == {"a": D("2.50"), "b": D("2.50")}
+    # An explicit minor_unit still wins over the currency.
+    assert allocate(Money(D(5), "JPY"), {"a": D(1), "b": D(1)}, D("0.5")) == {"a": D("2.5"), "b": D("2.5")}
+
+
+def test_scale_down_minor_unit_from_the_currency_and_exponents() -> None:
+    # Whole yen by default when the amounts are yen: 200 by 100:301 is 49.875 and 150.125.
+    yen = scale_down({"a": Money(D(100), "JPY"), "b": Money(D(301), "JPY")}, Money(D(200), "JPY"))
+    assert yen == {"a": D(50), "b": D(150)}
+    assert [str(v) for v in yen.values()] == ["50", "150"]
+    # Every amount comes back with the unit's exponent, whichever branch produced it.
+    fits = scale_down({"a": D(100), "b": D("300.5")}, D(500))
+    assert [str(v) for v in fits.values()] == ["100.00", "300.50"]
+    dropped = scale_down({"a": D(100), "b": D(60)}, D(120), D(50))
+    assert [str(v) for v in dropped.values()] == ["100.00", "0.00"]
+    cut = scale_down({"a": D(100), "b": D(300)}, D(200))
+    assert [str(v) for v in cut.values()] == ["50.00", "150.00"]
+    assert [str(v) for v in scale_down({"a": D(7)}, D(10), D(0), D(1)).values()] == ["7"]
+
+
+def test_bool_weights_are_refused_and_int_weights_accepted() -> None:
+    # True is an int to Python, so it must be refused explicitly (the fast path would add it as 1).
+    for weights in ({"a": True, "b": D(1)}, {"a": D(1), "b": False}):
+        with pytest.raises(ValidationError) as info:
+            allocate(D(1), weights)
+        assert info.value.field == "weights"
+    assert allocate(D(1), {"a": 1, "b": D(3)}) == {"a": D("0.25"), "b": D("0.75")}
+    with pytest.raises(ValidationError) as info:
+        scale_down({"a": True}, D(0))
+    assert info.value.field == "requests"
+
+
 def test_bad_input_names_the_field() -> None:
     for args, field in (
         ((D(1), {"a": D(0)}), "weights"),

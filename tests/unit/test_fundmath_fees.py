@@ -16,9 +16,11 @@ TWO_PERCENT = FeeTerms(rate=D("0.02"))
 
 
 def test_published_example_two_percent_for_a_year() -> None:
-    # Issue 3 (and the usual "2 and 20" description, e.g. https://dealacademy.co.uk/blog/carried-interest-waterfall-explained):
-    # 2% a year on 100,000,000 committed, for one year (365 days from and including 2023-01-01
-    # to but excluding 2024-01-01) is 2,000,000.
+    # Source: issue 3 ("Fund maths ..."), section "Tests that must exist", which gives this figure:
+    # 2% on 100,000,000 committed for one year is 2,000,000.
+    # Derivation: 2023-01-01 (included) to 2024-01-01 (excluded) is 365 days (2023 is not a leap
+    # year), so at actual/365 the period is 365 / 365 = 1 year;
+    #   100,000,000 x 0.02 x 365 / 365 = 2,000,000.00 (exact, nothing to round).
     assert management_fee(TWO_PERCENT, date(2023, 1, 1), date(2024, 1, 1), D(100_000_000)) == D(2_000_000)
 
 

@@ -19,12 +19,17 @@ STANDARD = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(1), carry_rate=
 
 
 def test_published_example_with_full_catch_up() -> None:
-    # Worked example from issue 3, checked by hand against the standard four-tier European
-    # waterfall (return of capital, 8% preferred return, 100% GP catch-up, 80/20 split) as set
-    # out in common industry explainers, e.g. https://www.ecassets.com/learn/distribution-waterfall
-    # and https://privateequity.tools/glossary/waterfall. LP puts in 50, exit of 100 a year later:
-    # 50 capital + 4 pref to the LP; the GP catches up 1 (= 20% of 5 profit so far); the other
-    # 45 split 36 / 9. LP 90, GP 10.
+    # Source: issue 3 ("Fund maths ..."), section "Tests that must exist", which gives these
+    # figures: 8% hurdle, 100% catch-up, 20% carry; the LP contributes 50 one year before an exit
+    # of 100; LP 90 (50 capital, 4 preferred, 36 of the split), GP 10 (1 catch-up, 9 of the split).
+    # Derivation (2023-01-01 to 2024-01-01 is 365 days, so exactly one year at actual/365):
+    #   tier 1, return of capital: LP 50                              (100 - 50 = 50 left)
+    #   tier 2, preferred return:  LP 50 x (1.08 ** (365/365) - 1) = 4 (50 - 4 = 46 left)
+    #   tier 3, 100% catch-up:     GP takes K until K = 20% x (4 + K), so 0.8 K = 0.8, K = 1
+    #                              GP 1, LP 0                         (46 - 1 = 45 left)
+    #   tier 4, 80/20 split of 45: LP 0.8 x 45 = 36, GP 0.2 x 45 = 9
+    #   LP 50 + 4 + 0 + 36 = 90; GP 0 + 0 + 1 + 9 = 10; 90 + 10 = 100 = proceeds,
+    #   and GP 10 = 20% of the 50 profit.
     result = waterfall(STANDARD, [(START, D(50))], [], D(100), ONE_YEAR_LATER)
     assert (result.return_of_capital_lp, result.preferred_return_lp) == (D(50), D(4))
     assert (result.catch_up_gp, result.catch_up_lp) == (D(1), D(0))
@@ -34,14 +39,35 @@ def test_published_example_with_full_catch_up() -> None:
 
 
 def test_published_example_without_catch_up() -> None:
-    # Worked example from issue 3 (same general sources as above): 100 in, 200 out a year later,
-    # 8% compounded hurdle, no catch-up, 20% carry on the 92 above capital and pref:
-    # LP 100 + 8 + 73.60 = 181.60, GP 18.40.
+    # Source: issue 3, section "Tests that must exist", which gives these figures: 100 in, 200
+    # out after one year, 8% compounded hurdle, 20% carry, no catch-up: LP 181.60, GP 18.40.
+    # Derivation (365 days, so exactly one year at actual/365):
+    #   tier 1, return of capital: LP 100                               (200 - 100 = 100 left)
+    #   tier 2, preferred return:  LP 100 x (1.08 ** (365/365) - 1) = 8  (100 - 8 = 92 left)
+    #   tier 3, catch-up at 0%:    nothing                               (92 left)
+    #   tier 4, 80/20 split of 92: LP 0.8 x 92 = 73.60, GP 0.2 x 92 = 18.40
+    #   LP 100 + 8 + 73.60 = 181.60; GP 18.40; 181.60 + 18.40 = 200 = proceeds.
     terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(0), carry_rate=D("0.2"))
     result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
     assert (result.lp_total, result.gp_total) == (D("181.60"), D("18.40"))
     assert (result.split_lp, result.split_gp) == (D("73.60"), D("18.40"))
     assert result.catch_up_gp == 0
+
+
+@pytest.mark.parametrize("catch_up_rate", [D(0), D("0.2"), D("0.8"), D(1)])
+@pytest.mark.parametrize("contributions", [[], [(START, D(0))]], ids=["none", "zero"])
+def test_no_contributions_means_all_proceeds_are_profit(catch_up_rate: Decimal, contributions: list) -> None:
+    # No capital to return and no pref to accrue, so no pref to catch up on either: the whole 100
+    # is profit and goes straight to the split, 20% carry on all of it, whatever the catch-up rate.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=catch_up_rate, carry_rate=D("0.2"))
+    result = waterfall(terms, contributions, [], D(100), ONE_YEAR_LATER)
+    assert (result.lp_total, result.gp_total) == (D(80), D(20))
+    assert (result.split_lp, result.split_gp) == (D(80), D(20))
+    assert all(t.lp == t.gp == 0 for t in result.tiers[:3])
+    # Earlier distributions continue the same split: the LP's 40 was the LP's 80% of 50.
+    later = waterfall(terms, contributions, [(START, D(40))], D(50), ONE_YEAR_LATER)
+    assert (later.lp_total, later.gp_total) == (D(40), D(10))
+    assert waterfall(terms, contributions, [], D(0), ONE_YEAR_LATER).gp_total == 0
 
 
 def test_simple_carry_without_hurdle_or_catch_up() -> None:
