@@ -264,7 +264,9 @@ class Entry(Base):
     )
 
     id: Mapped[IntPK]
-    journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"))
+    # No foreign key: the entries_journal_open statement trigger refuses an entry whose journal does
+    # not exist (or was made by another transaction), and journals can never be deleted (migration 0004).
+    journal_id: Mapped[int] = mapped_column(BigInteger)
     # pool_id and investor_id are copied from rows that already hold those foreign keys (the journal,
     # the commitment); checking them again per entry tripled the cost of set-based postings.
     # `python -m core verify` checks both against their journal and the users table instead.

@@ -294,10 +294,24 @@ def test_database_refuses_entries_added_to_a_committed_journal(
         insert_entry(uow.session, journal_id, pool_id, "investments", "C", "1000.00")
         uow.commit()
     assert sqlstate(caught.value) == "23514"
-    assert "entries may only be added to a journal by the transaction that creates it" in str(
+    assert "entries may only be added to an existing journal, by the transaction that creates it" in str(
         caught.value.orig
     )
     assert count(uow_factory, "SELECT count(*) FROM entries WHERE journal_id = :j", j=journal_id) == 2
+
+
+def test_database_refuses_entries_of_a_journal_that_does_not_exist(
+    uow_factory: Any, pool: tuple[int, int]
+) -> None:
+    """No foreign key any more (migration 0004): the statement trigger proves the journal exists."""
+    pool_id, _ = pool
+    missing = count(uow_factory, "SELECT coalesce(max(id), 0) + 1000 FROM journals")
+    with uow_factory() as uow, pytest.raises(IntegrityError) as caught:
+        insert_entry(uow.session, missing, pool_id, "cash", "D", "5.00")
+        insert_entry(uow.session, missing, pool_id, "investments", "C", "5.00")
+        uow.commit()
+    assert sqlstate(caught.value) == "23514" and "an existing journal" in str(caught.value.orig)
+    assert count(uow_factory, "SELECT count(*) FROM entries WHERE journal_id = :j", j=missing) == 0
 
 
 def test_database_refuses_a_bulk_insert_that_sneaks_one_entry_into_an_old_journal(
