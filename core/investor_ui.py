@@ -27,6 +27,7 @@ from core.textsafe import md
 RANGE_KEY = "investor_range"  # one widget key on every investor page: the range follows them
 DATES_KEY = "investor_range_dates"
 POOL_KEY = "investor_pool_id"  # the pool last opened on the pool detail page
+PAY_ITEM_KEY = "investor_pay_item"  # the call item the payment form pays (an id, checked by the service)
 SYMBOLS = {"USD": "$", "EUR": "€", "JPY": "¥", "GBP": "£"}
 NOT_AVAILABLE = "n/a"
 MONEY_LABELS = ("Committed", "Paid-in", "Unfunded", "Distributed", "NAV", "Total value")
@@ -61,6 +62,17 @@ def money_columns(currency: str, *labels: str) -> dict[str, Any]:
 
 
 DATE_COLUMN = {"format": "YYYY-MM-DD"}
+MULTIPLE_FORMAT = "%.2fx"  # printf-style: 1.5 shows as 1.50x
+RATIO_COLUMNS = {
+    **{
+        label: st.column_config.NumberColumn(label, format=MULTIPLE_FORMAT)
+        for label in ("TVPI", "DPI", "RVPI")
+    },
+    "IRR": st.column_config.NumberColumn("IRR", format="percent"),
+}
+TERMS_COLUMNS = {
+    label: st.column_config.NumberColumn(label, format="percent") for label in ("Fee", "Carry", "Hurdle")
+}
 
 
 # --- controls --------------------------------------------------------------------------------------
@@ -181,10 +193,10 @@ def holdings_tables(overview: investor.PortfolioOverview) -> None:
                     "Distributed": h.figures.distributed,
                     "NAV": h.figures.nav,
                     "Total value": h.figures.total_value,
-                    "TVPI": multiple(h.figures.tvpi),
-                    "DPI": multiple(h.figures.dpi),
-                    "RVPI": multiple(h.figures.rvpi),
-                    "IRR": percent(h.figures.irr),
+                    "TVPI": h.figures.tvpi,
+                    "DPI": h.figures.dpi,
+                    "RVPI": h.figures.rvpi,
+                    "IRR": h.figures.irr,
                 }
                 for h in mine
             ]
@@ -192,7 +204,11 @@ def holdings_tables(overview: investor.PortfolioOverview) -> None:
         chosen = st.dataframe(
             table,
             hide_index=True,
-            column_config=money_columns(cur, *MONEY_LABELS),
+            column_config={**money_columns(cur, *MONEY_LABELS), **RATIO_COLUMNS},
+            # The ratios stay numbers (they sort as numbers); one that cannot be computed is None,
+            # which st.dataframe's placeholder shows as "n/a", never 0% or 0.00x. Only the ratio
+            # columns can be missing here: money and names always have a value.
+            placeholder=NOT_AVAILABLE,
             on_select="rerun",
             selection_mode="single-row",
             key=f"holdings-{cur}",
@@ -395,9 +411,9 @@ def open_pools_tables(view: investor.OpenPools) -> None:
                         "Min ticket": p.pool.min_ticket,
                         "Max ticket": p.pool.max_ticket,
                         "Room": p.remaining,
-                        "Fee": percent(p.pool.management_fee_rate, 2),
-                        "Carry": percent(p.pool.carry_rate),
-                        "Hurdle": percent(p.pool.hurdle_rate),
+                        "Fee": p.pool.management_fee_rate,
+                        "Carry": p.pool.carry_rate,
+                        "Hurdle": p.pool.hurdle_rate,
                         "You": "" if p.my_commitment is None else p.my_commitment.status,
                     }
                     for p in view.pools
@@ -411,12 +427,16 @@ def open_pools_tables(view: investor.OpenPools) -> None:
                     "Raised", min_value=0, max_value=1, format="percent"
                 ),
                 **money_columns(cur, "Target", "Hard cap", "Committed", "Min ticket", "Max ticket", "Room"),
+                **TERMS_COLUMNS,
             },
             key=f"open-pools-{cur}",
         )
 
 
-@st.fragment(run_every=5.0)
+LIVE_FUNDRAISING = "live-fundraising"  # the fragment's key: st.rerun(scope=...) and tests find it by it
+
+
+@st.fragment(run_every=5.0, key=LIVE_FUNDRAISING)
 def live_fundraising(pool_id: int, initial: pools.Fundraising) -> None:
     """Polls the pool's cheap version counter; re-reads the fundraising figures only when it moved."""
     slot = f"_raising_{pool_id}"

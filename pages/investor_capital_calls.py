@@ -5,7 +5,9 @@ import streamlit as st
 
 from core import investor_ui as ui
 from core import webapp
+from core.errors import DomainError, InvalidState
 from core.services import investor
+from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Capital calls")
@@ -38,20 +40,37 @@ if not calls.open:
 for cur in sorted({i.currency for i in calls.open}):
     ui.call_items_table([i for i in calls.open if i.currency == cur], cur, key=f"open-{cur}")
 
-if calls.open:
+payable = {i.id: i for i in calls.open}
+wanted = st.session_state.get(ui.PAY_ITEM_KEY)
+if payable:
     st.subheader("Record a payment", anchor=False)
-    payable = {i.id: i for i in calls.open}
+if wanted is not None and wanted not in payable:
+    # Not one of their open items: their own, settled or cancelled since (then pick again), or an id
+    # that is not theirs, which the service refuses; then no form is offered in this run, not even
+    # for another item in its place.
+    st.session_state.pop(ui.PAY_ITEM_KEY)
+    try:
+        webapp.call(investor.call_item, wanted)
+        wanted = None
+    except InvalidState:  # their own item, in a call no longer issued
+        wanted = None
+    except DomainError as refused:
+        st.error(md(refused.message))
+if payable and (wanted is None or wanted in payable):
+    ids = list(payable)
     item = payable[
         st.selectbox(
             "Call item",
-            list(payable),
+            ids,
+            index=ids.index(wanted) if wanted in payable else 0,
             format_func=lambda i: (
                 f"{payable[i].pool_name} · {payable[i].purpose} · due {payable[i].due_date:%d %b %Y}"
                 f" · {ui.money(payable[i].outstanding, payable[i].currency)} outstanding"
             ),
-            key="pay-item",
+            key="pay-choice",
         )
     ]
+    st.session_state[ui.PAY_ITEM_KEY] = item.id
     with st.form("pay-form", clear_on_submit=True):
         amount = st.text_input(f"Amount ({item.currency})", value=f"{item.outstanding:f}", key="pay-amount")
         reference = st.text_input("Bank reference", placeholder="e.g. WIRE-20240131-001", key="pay-reference")

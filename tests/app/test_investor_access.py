@@ -4,17 +4,20 @@ whether the id comes in the URL or is planted in the session state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import bcrypt
 import pytest
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core import investor_ui as ui
-from core import runtime
+from core import operations, runtime
 from core.services import pools, users
 from core.webapp import PAGES
+from db.models import CallItem, CapitalCall, Entry, Journal, Operation
 from tests.conftest import Factory
 
 ROOT = Path(__file__).parents[2]
@@ -141,3 +144,71 @@ def test_a_malformed_pool_id_is_refused_cleanly(someone_elses: dict[str, Any]) -
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == ["no pool -1"]
     assert not at.metric
+
+
+def issued_call(make: Factory, pool_name: str) -> tuple[Any, int]:
+    """A closed pool with one investor and an issued call to them: the investor and their item id."""
+    pool_id, manager = make.pool(name=pool_name)
+    _, person = make.commitment(pool_id, amount="100000", accept_as=manager)
+    with runtime.unit_of_work() as uow:
+        pools.close_pool(manager, uow, pool_id)
+    today = date.today()
+    payload = {
+        "percent": "25",
+        "purpose": f"{pool_name} call",
+        "call_date": (today - timedelta(days=5)).isoformat(),
+        "due_date": (today + timedelta(days=10)).isoformat(),
+    }
+    with runtime.unit_of_work() as uow:
+        status = operations.submit(manager, uow, pool_id, "capital_call", payload)
+    assert operations.process(str(status.id), runtime.unit_of_work) == "done"
+    with runtime.unit_of_work() as uow:
+        item_id = uow.session.execute(
+            select(CallItem.id).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
+        ).scalar_one()
+    return person, item_id
+
+
+def writes() -> dict[str, Any]:
+    """What a payment would write: operations, journals and entries, and every call item's payments."""
+    with runtime.unit_of_work() as uow:
+        found: dict[str, Any] = {
+            model.__tablename__: uow.session.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (Operation, Journal, Entry)
+        }
+        found["paid"] = dict(uow.session.execute(select(CallItem.id, CallItem.amount_paid)).all())
+        return found
+
+
+def test_another_investors_call_item_planted_in_the_session_is_refused(make: Factory) -> None:
+    """The payment form pays the call item whose id the page keeps under ui.PAY_ITEM_KEY; another
+    investor's id put there is refused by the service when the payment is submitted: an error,
+    and nothing written."""
+    payer, own_item = issued_call(make, "Payer Fund")
+    _, foreign_item = issued_call(make, "Victim Fund")
+    at = log_in(payer.username)
+    at.switch_page("pages/investor_capital_calls.py").run()
+    assert not at.exception, at.exception
+    assert at.session_state[ui.PAY_ITEM_KEY] == own_item  # the page's own choice, as a plain id
+    before = writes()
+
+    at.text_input(key="pay-amount").input("25000.00")
+    at.text_input(key="pay-reference").input("WIRE-NOT-MINE")
+    at.session_state[ui.PAY_ITEM_KEY] = foreign_item
+    at = next(b for b in at.button if b.label == "Record payment").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["this call item is not yours"]
+    assert not at.success and not at.get("progress")
+    assert "_following" not in at.session_state or "pay" not in at.session_state["_following"]
+    assert "Victim Fund" not in " ".join(
+        str(e.value) for kind in ("markdown", "caption") for e in at.get(kind)
+    )
+    assert not [b for b in at.button if b.label == "Record payment"], "no form offered for another item"
+    assert writes() == before
+
+    # The next run offers the payer's own item again, and the refusal is not repeated.
+    at.run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert at.session_state[ui.PAY_ITEM_KEY] == own_item
+    assert [b for b in at.button if b.label == "Record payment"]
+    assert writes() == before
