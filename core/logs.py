@@ -48,7 +48,9 @@ def log_context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
+    """Copies the log_context fields onto every record a handler emits (configure() installs it)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in (_context.get() or {}).items():
             setattr(record, key, value)
@@ -83,7 +85,7 @@ class TextFormatter(logging.Formatter):
 
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -31,6 +31,7 @@ def process_operation(operation_id: str) -> str:
 def _changed(op: Operation) -> None:
     if op.status in ("done", "failed"):
         metrics.OPERATIONS.labels(kind=op.kind, status=op.status).inc()
+        # End-to-end, from the submission (created_at): the wait in the queue is part of it.
         metrics.OPERATION_SECONDS.labels(kind=op.kind).observe(
             (datetime.now(UTC) - op.created_at).total_seconds()
         )

@@ -27,6 +27,32 @@ def _sweeper(stop: threading.Event, queue: Queue) -> None:
             log.warning("sweep failed, will retry: %s", exc)
 
 
+class PoolsWorker(Worker):
+    """RQ's forking Worker. After each work horse has exited and been reaped, its Prometheus multiprocess
+    files are folded into the worker's archive files and deleted (core.metrics.absorb_dead_process), so
+    PROMETHEUS_MULTIPROC_DIR holds a bounded number of files however many jobs ran, and the totals the
+    worker's /metrics reports keep every finished horse's counts."""
+
+    _metrics_horse_pid = 0
+
+    def fork_work_horse(self, job, queue):  # noqa: ANN001, ANN201 - RQ's signature
+        super().fork_work_horse(job, queue)  # the horse never returns from this: it exits inside
+        self._metrics_horse_pid = self._horse_pid
+
+    def execute_job(self, job, queue):  # noqa: ANN001, ANN201 - RQ's signature
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            pid, self._metrics_horse_pid = self._metrics_horse_pid, 0
+            # RQ resets _horse_pid to 0 once it has waited for the horse; if it has not (an exception
+            # while monitoring), the horse may still be writing: leave its files to the next start.
+            if pid and not self._horse_pid:
+                try:
+                    metrics.absorb_dead_process(pid)
+                except Exception as exc:  # noqa: BLE001 - metrics must never stop the worker
+                    log.warning("could not fold the metrics of work horse %s: %s", pid, exc)
+
+
 def run_worker(*, burst: bool = False) -> int:
     config = settings()
     # No socket timeout here: the worker blocks on the queue longer than a page would wait.
@@ -42,7 +68,7 @@ def run_worker(*, burst: bool = False) -> int:
     stop = threading.Event()
     threading.Thread(target=_sweeper, args=(stop, queue), name="sweeper", daemon=True).start()
     try:
-        Worker([queue], connection=connection).work(burst=burst, with_scheduler=True)
+        PoolsWorker([queue], connection=connection).work(burst=burst, with_scheduler=True)
     finally:
         stop.set()
     return 0

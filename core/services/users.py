@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy import func, or_, select, update
 
 from core.domain import clean_text
 from core.errors import AuthenticationError, InvalidState, NotFound, ValidationError
+from core.logs import log_context
 from core.permissions import ADMIN, ROLES, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from db.models import ACCREDITATIONS, KYC_STATUSES, User
@@ -24,6 +26,8 @@ _EMAIL_CHAR = r"[^@\s<>\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
 EMAIL = re.compile(rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}{{1,189}}\.[a-z]{{2,24}}$", re.IGNORECASE)
 MIN_PASSWORD = 10
 MAX_PASSWORD = 72  # bcrypt reads at most 72 bytes; longer would silently be truncated
+
+log = logging.getLogger("investment_pools.users")
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,8 @@ def record_login_failure(uow: UnitOfWork, username: str, *, max_failures: int, l
         .returning(User.id)
     ).scalar_one_or_none()
     if user_id is None:
+        # No id to name, and the typed name is not logged (it is sometimes a password typed in the wrong box).
+        log.warning("login failed for an unknown username")
         return False
     locked_id = uow.session.execute(
         update(User)
@@ -269,6 +275,13 @@ def record_login_failure(uow: UnitOfWork, username: str, *, max_failures: int, l
     ).scalar_one_or_none()
     uow.audit(user_id, "login.failed", "user", user_id, after={"locked": locked_id is not None})
     uow.commit()
+    with log_context(actor_id=user_id):
+        if locked_id is not None:
+            log.warning(
+                "account %s locked for %d minutes after %d failed logins", user_id, lock_minutes, max_failures
+            )
+        else:
+            log.warning("login failed for user %s", user_id)
     return locked_id is not None
 
 

@@ -74,8 +74,32 @@ def yaml_docs(path: Path) -> list[dict[str, Any]]:
         return [doc for doc in yaml.safe_load_all(fh) if doc]
 
 
+# Read through get(f"OIDC_{key.upper()}") in core/settings.py, which the literal scan below cannot see.
+OIDC_SETTINGS = {
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_SERVER_METADATA_URL",
+    "OIDC_REDIRECT_URI",
+    "OIDC_COOKIE_SECRET",
+    "OIDC_PROVIDER_NAME",
+}
+SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "COOKIE_SECRET", "OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET"}
+OPTIONAL_SECRETS = {"OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET"}  # empty = provider sign-in off
+
+
 def settings_names() -> set[str]:
-    """Every environment variable core/settings.py reads: get("NAME", ...) calls in load_settings."""
+    """Every environment variable core/settings.py reads: get("NAME", ...) calls in load_settings, plus
+    the OIDC_* names it builds from a list of keys (checked against that list, so a new key fails here)."""
+    from core import settings as settings_module
+
+    built = {
+        f"OIDC_{key.upper()}" for key in (*settings_module.OIDC_REQUIRED, "cookie_secret", "provider_name")
+    }
+    assert built == OIDC_SETTINGS, built ^ OIDC_SETTINGS
+    loaded = settings_module.load_settings(
+        {f"OIDC_{key.upper()}": "x" for key in settings_module.OIDC_REQUIRED}
+    )
+    assert loaded.oidc is not None, "the OIDC_* names are no longer what core/settings.py reads"
     tree = ast.parse(SETTINGS_PY.read_text())
     names = {
         node.args[0].value
@@ -88,7 +112,7 @@ def settings_names() -> set[str]:
         and isinstance(node.args[0].value, str)
     }
     assert {"DATABASE_URL", "REDIS_URL", "COOKIE_SECRET"} <= names, names
-    return names
+    return names | OIDC_SETTINGS
 
 
 # --------------------------------------------------------------------------------------------- compose
@@ -205,6 +229,9 @@ def test_compose_secrets_come_from_an_uncommitted_env_file() -> None:
     for line in example.splitlines():
         if re.match(r"^(COOKIE_SECRET|POSTGRES_PASSWORD|REDIS_PASSWORD|GF_SECURITY_ADMIN_PASSWORD)=", line):
             assert "CHANGE-ME" in line, f"example secrets are placeholders: {line}"
+        if line.startswith("OIDC_"):
+            # Provider sign-in is off in the example: every OIDC_* value is empty (read as unset).
+            assert line.endswith("="), f"provider sign-in must be off in the example: {line}"
     # The example cookie secret must still pass the app's length check, so `up` works after copying.
     secret = re.search(r"^COOKIE_SECRET=(.*)$", example, re.M)
     assert secret and len(secret.group(1)) >= 32
@@ -400,12 +427,21 @@ def test_config_and_secret_template_cover_every_setting() -> None:
     config = k8s_objects()[("ConfigMap", "pools-config")]["data"]
     secret = k8s_objects()[("Secret", "pools-secrets")]
     secret_keys = set(secret["stringData"])
-    assert secret_keys == {"DATABASE_URL", "REDIS_URL", "COOKIE_SECRET"}
+    assert secret_keys == SECRET_SETTINGS
     assert settings_names() <= set(config) | secret_keys
     assert not secret_keys & set(config), "a secret in the ConfigMap"
     assert "data" not in secret, "the template holds placeholders, never encoded values"
-    for value in secret["stringData"].values():
-        assert re.search(r"USER|PASSWORD|REPLACE", value), f"not a placeholder: {value}"
+    for key, value in secret["stringData"].items():
+        if key in OPTIONAL_SECRETS:
+            assert value == "", f"{key}: optional, empty (off) in the template"
+        else:
+            assert re.search(r"USER|PASSWORD|REPLACE", value), f"not a placeholder: {value}"
+    # Provider sign-in is off as shipped: the ConfigMap's OIDC settings are empty (read as unset).
+    assert all(config[name] == "" for name in OIDC_SETTINGS - SECRET_SETTINGS)
+    # The deploy workflow fills every key of the Secret from the environment's secrets.
+    deploy = (WORKFLOWS / "deploy.yml").read_text()
+    for key in secret_keys:
+        assert f"--from-literal={key}=" in deploy and f"secrets.{key} }}}}" in deploy, key
 
 
 def all_images() -> list[tuple[str, str]]:
@@ -504,6 +540,130 @@ def test_entrypoint_refuses_to_start_without_servers() -> None:
         timeout=30,
     )
     assert result.returncode == 64 and "DATABASE_URL must be set" in result.stderr
+
+
+# ------------------------------------------------------------------------------------ canary analysis
+CANARY_UPSTREAM = 'canary=~"investment-pools-pools-app-canary-.+"'
+
+
+def run_canary_analysis(
+    tmp_path: Path, answer: Any, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """deploy/canary-analysis.sh against a fake Prometheus (answer(query) -> value, None for an empty
+    result, or an exception for a failing server) and a fake kubectl that reports no restarts."""
+    for binary in ("curl", "jq", "bash"):
+        if not shutil.which(binary):
+            pytest.skip(f"{binary} not installed")
+    queries: list[str] = []
+
+    class Prometheus(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            from urllib.parse import parse_qs, urlparse
+
+            url = urlparse(self.path)
+            query = parse_qs(url.query)["query"][0]
+            queries.append(query)
+            try:
+                value = answer(query)
+            except Exception:  # noqa: BLE001 - the fake server's way to fail
+                self.send_response(503)
+                self.end_headers()
+                return
+            result = [] if value is None else [{"metric": {}, "value": [1.0, str(value)]}]
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+            self.send_response(200 if url.path == "/api/v1/query" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text("#!/bin/sh\nprintf '0\\n0\\n'\n")
+    kubectl.chmod(0o755)
+    server = HTTPServer(("127.0.0.1", 0), Prometheus)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = subprocess.run(
+            ["bash", str(DEPLOY / "canary-analysis.sh")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(
+                PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+                PROMETHEUS_URL=f"http://127.0.0.1:{server.server_port}",
+                INTERVAL_SECONDS="1",
+                ANALYSIS_SECONDS="1",
+                **env,
+            ),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    return result, queries
+
+
+def canary_answers(*, errors: float | None = 0, total: float | None = 500, ops: float | None = 0) -> Any:
+    def answer(query: str) -> float | None:
+        if "pools_operations_total" in query:
+            return ops
+        if 'status=~"5.."' in query:
+            return errors
+        if "[5m]" in query:
+            return None if total is None else total / 3
+        return total
+
+    return answer
+
+
+def test_canary_analysis_reads_canary_traffic_the_way_ingress_nginx_labels_it(tmp_path: Path) -> None:
+    result, queries = run_canary_analysis(tmp_path, canary_answers())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "promote" in result.stdout
+    http = [q for q in queries if "nginx_ingress_controller_requests" in q]
+    assert http
+    for query in http:
+        # Canary requests are counted on the main Ingress's series, labelled with the canary upstream.
+        assert 'namespace="investment-pools",ingress="pools-app"' in query and CANARY_UPSTREAM in query, query
+        assert 'ingress="pools-app-canary"' not in query
+        assert query.count("{") == query.count("}") and query.count("(") == query.count(")"), query
+    # The upstream pattern matches ingress-nginx's upstream names (<namespace>-<service>-<port>) for the
+    # canary Service (port by name, as our Ingress refers to it, or by number) and nothing else.
+    pattern = re.compile("investment-pools-pools-app-canary-.+")
+    assert pattern.fullmatch("investment-pools-pools-app-canary-http")
+    assert pattern.fullmatch("investment-pools-pools-app-canary-80")
+    assert not pattern.fullmatch("investment-pools-pools-app-http")
+    canary_ingress = k8s_objects()[("Ingress", "pools-app-canary")]["spec"]["rules"][0]["http"]["paths"][0]
+    assert canary_ingress["backend"]["service"]["name"] == "pools-app-canary"
+    # The whole analysis window is checked for volume at the end.
+    assert any("[1s]" in q and "increase(" in q for q in http)
+
+
+def test_canary_analysis_refuses_to_promote_without_enough_canary_traffic(tmp_path: Path) -> None:
+    # No series at all (what the old query on ingress="pools-app-canary" always got): not promoted.
+    result, _ = run_canary_analysis(tmp_path, canary_answers(errors=None, total=None, ops=None))
+    assert result.returncode == 1 and "too little traffic" in result.stdout, result.stdout + result.stderr
+    result, _ = run_canary_analysis(tmp_path, canary_answers(total=99), MIN_CANARY_REQUESTS="100")
+    assert result.returncode == 1 and "too little traffic" in result.stdout
+    result, _ = run_canary_analysis(tmp_path, canary_answers(total=100), MIN_CANARY_REQUESTS="100")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_canary_analysis_fails_on_errors_and_fails_closed(tmp_path: Path) -> None:
+    result, _ = run_canary_analysis(tmp_path, canary_answers(errors=0.05))
+    assert result.returncode == 1 and "HTTP error ratio" in result.stdout
+    result, _ = run_canary_analysis(tmp_path, canary_answers(ops=0.5))
+    assert result.returncode == 1 and "failed-operation ratio" in result.stdout
+
+    def down(query: str) -> float:
+        raise RuntimeError("Prometheus is down")
+
+    result, _ = run_canary_analysis(tmp_path, down)
+    assert result.returncode == 1 and "Prometheus query failed" in result.stdout
 
 
 @cache
@@ -732,6 +892,47 @@ def test_deploy_runs_migration_canary_analysis_and_rollback() -> None:
     assert rollback and rollback[0]["if"].startswith("failure()")
     assert "canary-weight=0" in rollback[0]["run"] and "--replicas=0" in rollback[0]["run"]
     assert deploy["concurrency"]["cancel-in-progress"] is False
+    # A promoted release that fails its smoke check is rolled back too, not only a failed promotion.
+    smoke = [s for s in steps if s.get("name") == "Smoke check"]
+    assert smoke and smoke[0]["id"] == "smoke"
+    assert rollback[0]["env"]["SMOKE"] == "${{ steps.smoke.outcome }}"
+    assert rollback[0]["env"]["PROMOTE"] == "${{ steps.promote.outcome }}"
+    assert (
+        '"$PROMOTE" = "success"' in rollback[0]["run"]
+        and "rollout undo deployment/pools-app" in rollback[0]["run"]
+    )
+    assert "MIN_CANARY_REQUESTS" in deploy["jobs"]["deploy"]["env"]
+
+
+def test_deploy_runs_only_for_this_repositorys_pushes_to_main() -> None:
+    deploy = workflow("deploy.yml")
+    condition = " ".join(deploy["jobs"]["deploy"]["if"].split())
+    for required in (
+        "github.event.workflow_run.conclusion == 'success'",
+        "github.event.workflow_run.event == 'push'",
+        "github.event.workflow_run.head_branch == 'main'",
+        "github.event.workflow_run.head_repository.full_name == github.repository",
+        "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'",
+    ):
+        assert required in condition, required
+    # Every workflow_run clause is joined with && (an || would let a fork's run through).
+    run_clause = condition.split("||", 1)[1]
+    assert "||" not in run_clause
+    assert deploy["jobs"]["deploy"]["environment"] == "production"
+    assert "pull_request_target" not in deploy[True]
+
+
+def test_image_names_are_lowercased_for_the_registry_and_trivy() -> None:
+    for name in ("ci.yml", "deploy.yml"):
+        text = (WORKFLOWS / name).read_text()
+        assert "${GITHUB_REPOSITORY_OWNER,,}" in text, name
+        assert "ghcr.io/${{ github.repository_owner }}" not in text, name
+    ci = workflow("ci.yml")
+    steps = ci["jobs"]["image"]["steps"]
+    names = [s.get("name") for s in steps]
+    trivy = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("aquasecurity/trivy-action")]
+    assert names.index("Image name") < min(trivy)
+    assert all(steps[i]["with"]["image-ref"] == "${{ env.IMAGE }}:${{ github.sha }}" for i in trivy)
 
 
 # -------------------------------------------------------------------------------------------- docs

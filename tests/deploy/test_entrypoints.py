@@ -1,6 +1,7 @@
 """The image's command lines, run from this checkout with environment-only configuration against
 the real PostgreSQL and Redis: the app answers its health check, a worker processes an operation,
-its /metrics counters move, it logs JSON lines naming the operation, and it shows up as a live worker."""
+its /metrics counters move, it logs JSON lines naming the operation (with its actor and pool), and it
+shows up as a live worker."""
 
 from __future__ import annotations
 
@@ -167,3 +168,7 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     ]
     about = [record for record in records if record.get("operation_id") == str(submitted.id)]
     assert about and {"ts", "level", "logger", "message"} <= set(about[0])
+    # The outcome line names the operation, who asked for it and the pool it moved money in.
+    done = [record for record in about if record["message"].endswith(" done")]
+    assert done, about
+    assert done[-1]["actor_id"] == str(manager.user_id) and done[-1]["pool_id"] == str(pool_id)

@@ -1,0 +1,199 @@
+"""A real worker, started as the image starts it, processes many operations while /metrics is scraped:
+the multiprocess files RQ's forked work horses leave behind are folded away after each job (so the
+directory stays small however many jobs ran), and the counters still add up and never go backwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from core import metrics, operations, runtime
+from core.services import pools
+from db.session import UnitOfWork, engine_for
+from tests.conftest import Factory
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBS = 12
+DONE = 'pools_operations_total{kind="capital_call",status="done"}'
+COUNT = 'pools_operation_seconds_count{kind="capital_call"}'
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
+        return response.read().decode()
+
+
+def _value(text: str, series: str) -> float:
+    for row in text.splitlines():
+        if row.startswith(series + " "):
+            return float(row.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            value = predicate()
+            if value:
+                return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def make(fresh_database: str) -> Factory:
+    return Factory(lambda: UnitOfWork(engine_for(fresh_database)))
+
+
+@pytest.fixture
+def worker(tmp_path: Path, fresh_database: str):
+    port = _port()
+    multiproc = tmp_path / "prom"
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database,
+        "APP_HOME": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "APP_ENV": "production",
+        "COOKIE_SECRET": secrets.token_urlsafe(40),
+        "LOG_FORMAT": "json",
+        "METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "SWEEP_INTERVAL_SECONDS": "1",
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
+    child = subprocess.Popen(
+        ["sh", "deploy/entrypoint.sh", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield {
+            "metrics": f"http://127.0.0.1:{port}/metrics",
+            "dir": multiproc,
+            "pid": child.pid,
+            "log": tmp_path,
+        }
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+        log.close()
+
+
+def _owners(directory: Path) -> set[str]:
+    """Whose metric files are in the directory: pids, and `archive` for the folded ones."""
+    return {re.sub(r"^.*_", "", path.stem) for path in directory.glob("*.db")}
+
+
+def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
+    _wait(lambda: "pools_queue_depth" in _get(worker["metrics"]), 60, "the worker's /metrics")
+
+    manager = make.user("fund_manager")
+    investor = make.user("investor")
+    pool_ids = []
+    for _ in range(JOBS):
+        pool_id, _ = make.pool(manager, hard_cap="2000000")
+        make.commitment(pool_id, investor, amount="100000", accept_as=manager)
+        with make.uow_factory() as uow:
+            pools.close_pool(manager, uow, pool_id)
+        pool_ids.append(pool_id)
+
+    # Scrape all the time while the horses come and go: the counter may only ever grow.
+    seen: list[float] = []
+    stop = threading.Event()
+
+    def scrape() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                seen.append(_value(_get(worker["metrics"]), DONE))
+            time.sleep(0.02)
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    scraper.start()
+    submitted = []
+    try:
+        for pool_id in pool_ids:
+            with make.uow_factory() as uow:
+                submitted.append(
+                    operations.submit(
+                        manager,
+                        uow,
+                        pool_id,
+                        "capital_call",
+                        {
+                            "percent": "20",
+                            "purpose": "metrics",
+                            "due_date": str(date.today() + timedelta(days=9)),
+                        },
+                        queue=runtime.operations_queue(),
+                    ).id
+                )
+
+        def all_done() -> bool:
+            with make.uow_factory() as uow:
+                return all(operations.operation_status(manager, uow, op).status == "done" for op in submitted)
+
+        _wait(all_done, 120, f"{JOBS} operations to be processed")
+
+        def counted() -> str | None:
+            text = _get(worker["metrics"])
+            return text if _value(text, DONE) >= JOBS else None
+
+        def folded() -> set[str] | None:
+            # Once the last horse is folded, only the worker's own files and the archive are left.
+            owners = _owners(worker["dir"])
+            return owners if owners <= {str(worker["pid"]), metrics.ARCHIVE} else None
+
+        text = _wait(counted, 30, "the counters")
+        owners = _wait(folded, 30, "the horses' files to be folded")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        scraper.join(timeout=10)
+
+    # Bounded: a worker's own counter and gauge files plus one archive per type, after JOBS horses
+    # (each of which wrote a counter and a histogram file of its own).
+    files = sorted(p.name for p in worker["dir"].glob("*.db"))
+    assert len(files) <= 4, files
+    assert {f"counter_{metrics.ARCHIVE}.db", f"histogram_{metrics.ARCHIVE}.db"} <= set(files), files
+    assert metrics.ARCHIVE in owners
+
+    # The totals survived the folding: every processed operation is counted exactly once.
+    final = _get(worker["metrics"])
+    assert _value(text, DONE) == JOBS
+    assert _value(final, DONE) == JOBS
+    assert _value(final, COUNT) == JOBS
+    assert _value(final, 'pools_operation_seconds_bucket{kind="capital_call",le="+Inf"}') == JOBS
+    assert 'pools_operations_total{kind="capital_call",status="failed"}' not in final
+
+    # Never backwards while files were merged and deleted under the scrapes.
+    assert len(seen) > 10
+    assert all(later >= earlier for earlier, later in zip(seen, seen[1:], strict=False)), seen
+    assert seen[-1] == JOBS
