@@ -146,7 +146,10 @@ def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[s
         pool.close_date = close_date
     else:
         raise InvalidState(f"a {pool.status} pool's terms can no longer change")
-    uow.audit(actor.user_id, "pool.update_terms", "pool", pool.id, before, _terms_snapshot(pool))
+    after = _terms_snapshot(pool)
+    if after != before:  # tell caches and live pages (My pools, an investor's pool page) it changed
+        pool.version += 1
+    uow.audit(actor.user_id, "pool.update_terms", "pool", pool.id, before, after)
     uow.commit()
 
 

@@ -10,11 +10,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import psutil
-from streamlit.testing.v1 import AppTest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+from streamlit.testing.v1 import AppTest, local_script_runner
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"
@@ -77,6 +81,52 @@ def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 3
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; errors {errors(at)}; text:\n{page_text(at)}")
         time.sleep(0.3)
+
+
+def run_recording_live_fragments(at: AppTest) -> dict[str, float]:
+    """A full run of the page; returns the fragments it asked the browser to rerun on a timer
+    (st.fragment(run_every=...)): fragment id -> seconds between reruns."""
+    sent: list[Any] = []
+    parse = local_script_runner.parse_tree_from_messages
+
+    def keep(messages: list[Any]) -> Any:
+        sent.extend(messages)
+        return parse(messages)
+
+    with mock.patch.object(local_script_runner, "parse_tree_from_messages", keep):
+        at.run()
+    assert not at.exception, at.exception
+    return {m.auto_rerun.fragment_id: m.auto_rerun.interval for m in sent if m.HasField("auto_rerun")}
+
+
+def tick_fragments(at: AppTest, fragment_ids: list[str]) -> AppTest:
+    """What the browser does when a run_every timer fires: rerun only these fragments, not the page.
+
+    The elements of this run are the fragments' alone (the page around them did not run); the
+    page hash and page list are kept, so a later at.run() is the same page's full run again."""
+    page, pages = at._finished_page_script_hash, at._registered_pages
+    auto_rerun = partial(RerunData, fragment_id_queue=list(fragment_ids), is_auto_rerun=True)
+    with mock.patch.object(local_script_runner, "RerunData", auto_rerun):
+        at.run()
+    at._finished_page_script_hash, at._registered_pages = page, pages
+    assert not at.exception, at.exception
+    return at
+
+
+@contextlib.contextmanager
+def deferred_downloads() -> Iterator[dict[str, Callable[[], Any]]]:
+    """The data callables of st.download_button(data=callable) registered while inside, by the
+    deferred file id the button carries (what the browser asks for when the button is clicked)."""
+    registered: dict[str, Callable[[], Any]] = {}
+    add = MediaFileManager.add_deferred
+
+    def keep(self: MediaFileManager, data: Callable[[], Any], *args: Any, **kwargs: Any) -> str:
+        file_id = add(self, data, *args, **kwargs)
+        registered[file_id] = data
+        return file_id
+
+    with mock.patch.object(MediaFileManager, "add_deferred", keep):
+        yield registered
 
 
 @contextlib.contextmanager

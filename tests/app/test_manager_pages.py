@@ -5,6 +5,9 @@ Money-moving steps run as durable operations processed by a real `python -m core
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,19 +23,23 @@ from core.services import manager, pools, users
 from db.models import CallItem, CapitalCall, Commitment, Pool
 from tests.app.manager_support import (
     button,
+    deferred_downloads,
     errors,
     goto,
     logged_in,
     page_text,
     real_worker,
     rerun_until,
+    run_recording_live_fragments,
     successes,
+    tick_fragments,
 )
 
 FORM = "pages/manager_pool_form.py"
 COMMITMENTS = "pages/manager_commitments.py"
 CALLS = "pages/manager_calls.py"
 DISTRIBUTIONS = "pages/manager_distributions.py"
+PORTFOLIO = "pages/manager_portfolio.py"
 
 
 @pytest.fixture(autouse=True)
@@ -119,8 +126,13 @@ def test_create_a_pool_through_the_form_refusing_each_bad_input(make: Any, uow_f
     )
     assert pools_of(uow_factory, boss.user_id) == []
 
-    at.date_input(key="pool-new-investment_period_end").set_value(date.today() + timedelta(days=900))
+    period_end = date.today() + timedelta(days=900)
+    at.date_input(key="pool-new-investment_period_end").set_value(period_end)
     at.selectbox(key="pool-new-strategy").set_value("growth")
+    # The fee: 2% of what is invested, stepping down to 1.5% after the investment period.
+    assert at.selectbox(key="pool-new-management_fee_basis").value != "invested"  # not the default
+    at.selectbox(key="pool-new-management_fee_basis").set_value("invested")
+    at.text_input(key="pool-new-management_fee_step_down_rate").input("1.5")
     at = button(at, "Save draft").click().run()
     assert not errors(at), errors(at)
     assert any("Draft saved" in s for s in successes(at))
@@ -131,7 +143,15 @@ def test_create_a_pool_through_the_form_refusing_each_bad_input(make: Any, uow_f
         Decimal("0.2"),
         Decimal("0.02"),
     )
+    assert (
+        saved.management_fee_basis,
+        saved.management_fee_step_down_rate,
+        saved.investment_period_end,
+    ) == ("invested", Decimal("0.015"), period_end)
     assert f"Edit {saved.name}" in [t.value for t in at.title]
+    # The draft's form shows the stored fee terms back, as percentages.
+    assert at.selectbox(key=f"pool-{saved.id}-management_fee_basis").value == "invested"
+    assert at.text_input(key=f"pool-{saved.id}-management_fee_step_down_rate").value == "1.5"
 
     # Edit the draft, then open it: the terms freeze except the close date.
     fill(at, f"pool-{saved.id}", {"name": "Orbit Ventures I (final)"})
@@ -141,11 +161,14 @@ def test_create_a_pool_through_the_form_refusing_each_bad_input(make: Any, uow_f
     assert any("open for commitments" in s for s in successes(at)), successes(at)
     assert pools_of(uow_factory, boss.user_id)[0].status == "open"
     assert at.text_input(key=f"pool-{saved.id}-name").disabled
+    version = pools_of(uow_factory, boss.user_id)[0].version
     later = date.today() + timedelta(days=200)
     at.date_input(key=f"pool-{saved.id}-close_date").set_value(later)
     at = button(at, "Save close date").click().run()
     assert "Close date saved." in successes(at)
-    assert pools_of(uow_factory, boss.user_id)[0].close_date == later
+    [moved] = pools_of(uow_factory, boss.user_id)
+    assert moved.close_date == later
+    assert moved.version == version + 1  # live views of the pool see the new date
 
 
 # --- commitments -------------------------------------------------------------------------------------
@@ -304,6 +327,27 @@ def test_issue_a_capital_call_and_see_it_reach_done_with_a_real_worker(
         paid = positions.investor_positions(uow.session, pool_id)[target.investor_id].paid_in
     assert paid == Decimal("1000.50")
 
+    # The call notice: what the download button hands the browser when clicked, one row per investor.
+    with deferred_downloads() as downloads:
+        at.run()
+    [notice] = at.get("download_button")
+    assert notice.proto.deferred_file_id in downloads, "the CSV is made on click, by the page's callable"
+    data = downloads[notice.proto.deferred_file_id]()
+    rows = {
+        int(row["investor_id"]): row
+        for row in csv.DictReader(io.StringIO(data if isinstance(data, str) else data.decode()))
+    }
+    assert {i: Decimal(row["amount_due"]) for i, row in rows.items()} == items
+    row = rows[investors[1].user_id]
+    assert (row["call_id"], row["purpose"], row["currency"]) == (str(call_id), "Series A", "USD")
+    assert (row["investor_name"], row["status"]) == (f"Test {investors[1].username}", "partially_paid")
+    assert (Decimal(row["amount_due"]), Decimal(row["amount_paid"]), Decimal(row["outstanding"])) == (
+        target.amount,
+        Decimal("1000.50"),
+        target.amount - Decimal("1000.50"),
+    )
+    assert Decimal(row["commitment"]) == Decimal("200000")
+
 
 # --- distributions -----------------------------------------------------------------------------------
 
@@ -312,16 +356,27 @@ def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
     make: Any, uow_factory: Any, worker: Any
 ) -> None:
     pool_id, boss, _ = closed_pool(make)
-    due = (date.today() + timedelta(days=10)).isoformat()
-    run_op(make, boss, pool_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": due})
+    # Capital paid in 400 days ago: a preferred return has accrued, so every tier of the waterfall is reached.
+    called_on = date.today() - timedelta(days=400)
+    run_op(
+        make,
+        boss,
+        pool_id,
+        "capital_call",
+        {
+            "percent": "50",
+            "purpose": "invest",
+            "call_date": called_on.isoformat(),
+            "due_date": (called_on + timedelta(days=10)).isoformat(),
+        },
+    )
     with uow_factory() as uow:
         items = uow.session.execute(
             select(CallItem.id, CallItem.amount_due).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
         ).all()
     for item_id, amount in items:
-        run_op(
-            make, boss, pool_id, "payment", {"call_item_id": item_id, "amount": str(amount), "reference": "W"}
-        )
+        payment = {"call_item_id": item_id, "amount": str(amount), "reference": "W"}
+        run_op(make, boss, pool_id, "payment", {**payment, "paid_on": called_on.isoformat()})
     run_op(make, boss, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "250000"})
     run_op(
         make,
@@ -330,7 +385,7 @@ def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
         "investment",
         {"action": "exit", "company": "Acme", "amount": "410000.17", "cost": "250000"},
     )
-    proceeds = Decimal("333333.33")
+    proceeds = Decimal("400000.01")
 
     at = goto(logged_in(boss.username), DISTRIBUTIONS, manager_pool_id=pool_id)
     at.text_input(key="dist-proceeds").input("99999999")
@@ -346,7 +401,25 @@ def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
     assert sum(line.lp + line.gp for line in preview.lines) == proceeds
     assert sum(t.total for t in preview.tiers) == proceeds
     assert {m.label for m in at.metric} >= {"To investors (USD)", "Carried interest (USD)"}
-    assert at.get("plotly_chart"), "the waterfall chart is drawn"
+    # The waterfall chart: each tier a step (the profit split as its LP and GP parts), then the total.
+    [chart] = at.get("plotly_chart")
+    [trace] = json.loads(chart.proto.spec)["data"]
+    assert trace["type"] == "waterfall"
+    tiers = {t.tier: t for t in preview.tiers}
+    steps = [
+        ("Return of capital", tiers["return_of_capital"].total),
+        ("Preferred return", tiers["preferred_return"].total),
+        ("GP catch-up", tiers["catch_up"].total),
+        ("Profit split to LPs", tiers["split"].lp),
+        ("Carry to GP", tiers["split"].gp),
+        ("Proceeds", proceeds),
+    ]
+    assert trace["x"] == [label for label, _ in steps]
+    assert trace["measure"] == ["relative"] * 5 + ["total"]
+    assert trace["y"] == [float(amount) for _, amount in steps]  # float-ok: plotly's coordinates
+    assert trace["text"] == [money(amount, "USD") for _, amount in steps]
+    assert all(amount > 0 for _, amount in steps), steps  # every tier is reached: none drawn as zero
+    assert sum(amount for _, amount in steps[:-1]) == proceeds
     with uow_factory() as uow:
         before = positions.investor_positions(uow.session, pool_id)
 
@@ -366,7 +439,64 @@ def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
 # --- my pools, portfolio, dashboard ------------------------------------------------------------------
 
 
-def test_my_pools_shows_live_progress_and_the_other_pages_render(make: Any, uow_factory: Any) -> None:
+def nav_chart(at: Any) -> dict[str, dict[str, Any]]:
+    """The portfolio page's NAV history chart: its traces by name."""
+    [chart] = at.get("plotly_chart")
+    return {trace["name"]: trace for trace in json.loads(chart.proto.spec)["data"]}
+
+
+def test_record_a_valuation_through_the_form_and_see_it_on_the_nav_history(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    pool_id, boss, _ = closed_pool(make)
+    month_ago = (date.today() - timedelta(days=30)).isoformat()
+    due = (date.today() + timedelta(days=10)).isoformat()
+    run_op(
+        make,
+        boss,
+        pool_id,
+        "capital_call",
+        {"percent": "50", "purpose": "invest", "call_date": month_ago, "due_date": due},
+    )
+    with uow_factory() as uow:
+        items = uow.session.execute(
+            select(CallItem.id, CallItem.amount_due).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
+        ).all()
+    for item_id, amount in items:
+        payment = {"call_item_id": item_id, "amount": str(amount), "reference": "W", "paid_on": month_ago}
+        run_op(make, boss, pool_id, "payment", payment)
+    buy = {"action": "buy", "company": "Acme", "amount": "250000", "date": month_ago}
+    run_op(make, boss, pool_id, "investment", buy)
+    paid_in = Decimal("300000.17")  # half of 600,000.33, to the cent
+
+    at = goto(logged_in(boss.username), PORTFOLIO, manager_pool_id=pool_id)
+    assert "No valuation yet." in page_text(at)
+    traces = nav_chart(at)
+    assert "Marks" not in traces
+    assert traces["NAV"]["y"][-1] == float(paid_in)  # float-ok: plotly's coordinates
+
+    at.text_input(key="val-value").input("400000")
+    at.text_input(key="val-note").input("Series B up-round")
+    at = button(at, "Record the valuation").click().run()
+    assert not errors(at), errors(at)
+    at = rerun_until(at, lambda a: "Valuation recorded." in successes(a), what="the valuation")
+    today = date.today().isoformat()
+    traces = nav_chart(at)
+    nav = traces["NAV"]
+    assert (str(nav["x"][-1])[:10], nav["y"][-1]) == (today, float(paid_in + 150000))  # float-ok
+    assert nav["y"][-2] == float(paid_in)  # float-ok: the NAV before the mark
+    marks = traces["Marks"]
+    assert [str(x)[:10] for x in marks["x"]] == [today]
+    assert (marks["y"], marks["text"]) == ([400000.0], ["Series B up-round"])
+    with uow_factory() as uow:
+        view = manager.portfolio(boss, uow, pool_id)
+    assert (view.portfolio_value, view.nav) == (Decimal("400000"), paid_in + 150000)
+    assert [m.help for m in at.metric if m.label == "NAV (USD)"] == [money(paid_in + 150000, "USD")]
+
+
+def test_my_pools_progress_is_live_without_a_page_run(
+    make: Any, uow_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     boss = make.user("fund_manager")
     open_id, _ = make.pool(boss, name="Live Fund")
     closed_id, _, _ = closed_pool(make)
@@ -374,16 +504,54 @@ def test_my_pools_shows_live_progress_and_the_other_pages_render(make: Any, uow_
         uow.session.get(Pool, closed_id).manager_id = boss.user_id
         uow.commit()
     make.commitment(open_id, amount="120000", accept_as=boss)
+    reads: list[int] = []
+    my_pools = manager.my_pools
+
+    def counted(*args: Any) -> Any:
+        reads.append(1)
+        return my_pools(*args)
+
+    monkeypatch.setattr(manager, "my_pools", counted)
     at = logged_in(boss.username)
+    live = run_recording_live_fragments(at)
     assert "My pools" in [t.value for t in at.title]
+    assert len(live) == 1 and 0 < next(iter(live.values())) <= 5, live  # one live part, every few seconds
     text = page_text(at)
     assert "Live Fund" in [s.value for s in at.subheader]
-    assert "committed 120,000.00 USD of target 1,000,000.00 USD" in text
-    # Someone commits: the next poll of the version counter shows it.
-    make.commitment(open_id, amount="30000")
-    at.run()
-    assert "pending 30,000.00 USD" in page_text(at)
+    assert "committed 120,000.00 USD of target 1,000,000.00 USD (hard cap 1,500,000.00 USD)" in text
+    assert "pending 0.00 USD" in text
+    assert {m.label for m in at.metric} >= {"Called (USD)", "Paid-in (USD)", "NAV (USD)", "Net IRR", "TVPI"}
 
+    # Nothing changed: the timer's rerun polls the versions and reads no pool.
+    reads.clear()
+    at = tick_fragments(at, list(live))
+    assert reads == [] and "pending 0.00 USD" in page_text(at)
+    # Another investor commits: the next tick of the fragment alone shows it; the page itself
+    # did not run (its title, drawn outside the fragment, is not among this run's elements).
+    make.commitment(open_id, amount="30000")
+    at = tick_fragments(at, list(live))
+    assert "My pools" not in [t.value for t in at.title]
+    assert "pending 30,000.00 USD" in page_text(at), page_text(at)
+    assert reads == [1]
+    # Moving the open pool's close date shows the same way (the move bumps the pool's version).
+    later = date.today() + timedelta(days=123)
+    with uow_factory() as uow:
+        current = {f: getattr(pools.get_pool(boss, uow, open_id), f) for f in pools.TERM_FIELDS}
+        pools.update_pool_terms(boss, uow, open_id, {**current, "close_date": later})
+    at = tick_fragments(at, list(live))
+    assert f"closes {later:%d %b %Y}" in page_text(at), page_text(at)
+
+    at.run()  # and the page's next full run is the whole page again
+    assert "My pools" in [t.value for t in at.title]
+
+
+def test_the_other_pool_pages_render(make: Any, uow_factory: Any) -> None:
+    boss = make.user("fund_manager")
+    closed_id, _, _ = closed_pool(make)
+    with uow_factory() as uow:
+        uow.session.get(Pool, closed_id).manager_id = boss.user_id
+        uow.commit()
+    at = logged_in(boss.username)
     due = (date.today() + timedelta(days=10)).isoformat()
     run_op(make, boss, closed_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": due})
     for page in ("pages/manager_portfolio.py", "pages/manager_dashboard.py", CALLS, DISTRIBUTIONS):

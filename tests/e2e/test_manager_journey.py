@@ -1,14 +1,19 @@
-"""The fund manager's journey in Chromium: create and open a pool, accept the demo investor's
-commitment, close the pool, issue a capital call and watch its progress bar finish."""
+"""The fund manager's journey in Chromium: create and open a pool, see the demo investor's
+commitment arrive on the live My pools page, accept it, close the pool, issue a capital call, watch
+its progress bar finish and download the call notice."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import secrets
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.permissions import Actor
@@ -82,7 +87,15 @@ def test_manager_raises_a_pool_and_calls_capital(page, app_url, app_env):  # noq
     page.get_by_role("button", name="Open for commitments").click()
     page.get_by_text("The pool is open for commitments.").wait_for()
 
+    # My pools is live: the investor commits while it is on screen, and the pending figure moves
+    # with no click and no reload (the st.fragment polls the pools' versions).
+    page.get_by_role("link", name="My pools").click()
+    page.get_by_role("heading", name="My pools").wait_for()
+    newest = page.locator('[data-testid="stProgress"]').first  # newest pool first: this one
+    page.get_by_role("heading", name=name).wait_for()
+    expect(newest).to_contain_text("pending 0.00 USD")
     investor_commits(app_env["DATABASE_URL"], name, "250000")
+    expect(newest).to_contain_text("pending 250,000.00 USD", timeout=30_000)
 
     page.get_by_role("link", name="Commitments").click()
     page.get_by_role("heading", name="Commitments").wait_for()
@@ -106,3 +119,22 @@ def test_manager_raises_a_pool_and_calls_capital(page, app_url, app_env):  # noq
 
     status, amount, dues = posted_call(app_env["DATABASE_URL"], name)
     assert status == "issued" and amount == Decimal("50000") and dues == [Decimal("50000")]
+
+    # The call notice, downloaded as a person would: one row, the demo investor's, as posted.
+    page.get_by_text("Calls and payments", exact=True).click()
+    notice = page.get_by_role("button", name="Download the call notice")
+    with page.expect_download() as download:
+        notice.click()
+    assert download.value.suggested_filename.endswith("-notice.csv")
+    [row] = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert (row["pool"], row["investor_name"], row["purpose"]) == (
+        name,
+        "Ivy Investor",
+        "First close: Acme seed round",
+    )
+    assert [Decimal(row[k]) for k in ("commitment", "amount_due", "amount_paid", "outstanding")] == [
+        Decimal("250000"),
+        dues[0],
+        Decimal(0),
+        dues[0],
+    ]

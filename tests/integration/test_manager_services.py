@@ -385,6 +385,34 @@ def test_my_pools_and_versions_cover_only_the_managers_own_pools(make: Factory) 
     assert draft.accepted == 0 and draft.irr is None and draft.tvpi is None
 
 
+def test_moving_an_open_pools_close_date_bumps_its_version(make: Factory) -> None:
+    """Live views (My pools, an investor's pool page) re-read a pool only when its version moves."""
+    boss = make.user("fund_manager")
+    pool_id, _ = make.pool(boss)
+    current = {f: getattr(svc(make, pools.get_pool, boss, pool_id), f) for f in pools.TERM_FIELDS}
+    before = svc(make, manager.pool_versions, boss)[pool_id]
+    later = date.today() + timedelta(days=321)
+    svc(make, pools.update_pool_terms, boss, pool_id, {**current, "close_date": later.isoformat()})
+    moved = svc(make, manager.pool_versions, boss)[pool_id]
+    assert moved == before + 1
+    assert svc(make, pools.pool_version, boss, pool_id) == moved
+    assert {p.id: p.close_date for p in svc(make, manager.my_pools, boss)}[pool_id] == later
+    # Saving the same date again changes nothing, so nothing is refreshed; a refusal moves nothing either.
+    svc(make, pools.update_pool_terms, boss, pool_id, {**current, "close_date": later.isoformat()})
+    with pytest.raises(InvalidState):
+        svc(make, pools.update_pool_terms, boss, pool_id, {**current, "name": "Renamed", "close_date": later})
+    assert svc(make, manager.pool_versions, boss)[pool_id] == moved
+
+
+def test_editing_a_drafts_terms_bumps_its_version(make: Factory) -> None:
+    boss = make.user("fund_manager")
+    pool_id, _ = make.pool(boss, status="draft")
+    before = svc(make, manager.pool_versions, boss)[pool_id]
+    svc(make, pools.update_pool_terms, boss, pool_id, Factory.terms(name="Renamed draft"))
+    assert svc(make, manager.pool_versions, boss)[pool_id] == before + 1
+    assert svc(make, pools.get_pool, boss, pool_id).name == "Renamed draft"
+
+
 # --- permissions ------------------------------------------------------------------------------------
 
 POOL_SERVICES = [
