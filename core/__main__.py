@@ -88,11 +88,18 @@ def _createuser(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(_: argparse.Namespace) -> int:
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _verify(args: argparse.Namespace) -> int:
     from core.verify import verify
 
     with runtime.unit_of_work() as uow:
-        report = verify(uow.session)
+        report = verify(uow.session, statement_sample=args.sample)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -161,9 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         "--accreditation", default="none", choices=("none", "accredited", "qualified_purchaser")
     )
     user.set_defaults(fn=_createuser)
-    sub.add_parser("verify", help="check every ledger invariant; non-zero exit on a violation").set_defaults(
-        fn=_verify
+    check = sub.add_parser("verify", help="check every ledger invariant; non-zero exit on a violation")
+    check.add_argument(
+        "--sample",
+        type=_positive,
+        metavar="N",
+        help="build the capital account statements of N random investor positions only "
+        "(default: every position; the other checks always cover everything)",
     )
+    check.set_defaults(fn=_verify)
     worker = sub.add_parser("worker", help="run an RQ worker for the operations queue")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(fn=_worker)
@@ -177,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "app":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.streamlit_args = extra
-    logs.configure(settings().log_level, settings().log_format)
-    settings().check()
+    from core.settings import SettingsError
+
+    try:
+        config = settings()  # a malformed value (LOCKOUT_FAILURES=abc) is refused here, by name
+        config.check()
+    except SettingsError as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_level, config.log_format)
     log.info(runtime.describe())
     return args.fn(args)
 

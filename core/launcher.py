@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,63 +13,84 @@ from core import runtime, seed
 from core.settings import ROOT, settings
 from db.migrate import upgrade
 
+log = logging.getLogger("investment_pools")
+
 
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def launch(port: int = 8501) -> int:
-    # Ctrl-C, or a TERM from a process manager: either way take everything down in order.
+    # Ctrl-C, or a TERM from a process manager: either way take everything down in order, whenever it
+    # comes (while migrating or seeding too), including the embedded servers this process started.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    database_url, redis_url = runtime.database_url(), runtime.redis_url()
-    upgrade(database_url)
-    with runtime.unit_of_work() as uow:
-        empty = seed.is_empty(uow)
-    if empty:
-        seed.seed_demo(runtime.unit_of_work)
-    # Children reach the same servers, embedded or not, through the environment.
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "APP_ENV": settings().environment,
-    }
-    children = [
-        subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT, env=env),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "Home.py",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-            ],
-            cwd=ROOT,
-            env=env,
-        ),
-    ]
-    print(f"\n  Investment Pools is running at http://localhost:{port}\n")
-    print("  Demo logins (username / password):")
-    for username, password, role, *_ in seed.DEMO_USERS:
-        print(f"    {role:<13} {username:<10} / {password}")
-    print("\n  Ctrl-C stops the app, the worker and any embedded servers.\n", flush=True)
+    children: list[subprocess.Popen[bytes]] = []
+    status = 0
     try:
+        database_url, redis_url = runtime.database_url(), runtime.redis_url()
+        upgrade(database_url)
+        with runtime.unit_of_work() as uow:
+            empty = seed.is_empty(uow)
+        if empty:
+            seed.seed_demo(runtime.unit_of_work)
+        # Children reach the same servers, embedded or not, through the environment.
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "APP_ENV": settings().environment,
+        }
+        children.append(subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT, env=env))
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "Home.py",
+                    "--server.port",
+                    str(port),
+                    "--server.headless",
+                    "true",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        print(f"\n  Investment Pools is running at http://localhost:{port}\n")
+        print("  Demo logins (username / password):")
+        for username, password, role, *_ in seed.DEMO_USERS:
+            print(f"    {role:<13} {username:<10} / {password}")
+        print("\n  Ctrl-C stops the app, the worker and any embedded servers.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        # One of them ended by itself: the demo is broken, so say so and stop the rest.
+        ended = next(child for child in children if child.poll() is not None)
+        log.error("%s exited with status %s; stopping", " ".join(map(str, ended.args[2:4])), ended.returncode)
+        status = 1
     except KeyboardInterrupt:
         pass
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    return 0
+        # A second Ctrl-C must not cut the shutdown short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("stopping the worker and Streamlit")
+        _stop_children(children)
+        log.info("stopping the embedded servers")
+        runtime.stop_embedded()
+        log.info("stopped")
+    return status
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 10) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

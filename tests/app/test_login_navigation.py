@@ -19,6 +19,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+import streamlit as st
 from sqlalchemy import text
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -189,6 +190,44 @@ def test_five_failures_lock_the_account_across_restarts_until_an_admin_unlocks_i
     assert logged_in_as(at) == Actor(person.user_id, "analyst", person.username)
     assert role_pages(at) == [spec.path for spec in PAGES["analyst"]]
     assert user_row(uow_factory, person.user_id) == {"failed_logins": 0, "locked_until": None}
+
+
+def test_the_lock_expires_by_itself_after_its_fifteen_minutes(make: Any, uow_factory: Any) -> None:
+    person = make.user("investor")
+    at = app()
+    for attempt in range(5):
+        at = log_in(at, person.username, f"wrong-password-{attempt}")
+    assert any(LOCK_MESSAGE in e for e in errors(at)), errors(at)
+    locked_until = user_row(uow_factory, person.user_id)["locked_until"]
+    assert locked_until is not None
+
+    def lock_ends_in(seconds: int) -> None:
+        # The fifteen minutes pass in the database, whose clock the lock is measured by.
+        with uow_factory() as uow:
+            uow.session.execute(
+                text("UPDATE users SET locked_until = now() + make_interval(secs => :s) WHERE id = :id"),
+                {"s": seconds, "id": person.user_id},
+            )
+            uow.commit()
+
+    lock_ends_in(60)  # a minute before the end: still locked, with the right password too
+    st.cache_resource.clear()  # a restarted app: nothing cached but what the database holds
+    at = log_in(app(), person.username, PASSWORD)
+    assert logged_in_as(at) is None
+    assert any(LOCK_MESSAGE in e for e in errors(at)), errors(at)
+
+    lock_ends_in(-1)  # a second past the end: no admin needed
+    st.cache_resource.clear()
+    at = log_in(app(), person.username, PASSWORD)
+    assert errors(at) == []
+    assert logged_in_as(at) == Actor(person.user_id, "investor", person.username)
+    assert role_pages(at) == [spec.path for spec in PAGES["investor"]]
+    assert user_row(uow_factory, person.user_id) == {"failed_logins": 0, "locked_until": None}
+
+    # After an expired lock the count starts again: one more mistake is one failure, not a new lock.
+    at = log_in(app(), person.username, "one-more-mistake")
+    assert "Username or password is incorrect." in errors(at)
+    assert user_row(uow_factory, person.user_id) == {"failed_logins": 1, "locked_until": None}
 
 
 def test_a_successful_login_resets_the_failure_count(make: Any, uow_factory: Any) -> None:

@@ -123,6 +123,67 @@ def test_scale_seed_then_verify(fresh_database: str) -> None:
     assert "users: 2,001" in report  # 2,000 investors and one scale manager
 
 
+def test_verify_builds_every_investors_statement_and_one_tampered_capital_account_fails(
+    fresh_database: str,
+) -> None:
+    """Not a sample: one position far past the first 5,000 booked outside the statement's lines fails verify."""
+    ok(cli(fresh_database, "seed", "--investors", "3000", "--pools", "20"))
+    with psycopg.connect(fresh_database) as conn:
+        positions = conn.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT pool_id, investor_id FROM entries "
+            "WHERE investor_id IS NOT NULL) p"
+        ).fetchone()[0]
+    assert positions > 5000
+    report = ok(cli(fresh_database, "verify"))
+    assert "ledger verified: OK" in report
+    assert f"capital accounts checked: {positions:,} of {positions:,} investor positions\n" in report
+
+    # A balanced journal, so every balance rule holds, of a kind no statement line knows: capital
+    # credited to the very last investor position by hand. Only the statement check can notice.
+    with psycopg.connect(fresh_database) as conn:
+        pool_id, investor_id = conn.execute(
+            "SELECT pool_id, investor_id FROM entries WHERE investor_id IS NOT NULL "
+            "ORDER BY pool_id DESC, investor_id DESC LIMIT 1"
+        ).fetchone()
+        rank = conn.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT pool_id, investor_id FROM entries "
+            "WHERE investor_id IS NOT NULL) p WHERE (pool_id, investor_id) <= (%s, %s)",
+            (pool_id, investor_id),
+        ).fetchone()[0]
+        assert rank == positions > 5000  # beyond what the old 5,000-position sample read
+        journal_id = conn.execute(
+            "INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date) "
+            "VALUES ('tampered:capital', %s, 'adjustment', 'by hand', current_date) RETURNING id",
+            (pool_id,),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount) VALUES "
+            "(%s, %s, NULL, 'cash', 'USD', 'D', 250), (%s, %s, %s, 'capital', 'USD', 'C', 250)",
+            (journal_id, pool_id, journal_id, pool_id, investor_id),
+        )
+        conn.commit()
+
+    result = cli(fresh_database, "verify")
+    assert result.returncode == 1, result.stdout
+    assert failing_checks(result.stdout) == [
+        "every investor's capital account statement ends at the ledger's capital balance and commitment"
+    ]
+    # The position is named: ledger capital 250, the statement's NAV 0.
+    assert re.search(
+        rf"\({pool_id}, {investor_id}, Decimal\('250\.0+'\), Decimal\('0\.?0*'\)", result.stdout
+    ), result.stdout
+    assert "ledger verified: VIOLATIONS FOUND" in result.stdout
+
+    # A sample is an explicit choice, and the summary says how much it read.
+    sampled = cli(fresh_database, "verify", "--sample", "100")
+    assert (
+        f"capital accounts checked: 100 of {positions:,} investor positions (a random sample)"
+        in sampled.stdout
+    )
+    refused = cli(fresh_database, "verify", "--sample", "0")
+    assert refused.returncode == 2 and "--sample: must be at least 1" in refused.stderr
+
+
 def test_createuser_then_read_back(fresh_database: str) -> None:
     out = ok(
         cli(

@@ -197,6 +197,26 @@ def test_money_refuses_non_finite_amounts(amount: Decimal) -> None:
     assert caught.value.field == "amount"
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [(D("1e30"), "USD"), (D("-1e30"), "USD"), (10**40, "USD"), (D("1e26"), "KWD"), (D("9" * 29), "JPY")],
+)
+def test_money_refuses_an_absurd_amount_naming_the_field(amount: Decimal | int, currency: str) -> None:
+    # Too many digits for exact Decimal arithmetic: a ValidationError, not a bare InvalidOperation.
+    with pytest.raises(ValidationError, match="^amount: is too large$") as caught:
+        Money(amount, currency)
+    assert caught.value.field == "amount"
+    with pytest.raises(ValidationError, match="^amount: is too large$"):
+        Money.rounded(D(amount), currency)
+
+
+def test_sums_that_outgrow_exact_arithmetic_are_refused_too() -> None:
+    big = Money(D("9e25"), "USD")  # still exact in cents
+    assert big.amount == D("90000000000000000000000000.00")
+    with pytest.raises(ValidationError, match="^amount: is too large$"):
+        sum([big] * 20, Money.zero("USD"))
+
+
 def test_money_refuses_an_unknown_currency() -> None:
     with pytest.raises(ValidationError) as caught:
         Money(D(1), "BTC")

@@ -37,3 +37,46 @@ def test_production_accepts_a_long_random_key() -> None:
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(SettingsError, match="APP_ENV"):
         load_settings({"APP_ENV": "staging"}).check()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOCKOUT_FAILURES", "abc"),
+        ("LOCKOUT_MINUTES", "15m"),
+        ("METRICS_PORT", "9100.5"),
+        ("OPERATION_RATE_LIMIT", "lots"),
+        ("SESSION_IDLE_MINUTES", "half an hour"),
+        ("COOKIE_EXPIRY_DAYS", "one"),
+        ("COOKIE_EXPIRY_DAYS", "nan"),
+        ("COOKIE_EXPIRY_DAYS", "inf"),
+    ],
+)
+def test_a_value_that_is_not_a_number_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name} must be a (whole |finite )?number, not '{value}'$"):
+        load_settings({name: value})
+
+
+def test_numbers_may_carry_spaces_and_unset_or_empty_means_the_default() -> None:
+    config = load_settings({"LOCKOUT_FAILURES": " 7 ", "LOCKOUT_MINUTES": "", "COOKIE_EXPIRY_DAYS": "0.5"})
+    assert (config.lockout_failures, config.lockout_minutes, config.cookie_expiry_days) == (7, 15, 0.5)
+
+
+def test_the_command_line_refuses_a_bad_number_with_one_clear_line() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "LOCKOUT_FAILURES": "abc"}
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "verify"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "LOCKOUT_FAILURES must be a whole number, not 'abc'" in result.stderr
+    assert "Traceback" not in result.stderr
