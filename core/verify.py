@@ -20,8 +20,8 @@ CHECKS: dict[str, str] = {
         SELECT e.journal_id, e.currency, p.currency FROM entries e JOIN pools p ON p.id = e.pool_id
          WHERE e.currency <> p.currency LIMIT 20""",
     "entries belong to their journal's pool": """
-        SELECT e.id, e.pool_id, j.pool_id FROM entries e JOIN journals j ON j.id = e.journal_id
-         WHERE j.pool_id IS DISTINCT FROM e.pool_id LIMIT 20""",
+        SELECT e.id, e.pool_id, j.pool_id FROM entries e LEFT JOIN journals j ON j.id = e.journal_id
+         WHERE j.id IS NULL OR j.pool_id IS DISTINCT FROM e.pool_id LIMIT 20""",
     "entries name existing investors": """
         SELECT e.id, e.investor_id FROM entries e LEFT JOIN users u ON u.id = e.investor_id
          WHERE e.investor_id IS NOT NULL AND u.id IS NULL LIMIT 20""",

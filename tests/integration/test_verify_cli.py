@@ -108,6 +108,27 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
     assert "call items name a commitment of their pool and its investor" in failing_checks(result.stdout)
     assert f"({moved[0]}, " in result.stdout
 
+    # Nor do entries carry a foreign key to their journal (migration 0004; the statement trigger
+    # refuses such rows): with that trigger off, a balanced pair of orphans is what verify notices.
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_journal_open")
+        orphan = conn.execute(
+            "INSERT INTO entries (journal_id, pool_id, account, currency, side, amount) "
+            "SELECT max(j.id) + 1000, %s, a.account, 'USD', a.side, 5 FROM journals j, "
+            "(VALUES ('cash', 'D'), ('investments', 'C')) AS a(account, side) GROUP BY a.account, a.side "
+            "RETURNING id",
+            (pool_id,),
+        ).fetchall()
+        conn.execute("ALTER TABLE entries ENABLE TRIGGER entries_journal_open")
+        conn.commit()
+    result = cli(fresh_database, "verify")
+    assert result.returncode == 1
+    assert "entries belong to their journal's pool" in failing_checks(result.stdout)
+    assert (
+        f"({orphan[0][0]}, {pool_id}, None)" in result.stdout
+        or f"({orphan[1][0]}, {pool_id}, None)" in result.stdout
+    )
+
 
 def test_scale_seed_then_verify(fresh_database: str) -> None:
     seeded = ok(cli(fresh_database, "seed", "--investors", "2000", "--pools", "20"))
