@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import AuditLog
@@ -84,15 +85,34 @@ class UnitOfWork:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> None:
-        self.session.add(
-            AuditLog(
-                actor_id=actor_id,
-                action=action,
-                object_type=object_type,
-                object_id=None if object_id is None else str(object_id),
-                before=before,
-                after=after,
-            )
+        self.audit_many(actor_id, action, object_type, [(object_id, before, after)])
+
+    def audit_many(
+        self,
+        actor_id: int | None,
+        action: str,
+        object_type: str,
+        changes: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+    ) -> None:
+        """Audit rows of one action, (object id, before, after) each, in one statement whatever
+        their number (a bank statement's payments): arrays keep the SQL text the same."""
+        self.session.execute(
+            text(
+                """INSERT INTO audit_log (actor_id, action, object_type, object_id, before, after)
+                   SELECT :actor, :action, :object_type, change_id.object_id,
+                          nullif(change.value -> 0, 'null'), nullif(change.value -> 1, 'null')
+                     FROM unnest(CAST(:object_ids AS text[])) WITH ORDINALITY AS change_id(object_id, n)
+                     JOIN jsonb_array_elements(CAST(:changes AS jsonb)) WITH ORDINALITY AS change(value, n)
+                       ON change.n = change_id.n"""
+            ),
+            {
+                "actor": actor_id,
+                "action": action,
+                "object_type": object_type,
+                "object_ids": [None if object_id is None else str(object_id) for object_id, _, _ in changes],
+                # One JSON document of [before, after] pairs: no per-element array quoting.
+                "changes": json.dumps([[before, after] for _, before, after in changes]),
+            },
         )
 
     def record_refusal(

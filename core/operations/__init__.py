@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import String, any_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import ratelimit
 from core.errors import NotFound, PermissionDenied, ValidationError
@@ -174,9 +174,10 @@ def submit_many(
 ) -> list[OperationStatus]:
     """Record requests of one kind on one pool in one transaction, in their order.
 
-    Each is still its own operation (row, key, job), posted or refused on its own in the worker; at
+    Each is still its own operation (row, key), posted or refused on its own in the worker; at
     submission one refused line refuses them all, named by its number, and nothing is written. A
     key already recorded returns its first operation (a resent form, a statement uploaded twice).
+    Each gets its job, except a grouped kind's (payments): one job drains them all.
     """
     handler = KINDS.get(kind)
     if handler is None:
@@ -211,7 +212,9 @@ def _record(
 ) -> list[OperationStatus]:
     recorded = {
         op.idempotency_key: op
-        for op in uow.session.execute(select(Operation).where(Operation.idempotency_key.in_(keys))).scalars()
+        for op in uow.session.execute(
+            select(Operation).where(Operation.idempotency_key == any_(bindparam("keys", keys, ARRAY(String))))
+        ).scalars()
     }
     if any(op.actor_id != actor.user_id or op.kind != handler.name for op in recorded.values()):
         raise ValidationError("idempotency_key", "is already used by another request")
@@ -235,28 +238,46 @@ def _record(
             }
             for (key, _), (clean, total) in zip(fresh, prepared, strict=True)
         ]
-        inserted = uow.session.scalars(
-            pg_insert(Operation)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Operation),
-            rows,
+        # Arrays, not a VALUES row per request: the SQL text stays the same for any number of them.
+        inserted = uow.session.execute(
+            text(
+                """INSERT INTO operations (id, kind, pool_id, actor_id, payload, idempotency_key, progress_total)
+                   SELECT new.id, :kind, :pool, :actor, payload.value, new.idempotency_key, new.progress_total
+                     FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[]), CAST(:totals AS integer[]))
+                          WITH ORDINALITY AS new(id, idempotency_key, progress_total, n)
+                     JOIN jsonb_array_elements(CAST(:payloads AS jsonb)) WITH ORDINALITY AS payload(value, n)
+                       ON payload.n = new.n
+                   ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING *"""
+            ),
+            {
+                "kind": handler.name,
+                "pool": pool.id if pool else None,
+                "actor": actor.user_id,
+                "ids": [row["id"] for row in rows],
+                "payloads": json.dumps([row["payload"] for row in rows]),
+                "keys": [row["idempotency_key"] for row in rows],
+                "totals": [row["progress_total"] for row in rows],
+            },
         ).all()
         if len(inserted) < len(rows):  # a key won a race a moment ago: start again from what it recorded
             uow.rollback()
             return _record(actor, uow, pool_id, handler, payloads, keys, queue)
         for row in rows:
             handler.on_submit(uow, pool, row["id"], row["payload"])
-            uow.audit(
-                actor.user_id,
-                f"operation.{handler.name}",
-                "operation",
-                row["id"],
-                after={"pool_id": row["pool_id"], **row["payload"]},
-            )
+        uow.audit_many(
+            actor.user_id,
+            f"operation.{handler.name}",
+            "operation",
+            [(row["id"], None, {"pool_id": row["pool_id"], **row["payload"]}) for row in rows],
+        )
         recorded.update((op.idempotency_key, op) for op in inserted)
         if queue is not None:
-            fresh_ids = [row["id"] for row in rows]
-            uow.after_commit(lambda: enqueue_many(fresh_ids, queue))
+            # A grouped kind's job group-commits every waiting operation of its kind (drain), so
+            # one job carries a whole statement; an operation it misses is still a pending row,
+            # which another job's drain or the sweeper picks up.
+            triggers = [rows[0]["id"]] if handler.grouped else [row["id"] for row in rows]
+            uow.after_commit(lambda: enqueue_many(triggers, queue))
         uow.commit()
         for row in rows:
             with log_context(operation_id=row["id"], actor_id=actor.user_id, pool_id=row["pool_id"]):

@@ -17,7 +17,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import ledger, positions
 from core.domain import clean_text, parse_date
@@ -357,7 +358,7 @@ class RecordPayment(Kind):
         query = (
             select(CallItem, CapitalCall)
             .join(CapitalCall, CapitalCall.id == CallItem.call_id)
-            .where(CallItem.id.in_(ids))
+            .where(CallItem.id == any_(bindparam("ids", ids, ARRAY(BigInteger))))
             .order_by(CallItem.id)  # one lock order for every worker
         )
         rows = uow.session.execute(query.with_for_update(of=CallItem) if lock else query).all()
