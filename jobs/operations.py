@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from core import cache, metrics, operations, runtime
@@ -28,29 +29,43 @@ def process_operation(operation_id: str) -> str:
     return outcome
 
 
-def _changed(op: Operation) -> None:
+def _counted(op: Operation) -> None:
     if op.status in ("done", "failed"):
         metrics.OPERATIONS.labels(kind=op.kind, status=op.status).inc()
         # End-to-end, from the submission (created_at): the wait in the queue is part of it.
         metrics.OPERATION_SECONDS.labels(kind=op.kind).observe(
             (datetime.now(UTC) - op.created_at).total_seconds()
         )
+
+
+def _changed(op: Operation) -> None:
+    _counted(op)
     cache.publish_change(
         op.pool_id, operation=str(op.id), status=op.status, done=op.progress_done, total=op.progress_total
     )
 
 
 def _drain() -> None:
-    """Take waiting payments in groups while there are any; their own jobs are then dropped."""
+    """Take waiting payments in groups while there are any; their own jobs are then dropped. Each
+    group tells listeners once per pool it touched, not once per payment."""
     queue = runtime.operations_queue()
+    touched: Counter[int] = Counter()
+
+    def counted(op: Operation) -> None:
+        _counted(op)
+        touched[op.pool_id] += 1
+
     for _ in range(DRAIN_ROUNDS):
+        touched.clear()
         try:
-            done = operations.drain(runtime.unit_of_work, on_change=_changed)
+            done = operations.drain(runtime.unit_of_work, on_change=counted)
         except Exception as exc:  # noqa: BLE001 - each operation still has its own job and the sweeper
             log.warning("group commit stopped: %s", exc)
             return
         if not done:
             return
+        for pool_id, count in touched.items():
+            cache.publish_change(pool_id, operations=count)
         operations.forget_jobs(done, queue)
 
 

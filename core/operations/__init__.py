@@ -467,7 +467,7 @@ GROUPED_KINDS = tuple(name for name, kind in KINDS.items() if kind.grouped)
 def drain(
     uow_factory: Callable[[], UnitOfWork],
     on_change: Callable[[Operation], None] | None = None,
-    limit: int = 200,
+    limit: int = 500,
 ) -> list[uuid.UUID]:
     """Group commit: process up to `limit` pending one-batch operations (payments) set-based in
     one transaction, so a worker keeps up with many small requests instead of paying a job, a
