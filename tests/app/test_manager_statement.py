@@ -27,10 +27,13 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def payments(uow_factory: Any) -> int:
+def payments(uow_factory: Any, pool_id: int) -> int:
+    """This pool's payment operations (the run's database is shared with other tests)."""
     with uow_factory() as uow:
         return uow.session.scalar(
-            select(func.count()).select_from(Operation).where(Operation.kind == "payment")
+            select(func.count())
+            .select_from(Operation)
+            .where(Operation.kind == "payment", Operation.pool_id == pool_id)
         )
 
 
@@ -56,8 +59,14 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
             {"percent": "10", "purpose": "Q1", "due_date": str(date.today() + timedelta(days=10))},
         )
     assert operations.process(str(call.id), make.uow_factory) == "done"
+    with make.uow_factory() as uow:
+        call_id = operations.operation_status(boss, uow, call.id).result["call_id"]
     with uow_factory() as uow:
-        due = dict(uow.session.execute(select(CallItem.investor_id, CallItem.amount_due)).all())
+        due = dict(
+            uow.session.execute(
+                select(CallItem.investor_id, CallItem.amount_due).where(CallItem.call_id == call_id)
+            ).all()
+        )
     first, _, third = investors
 
     at = goto(logged_in(boss.username), CALLS, manager_pool_id=pool_id)
@@ -74,7 +83,7 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
     assert any("needs a header with email" in e for e in errors(at)), errors(at)
     at = upload(at, f"email,amount,reference\n{third.username}@example.com,{due[third.user_id] + 1},W\n")
     assert any("line 1 amount" in e and "outstanding" in e for e in errors(at)), errors(at)
-    assert payments(uow_factory) == 0
+    assert payments(uow_factory, pool_id) == 0
 
     statement = (
         "Email,Amount,Reference,Received_on\n"
@@ -90,13 +99,15 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
         at = rerun_until(
             at, lambda a: "Every payment of the statement is posted." in successes(a), what="the statement"
         )
-    assert payments(uow_factory) == 2
+    assert payments(uow_factory, pool_id) == 2
     with uow_factory() as uow:
         held = positions.investor_positions(uow.session, pool_id)
         assert verify(uow.session).ok
         references = sorted(
             uow.session.execute(
-                select(Operation.payload["reference"].astext).where(Operation.kind == "payment")
+                select(Operation.payload["reference"].astext).where(
+                    Operation.kind == "payment", Operation.pool_id == pool_id
+                )
             ).scalars()
         )
     assert held[first.user_id].paid_in == Decimal("2500.25")
@@ -106,4 +117,4 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
     # The same statement uploaded and recorded again is the same two operations: nothing is paid twice.
     at = upload(at, statement.replace(f"{third.username}@example.com,{due[third.user_id]},WIRE-2,\n", ""))
     at = button(at, "Record 1 payments (2,500.25 USD)").click().run()
-    assert payments(uow_factory) == 2
+    assert payments(uow_factory, pool_id) == 2
