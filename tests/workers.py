@@ -12,10 +12,12 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -277,3 +279,15 @@ def uow_factory_for(database_url: str) -> Callable[[], Any]:
 
     engine = engine_for(database_url)
     return lambda: UnitOfWork(engine)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for a process the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
+        return response.read().decode()

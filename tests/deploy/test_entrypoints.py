@@ -10,11 +10,9 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,19 +22,9 @@ from core import operations, runtime
 from core.services import health, pools
 from db.session import UnitOfWork, engine_for
 from tests.conftest import Factory
+from tests.workers import free_port, http_get
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
-        return response.read().decode()
 
 
 def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
@@ -62,7 +50,7 @@ def make(fresh_database: str) -> Factory:
 
 @pytest.fixture
 def image_processes(tmp_path: Path, fresh_database: str):
-    worker_port, app_port, app_metrics = _port(), _port(), _port()
+    worker_port, app_port, app_metrics = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": fresh_database,
@@ -116,8 +104,8 @@ def image_processes(tmp_path: Path, fresh_database: str):
 
 def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     processes = image_processes
-    assert _wait(lambda: _get(processes["app"] + "/_stcore/health") == "ok", 60, "the app's health check")
-    _wait(lambda: "pools_queue_depth" in _get(processes["worker_metrics"]), 60, "the worker's /metrics")
+    assert _wait(lambda: http_get(processes["app"] + "/_stcore/health") == "ok", 60, "the app's health check")
+    _wait(lambda: "pools_queue_depth" in http_get(processes["worker_metrics"]), 60, "the worker's /metrics")
 
     pool_id, manager = make.pool(hard_cap="2000000")
     for amount in ("100000", "250000"):
@@ -142,14 +130,14 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     counter = 'pools_operations_total{kind="capital_call",status="done"}'
 
     def scraped() -> str | None:
-        text = _get(processes["worker_metrics"])
+        text = http_get(processes["worker_metrics"])
         return text if counter in text else None
 
     metrics = _wait(scraped, 30, "the worker's operation counter")
     line = next(row for row in metrics.splitlines() if row.startswith(counter))
     assert float(line.rsplit(" ", 1)[1]) >= 1
     assert "pools_operation_seconds_bucket" in metrics
-    assert "pools_login_failures_total" in _get(processes["app_metrics"])
+    assert "pools_login_failures_total" in http_get(processes["app_metrics"])
 
     # The worker reports itself in the admin's operations health service, with a fresh heartbeat.
     admin = make.user("admin")

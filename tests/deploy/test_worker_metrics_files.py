@@ -9,12 +9,10 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,22 +22,12 @@ from core import metrics, operations, runtime
 from core.services import pools
 from db.session import UnitOfWork, engine_for
 from tests.conftest import Factory
+from tests.workers import free_port, http_get
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 12
 DONE = 'pools_operations_total{kind="capital_call",status="done"}'
 COUNT = 'pools_operation_seconds_count{kind="capital_call"}'
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
-        return response.read().decode()
 
 
 def _value(text: str, series: str) -> float:
@@ -67,7 +55,7 @@ def make(fresh_database: str) -> Factory:
 
 @pytest.fixture
 def worker(tmp_path: Path, fresh_database: str):
-    port = _port()
+    port = free_port()
     multiproc = tmp_path / "prom"
     env = {
         **os.environ,
@@ -113,7 +101,7 @@ def _owners(directory: Path) -> set[str]:
 
 
 def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
-    _wait(lambda: "pools_queue_depth" in _get(worker["metrics"]), 60, "the worker's /metrics")
+    _wait(lambda: "pools_queue_depth" in http_get(worker["metrics"]), 60, "the worker's /metrics")
 
     manager = make.user("fund_manager")
     investor = make.user("investor")
@@ -132,7 +120,7 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
     def scrape() -> None:
         while not stop.is_set():
             with contextlib.suppress(OSError):
-                seen.append(_value(_get(worker["metrics"]), DONE))
+                seen.append(_value(http_get(worker["metrics"]), DONE))
             time.sleep(0.02)
 
     scraper = threading.Thread(target=scrape, daemon=True)
@@ -163,7 +151,7 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
         _wait(all_done, 120, f"{JOBS} operations to be processed")
 
         def counted() -> str | None:
-            text = _get(worker["metrics"])
+            text = http_get(worker["metrics"])
             return text if _value(text, DONE) >= JOBS else None
 
         def folded() -> set[str] | None:
@@ -186,7 +174,7 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
     assert metrics.ARCHIVE in owners
 
     # The totals survived the folding: every processed operation is counted exactly once.
-    final = _get(worker["metrics"])
+    final = http_get(worker["metrics"])
     assert _value(text, DONE) == JOBS
     assert _value(final, DONE) == JOBS
     assert _value(final, COUNT) == JOBS

@@ -49,6 +49,20 @@ def items_of(make, pool_id):
         ).all()
 
 
+@pytest.fixture
+def called_pool(make, closed_pool):
+    """closed_pool with a capital call of 60,000 issued: (pool id, manager, investors, call items)."""
+    pool_id, manager, investors = closed_pool
+    run(
+        make,
+        manager,
+        pool_id,
+        "capital_call",
+        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
+    )
+    return pool_id, manager, investors, items_of(make, pool_id)
+
+
 def test_capital_call_allocates_exactly_and_posts_once(make, closed_pool):
     pool_id, manager, investors = closed_pool
     status, outcome = run(
@@ -271,22 +285,14 @@ def test_errors_are_domain_errors():
     assert issubclass(ValidationError, DomainError)
 
 
-def test_waiting_payments_are_group_committed_once_each(make, closed_pool):
+def test_waiting_payments_are_group_committed_once_each(make, called_pool):
     """drain() takes waiting payments in one transaction; one that became invalid fails alone with
     its reason; each posts once; the jobs still waiting for them are dropped from the queue."""
     from rq.job import Job
 
     from tests.workers import queue_for, unique_queue_name
 
-    pool_id, manager, investors = closed_pool
-    run(
-        make,
-        manager,
-        pool_id,
-        "capital_call",
-        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
-    )
-    items = items_of(make, pool_id)
+    pool_id, manager, investors, items = called_pool
     queue = queue_for(unique_queue_name())
     payloads = [
         {"call_item_id": items[0].id, "amount": str(items[0].amount_due), "reference": "A"},
@@ -371,22 +377,14 @@ def _operation_count(make) -> int:
         )
 
 
-def test_a_bank_statement_is_one_submission_of_separate_payment_operations(make, closed_pool):
+def test_a_bank_statement_is_one_submission_of_separate_payment_operations(make, called_pool):
     """submit_many: one transaction and one job, yet one row, key, audit row and journal per
     payment; the same statement again adds nothing, a longer one adds only its new lines."""
     from rq.job import Job
 
     from tests.workers import queue_for, unique_queue_name
 
-    pool_id, manager, _ = closed_pool
-    run(
-        make,
-        manager,
-        pool_id,
-        "capital_call",
-        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
-    )
-    items = items_of(make, pool_id)
+    pool_id, manager, _, items = called_pool
     queue = queue_for(unique_queue_name())
     audited_before = _operation_count(make)[1]
     lines = [
@@ -438,16 +436,8 @@ def test_a_bank_statement_is_one_submission_of_separate_payment_operations(make,
         ("not a mapping", "line 2"),
     ],
 )
-def test_one_bad_statement_line_refuses_the_statement_naming_the_line(make, closed_pool, bad_line, message):
-    pool_id, manager, _ = closed_pool
-    run(
-        make,
-        manager,
-        pool_id,
-        "capital_call",
-        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
-    )
-    items = items_of(make, pool_id)
+def test_one_bad_statement_line_refuses_the_statement_naming_the_line(make, called_pool, bad_line, message):
+    pool_id, manager, _, items = called_pool
     good = {"call_item_id": items[0].id, "amount": "10.00", "reference": "ok"}
     line = bad_line if isinstance(bad_line, str) else {"call_item_id": items[1].id, **bad_line}
     before = _operation_count(make)
@@ -457,16 +447,9 @@ def test_one_bad_statement_line_refuses_the_statement_naming_the_line(make, clos
     assert _operation_count(make) == before
 
 
-def test_statement_lines_together_may_not_overpay_an_item_or_repeat(make, closed_pool):
-    pool_id, manager, investors = closed_pool
-    run(
-        make,
-        manager,
-        pool_id,
-        "capital_call",
-        {"amount": "60000", "purpose": "c", "due_date": str(date.today())},
-    )
-    item = items_of(make, pool_id)[0]
+def test_statement_lines_together_may_not_overpay_an_item_or_repeat(make, called_pool):
+    pool_id, manager, investors, items = called_pool
+    item = items[0]
     half = (item.amount_due / 2).quantize(Decimal("0.01"))
     lines = [
         {"call_item_id": item.id, "amount": str(half), "reference": "a"},
@@ -481,7 +464,7 @@ def test_statement_lines_together_may_not_overpay_an_item_or_repeat(make, closed
         operations.submit_many(manager, uow, pool_id, "payment", [lines[0], lines[0]])
     assert repeated.value.field == "line 2" and "repeats line 1" in repeated.value.reason
     # An investor may not pay another investor's item by slipping it into a batch of their own.
-    other = items_of(make, pool_id)[1]
+    other = items[1]
     with make.uow_factory() as uow, pytest.raises(PermissionDenied) as denied:
         operations.submit_many(
             investors[0],
