@@ -189,8 +189,13 @@ if view == VIEWS[1]:
                         "call notice, `amount`, `reference`, and optionally `received_on` "
                         "(YYYY-MM-DD, today if empty). Lines count from the first payment."
                     )
+                    # A recorded statement leaves the uploader (a new key), so it is not offered again.
+                    uploads = st.session_state.setdefault("statements_recorded", 0)
                     statement = st.file_uploader(
-                        "Bank statement", type=["csv"], key=f"statement-{call.id}", max_upload_size=2
+                        "Bank statement",
+                        type=["csv"],
+                        key=f"statement-{call.id}-{uploads}",
+                        max_upload_size=2,
                     )
                     if statement is not None:
                         with webapp.refusals_shown():
@@ -215,6 +220,7 @@ if view == VIEWS[1]:
                                 webapp.submit_operations(
                                     pool.id, "payment", [line.payload for line in lines], form="statement"
                                 )
+                                st.session_state["statements_recorded"] = uploads + 1
 
 if view == VIEWS[2]:
     balances = webapp.call(manager.investor_balances, pool.id)

@@ -100,6 +100,8 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
             at, lambda a: "Every payment of the statement is posted." in successes(a), what="the statement"
         )
     assert payments(uow_factory, pool_id) == 2
+    # The recorded statement has left the uploader: it is not offered (nor refused) again.
+    assert not at.get("file_uploader")[0].value and not errors(at), errors(at)
     with uow_factory() as uow:
         held = positions.investor_positions(uow.session, pool_id)
         assert verify(uow.session).ok
