@@ -1,6 +1,6 @@
 """The fund manager's journey in Chromium: create and open a pool, see the demo investor's
 commitment arrive on the live My pools page, accept it, close the pool, issue a capital call, watch
-its progress bar finish and download the call notice."""
+its progress bar finish, download the call notice and record a payment from a bank statement."""
 
 from __future__ import annotations
 
@@ -138,3 +138,19 @@ def test_manager_raises_a_pool_and_calls_capital(page, app_url, app_env):  # noq
         Decimal(0),
         dues[0],
     ]
+
+    # The investor's wire arrives on the bank statement: the manager records it from the file.
+    statement = Path(download.value.path()).with_name("statement.csv")
+    statement.write_text(f"email,amount,reference\n{row['email']},20000.00,WIRE-E2E-1\n", encoding="utf-8")
+    page.get_by_text("Record payments from a bank statement (CSV)").click()
+    page.locator('input[type="file"]').set_input_files(str(statement))
+    page.get_by_role("button", name="Record 1 payments (20,000.00 USD)").click()
+    page.get_by_text("Every payment of the statement is posted.").wait_for()
+    with UnitOfWork(engine_for(app_env["DATABASE_URL"])) as uow:
+        paid = uow.session.execute(
+            select(CallItem.amount_paid)
+            .join(CapitalCall, CapitalCall.id == CallItem.call_id)
+            .join(Pool, Pool.id == CapitalCall.pool_id)
+            .where(Pool.name == name)
+        ).scalar_one()
+    assert paid == Decimal("20000.00")
