@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, or_, select, text
+from sqlalchemy import Row, String, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import ratelimit
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.logs import log_context
-from core.operations.kinds import KINDS, MAX_REQUESTS, refusal
+from core.operations.kinds import KINDS, MAX_REQUESTS, Kind, refusal
 from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
@@ -63,7 +63,8 @@ class OperationStatus:
         return self.status in ("done", "failed")
 
     @classmethod
-    def of(cls, op: Operation) -> OperationStatus:
+    def of(cls, op: Operation | Row[Any]) -> OperationStatus:
+        """From an Operation or a row of the operations table (submission reads rows, not objects)."""
         return cls(
             op.id,
             op.kind,
@@ -205,7 +206,7 @@ def _record(
     actor: Actor,
     uow: UnitOfWork,
     pool_id: int | None,
-    handler: Any,
+    handler: Kind,
     payloads: list[dict[str, Any]],
     keys: list[str],
     queue: Any,
@@ -213,8 +214,10 @@ def _record(
     recorded = {
         op.idempotency_key: op
         for op in uow.session.execute(
-            select(Operation).where(Operation.idempotency_key == any_(bindparam("keys", keys, ARRAY(String))))
-        ).scalars()
+            select(Operation.__table__).where(
+                Operation.idempotency_key == any_(bindparam("keys", keys, ARRAY(String)))
+            )
+        )
     }
     if any(op.actor_id != actor.user_id or op.kind != handler.name for op in recorded.values()):
         raise ValidationError("idempotency_key", "is already used by another request")
