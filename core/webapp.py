@@ -273,7 +273,7 @@ def _login_time(claims: dict[str, Any] | None) -> float | None:
     for claim in ("auth_time", "iat"):
         value = (claims or {}).get(claim)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return float(value)  # float-ok: seconds since the epoch, not money
     return None
 
 
@@ -292,7 +292,7 @@ def _idle_expired(source: str, record: users.LoginRecord, claims: dict[str, Any]
     """
     now = time.time()
     if st.session_state.get("_identity") == (source, record.id) and "_last_seen" in st.session_state:
-        last = float(st.session_state["_last_seen"])
+        last = st.session_state["_last_seen"]
     else:
         known = [record.last_seen_at.timestamp() if record.last_seen_at else None, _login_time(claims)]
         seen = [value for value in known if value is not None]
@@ -306,7 +306,7 @@ def _note_activity(source: str, record: users.LoginRecord) -> None:
         st.session_state["_identity"] = (source, record.id)
         st.session_state.pop("_activity_written", None)
     st.session_state["_last_seen"] = now
-    if now - float(st.session_state.get("_activity_written", 0)) >= _ACTIVITY_WRITE_SECONDS:
+    if now - st.session_state.get("_activity_written", 0.0) >= _ACTIVITY_WRITE_SECONDS:
         with unit_of_work() as uow:
             users.record_activity(uow, record.id)
         st.session_state["_activity_written"] = now

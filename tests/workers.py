@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,19 +33,73 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout: float, *, interval: float = 0.1, what: str | Callable[[], str] = ""
+    predicate: Callable[[], T],
+    timeout: float,
+    *,
+    interval: float = 0.1,
+    what: str | Callable[[], str] = "",
+    ignore: type[Exception] | tuple[type[Exception], ...] = (),
 ) -> T:
     """Poll predicate until it returns something truthy (which is returned) or timeout seconds pass;
-    `what` (text, or a callable giving it, e.g. the workers' logs) explains a timeout."""
+    `what` (text, or a callable giving it, e.g. the workers' logs) explains a timeout; `ignore`d
+    errors count as not yet (a server still starting refuses connections)."""
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        value = None
+        with contextlib.suppress(*(ignore if isinstance(ignore, tuple) else (ignore,))):
+            value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
             detail = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {detail or predicate!r}")
         time.sleep(interval)
+
+
+def image_env(database_url: str, **overrides: object) -> dict[str, str]:
+    """The environment the image's entrypoint (deploy/entrypoint.sh) runs with: production mode,
+    JSON logs, environment-only configuration, and `python` on PATH is the project's, as in the image."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "APP_HOME": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "APP_ENV": "production",
+        "COOKIE_SECRET": secrets.token_urlsafe(40),
+        "LOG_FORMAT": "json",
+    }
+    env.update({name: str(value) for name, value in overrides.items()})
+    return env
+
+
+# Every table a refused request must leave exactly as it was.
+BUSINESS_TABLES = (
+    "users",
+    "pools",
+    "commitments",
+    "capital_calls",
+    "call_items",
+    "journals",
+    "entries",
+    "operations",
+)
+
+
+def table_state(
+    uow_factory: Callable[[], Any], tables: tuple[str, ...] = BUSINESS_TABLES
+) -> dict[str, tuple[Any, ...]]:
+    """Each table's row count and a checksum of its rows: equal before and after means untouched."""
+    with uow_factory() as uow:
+        return {
+            table: tuple(
+                uow.session.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
+                    )
+                ).one()
+            )
+            for table in tables
+        }
 
 
 def worker_env(**overrides: object) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import bcrypt
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from core import operations, runtime
 from core.services import pools, users
@@ -24,6 +24,7 @@ from db.models import CallItem, CapitalCall, Operation, Pool, User
 from tests.app.manager_support import button, goto, logged_in
 from tests.app.manager_support import errors as raw_errors
 from tests.app.manager_support import successes as raw_successes
+from tests.workers import table_state
 
 DUE = (date.today() + timedelta(days=14)).isoformat()
 
@@ -49,16 +50,6 @@ REFUSED = [
 # Elements whose string Streamlit renders as markdown.
 MARKDOWN = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
 SPECIAL = re.compile(r"[\\`*_{}\[\]<>#!|~$:&]")
-BUSINESS_TABLES = (
-    "users",
-    "pools",
-    "commitments",
-    "capital_calls",
-    "call_items",
-    "journals",
-    "entries",
-    "operations",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -69,17 +60,7 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def state() -> dict[str, tuple[Any, ...]]:
-    with runtime.unit_of_work() as uow:
-        return {
-            table: tuple(
-                uow.session.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
-                    )
-                ).one()
-            )
-            for table in BUSINESS_TABLES
-        }
+    return table_state(runtime.unit_of_work)
 
 
 def unescape(markdown: str) -> str:

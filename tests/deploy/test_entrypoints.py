@@ -8,11 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import subprocess
-import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,22 +19,9 @@ from core import operations, runtime
 from core.services import health, pools
 from db.session import UnitOfWork, engine_for
 from tests.conftest import Factory
-from tests.workers import free_port, http_get
+from tests.workers import free_port, http_get, image_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -51,18 +35,9 @@ def make(fresh_database: str) -> Factory:
 @pytest.fixture
 def image_processes(tmp_path: Path, fresh_database: str):
     worker_port, app_port, app_metrics = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database,
-        "APP_HOME": str(ROOT),
-        # As in the image, `python` on PATH is the one with the project's requirements.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "APP_ENV": "production",
-        "COOKIE_SECRET": secrets.token_urlsafe(40),
-        "LOG_FORMAT": "json",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-        "STREAMLIT_SERVER_HEADLESS": "true",
-    }
+    env = image_env(
+        fresh_database, PROMETHEUS_MULTIPROC_DIR=tmp_path / "prom", STREAMLIT_SERVER_HEADLESS="true"
+    )
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "app")}  # noqa: SIM115
     children = {
         "worker": subprocess.Popen(
@@ -104,8 +79,20 @@ def image_processes(tmp_path: Path, fresh_database: str):
 
 def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
     processes = image_processes
-    assert _wait(lambda: http_get(processes["app"] + "/_stcore/health") == "ok", 60, "the app's health check")
-    _wait(lambda: "pools_queue_depth" in http_get(processes["worker_metrics"]), 60, "the worker's /metrics")
+    assert wait_until(
+        lambda: http_get(processes["app"] + "/_stcore/health") == "ok",
+        60,
+        interval=0.2,
+        what="the app's health check",
+        ignore=OSError,
+    )
+    wait_until(
+        lambda: "pools_queue_depth" in http_get(processes["worker_metrics"]),
+        60,
+        interval=0.2,
+        what="the worker's /metrics",
+        ignore=OSError,
+    )
 
     pool_id, manager = make.pool(hard_cap="2000000")
     for amount in ("100000", "250000"):
@@ -126,14 +113,14 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
         with make.uow_factory() as uow:
             return operations.operation_status(manager, uow, submitted.id).status == "done"
 
-    _wait(finished, 60, "the operation to be processed by the worker")
+    wait_until(finished, 60, interval=0.2, what="the operation to be processed by the worker", ignore=OSError)
     counter = 'pools_operations_total{kind="capital_call",status="done"}'
 
     def scraped() -> str | None:
         text = http_get(processes["worker_metrics"])
         return text if counter in text else None
 
-    metrics = _wait(scraped, 30, "the worker's operation counter")
+    metrics = wait_until(scraped, 30, interval=0.2, what="the worker's operation counter", ignore=OSError)
     line = next(row for row in metrics.splitlines() if row.startswith(counter))
     assert float(line.rsplit(" ", 1)[1]) >= 1
     assert "pools_operation_seconds_bucket" in metrics

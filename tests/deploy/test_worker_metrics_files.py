@@ -7,10 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -22,7 +20,7 @@ from core import metrics, operations, runtime
 from core.services import pools
 from db.session import UnitOfWork, engine_for
 from tests.conftest import Factory
-from tests.workers import free_port, http_get
+from tests.workers import free_port, http_get, image_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 12
@@ -37,17 +35,6 @@ def _value(text: str, series: str) -> float:
     return 0.0
 
 
-def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            value = predicate()
-            if value:
-                return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def make(fresh_database: str) -> Factory:
     return Factory(lambda: UnitOfWork(engine_for(fresh_database)))
@@ -57,18 +44,9 @@ def make(fresh_database: str) -> Factory:
 def worker(tmp_path: Path, fresh_database: str):
     port = free_port()
     multiproc = tmp_path / "prom"
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database,
-        "APP_HOME": str(ROOT),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "APP_ENV": "production",
-        "COOKIE_SECRET": secrets.token_urlsafe(40),
-        "LOG_FORMAT": "json",
-        "METRICS_PORT": str(port),
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "SWEEP_INTERVAL_SECONDS": "1",
-    }
+    env = image_env(
+        fresh_database, METRICS_PORT=port, PROMETHEUS_MULTIPROC_DIR=multiproc, SWEEP_INTERVAL_SECONDS=1
+    )
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
     child = subprocess.Popen(
         ["sh", "deploy/entrypoint.sh", "worker"],
@@ -101,7 +79,13 @@ def _owners(directory: Path) -> set[str]:
 
 
 def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
-    _wait(lambda: "pools_queue_depth" in http_get(worker["metrics"]), 60, "the worker's /metrics")
+    wait_until(
+        lambda: "pools_queue_depth" in http_get(worker["metrics"]),
+        60,
+        interval=0.2,
+        what="the worker's /metrics",
+        ignore=OSError,
+    )
 
     manager = make.user("fund_manager")
     investor = make.user("investor")
@@ -148,7 +132,7 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
             with make.uow_factory() as uow:
                 return all(operations.operation_status(manager, uow, op).status == "done" for op in submitted)
 
-        _wait(all_done, 120, f"{JOBS} operations to be processed")
+        wait_until(all_done, 120, interval=0.2, what=f"{JOBS} operations to be processed", ignore=OSError)
 
         def counted() -> str | None:
             text = http_get(worker["metrics"])
@@ -159,8 +143,8 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
             owners = _owners(worker["dir"])
             return owners if owners <= {str(worker["pid"]), metrics.ARCHIVE} else None
 
-        text = _wait(counted, 30, "the counters")
-        owners = _wait(folded, 30, "the horses' files to be folded")
+        text = wait_until(counted, 30, interval=0.2, what="the counters", ignore=OSError)
+        owners = wait_until(folded, 30, interval=0.2, what="the horses' files to be folded", ignore=OSError)
         time.sleep(0.3)
     finally:
         stop.set()

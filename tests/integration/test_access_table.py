@@ -50,23 +50,13 @@ from core.services import (
 from core.services import ledger as ledger_service
 from db.models import CallItem, CapitalCall, Operation
 from tests.conftest import Factory
+from tests.workers import table_state
 
 TODAY = date.today()
 DUE = (TODAY + timedelta(days=14)).isoformat()
 PERIOD = investor.period_for("inception")
 
 # Tables a service may write (the audit log is checked on its own).
-BUSINESS_TABLES = (
-    "users",
-    "pools",
-    "commitments",
-    "capital_calls",
-    "call_items",
-    "journals",
-    "entries",
-    "operations",
-)
-
 INVESTOR, OTHER_INVESTOR, OUTSIDER = "investor", "other_investor", "outsider"
 MANAGER, OTHER_MANAGER, ANALYST, ADMIN = "manager", "other_manager", "analyst", "admin"
 ACTORS = (INVESTOR, OTHER_INVESTOR, OUTSIDER, MANAGER, OTHER_MANAGER, ANALYST, ADMIN)
@@ -767,17 +757,7 @@ def test_discovery_finds_what_it_should() -> None:
 
 
 def state() -> dict[str, tuple[Any, ...]]:
-    with runtime.unit_of_work() as uow:
-        return {
-            table: tuple(
-                uow.session.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
-                    )
-                ).one()
-            )
-            for table in BUSINESS_TABLES
-        }
+    return table_state(runtime.unit_of_work)
 
 
 def audit_mark() -> int:

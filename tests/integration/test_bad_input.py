@@ -20,6 +20,7 @@ from sqlalchemy import text
 from core.errors import ValidationError
 from core.permissions import Actor
 from core.services import commitments, pools, users
+from tests.workers import table_state
 
 D = Decimal
 TODAY = date.today()
@@ -35,18 +36,8 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 WATCHED = ("users", "pools", "commitments", "journals", "entries")
 
 
-def state(uow_factory: Callable[[], Any]) -> dict[str, tuple[int, str]]:
-    with uow_factory() as uow:
-        return {
-            table: tuple(
-                uow.session.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
-                    )
-                ).one()
-            )
-            for table in WATCHED
-        }
+def state(uow_factory: Callable[[], Any]) -> dict[str, tuple[Any, ...]]:
+    return table_state(uow_factory, WATCHED)
 
 
 def refused_field(

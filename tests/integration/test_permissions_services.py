@@ -23,6 +23,7 @@ from core.errors import PermissionDenied, ValidationError
 from core.permissions import Actor
 from core.services import commitments, pools, users
 from core.services import ledger as ledger_service
+from tests.workers import table_state
 
 D = Decimal
 TODAY = date.today()
@@ -38,18 +39,8 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 WATCHED = ("users", "pools", "commitments", "journals", "entries")
 
 
-def state(uow_factory: Callable[[], Any]) -> dict[str, tuple[int, str]]:
-    with uow_factory() as uow:
-        return {
-            table: tuple(
-                uow.session.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
-                    )
-                ).one()
-            )
-            for table in WATCHED
-        }
+def state(uow_factory: Callable[[], Any]) -> dict[str, tuple[Any, ...]]:
+    return table_state(uow_factory, WATCHED)
 
 
 def denied(
