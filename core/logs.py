@@ -22,9 +22,10 @@ FIELDS = ("operation_id", "actor_id", "pool_id")
 
 # scheme://user:password@host (the user may be empty, as in redis://:password@host)
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<secret>[^\s/?#]+)@")
-# password=..., secret: ..., token=..., in libpq DSNs, query strings, reprs
+# password=..., secret: ..., token=..., in libpq DSNs, query strings, reprs; with any prefix joined by
+# an underscore (client_secret, OIDC_CLIENT_SECRET, id_token, refresh_token)
 _KEY_VALUE = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|cookie_secret|token|api_key)\b['\"]?\s*[=:]\s*['\"]?)"
+    r"(?P<head>\b(?:\w*_)?(?:password|passwd|pwd|secret|token|api_key)\b['\"]?\s*[=:]\s*['\"]?)"
     r"(?P<secret>[^\s&;,'\")]+)",
     re.IGNORECASE,
 )

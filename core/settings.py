@@ -73,7 +73,7 @@ class Settings:
     login_rate_limit_account: int = 10  # login attempts per username per login window
     login_rate_limit_source: int = 30  # login attempts per client address per login window
     login_rate_window_seconds: int = 300
-    trusted_proxy_hops: int = 1  # reverse proxies in front of the app that append to X-Forwarded-For
+    trusted_proxy_hops: int = 0  # reverse proxies in front of the app that append to X-Forwarded-For
     log_level: str = "INFO"
     log_format: str = "text"  # text | json
     session_idle_minutes: int = 30  # a signed-in session idle longer than this is signed out
@@ -172,7 +172,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_rate_limit_account=max(0, number("LOGIN_RATE_LIMIT_ACCOUNT", 10)),
         login_rate_limit_source=max(0, number("LOGIN_RATE_LIMIT_SOURCE", 30)),
         login_rate_window_seconds=max(1, number("LOGIN_RATE_WINDOW_SECONDS", 300)),
-        trusted_proxy_hops=max(0, number("TRUSTED_PROXY_HOPS", 1)),
+        trusted_proxy_hops=max(0, number("TRUSTED_PROXY_HOPS", 0)),
         log_level=get("LOG_LEVEL", "INFO") or "INFO",
         log_format=get("LOG_FORMAT", "text") or "text",
         session_idle_minutes=number("SESSION_IDLE_MINUTES", 30),

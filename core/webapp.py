@@ -191,12 +191,6 @@ def _local_record(username: str | None) -> users.LoginRecord | None:
     return record
 
 
-def _actor_for(username: str | None) -> Actor | None:
-    """Re-read every run: a role change or deactivation takes effect at once."""
-    record = _local_record(username)
-    return None if record is None else Actor(record.id, record.role, record.username)
-
-
 def _signed_in(authenticator: stauth.Authenticate, location: str) -> users.LoginRecord | None:
     """Run the library's login at `location` and map its outcome to the user's record (or None)."""
     try:

@@ -186,8 +186,8 @@ if view == VIEWS[1]:
                 with st.expander("Record payments from a bank statement (CSV)"):
                     st.caption(
                         "One row per payment received: an `email` (or `investor_id`) column as in the "
-                        "call notice, `amount`, `reference`, and optionally `received_on` "
-                        "(YYYY-MM-DD, today if empty). Lines count from the first payment."
+                        "call notice, `amount`, `reference` and `received_on` (YYYY-MM-DD). "
+                        "Lines count from the first payment."
                     )
                     # A recorded statement leaves the uploader (a new key), so it is not offered again.
                     uploads = st.session_state.setdefault("statements_recorded", 0)

@@ -614,23 +614,28 @@ def sweep(
     )
     waiting = _waiting_jobs(queue, candidates, started_since=datetime.now(UTC) - running_after)
     lost = [operation_id for operation_id in candidates if operation_id not in waiting][:limit]
-    ids: list[uuid.UUID] = []
+    rows: list[tuple[uuid.UUID, str]] = []
     if lost:
-        ids = list(
-            uow.session.execute(
-                select(Operation.id)
+        rows = [
+            (row.id, row.kind)
+            for row in uow.session.execute(
+                select(Operation.id, Operation.kind)
                 .where(Operation.id.in_(lost), stale)
                 .order_by(Operation.created_at)
                 .with_for_update(skip_locked=True)
-            ).scalars()
-        )
+            )
+        ]
+    ids = [operation_id for operation_id, _ in rows]
     if ids:
         # A fresh updated_at gives each re-enqueued operation its full grace again.
         uow.session.execute(
             Operation.__table__.update().where(Operation.id.in_(ids)).values(updated_at=clock)
         )
     uow.commit()
-    enqueue_many(ids, queue)
+    # One job's drain takes every waiting operation of a grouped kind (a bank statement's payments
+    # have one job between them), so those need one trigger, not one each.
+    grouped = [operation_id for operation_id, kind in rows if kind in GROUPED_KINDS][:1]
+    enqueue_many([operation_id for operation_id, kind in rows if kind not in GROUPED_KINDS] + grouped, queue)
     return ids
 
 

@@ -269,10 +269,12 @@ class IssueCapitalCall(Kind):
         )
 
     def on_failure(self, uow, op):  # noqa: ANN001, ANN201
-        """A call refused in the worker (an investor's part above their unfunded commitment, a
-        manager no longer active) is cancelled, not left 'issuing' for ever; it booked nothing."""
+        """A call refused in its first batch (an investor's part above their unfunded commitment, a
+        manager no longer active) booked nothing and is cancelled, not left 'issuing' for ever. One
+        refused after batches were posted stays 'issuing': its receivables are in the ledger, and an
+        admin's retry (once the cause is fixed) finishes it."""
         call = self._find_call(uow, op)
-        if call is not None:  # a malformed row written around submit() has none
+        if call is not None and op.progress_done == 0:  # a malformed row written around submit() has none
             call.status = "cancelled"
 
     def _find_call(self, uow: UnitOfWork, op: Operation) -> CapitalCall | None:

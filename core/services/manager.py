@@ -533,6 +533,10 @@ def _call_of(actor: Actor, uow: UnitOfWork, call_id: object) -> tuple[CapitalCal
 def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> list[CallItemRow]:
     """One call's items, one per investor, with what each has paid."""
     call, pool = _call_of(actor, uow, call_id)
+    return _item_rows(uow, call, pool)
+
+
+def _item_rows(uow: UnitOfWork, call: CapitalCall, pool: Pool) -> list[CallItemRow]:
     rows = uow.session.execute(
         text(
             """SELECT i.id, i.investor_id, u.name, u.email, round(coalesce(c.amount_accepted, 0), :places),
@@ -622,9 +626,11 @@ class StatementPayment:
 def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes) -> list[StatementPayment]:
     """A bank statement of payments received for one call, for the manager to check before
     recording it: CSV with a header naming `email` or `investor_id` (the call notice's columns),
-    `amount`, `reference`, and optionally `received_on`. Lines count from the first payment.
-    Every line is checked as its payment operation will be (the same prepare), so a statement that
-    reads cleanly here is recorded as it is shown; nothing is written.
+    `amount`, `reference` and `received_on` (required: the day is part of each payment's
+    idempotency key, so the same statement uploaded again on another day is the same payments, not
+    new ones). Lines count from the first payment. Every line is checked as its payment operation
+    will be (the same prepare), so a statement that reads cleanly here is recorded as it is shown;
+    nothing is written.
     """
     call, pool = _call_of(actor, uow, call_id)
     if not isinstance(data, bytes) or not data.strip():
@@ -638,13 +644,14 @@ def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes
         raise ValidationError("statement", f"is not a readable UTF-8 CSV file ({exc})") from None
     columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
     who = "email" if "email" in columns else "investor_id" if "investor_id" in columns else None
-    if who is None or "amount" not in columns or "reference" not in columns:
+    if who is None or not {"amount", "reference", "received_on"} <= columns.keys():
         raise ValidationError(
-            "statement", "needs a header with email (or investor_id), amount and reference columns"
+            "statement",
+            "needs a header with email (or investor_id), amount, reference and received_on columns",
         )
     if not 1 <= len(rows) <= kinds.MAX_REQUESTS:
         raise ValidationError("statement", f"must list 1 to {kinds.MAX_REQUESTS:,} payments")
-    items = call_items(actor, uow, call.id)
+    items = _item_rows(uow, call, pool)
     by_key = {(i.email.lower() if who == "email" else str(i.investor_id)): i for i in items}
 
     def cell(row: dict[str, Any], column: str) -> str:
@@ -658,6 +665,8 @@ def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes
             raise ValidationError(
                 f"line {line} {who}", f"{cell(row, who)[:80]!r} is not an investor in this call"
             )
+        if not cell(row, "received_on"):
+            raise ValidationError(f"line {line} received_on", "is required (the day the bank received it)")
         matched.append(
             (
                 item,

@@ -75,20 +75,27 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
     # A line naming someone who is not in this call refuses the whole file, naming the line.
     at = upload(
         at,
-        f"email,amount,reference\n{first.username}@example.com,100.00,W-1\nnobody@example.com,5.00,W-2\n",
+        f"email,amount,reference,received_on\n{first.username}@example.com,100.00,W-1,{date.today()}\n"
+        f"nobody@example.com,5.00,W-2,{date.today()}\n",
     )
     assert any("line 2 email" in e for e in errors(at)), errors(at)
     # So does an overpayment, with the amount's field named.
     at = upload(at, f"email,amount\n{third.username}@example.com,1\n")
     assert any("needs a header with email" in e for e in errors(at)), errors(at)
-    at = upload(at, f"email,amount,reference\n{third.username}@example.com,{due[third.user_id] + 1},W\n")
+    # A line without the day the bank received it (part of each payment's key) is refused too.
+    at = upload(at, f"email,amount,reference,received_on\n{third.username}@example.com,1,W,\n")
+    assert any("line 1 received_on" in e for e in errors(at)), errors(at)
+    at = upload(
+        at,
+        f"email,amount,reference,received_on\n{third.username}@example.com,{due[third.user_id] + 1},W,{date.today()}\n",
+    )
     assert any("line 1 amount" in e and "outstanding" in e for e in errors(at)), errors(at)
     assert payments(uow_factory, pool_id) == 0
 
     statement = (
         "Email,Amount,Reference,Received_on\n"
         f"{first.username.upper()}@EXAMPLE.COM,2500.25,WIRE-1,{date.today() - timedelta(days=1)}\n"
-        f"{third.username}@example.com,{due[third.user_id]},WIRE-2,\n"
+        f"{third.username}@example.com,{due[third.user_id]},WIRE-2,{date.today()}\n"
     )
     at = upload(at, statement)
     assert not errors(at), errors(at)
@@ -117,6 +124,9 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
     assert references == ["WIRE-1", "WIRE-2"]
 
     # The same statement uploaded and recorded again is the same two operations: nothing is paid twice.
-    at = upload(at, statement.replace(f"{third.username}@example.com,{due[third.user_id]},WIRE-2,\n", ""))
+    at = upload(
+        at,
+        statement.replace(f"{third.username}@example.com,{due[third.user_id]},WIRE-2,{date.today()}\n", ""),
+    )
     at = button(at, "Record 1 payments (2,500.25 USD)").click().run()
     assert payments(uow_factory, pool_id) == 2

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 import secrets
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -141,7 +142,10 @@ def test_manager_raises_a_pool_and_calls_capital(page, app_url, app_env):  # noq
 
     # The investor's wire arrives on the bank statement: the manager records it from the file.
     statement = Path(download.value.path()).with_name("statement.csv")
-    statement.write_text(f"email,amount,reference\n{row['email']},20000.00,WIRE-E2E-1\n", encoding="utf-8")
+    statement.write_text(
+        f"email,amount,reference,received_on\n{row['email']},20000.00,WIRE-E2E-1,{date.today()}\n",
+        encoding="utf-8",
+    )
     page.get_by_text("Record payments from a bank statement (CSV)").click()
     page.locator('input[type="file"]').set_input_files(str(statement))
     page.get_by_role("button", name="Record 1 payments (20,000.00 USD)").click()

@@ -498,7 +498,8 @@ TABLE: list[Row] = [
         manager.read_bank_statement,
         frozenset({MANAGER}),
         lambda w, uow: a(
-            w.call_id, f"investor_id,amount,reference\n{w.actor(INVESTOR).user_id},1.00,W\n".encode()
+            w.call_id,
+            f"investor_id,amount,reference,received_on\n{w.actor(INVESTOR).user_id},1.00,W,{TODAY}\n".encode(),
         ),
         check=lambda lines, w, who: (
             [(line.call_item_id, line.amount) for line in lines] == [(w.item_id, Decimal("1.00"))]

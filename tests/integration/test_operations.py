@@ -368,6 +368,53 @@ def test_a_capital_call_refused_in_the_worker_is_cancelled_and_books_nothing(mak
         assert "no longer active" in operations.operation_status(admin, uow, status.id).error
 
 
+def test_a_capital_call_refused_after_a_posted_batch_stays_issuing_and_a_retry_finishes_it(
+    make, closed_pool, monkeypatch
+):
+    """Its first batch's receivables are in the ledger, so the call is not cancelled: it waits,
+    'issuing', for an admin's retry, which posts the rest once."""
+    from core.operations import kinds
+    from core.services import users
+
+    monkeypatch.setattr(kinds, "batch_size", lambda: 1)  # three investors: three batches
+    pool_id, manager, _ = closed_pool
+    admin = make.user("admin")
+    with make.uow_factory() as uow:
+        status = operations.submit(
+            manager,
+            uow,
+            pool_id,
+            "capital_call",
+            {"percent": "10", "purpose": "p", "due_date": str(date.today())},
+        )
+
+    def deactivate_after_the_first_batch(op) -> None:  # noqa: ANN001
+        if op.progress_done == 1:
+            with make.uow_factory() as uow:
+                users.set_active(admin, uow, manager.user_id, False)
+
+    assert operations.process(str(status.id), make.uow_factory, deactivate_after_the_first_batch) == "failed"
+
+    def call_and_journals():  # noqa: ANN202
+        with make.uow_factory() as uow:
+            call = uow.session.execute(
+                select(CapitalCall).where(CapitalCall.operation_id == status.id)
+            ).scalar_one()
+            journals = uow.session.scalar(
+                select(func.count()).select_from(Journal).where(Journal.operation_id == status.id)
+            )
+            assert verify(uow.session).ok
+            return call.status, journals
+
+    assert call_and_journals() == ("issuing", 1)
+    with make.uow_factory() as uow:
+        users.set_active(admin, uow, manager.user_id, True)
+    with make.uow_factory() as uow:
+        operations.retry(admin, uow, str(status.id))
+    assert operations.process(str(status.id), make.uow_factory) == "done"
+    assert call_and_journals() == ("issued", 3)
+
+
 def _operation_count(make) -> int:
     from db.models import AuditLog, Operation
 
@@ -475,3 +522,79 @@ def test_statement_lines_together_may_not_overpay_an_item_or_repeat(make, called
         )
     assert str(denied.value).startswith("line 2:")
     assert _operation_count(make) == before
+
+
+def test_payments_on_a_cancelled_item_are_refused_at_submission_and_in_the_worker(make, called_pool):
+    """No service cancels an item yet (a write-off would); the rule stands wherever it is checked."""
+    from sqlalchemy import update
+
+    pool_id, manager, _, items = called_pool
+    late, early = items[0], items[1]
+    with make.uow_factory() as uow:  # valid when submitted ...
+        pending = operations.submit(
+            manager, uow, pool_id, "payment", {"call_item_id": late.id, "amount": "1.00", "reference": "L"}
+        )
+    with make.uow_factory() as uow:  # ... then both items are written off
+        uow.session.execute(
+            update(CallItem).where(CallItem.id.in_([late.id, early.id])).values(status="cancelled")
+        )
+        uow.commit()
+    with make.uow_factory() as uow, pytest.raises(InvalidState, match="was cancelled"):
+        operations.submit(
+            manager, uow, pool_id, "payment", {"call_item_id": early.id, "amount": "1.00", "reference": "E"}
+        )
+    assert operations.process(str(pending.id), make.uow_factory) == "failed"
+    with make.uow_factory() as uow:
+        assert "was cancelled" in operations.operation_status(manager, uow, pending.id).error
+        posted = uow.session.scalar(
+            select(func.count()).select_from(Journal).where(Journal.operation_id == pending.id)
+        )
+    assert posted == 0
+    assert {i.id: i.amount_paid for i in items_of(make, pool_id)}[late.id] == 0
+    with make.uow_factory() as uow:  # the run's shared database still verifies for every later test
+        assert verify(uow.session).ok
+
+
+def test_a_management_fee_charges_each_investor_pro_rata_by_days_once(make, closed_pool):
+    """2% a year on committed capital: 365 days on 100,000 / 200,000 / 300,000.33 is 2,000.00 /
+    4,000.00 / 6,000.01 (6,000.0066 rounded half up), booked against each capital account once."""
+    pool_id, manager, investors = closed_pool
+    end = date.today()
+    payload = {"period_start": (end - timedelta(days=365)).isoformat(), "period_end": end.isoformat()}
+    status, outcome = run(make, manager, pool_id, "management_fee", payload)
+    assert outcome == "done", status.error
+    assert operations.process(str(status.id), make.uow_factory) == "done"  # a second run adds nothing
+    with make.uow_factory() as uow:
+        held = positions.investor_positions(uow.session, pool_id)
+        journals = uow.session.scalar(
+            select(func.count()).select_from(Journal).where(Journal.operation_id == status.id)
+        )
+        assert verify(uow.session).ok
+    assert [held[i.user_id].fees for i in investors] == [
+        Decimal("2000.00"),
+        Decimal("4000.00"),
+        Decimal("6000.01"),
+    ]
+    assert journals == 1
+    # A period that ends before it starts, is longer than a year, or starts in the future (fees may be
+    # charged in advance, so only the start is held to today) is refused with the field named.
+    for bad, field in (
+        (
+            {"period_start": end.isoformat(), "period_end": (end - timedelta(days=1)).isoformat()},
+            "period_end",
+        ),
+        (
+            {"period_start": (end - timedelta(days=400)).isoformat(), "period_end": end.isoformat()},
+            "period_end",
+        ),
+        (
+            {
+                "period_start": (end + timedelta(days=1)).isoformat(),
+                "period_end": (end + timedelta(days=90)).isoformat(),
+            },
+            "period_start",
+        ),
+    ):
+        with make.uow_factory() as uow, pytest.raises(ValidationError) as refused:
+            operations.submit(manager, uow, pool_id, "management_fee", bad)
+        assert refused.value.field == field
