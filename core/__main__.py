@@ -27,9 +27,10 @@ def _migrate(_: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from core import seed
 
-    if settings().environment == "production":
-        # Demo passwords are in the README, scale users share a guessable one: neither in production.
-        print("refusing to seed demo or scale data in production (APP_ENV=production)", file=sys.stderr)
+    try:
+        seed.refuse_in_production()
+    except seed.ProductionRefusal as exc:
+        print(exc, file=sys.stderr)
         return 2
     with runtime.unit_of_work() as uow:
         empty = seed.is_empty(uow)

@@ -33,7 +33,10 @@ def launch(port: int = 8501) -> int:
         with runtime.unit_of_work() as uow:
             empty = seed.is_empty(uow)
         if empty:
-            seed.seed_demo(runtime.unit_of_work)
+            try:
+                seed.seed_demo(runtime.unit_of_work)
+            except seed.ProductionRefusal as exc:  # start empty: `python -m core createuser` makes the admin
+                log.warning("%s; starting with an empty database", exc)
         # Children reach the same servers, embedded or not, through the environment.
         env = {
             **os.environ,

@@ -11,6 +11,7 @@ from core import operations
 from core.permissions import Actor
 from core.services import commitments, pools, users
 from core.services.users import hash_password
+from core.settings import settings
 from db.models import CallItem, CapitalCall, Pool, User
 from db.session import UnitOfWork
 
@@ -65,8 +66,20 @@ def is_empty(uow: UnitOfWork) -> bool:
     return uow.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
 
 
+class ProductionRefusal(Exception):
+    """Seeding asked for where it must not happen."""
+
+
+def refuse_in_production() -> None:
+    """Demo passwords are in the README and scale users share a guessable one: neither in production,
+    whoever asks (`python -m core seed`, or `python -m core run` on an empty database)."""
+    if settings().environment == "production":
+        raise ProductionRefusal("refusing to seed demo or scale data in production (APP_ENV=production)")
+
+
 def seed_demo(uow_factory) -> dict[str, int]:  # noqa: ANN001 - a callable returning a UnitOfWork
     """Build the demo through the real services, so demo data obeys every rule real data does."""
+    refuse_in_production()
     system = Actor.system()
     ids: dict[str, int] = {}
     for username, password, role, name, kyc, accreditation in DEMO_USERS:
@@ -227,6 +240,7 @@ def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: i
     Every row is made by one INSERT ... SELECT over generate_series, so 100,000 investors take seconds.
     Scale investors share one unusable password hash: they exist to be counted, not to log in.
     """
+    refuse_in_production()
     unusable = hash_password("scale-user-no-login-" + str(investors))
     run = uow.session.execute(text("SELECT coalesce(max(id), 0) + 1 FROM users")).scalar_one()
     uow.session.execute(

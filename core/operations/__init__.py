@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, String, any_, bindparam, func, or_, select, text
+from sqlalchemy import UUID, Row, String, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import ratelimit
@@ -222,13 +222,15 @@ def _record(
     if any(op.actor_id != actor.user_id or op.kind != handler.name for op in recorded.values()):
         raise ValidationError("idempotency_key", "is already used by another request")
     fresh = [(key, payload) for key, payload in zip(keys, payloads, strict=True) if key not in recorded]
+    # A refusal names the line the user sent (several requests), skipping those already recorded.
+    lines = [line for line, key in enumerate(keys, 1) if key not in recorded] if len(keys) > 1 else None
     if fresh:
         # Only a new request counts against the actor's limit; a replay returns the first one.
         ratelimit.check_submission(actor)
         if pool_id is None and handler.needs_pool:
             raise ValidationError("pool_id", "is required")
         pool = load_pool(uow, pool_id) if handler.needs_pool else None
-        prepared = handler.prepare_many(actor, uow, pool, [payload for _, payload in fresh])
+        prepared = handler.prepare_many(actor, uow, pool, [payload for _, payload in fresh], lines)
         rows = [
             {
                 "id": uuid.uuid4(),
@@ -288,7 +290,7 @@ def _record(
     return [OperationStatus.of(recorded[key]) for key in keys]
 
 
-def _visible(actor: Actor, uow: UnitOfWork, ops: list[Operation]) -> None:
+def _visible(actor: Actor, uow: UnitOfWork, ops: list[Row[Any]]) -> None:
     """The submitter, the manager of the pool and admins may look; one query for any number."""
     if actor.is_system or actor.role == ADMIN:
         return
@@ -317,8 +319,13 @@ def operation_statuses(
         ids = [uuid.UUID(str(operation_id)) for operation_id in operation_ids]
     except ValueError:
         raise NotFound("no such operation") from None
+    # The status columns only (not the payload): a page following a statement asks every second.
+    columns = [getattr(Operation, name) for name in (*OperationStatus.__dataclass_fields__, "actor_id")]
     found = {
-        op.id: op for op in uow.session.execute(select(Operation).where(Operation.id.in_(ids))).scalars()
+        op.id: op
+        for op in uow.session.execute(
+            select(*columns).where(Operation.id == any_(bindparam("ids", ids, ARRAY(UUID))))
+        )
     }
     if not ids or len(found) < len(set(ids)):
         raise NotFound("no such operation")

@@ -11,7 +11,7 @@ finish()    runs with the last batch and returns the result shown to the user.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -78,23 +78,22 @@ def _journal_lines(rows: list[tuple[int, Decimal]], account: str, side: str) -> 
 
 
 def each_line(
-    payloads: list[dict[str, Any]], check: Callable[[dict[str, Any]], T], numbered: bool | None = None
+    payloads: list[dict[str, Any]], check: Callable[[dict[str, Any]], T], lines: Sequence[int] | None
 ) -> list[T]:
-    """check() on every request in order; a refusal names the line when there are several (or
-    when numbered: a one-line file still has lines)."""
+    """check() on every request in order; with `lines` (each request's line in what the user sent:
+    several requests, or the lines of a file), a refusal names its line."""
     results = []
-    named = len(payloads) > 1 if numbered is None else numbered
-    for line, payload in enumerate(payloads, 1):
+    for index, payload in enumerate(payloads):
         try:
             results.append(check(payload))
         except ValidationError as exc:
-            if not named:
+            if lines is None:
                 raise
-            raise ValidationError(f"line {line} {exc.field}", exc.reason) from None
+            raise ValidationError(f"line {lines[index]} {exc.field}", exc.reason) from None
         except DomainError as exc:
-            if not named:
+            if lines is None:
                 raise
-            raise type(exc)(f"line {line}: {exc.message}") from None
+            raise type(exc)(f"line {lines[index]}: {exc.message}") from None
     return results
 
 
@@ -114,11 +113,11 @@ class Kind:
         uow: UnitOfWork,
         pool: Pool,
         payloads: list[dict[str, Any]],
-        numbered: bool | None = None,
+        lines: Sequence[int] | None,
     ) -> list[tuple[dict[str, Any], int]]:
         """Several requests at once (the lines of a bank statement); a kind that reads per request
         overrides this to read once for all of them."""
-        return each_line(payloads, lambda payload: self.prepare(actor, uow, pool, payload), numbered)
+        return each_line(payloads, lambda payload: self.prepare(actor, uow, pool, payload), lines)
 
     def on_submit(self, uow: UnitOfWork, pool: Pool, operation_id: uuid.UUID, clean: dict[str, Any]) -> None:
         """State that must exist as soon as the request is accepted (e.g. the call in 'issuing')."""
@@ -401,10 +400,7 @@ class RecordPayment(Kind):
                 f"{amount:,} is more than the {quantize(outstanding, pool.currency):,} {pool.currency} outstanding",
             )
 
-    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
-        return self.prepare_many(actor, uow, pool, [payload])[0]
-
-    def prepare_many(self, actor, uow, pool, payloads, numbered=None):  # noqa: ANN001, ANN201
+    def prepare_many(self, actor, uow, pool, payloads, lines):  # noqa: ANN001, ANN201
         found = self._items(uow, [payload.get("call_item_id") for payload in payloads], lock=False)
         earlier: dict[int, Decimal] = {}
 
@@ -423,7 +419,7 @@ class RecordPayment(Kind):
                 "paid_on": paid_on.isoformat(),
             }, 1
 
-        return each_line(payloads, one, numbered)
+        return each_line(payloads, one, lines)
 
     def _apply(
         self, found: dict[int, tuple[CallItem, CapitalCall]], op: Operation, pool: Pool, actor: Actor
@@ -459,7 +455,7 @@ class RecordPayment(Kind):
     def run_group(self, uow, ops, pools, actors):  # noqa: ANN001, ANN201
         found = self._items(uow, [op.payload.get("call_item_id") for op in ops], lock=True)
         postings, refused = [], {}
-        for op in ops:  # in submission order: a later payment sees the earlier ones' effect
+        for op in ops:  # in the order drain() took them: a later payment sees the earlier ones' effect
             try:
                 actor = actors.get(op.actor_id)
                 if actor is None:

@@ -212,7 +212,7 @@ def _servers() -> str:
     from core import runtime
 
     try:
-        return mask_secrets(runtime.describe())
+        return runtime.describe()  # masks the URLs itself
     except Exception as exc:  # noqa: BLE001 - an embedded server that will not start: say so, masked
         return mask_secrets(f"unknown ({type(exc).__name__}: {str(exc)[:200]})")
 

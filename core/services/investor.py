@@ -17,7 +17,7 @@ Unfunded commitment = commitment - contributions to date (ILPA), as on the capit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -1087,18 +1087,12 @@ def transaction_rows(result: Statement) -> list[tuple[Any, ...]]:
     ]
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Through the one CSV neutraliser (core.csvsafe): formula-looking text gets a leading quote,
-    numbers stay numbers."""
-    return csv_text(header, rows)
-
-
 @audits_refused_reads
 def capital_account_csv(
     actor: Actor, uow: UnitOfWork, period: Period, pool_id: int | None = None, investor_id: int | None = None
 ) -> str:
     """The capital account statement as CSV, from the same statement() the page shows."""
-    return _csv(
+    return csv_text(
         CAPITAL_ACCOUNT_HEADER, capital_account_rows(statement(actor, uow, period, pool_id, investor_id))
     )
 
@@ -1108,7 +1102,7 @@ def transactions_csv(
     actor: Actor, uow: UnitOfWork, period: Period, pool_id: int | None = None, investor_id: int | None = None
 ) -> str:
     """Every transaction of the period as CSV, from the same statement() the page shows."""
-    return _csv(TRANSACTION_HEADER, transaction_rows(statement(actor, uow, period, pool_id, investor_id)))
+    return csv_text(TRANSACTION_HEADER, transaction_rows(statement(actor, uow, period, pool_id, investor_id)))
 
 
 # --- cache (de)serialisation -------------------------------------------------------------------------

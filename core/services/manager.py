@@ -679,7 +679,7 @@ def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes
             )
         )
     checked = kinds.KINDS["payment"].prepare_many(
-        actor, uow, pool, [payload for _, payload in matched], numbered=True
+        actor, uow, pool, [payload for _, payload in matched], range(1, len(matched) + 1)
     )
     return [
         StatementPayment(

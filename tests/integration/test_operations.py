@@ -455,6 +455,11 @@ def test_a_bank_statement_is_one_submission_of_separate_payment_operations(make,
         longer = operations.submit_many(manager, uow, pool_id, "payment", [*lines, extra], queue=queue)
     assert [s.id for s in longer[:3]] == [s.id for s in first] and longer[3].id not in {s.id for s in first}
     assert _operation_count(make)[0] == before[0] + 1
+    # A bad line after lines already recorded is named by its place in what was sent.
+    bad = {"call_item_id": items[1].id, "amount": "-1", "reference": "stmt 5"}
+    with make.uow_factory() as uow, pytest.raises(ValidationError) as refused:
+        operations.submit_many(manager, uow, pool_id, "payment", [*lines, extra, bad], queue=queue)
+    assert refused.value.field == "line 5 amount"
 
     while operations.drain(make.uow_factory):
         pass

@@ -136,3 +136,18 @@ def test_the_health_report_shows_no_password(make, uow_factory, environment):
     assert ":***@" in report.servers and "redis://:***@" in report.servers
     mine = next(op for op in report.failed if op.id == status.id)
     assert mine.error == "could not connect to postgresql://app:***@db:5432/pools"
+
+
+def test_seeding_itself_refuses_in_production_whoever_asks(fresh_database, environment):
+    """The refusal lives in core.seed, so `python -m core run` on an empty production database (which
+    seeds when empty) writes no demo account either."""
+    from core import seed
+
+    factory = lambda: UnitOfWork(engine_for(fresh_database))  # noqa: E731
+    environment(APP_ENV="production", COOKIE_SECRET=LONG_KEY)
+    with pytest.raises(seed.ProductionRefusal, match="refusing to seed"):
+        seed.seed_demo(factory)
+    with factory() as uow, pytest.raises(seed.ProductionRefusal):
+        seed.seed_scale(uow, 10, 1)
+    with factory() as uow:
+        assert seed.is_empty(uow)
