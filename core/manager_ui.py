@@ -76,13 +76,7 @@ def choose_pool(
     if not shown:
         st.info(empty)
         st.stop()
-    ids = [p.id for p in shown]
-    pool = st.selectbox(
-        "Pool",
-        shown,
-        index=ids.index(wanted) if wanted in ids else 0,
-        format_func=lambda p: f"{p.name} ({p.status})",
-    )
+    pool = webapp.choose("Pool", shown, lambda p: f"{p.name} ({p.status})", selected=wanted)
     st.session_state[POOL_KEY] = pool.id
     return pool
 

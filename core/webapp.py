@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -26,6 +26,7 @@ from core.textsafe import md
 from db.session import UnitOfWork
 
 log = logging.getLogger("investment_pools.app")
+T = TypeVar("T")
 
 
 @st.cache_resource
@@ -477,6 +478,18 @@ def refusals_shown() -> Iterator[None]:
         yield
     except DomainError as exc:
         st.error(md(exc.message))  # a refusal may quote what the user typed: shown as text
+
+
+def choose(
+    label: str, items: Sequence[T], describe: Callable[[T], str], *, selected: object = None, **options: Any
+) -> T:
+    """A select box whose options are the items' ids, not the items: an item's view changes as
+    figures land between runs, and a changed option would silently move the choice to another one
+    (a second tab once paid another investor's item). `selected`: the id shown chosen at first."""
+    by_id = {item.id: item for item in items}  # type: ignore[attr-defined]
+    ids = list(by_id)
+    index = ids.index(selected) if selected in by_id else 0
+    return by_id[st.selectbox(label, ids, index=index, format_func=lambda i: describe(by_id[i]), **options)]
 
 
 def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

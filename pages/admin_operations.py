@@ -106,14 +106,9 @@ def board() -> None:
         ),
         hide_index=True,
     )
-    by_id = {op.id: op for op in state.failed}
-    chosen = by_id[
-        st.selectbox(
-            "Failed operation",
-            list(by_id),
-            format_func=lambda i: f"{by_id[i].kind} {i} — {(by_id[i].error or '')[:80]}",
-        )
-    ]
+    chosen = webapp.choose(
+        "Failed operation", state.failed, lambda op: f"{op.kind} {op.id} — {(op.error or '')[:80]}"
+    )
     if st.button("Retry it", icon=":material/replay:"):
         with webapp.refusals_shown():
             webapp.call(health.retry_operation, chosen.id)

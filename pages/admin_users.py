@@ -115,19 +115,12 @@ st.dataframe(
 
 if found:
     st.subheader("Change a user", anchor=False)
-    # Ids, not the users' views: a view changes with the role just set, and a changed option would
-    # silently move the choice to another user.
-    by_id = {u.id: u for u in found}
-    chosen = by_id[
-        st.selectbox(
-            "User",
-            list(by_id),
-            key="chosen-user",
-            format_func=lambda u: (
-                f"{by_id[u].username} ({label(by_id[u].role)}{'' if by_id[u].active else ', inactive'})"
-            ),
-        )
-    ]
+    chosen = webapp.choose(
+        "User",
+        found,
+        lambda u: f"{u.username} ({label(u.role)}{'' if u.active else ', inactive'})",
+        key="chosen-user",
+    )
     role_col, kyc_col, access_col = st.columns(3)
     with role_col, st.container(border=True):
         new_role = st.selectbox(

@@ -57,19 +57,16 @@ if wanted is not None and wanted not in payable:
     except DomainError as refused:
         st.error(md(refused.message))
 if payable and (wanted is None or wanted in payable):
-    ids = list(payable)
-    item = payable[
-        st.selectbox(
-            "Call item",
-            ids,
-            index=ids.index(wanted) if wanted in payable else 0,
-            format_func=lambda i: (
-                f"{payable[i].pool_name} · {payable[i].purpose} · due {payable[i].due_date:%d %b %Y}"
-                f" · {ui.money(payable[i].outstanding, payable[i].currency)} outstanding"
-            ),
-            key="pay-choice",
-        )
-    ]
+    item = webapp.choose(
+        "Call item",
+        calls.open,
+        lambda i: (
+            f"{i.pool_name} · {i.purpose} · due {i.due_date:%d %b %Y}"
+            f" · {ui.money(i.outstanding, i.currency)} outstanding"
+        ),
+        selected=wanted,
+        key="pay-choice",
+    )
     st.session_state[ui.PAY_ITEM_KEY] = item.id
     with st.form("pay-form", clear_on_submit=True):
         amount = st.text_input(f"Amount ({item.currency})", value=f"{item.outstanding:f}", key="pay-amount")

@@ -108,18 +108,9 @@ if view == VIEWS[1]:
         )
         issued = [c for c in book.calls if c.status == "issued"]
         if issued:
-            # Ids, not the calls' views: those change as payments land, and a changed option would
-            # silently move the choice to another call.
-            calls_by_id = {c.id: c for c in issued}
-            call = calls_by_id[
-                st.selectbox(
-                    "Call",
-                    list(calls_by_id),
-                    format_func=lambda c: (
-                        f"{calls_by_id[c].call_date:%d %b %Y}: {calls_by_id[c].purpose} ({money(calls_by_id[c].amount, cur)})"
-                    ),
-                )
-            ]
+            call = webapp.choose(
+                "Call", issued, lambda c: f"{c.call_date:%d %b %Y}: {c.purpose} ({money(c.amount, cur)})"
+            )
             items = webapp.call(manager.call_items, call.id)
             st.download_button(
                 "Download the call notice (CSV, one row per investor)",
@@ -142,26 +133,23 @@ if view == VIEWS[1]:
             )
             if any(i.outstanding > 0 for i in items):
                 st.markdown("**Record a payment**")
-                items_by_id = {i.id: i for i in items}
                 with st.form("payment"):
-                    # Options are the call's item ids, every one of them, paid or not: a choice made
-                    # in a tab opened before another payment landed still names the same investor.
-                    item = items_by_id[
-                        st.selectbox(
-                            "Investor",
-                            list(items_by_id),
-                            format_func=lambda i: (
-                                f"{items_by_id[i].investor_name}: "
-                                + (
-                                    f"{money(items_by_id[i].outstanding, cur)} outstanding"
-                                    if items_by_id[i].outstanding > 0
-                                    else "paid in full"
-                                )
-                            ),
-                            index=next(n for n, i in enumerate(items) if i.outstanding > 0),
-                            key="pay-item",
-                        )
-                    ]
+                    # Every item of the call, paid or not: a choice made in a tab opened before
+                    # another payment landed still names the same investor.
+                    item = webapp.choose(
+                        "Investor",
+                        items,
+                        lambda i: (
+                            f"{i.investor_name}: "
+                            + (
+                                f"{money(i.outstanding, cur)} outstanding"
+                                if i.outstanding > 0
+                                else "paid in full"
+                            )
+                        ),
+                        selected=next(i.id for i in items if i.outstanding > 0),
+                        key="pay-item",
+                    )
                     amount = st.text_input(
                         "Amount received",
                         help="Leave empty to record the full outstanding amount",
