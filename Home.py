@@ -6,7 +6,7 @@ the files in pages/.
 
 import streamlit as st
 
-from core import webapp
+from app import webapp
 
 st.set_page_config(page_title="Investment Pools", page_icon=":material/savings:", layout="wide")
 

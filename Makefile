@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## run: migrate, seed the demo if the database is empty, start a worker and Streamlit (Ctrl-C stops all)
 run: install
-	$(PY) -m core run
+	$(PY) -m app run
 
 ## test: lint, audit the pins, then the whole suite (unit, integration, app, end-to-end) on real PostgreSQL and Redis
 # The audit (.ci/pip_audit.py) resolves requirements-dev.txt (which includes requirements.txt) to exact

@@ -89,11 +89,11 @@ def throwaway_database(server_url: str, prefix: str = "ip_bench_", migrate: bool
 def _dispose_engines() -> None:
     """Close this process's pooled connections (so DROP DATABASE does not kill them mid-use)."""
     if "core.runtime" in sys.modules:
-        from core import runtime
+        from core import bootstrap, runtime
 
         if runtime.database_url.cache_info().currsize:
             with contextlib.suppress(Exception):
-                runtime.engine().dispose()
+                bootstrap.engine().dispose()
 
 
 def configure_environment(database_url: str, redis_url: str, queue_name: str) -> dict[str, str]:
@@ -116,12 +116,12 @@ def configure_environment(database_url: str, redis_url: str, queue_name: str) ->
 def reset_core_caches() -> None:
     """Forget the cached settings, URLs, engine and Redis client (a new database for a new round)."""
     _dispose_engines()
-    from core import runtime, settings
+    from core import bootstrap, runtime, settings
 
     settings.settings.cache_clear()
     runtime.database_url.cache_clear()
     runtime.redis_url.cache_clear()
-    runtime.redis_client.cache_clear()
+    bootstrap.redis_client.cache_clear()
 
 
 # --- seeding --------------------------------------------------------------------------------------
@@ -140,23 +140,23 @@ def seed_closed_pool(investors: int) -> SeededPool:
     through the real service so it is in the state a capital call needs."""
     from sqlalchemy import text
 
-    from core import runtime, seed
+    from core import bootstrap, seed
     from core.permissions import Actor
     from core.services import pools
 
     started = time.perf_counter()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         before = uow.session.execute(text("SELECT coalesce(max(id), 0) FROM pools")).scalar_one()
         seed.seed_scale(uow, investors, 1, per_investor=1)
         uow.commit()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         pool_id, manager_id = uow.session.execute(
             text("SELECT id, manager_id FROM pools WHERE id > :before ORDER BY id LIMIT 1"),
             {"before": before},
         ).one()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         pools.close_pool(Actor(manager_id, "fund_manager", "bench-manager"), uow, pool_id)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         uow.session.execute(text("ANALYZE"))
         uow.commit()
     return SeededPool(pool_id, manager_id, investors, time.perf_counter() - started)
@@ -173,10 +173,10 @@ def call_payload(percent: str = "10") -> dict[str, str]:
 def operations_queue() -> Any:
     """The RQ queue submissions enqueue on (core.runtime.operations_queue, or jobs.operations.queue
     in older checkouts)."""
-    from core import runtime
+    from core import bootstrap, runtime
 
     if hasattr(runtime, "operations_queue"):
-        return runtime.operations_queue()
+        return bootstrap.queue()
     from jobs.operations import queue  # type: ignore[attr-defined]
 
     return queue()

@@ -42,9 +42,10 @@ TARGET_SECONDS = 3.0
 
 def instrument(timings: _common.Timings) -> None:
     """Timers around the functions a capital call spends its time in (wrapped, never edited)."""
-    from core import ledger, positions
+    from core import positions
+    from core.ledger import posting as ledger
     from core.operations import kinds
-    from db.session import UnitOfWork
+    from core.uow import UnitOfWork
 
     call_kind = type(kinds.KINDS["capital_call"])
     for name in ("prepare", "on_submit", "_write_items", "run_batch", "finish"):
@@ -63,7 +64,7 @@ def instrument(timings: _common.Timings) -> None:
 
 
 def call_in_process(pool: _common.SeededPool, percent: str, profile: bool) -> dict[str, Any]:
-    from core import operations, runtime
+    from core import bootstrap, operations
     from core.permissions import Actor
 
     manager = Actor(pool.manager_id, "fund_manager", "bench-manager")
@@ -75,7 +76,7 @@ def call_in_process(pool: _common.SeededPool, percent: str, profile: bool) -> di
         if profiler:
             profiler.enable()
         started = time.perf_counter()
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             status = operations.submit(
                 manager, uow, pool.pool_id, "capital_call", _common.call_payload(percent)
             )
@@ -84,13 +85,13 @@ def call_in_process(pool: _common.SeededPool, percent: str, profile: bool) -> di
         def changed(op: Any) -> None:
             batches.append((time.perf_counter(), op.progress_done, op.progress_total, op.status))
 
-        outcome = operations.process(str(status.id), runtime.unit_of_work, on_change=changed)
+        outcome = operations.process(str(status.id), bootstrap.unit_of_work, on_change=changed)
         finished = time.perf_counter()
         if profiler:
             profiler.disable()
     finally:
         timings.restore()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         final = operations.operation_status(manager, uow, status.id)
     if outcome != "done":
         raise RuntimeError(f"the capital call ended {outcome}: {final.error}")
@@ -110,21 +111,21 @@ def call_in_process(pool: _common.SeededPool, percent: str, profile: bool) -> di
 
 
 def call_via_worker(pool: _common.SeededPool, percent: str, env: dict[str, str]) -> dict[str, Any]:
-    from core import operations, runtime
+    from core import bootstrap, operations
     from core.permissions import Actor
 
     manager = Actor(pool.manager_id, "fund_manager", "bench-manager")
     with _common.workers(1, env):
         job_queue = _common.operations_queue()
         started = time.perf_counter()
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             status = operations.submit(
                 manager, uow, pool.pool_id, "capital_call", _common.call_payload(percent), queue=job_queue
             )
         submitted = time.perf_counter()
         deadline = started + 600
         while True:
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 current = operations.operation_status(manager, uow, status.id)
             if current.finished or time.perf_counter() > deadline:
                 break
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from sqlalchemy import text
 
-            from core import runtime
+            from core import bootstrap
             from core.verify import verify
 
             pool = _common.seed_closed_pool(args.investors)
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 + ("" if worker is None else f"   (via a worker: {worker['total']:.2f} s)")
             )
 
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 report = verify(uow.session)
                 job_ids = {str(i) for i in uow.session.execute(text("SELECT id FROM operations")).scalars()}
             ok = report.ok

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from core import bootstrap
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
@@ -67,7 +69,6 @@ def main() -> int:
         from sqlalchemy import text
         from streamlit.testing.v1 import AppTest
 
-        from core import cache, runtime
         from core.permissions import Actor
         from core.services import platform, users
         from tests.platform_seed import seed_platform
@@ -77,10 +78,10 @@ def main() -> int:
             flush=True,
         )
         started = time.perf_counter()
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             seed_platform(uow, pools=args.pools, investors=args.investors)
             uow.commit()
-        with runtime.engine().connect() as conn:
+        with bootstrap.engine().connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
             entries = conn.exec_driver_sql("SELECT count(*) FROM entries").scalar_one()
             pools = conn.exec_driver_sql("SELECT count(*) FROM pools").scalar_one()
@@ -88,7 +89,7 @@ def main() -> int:
             f"seeded {pools:,} pools and {entries:,} ledger entries in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             analyst_id, _ = users.create_user(
                 Actor.system(),
                 uow,
@@ -99,19 +100,21 @@ def main() -> int:
                 password="bench-password-1",
             )
         analyst = Actor(analyst_id, "analyst", "bench-analyst")
-        redis = runtime.redis_client()
+        redis = bootstrap.redis_client()
 
         def forget() -> None:
-            keys = list(redis.scan_iter(match=cache.full_key("platform:") + "*", count=1000))
+            keys = list(
+                redis.scan_iter(match=bootstrap.resources().cache.full_key("platform:") + "*", count=1000)
+            )
             if keys:
                 redis.delete(*keys)
 
         def scan() -> None:
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 uow.session.execute(text("SELECT count(*), sum(amount) FROM entries")).one()
 
         def service() -> None:
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 platform.explorer(analyst, uow)
 
         page = AppTest.from_file(str(ROOT / "pages" / "analyst_explorer.py"), default_timeout=300)

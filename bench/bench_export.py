@@ -68,38 +68,38 @@ def main() -> int:
             import psycopg
             from sqlalchemy import text
 
-            from core import operations, runtime
+            from core import bootstrap, operations
             from core.permissions import Actor
             from core.services import exports
             from tests.platform_seed import seed_entries
 
             print(_common.setup_line(args.pg_server, f"{args.rows:,} rows"), flush=True)
             started = time.perf_counter()
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 seed_entries(uow, total=args.rows)
                 uow.commit()
-            with runtime.engine().connect() as conn:
+            with bootstrap.engine().connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
             print(f"seeded {args.rows:,} ledger entries in {time.perf_counter() - started:.0f} s", flush=True)
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 admin_id = uow.session.execute(text("SELECT id FROM users WHERE role = 'admin'")).scalar_one()
             admin = Actor(admin_id, "admin", "bench-admin")
 
             # The exact SQL an export runs, with its parameters bound, for PostgreSQL to run alone.
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 upto = uow.session.execute(text(exports.TRANSACTIONS.snapshot)).scalar_one()
             params = exports.ExportRequest.of("transactions", None, None).params(upto)
             with psycopg.connect(url) as conn, psycopg.ClientCursor(conn) as cursor:
                 query = " ".join(cursor.mogrify(exports.TRANSACTIONS.rows.format(where=""), params).split())
 
             def inline() -> int:
-                with runtime.unit_of_work() as uow, (folder / "inline.csv").open("wb") as out:
+                with bootstrap.unit_of_work() as uow, (folder / "inline.csv").open("wb") as out:
                     return exports.export_to(admin, uow, "transactions", out)
 
             def background() -> int:
-                with runtime.unit_of_work() as uow:
+                with bootstrap.unit_of_work() as uow:
                     job = exports.start_export(admin, uow, "transactions", inline_limit=0, enqueue=False)
-                outcome = operations.process(str(job.operation_id), runtime.unit_of_work)
+                outcome = operations.process(str(job.operation_id), bootstrap.unit_of_work)
                 if outcome != "done":
                     print(f"the background export ended {outcome}")
                 path = exports._path(job.operation_id)

@@ -43,7 +43,7 @@ PASSWORD = "bench-manager-password"
 ROUTER_ONLY = """
 import streamlit as st
 
-from core import webapp
+from app import webapp
 
 if webapp.current_actor() is None:
     st.navigation([st.Page(webapp.login_page, title="Log in")], position="hidden").run()
@@ -68,12 +68,12 @@ def seed(investors: int, pending: int) -> tuple[int, Any]:
     managed by a manager who can log in."""
     from sqlalchemy import text
 
-    from core import runtime
+    from core import bootstrap
     from core.permissions import Actor
     from core.services.users import create_user
 
     pool = _common.seed_closed_pool(investors)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         manager_id, _ = create_user(
             Actor.system(),
             uow,
@@ -84,7 +84,7 @@ def seed(investors: int, pending: int) -> tuple[int, Any]:
             password=PASSWORD,
             kyc_status="approved",
         )
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         uow.session.execute(
             text("UPDATE pools SET manager_id = :m WHERE id = :p"), {"m": manager_id, "p": pool.pool_id}
         )
@@ -108,7 +108,7 @@ def seed(investors: int, pending: int) -> tuple[int, Any]:
 
 def time_calls(pool_id: int, manager: Any, calls: int) -> tuple[list[float], list[float], set[str]]:
     """Submit each call as the page does (with the queue) and poll until the worker has posted it."""
-    from core import operations, runtime
+    from core import bootstrap, operations
 
     totals, submits, job_ids = [], [], set()
     for n in range(calls):
@@ -118,14 +118,14 @@ def time_calls(pool_id: int, manager: Any, calls: int) -> tuple[list[float], lis
             "due_date": (date.today() + timedelta(days=30)).isoformat(),
         }
         started = time.perf_counter()
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             status = operations.submit(
-                manager, uow, pool_id, "capital_call", payload, queue=runtime.operations_queue()
+                manager, uow, pool_id, "capital_call", payload, queue=bootstrap.queue()
             )
         submitted = time.perf_counter()
         job_ids.add(str(status.id))
         while True:
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 status = operations.operation_status(manager, uow, status.id)
             if status.finished:
                 break
@@ -169,7 +169,7 @@ def time_call_clicks(
     posted (what the person sees), and the fragment's interval; plus the operations' ids."""
     from streamlit.testing.v1 import AppTest
 
-    from core import operations, runtime
+    from core import bootstrap, operations
     from tests.app.manager_support import run_recording_live_fragments, tick_fragments
 
     at = log_in(AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120))
@@ -201,7 +201,7 @@ def time_call_clicks(
         def side_poll(operation_id: str = operation_id, finished_at: list[float] = finished_at) -> None:
             deadline = time.perf_counter() + 300
             while time.perf_counter() < deadline:
-                with runtime.unit_of_work() as uow:
+                with bootstrap.unit_of_work() as uow:
                     if operations.operation_status(manager, uow, operation_id).finished:
                         finished_at.append(time.perf_counter())
                         return
@@ -238,17 +238,17 @@ def time_call_clicks(
 
 def time_call_in_process(pool_id: int, manager: Any) -> float:
     """The same call processed right here, no queue and no worker: what the work itself costs."""
-    from core import operations, runtime
+    from core import bootstrap, operations
 
     payload = {
         "percent": "5",
         "purpose": "bench call, in-process",
         "due_date": (date.today() + timedelta(days=30)).isoformat(),
     }
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         status = operations.submit(manager, uow, pool_id, "capital_call", payload)
     started = time.perf_counter()
-    if operations.process(str(status.id), runtime.unit_of_work) != "done":
+    if operations.process(str(status.id), bootstrap.unit_of_work) != "done":
         raise RuntimeError("the in-process capital call did not complete")
     return time.perf_counter() - started
 
@@ -257,16 +257,16 @@ def history(pool_id: int, manager: Any, payments: int) -> None:
     """Some paid-in capital, an investment, a mark and a distribution, so every chart has data."""
     from sqlalchemy import select
 
-    from core import operations, positions, runtime
+    from core import bootstrap, operations, positions
     from db.models import CallItem, CapitalCall
 
     def run(kind: str, payload: dict[str, Any]) -> None:
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             status = operations.submit(manager, uow, pool_id, kind, payload)
-        if operations.process(str(status.id), runtime.unit_of_work) != "done":
+        if operations.process(str(status.id), bootstrap.unit_of_work) != "done":
             raise RuntimeError(f"{kind} did not complete")
 
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         items = uow.session.execute(
             select(CallItem.id, CallItem.amount_due)
             .join(CapitalCall)
@@ -276,7 +276,7 @@ def history(pool_id: int, manager: Any, payments: int) -> None:
         ).all()
     for item_id, due in items:
         run("payment", {"call_item_id": item_id, "amount": str(due), "reference": f"B{item_id}"})
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         cash = positions.pool_books(uow.session, pool_id).cash
     run(
         "investment", {"action": "buy", "company": "Bench Co", "amount": str((cash / 2).quantize(Decimal(1)))}
@@ -324,10 +324,14 @@ def time_pages(pool_id: int, runs: int) -> dict[str, list[float]]:
 def drop_cache_keys(redis_url: str, pool_id: int) -> None:
     import redis
 
-    client = redis.Redis.from_url(redis_url)
-    from core import cache
+    from core import bootstrap
 
-    for pattern in (cache.full_key(f"analytics:pool:{pool_id}:*"), cache.full_key(f"manager:*:{pool_id}:*")):
+    client = redis.Redis.from_url(redis_url)
+
+    for pattern in (
+        bootstrap.resources().cache.full_key(f"analytics:pool:{pool_id}:*"),
+        bootstrap.resources().cache.full_key(f"manager:*:{pool_id}:*"),
+    ):
         keys = list(client.scan_iter(match=pattern, count=1000))
         if keys:
             client.delete(*keys)

@@ -67,15 +67,15 @@ class Round:
 
 def issue_call(pool: _common.SeededPool) -> tuple[int, float]:
     """A real capital call over the pool, processed in-process; returns the call id."""
-    from core import operations, runtime
+    from core import bootstrap, operations
     from core.permissions import Actor
 
     manager = Actor(pool.manager_id, "fund_manager", "bench-manager")
     started = time.perf_counter()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         status = operations.submit(manager, uow, pool.pool_id, "capital_call", _common.call_payload("10"))
-    outcome = operations.process(str(status.id), runtime.unit_of_work)
-    with runtime.unit_of_work() as uow:
+    outcome = operations.process(str(status.id), bootstrap.unit_of_work)
+    with bootstrap.unit_of_work() as uow:
         final = operations.operation_status(manager, uow, status.id)
     if outcome != "done":
         raise RuntimeError(f"the seeding capital call ended {outcome}: {final.error}")
@@ -118,7 +118,7 @@ class Submitters:
         """lines == 1: each investor pays their own item, one request each. lines > 1: the pool's
         manager records the payments from bank statements of `lines` lines (operations.submit_many,
         the path of the Capital calls page's statement upload): still one operation per payment."""
-        from core import operations, runtime
+        from core import bootstrap, operations
         from core.permissions import Actor
 
         job_queue = _common.operations_queue()
@@ -140,7 +140,7 @@ class Submitters:
             ]
             actor = manager if self.lines > 1 else Actor(chunk[0][1], "investor", f"investor{chunk[0][1]}")
             try:
-                with runtime.unit_of_work() as uow:
+                with bootstrap.unit_of_work() as uow:
                     operations.submit_many(
                         actor, uow, self.pool.pool_id, "payment", payloads, queue=job_queue
                     )
@@ -174,12 +174,12 @@ def run_round(args: argparse.Namespace, *, simple: bool, lines: int) -> Round:
         _common.reset_core_caches()
         job_ids: set[str] = set()
         try:
-            from core import runtime
+            from core import bootstrap
             from core.verify import verify
 
             pool = _common.seed_closed_pool(args.payments)
             call_id, call_seconds = issue_call(pool)
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 items = [
                     (row[0], row[1], row[2])
                     for row in uow.session.execute(
@@ -242,7 +242,7 @@ def run_round(args: argparse.Namespace, *, simple: bool, lines: int) -> Round:
                 submitted_at = submitted_at or finished_at
                 rq_jobs = rq_jobs_run(env)
 
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 latencies = [
                     float(value) * 1000
                     for value in uow.session.execute(

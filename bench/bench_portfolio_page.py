@@ -111,19 +111,19 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
 
     from sqlalchemy import text
 
-    from core import runtime
+    from core import bootstrap
     from core.permissions import Actor
     from core.seed import seed_scale
     from core.services import users
 
     started = time.perf_counter()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         seed_scale(uow, args.investors, args.scale_pools)
         uow.commit()
     scale_seconds = time.perf_counter() - started
     ids = {}
     for name in ("bench_investor", "bench_empty"):
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             ids[name], _ = users.create_user(
                 Actor.system(),
                 uow,
@@ -139,7 +139,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"Bench Portfolio {secrets.token_hex(3)} "
     today = date.today()
     start = date(today.year - args.years, today.month, 1)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         s = uow.session
         manager = s.execute(
             text("SELECT id FROM users WHERE role = 'fund_manager' ORDER BY id LIMIT 1")
@@ -189,7 +189,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             {"investor": ids["bench_investor"]},
         ).one()
         uow.commit()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         uow.session.connection().exec_driver_sql("ANALYZE")
         uow.commit()
     return {
@@ -208,9 +208,9 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
 
 def forget(investor_id: int) -> None:
     """Delete this investor's cached overviews (and nothing else)."""
-    from core import runtime
+    from core import bootstrap
 
-    client = runtime.redis_client()
+    client = bootstrap.redis_client()
     keys = list(client.scan_iter(match=f"*:investor:overview:*:{investor_id}:*", count=1000))
     if keys:
         client.delete(*keys)
@@ -243,7 +243,7 @@ def page_runs(username: str, investor_id: int, runs: int) -> dict[str, list[floa
 
 def service_runs(investor_id: int, runs: int) -> dict[str, list[float]]:
     """The one service the page calls, alone: where the page's time goes."""
-    from core import runtime
+    from core import bootstrap
     from core.permissions import Actor
     from core.services import investor
 
@@ -253,7 +253,7 @@ def service_runs(investor_id: int, runs: int) -> dict[str, list[float]]:
         forget(investor_id)
         for label in ("cold", "warm"):
             started = time.perf_counter()
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 investor.portfolio_overview(actor, uow, investor.period_for("inception"))
             timings[label].append(time.perf_counter() - started)
     return timings
@@ -313,11 +313,11 @@ def main() -> int:
         )
     finally:
         if "core.runtime" in sys.modules:
-            from core import runtime
+            from core import bootstrap
 
             for investor_id in ids.values():
                 forget(investor_id)
-            runtime.engine().dispose()
+            bootstrap.engine().dispose()
         with psycopg.connect(args.pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0

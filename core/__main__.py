@@ -1,4 +1,8 @@
-"""Ops command line: python -m core {migrate,seed,createuser,verify,worker,run}."""
+"""Ops command line: python -m core {migrate,seed,createuser,verify,worker}. The app is `python -m app`.
+
+The composition root (core.bootstrap) is imported inside each command, not here: a worker must set
+PROMETHEUS_MULTIPROC_DIR before any metric exists, and bootstrap's imports create them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import tempfile
 import time
 
 from core import logs, runtime
-from core.settings import ROOT, settings
+from core.settings import SettingsError, settings
 
 log = logging.getLogger("investment_pools")
 
@@ -25,18 +29,18 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from core import seed
+    from core import bootstrap, seed
 
     try:
         seed.refuse_in_production()
     except seed.ProductionRefusal as exc:
         print(exc, file=sys.stderr)
         return 2
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         empty = seed.is_empty(uow)
     if args.investors or args.pools:
         started = time.perf_counter()
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             seed.seed_scale(uow, args.investors or 1000, args.pools or 10)
             uow.commit()
         print(
@@ -50,7 +54,7 @@ def _seed(args: argparse.Namespace) -> int:
             return 0
         print("database already has users; refusing to seed the demo twice", file=sys.stderr)
         return 1
-    seed.seed_demo(runtime.unit_of_work)
+    seed.seed_demo(bootstrap.unit_of_work)
     print("demo data seeded; logins:")
     for username, password, role, *_ in seed.DEMO_USERS:
         print(f"  {role:<13} {username:<10} / {password}")
@@ -58,6 +62,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _createuser(args: argparse.Namespace) -> int:
+    from core import bootstrap
     from core.errors import DomainError
     from core.permissions import Actor
     from core.services.users import create_user
@@ -67,7 +72,7 @@ def _createuser(args: argparse.Namespace) -> int:
         password = getpass.getpass("password (empty for a generated one): ") or None
     # Not interactive (a script, CI, a container) and no --password: a temporary one is generated.
     try:
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             user_id, temporary = create_user(
                 Actor.system(),
                 uow,
@@ -97,9 +102,10 @@ def _positive(value: str) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from core import bootstrap
     from core.verify import verify
 
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         report = verify(uow.session, statement_sample=args.sample)
     print(report.summary())
     return 0 if report.ok else 1
@@ -118,35 +124,15 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _production_ready() -> bool:
-    """A production app or worker refuses to start with a default cookie key or demo passwords."""
-    from core.settings import SettingsError
+    """A production worker refuses to start with a default cookie key or demo passwords."""
+    from core import bootstrap
 
     try:
-        runtime.check_production_ready()
+        bootstrap.check_production_ready()
     except SettingsError as exc:
         log.error("refusing to start: %s", exc)
         return False
     return True
-
-
-def _app(args: argparse.Namespace) -> int:
-    """Streamlit, with the process's /metrics server up before the first browser connects."""
-    from streamlit.web import cli as streamlit_cli
-
-    from core import metrics
-
-    if not _production_ready():
-        return 2
-    if settings().metrics_port:
-        metrics.serve(settings().metrics_port)
-    sys.argv = ["streamlit", "run", str(ROOT / "Home.py"), *args.streamlit_args]
-    return streamlit_cli.main()
-
-
-def _run(args: argparse.Namespace) -> int:
-    from core.launcher import launch
-
-    return launch(port=args.port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,27 +167,24 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run an RQ worker for the operations queue")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(fn=_worker)
-    app = sub.add_parser("app", help="run the Streamlit app (what the container image runs)")
-    app.set_defaults(fn=_app)
-    run = sub.add_parser("run", help="migrate, seed if empty, start a worker and Streamlit")
-    run.add_argument("--port", type=int, default=8501)
-    run.set_defaults(fn=_run)
-    # Everything after `app` that is not ours goes to `streamlit run` (e.g. --server.port 8502).
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "app":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.streamlit_args = extra
-    from core.settings import SettingsError
+    args = parser.parse_args(argv)
+    if not start_process():
+        return 2
+    return args.fn(args)
 
+
+def start_process() -> bool:
+    """Every process's first step: read the settings (a malformed value, LOCKOUT_FAILURES=abc, is
+    refused here by name), set up logging, and say which servers are in use."""
     try:
-        config = settings()  # a malformed value (LOCKOUT_FAILURES=abc) is refused here, by name
+        config = settings()
         config.check()
     except SettingsError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
-        return 2
+        return False
     logs.configure(config.log_level, config.log_format)
     log.info(runtime.describe())
-    return args.fn(args)
+    return True
 
 
 if __name__ == "__main__":

@@ -9,23 +9,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from core import clock
 from core.errors import InvalidState, ValidationError
 from core.money import check_currency, parse_amount, to_decimal
+from core.vocabulary import Accreditation, FeeBasis, Strategy, values
 
 NAME_MAX = 120
-STRATEGIES = (
-    "venture",
-    "growth",
-    "buyout",
-    "real_estate",
-    "private_credit",
-    "infrastructure",
-    "secondaries",
-    "fund_of_funds",
-)
-# As core.fundmath.FeeTerms: committed capital during the investment period, invested after it; or one basis.
-FEE_BASES = ("committed_then_invested", "committed", "invested")
-ACCREDITATION_ORDER = ("none", "accredited", "qualified_purchaser")
+STRATEGIES = values(Strategy)
+FEE_BASES = values(FeeBasis)
+ACCREDITATION_ORDER = values(Accreditation)  # in rising order
 
 # Lifecycle: the only moves there are. Anything else is refused.
 POOL_TRANSITIONS = {
@@ -208,3 +200,28 @@ def percent_to_rate(value: object, field: str) -> Decimal | None:
 
 def rate_to_percent(rate: Decimal | None) -> str:
     return "" if rate is None else f"{(rate * 100).normalize():f}"
+
+
+# --- requests: the checks every money-moving request shares ------------------------------------------
+
+RUNNING_POOLS = ("closed", "investing")  # money moves only once a pool has closed
+
+
+def require_running(status: str, what: str) -> None:
+    if status not in RUNNING_POOLS:
+        raise InvalidState(f"{what} needs a closed pool; this one is {status}")
+
+
+def request_date(payload: dict[str, Any], field: str, default: date | None = None) -> date:
+    """A date field of a request; blank takes the default where there is one."""
+    value = payload.get(field)
+    if value in (None, "") and default is not None:
+        return default
+    return parse_date(value, field)
+
+
+def not_in_future(when: date, field: str) -> date:
+    """Something that has happened (a payment received, a mark, an exit) cannot be dated ahead."""
+    if when > clock.today():
+        raise ValidationError(field, "cannot be in the future")
+    return when

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import PermissionDenied
+from core.vocabulary import Role, values
 
-INVESTOR = "investor"
-FUND_MANAGER = "fund_manager"
-ANALYST = "analyst"
-ADMIN = "admin"
-ROLES = (INVESTOR, FUND_MANAGER, ANALYST, ADMIN)
+INVESTOR = Role.INVESTOR
+FUND_MANAGER = Role.FUND_MANAGER
+ANALYST = Role.ANALYST
+ADMIN = Role.ADMIN
+ROLES = values(Role)
 
 # Roles that may read every pool on the platform (never write to it).
 PLATFORM_READERS = (ANALYST, ADMIN)

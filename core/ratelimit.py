@@ -127,87 +127,92 @@ def _warn_degraded(exc: BaseException) -> None:
         )
 
 
-def _redis() -> Any:
-    from core import runtime
+class RateLimiter:
+    """The limits, counted in Redis (client None: in this process only, as when Redis is down).
+    The composition root (core.bootstrap) builds one per process."""
 
-    return runtime.redis_client()
+    def __init__(self, client: Any, config: Any = None) -> None:
+        self._client = client
+        self._config = config
 
+    @property
+    def config(self) -> Any:
+        return self._config or settings()
 
-def hit(limit: Limit, subject: str, *, client: Any = None) -> int:
-    """Count one attempt by `subject`. 0 if it is allowed, else the whole seconds to wait."""
-    if limit.limit <= 0:
-        return 0
-    key = _key(limit, subject)
-    window_us = limit.window_seconds * 1_000_000
-    try:
-        connection = client if client is not None else _redis()
-        allowed, wait_us = connection.eval(_SLIDING_WINDOW, 1, key, limit.limit, window_us, uuid.uuid4().hex)
-    except (redis.RedisError, OSError) as exc:
-        _warn_degraded(exc)
-        wait = _local.hit(key, limit.limit, float(limit.window_seconds))  # float-ok: seconds
-        return 0 if wait <= 0 else max(1, math.ceil(wait))
-    if int(allowed):
-        return 0
-    return max(1, math.ceil(int(wait_us) / 1_000_000))
+    def hit(self, limit: Limit, subject: str) -> int:
+        """Count one attempt by `subject`. 0 if it is allowed, else the whole seconds to wait."""
+        if limit.limit <= 0:
+            return 0
+        key = _key(limit, subject)
+        window_us = limit.window_seconds * 1_000_000
+        try:
+            if self._client is None:
+                raise redis.ConnectionError("no Redis configured")
+            allowed, wait_us = self._client.eval(
+                _SLIDING_WINDOW, 1, key, limit.limit, window_us, uuid.uuid4().hex
+            )
+        except (redis.RedisError, OSError) as exc:
+            if self._client is not None:
+                _warn_degraded(exc)
+            wait = _local.hit(key, limit.limit, float(limit.window_seconds))  # float-ok: seconds
+            return 0 if wait <= 0 else max(1, math.ceil(wait))
+        if int(allowed):
+            return 0
+        return max(1, math.ceil(int(wait_us) / 1_000_000))
 
+    def clear(self, limit: Limit, subject: str) -> None:
+        """Forget a subject's attempts (an admin's unlock, a test's clean start)."""
+        key = _key(limit, subject)
+        _local.clear(key)
+        if self._client is None:
+            return
+        try:
+            self._client.delete(key)
+        except (redis.RedisError, OSError) as exc:
+            _warn_degraded(exc)
 
-def clear(limit: Limit, subject: str, *, client: Any = None) -> None:
-    """Forget a subject's attempts (an admin's unlock, a test's clean start)."""
-    key = _key(limit, subject)
-    _local.clear(key)
-    try:
-        (client if client is not None else _redis()).delete(key)
-    except (redis.RedisError, OSError) as exc:
-        _warn_degraded(exc)
+    # --- the limits the product enforces ----------------------------------------------------------
 
+    def operations_limit(self) -> Limit:
+        return Limit("operations", self.config.operation_rate_limit, 60)
 
-# --- the limits the product enforces ------------------------------------------------------------------
+    def login_limits(self) -> tuple[Limit, Limit]:
+        window = self.config.login_rate_window_seconds
+        return (
+            Limit("login-account", self.config.login_rate_limit_account, window),
+            Limit("login-source", self.config.login_rate_limit_source, window),
+        )
 
+    def check_submission(self, actor: Actor) -> None:
+        """One operation submission by this actor; RateLimited past OPERATION_RATE_LIMIT a minute.
 
-def operations_limit() -> Limit:
-    return Limit("operations", settings().operation_rate_limit, 60)
+        The system actor (seeding, the sweeper, the CLI) is not a person and is not limited.
+        """
+        if actor.is_system or actor.user_id is None:
+            return
+        wait = self.hit(self.operations_limit(), str(actor.user_id))
+        if wait:
+            raise RateLimited("requests", wait)
 
+    def check_login(self, uow: UnitOfWork, username: str, source: str | None) -> None:
+        """One login attempt for `username` from `source` (a client address, None if unknown), counted
+        before the password is checked. Over either limit: the refusal is audited and RateLimited raised.
 
-def login_limits() -> tuple[Limit, Limit]:
-    config = settings()
-    window = config.login_rate_window_seconds
-    return (
-        Limit("login-account", config.login_rate_limit_account, window),
-        Limit("login-source", config.login_rate_limit_source, window),
-    )
-
-
-def check_submission(actor: Actor) -> None:
-    """One operation submission by this actor; RateLimited past OPERATION_RATE_LIMIT a minute.
-
-    The system actor (seeding, the sweeper, the CLI) is not a person and is not limited.
-    """
-    if actor.is_system or actor.user_id is None:
-        return
-    wait = hit(operations_limit(), str(actor.user_id))
-    if wait:
-        raise RateLimited("requests", wait)
-
-
-def check_login(uow: UnitOfWork, username: str, source: str | None) -> None:
-    """One login attempt for `username` from `source` (a client address, None if unknown), counted
-    before the password is checked. Over either limit: the refusal is audited and RateLimited raised.
-
-    Every attempt counts, known username or not, so spraying many usernames from one address is
-    throttled as well as guessing one account's password from many addresses.
-    """
-    account_limit, source_limit = login_limits()
-    account = (username or "").strip().lower()[:200]
-    waits = {"account": hit(account_limit, account)}
-    if source:
-        waits["source"] = hit(source_limit, source[:200])
-    refused_by = [name for name, wait in waits.items() if wait]
-    if not refused_by:
-        return
-    error = RateLimited("login attempts", max(waits.values()))
-    user_id = uow.session.execute(select(User.id).where(User.username == account)).scalar_one_or_none()
-    where = f"by {' and '.join(refused_by)}" + (f" (source {source[:64]})" if source else "")
-    uow.record_refusal(
-        user_id, "login", "user", account[:64] or None, f"rate limited {where}: {error.message}"
-    )
-    raise error
+        Every attempt counts, known username or not, so spraying many usernames from one address is
+        throttled as well as guessing one account's password from many addresses.
+        """
+        account_limit, source_limit = self.login_limits()
+        account = (username or "").strip().lower()[:200]
+        waits = {"account": self.hit(account_limit, account)}
+        if source:
+            waits["source"] = self.hit(source_limit, source[:200])
+        refused_by = [name for name, wait in waits.items() if wait]
+        if not refused_by:
+            return
+        error = RateLimited("login attempts", max(waits.values()))
+        user_id = uow.session.execute(select(User.id).where(User.username == account)).scalar_one_or_none()
+        where = f"by {' and '.join(refused_by)}" + (f" (source {source[:64]})" if source else "")
+        uow.record_refusal(
+            user_id, "login", "user", account[:64] or None, f"rate limited {where}: {error.message}"
+        )
+        raise error

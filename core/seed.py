@@ -12,8 +12,8 @@ from core.permissions import Actor
 from core.services import commitments, pools, users
 from core.services.users import hash_password
 from core.settings import settings
+from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Pool, User
-from db.session import UnitOfWork
 
 # The README prints these; they only exist in demo data.
 DEMO_USERS = (

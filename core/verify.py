@@ -9,8 +9,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.fundmath import capital_account
-from core.ledger import JOURNAL_KINDS, unbalanced_journals
+from core.ledger import JournalKind
+from core.ledger.checks import unbalanced_journals
 from core.positions import _movement  # the same (kind, account) -> statement line map
+
+JOURNAL_KINDS = tuple(JournalKind)
 
 STATEMENTS = "every investor's capital account statement ends at the ledger's capital balance and commitment"
 

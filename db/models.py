@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from sqlalchemy import (
@@ -24,6 +25,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.ledger.accounts import POOL_ACCOUNTS, Account
+from core.vocabulary import (
+    Accreditation,
+    CallItemStatus,
+    CallStatus,
+    CommitmentStatus,
+    FeeBasis,
+    KycStatus,
+    OperationStatus,
+    PoolStatus,
+    Role,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,24 +51,12 @@ Amount = Annotated[Decimal, mapped_column(Numeric(20, 4))]
 Rate = Annotated[Decimal, mapped_column(Numeric(9, 6))]
 IntPK = Annotated[int, mapped_column(BigInteger, primary_key=True, autoincrement=True)]
 Created = Annotated[datetime, mapped_column(DateTime(timezone=True), server_default=func.now())]
-
-ROLES = ("investor", "fund_manager", "analyst", "admin")
-KYC_STATUSES = ("pending", "approved", "rejected", "expired")
-ACCREDITATIONS = ("none", "accredited", "qualified_purchaser")
-POOL_STATUSES = ("draft", "open", "closed", "investing", "wound_down")
-FEE_BASES = ("committed_then_invested", "committed", "invested")
-COMMITMENT_STATUSES = ("pending", "accepted", "rejected", "withdrawn")
-CALL_STATUSES = ("issuing", "issued", "cancelled")
-CALL_ITEM_STATUSES = ("open", "partially_paid", "paid", "cancelled")
-OPERATION_STATUSES = ("pending", "running", "done", "failed")
-# The chart of accounts: pool-level accounts have no investor; investor-level ones always do.
-POOL_ACCOUNTS = ("cash", "investments", "unrealized", "call_clearing", "fee_income")
-INVESTOR_ACCOUNTS = ("commitment", "commitment_memo", "receivable", "capital")
-ACCOUNTS = POOL_ACCOUNTS + INVESTOR_ACCOUNTS
+# Bumped by every change of the row: a form carries the version it showed, and a stale one is refused.
+Version = Annotated[int, mapped_column(BigInteger, server_default="0")]
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _in(column: str, enum: type[StrEnum] | tuple[StrEnum, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in enum)})"
 
 
 class Base(DeclarativeBase):
@@ -64,9 +66,9 @@ class Base(DeclarativeBase):
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="role"),
-        CheckConstraint(_in("kyc_status", KYC_STATUSES), name="kyc_status"),
-        CheckConstraint(_in("accreditation", ACCREDITATIONS), name="accreditation"),
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint(_in("kyc_status", KycStatus), name="kyc_status"),
+        CheckConstraint(_in("accreditation", Accreditation), name="accreditation"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
         # A provider sign-in finds its user by email, case-insensitively (migration 0002).
         Index("ix_users_email_lower", func.lower(text("email"))),
@@ -87,13 +89,14 @@ class User(Base):
     created_at: Mapped[Created]
     # The last sign-in or interaction (written at most once a minute); idle sessions expire by it.
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[Version]
 
 
 class Pool(Base):
     __tablename__ = "pools"
     __table_args__ = (
-        CheckConstraint(_in("status", POOL_STATUSES), name="status"),
-        CheckConstraint(_in("management_fee_basis", FEE_BASES), name="fee_basis"),
+        CheckConstraint(_in("status", PoolStatus), name="status"),
+        CheckConstraint(_in("management_fee_basis", FeeBasis), name="fee_basis"),
         CheckConstraint("target_size > 0 AND hard_cap >= target_size", name="sizes"),
         CheckConstraint("min_ticket > 0 AND max_ticket >= min_ticket", name="tickets"),
         CheckConstraint("carry_rate BETWEEN 0 AND 1", name="carry_rate"),
@@ -135,7 +138,7 @@ class Pool(Base):
 class Commitment(Base):
     __tablename__ = "commitments"
     __table_args__ = (
-        CheckConstraint(_in("status", COMMITMENT_STATUSES), name="status"),
+        CheckConstraint(_in("status", CommitmentStatus), name="status"),
         CheckConstraint("amount_requested > 0", name="amount_requested"),
         CheckConstraint(
             "amount_accepted IS NULL OR (amount_accepted > 0 AND amount_accepted <= amount_requested)",
@@ -162,12 +165,13 @@ class Commitment(Base):
     created_at: Mapped[Created]
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[Version]
 
 
 class CapitalCall(Base):
     __tablename__ = "capital_calls"
     __table_args__ = (
-        CheckConstraint(_in("status", CALL_STATUSES), name="status"),
+        CheckConstraint(_in("status", CallStatus), name="status"),
         CheckConstraint("amount > 0", name="amount"),
     )
 
@@ -181,12 +185,15 @@ class CapitalCall(Base):
     status: Mapped[str] = mapped_column(String(20), server_default="issuing")
     operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
     created_at: Mapped[Created]
+    # The pool's first, second, ... call: how notices and statements name it.
+    number: Mapped[int] = mapped_column(server_default="0")
+    version: Mapped[Version]
 
 
 class CallItem(Base):
     __tablename__ = "call_items"
     __table_args__ = (
-        CheckConstraint(_in("status", CALL_ITEM_STATUSES), name="status"),
+        CheckConstraint(_in("status", CallItemStatus), name="status"),
         CheckConstraint("amount_due > 0", name="amount_due"),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
         Index("uq_call_items_call_id_investor_id", "call_id", "investor_id", unique=True),
@@ -202,6 +209,7 @@ class CallItem(Base):
     amount_due: Mapped[Amount]
     amount_paid: Mapped[Amount] = mapped_column(server_default="0")
     status: Mapped[str] = mapped_column(String(20), server_default="open")
+    version: Mapped[Version]
 
 
 class Operation(Base):
@@ -209,7 +217,7 @@ class Operation(Base):
 
     __tablename__ = "operations"
     __table_args__ = (
-        CheckConstraint(_in("status", OPERATION_STATUSES), name="status"),
+        CheckConstraint(_in("status", OperationStatus), name="status"),
         CheckConstraint("progress_done >= 0 AND progress_done <= progress_total", name="progress"),
         Index("ix_operations_status_updated_at", "status", "updated_at"),
     )
@@ -256,7 +264,7 @@ class Entry(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("side IN ('D', 'C')", name="side"),
-        CheckConstraint(_in("account", ACCOUNTS), name="account"),
+        CheckConstraint(_in("account", Account), name="account"),
         CheckConstraint(f"(investor_id IS NULL) = ({_in('account', POOL_ACCOUNTS)})", name="account_owner"),
         Index("ix_entries_pool_id_investor_id_account", "pool_id", "investor_id", "account"),
         Index("ix_entries_investor_id", "investor_id"),
@@ -296,3 +304,113 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     outcome: Mapped[str] = mapped_column(String(10), server_default="ok")
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- domain facts, each written in the transaction of the journal that books it -------------------
+
+
+class Reversible:
+    """A fact booked by an operation's journals; a correction reverses them and marks the fact."""
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(UUID, unique=True)
+    reversed_on: Mapped[date | None] = mapped_column(Date)
+    reversed_by: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    created_at: Mapped[Created]
+
+
+class PortfolioCompany(Base):
+    __tablename__ = "portfolio_companies"
+    __table_args__ = (Index("uq_portfolio_companies_pool_id_name", "pool_id", "name", unique=True),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[Created]
+
+
+class Investment(Reversible, Base):
+    """A purchase of a holding in a company, at cost."""
+
+    __tablename__ = "investments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("portfolio_companies.id"))
+    amount: Mapped[Amount]
+    invested_on: Mapped[date] = mapped_column(Date)
+
+
+class Mark(Reversible, Base):
+    """A valuation of one holding: its fair value on a day, and the change it booked."""
+
+    __tablename__ = "marks"
+    __table_args__ = (CheckConstraint("value >= 0", name="value"),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("portfolio_companies.id"))
+    value: Mapped[Amount]
+    change: Mapped[Amount]
+    marked_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), server_default="")
+
+
+class Exit(Reversible, Base):
+    """A realization: the holding leaves at its cost, its marks are released, the gain is realized."""
+
+    __tablename__ = "exits"
+    __table_args__ = (CheckConstraint("proceeds >= 0 AND cost > 0", name="amounts"),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("portfolio_companies.id"))
+    proceeds: Mapped[Amount]
+    cost: Mapped[Amount]
+    released: Mapped[Amount]  # the holding's unrealized gain (a loss negative) that the exit releases
+    exited_on: Mapped[date] = mapped_column(Date)
+
+
+class Payment(Reversible, Base):
+    """Money received against one call item, with the wire's reference."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        Index("ix_payments_pool_id_reference", "pool_id", "reference"),
+        Index("ix_payments_call_item_id", "call_item_id"),
+    )
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(BigInteger)
+    call_item_id: Mapped[int] = mapped_column(BigInteger)
+    investor_id: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Amount]
+    reference: Mapped[str] = mapped_column(String(100), server_default="")
+    paid_on: Mapped[date] = mapped_column(Date)
+
+
+class FeeCharge(Reversible, Base):
+    """A management fee charged to every investor of a pool for one period."""
+
+    __tablename__ = "fee_charges"
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    total: Mapped[Amount]
+
+
+class Distribution(Reversible, Base):
+    """Proceeds paid out through the waterfall: the investors' part and the carried interest."""
+
+    __tablename__ = "distributions"
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    proceeds: Mapped[Amount]
+    lp_total: Mapped[Amount]
+    gp_total: Mapped[Amount]
+    distributed_on: Mapped[date] = mapped_column(Date)
+    memo: Mapped[str] = mapped_column(String(200), server_default="")

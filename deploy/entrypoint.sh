@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint of the Investment Pools image: one image, the first argument picks the process.
 #
-#   app      python -m core app                    (Streamlit on port 8501 plus /metrics; extra args go to streamlit)
+#   app      python -m app serve                   (Streamlit on port 8501 plus /metrics; extra args go to streamlit)
 #   worker   python -m core worker                 (RQ worker on $QUEUE_NAME; extra args e.g. --burst)
 #   migrate  python -m core migrate                (Alembic upgrade head under an advisory lock)
 #   cli ARGS python -m core ARGS                   (seed, createuser, verify, ...)
@@ -41,7 +41,7 @@ fi
 case "$role" in
   app)
     # Port, address, headless mode and file watcher come from STREAMLIT_* variables set in the image.
-    exec python -m core app "$@"
+    exec python -m app serve "$@"
     ;;
   worker)
     exec python -m core worker "$@"

@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from core import cache, metrics, operations, runtime
+from core import bootstrap, metrics, operations
 from core.settings import settings
 from db.models import Operation
 
@@ -20,7 +20,7 @@ def process_operation(operation_id: str) -> str:
     """Run one operation to the end, then group-commit waiting payments (operations.drain).
     Transient database errors on the job's own operation propagate so RQ retries with backoff."""
     try:
-        outcome = operations.process(operation_id, runtime.unit_of_work, on_change=_changed)
+        outcome = operations.process(operation_id, bootstrap.unit_of_work, on_change=_changed)
     except Exception as exc:
         if operations.is_transient(exc):
             log.warning("operation %s hit a transient error and will be retried: %s", operation_id, exc)
@@ -40,7 +40,7 @@ def _counted(op: Operation) -> None:
 
 def _changed(op: Operation) -> None:
     _counted(op)
-    cache.publish_change(
+    bootstrap.resources().notifier.publish_change(
         op.pool_id, operation=str(op.id), status=op.status, done=op.progress_done, total=op.progress_total
     )
 
@@ -48,7 +48,7 @@ def _changed(op: Operation) -> None:
 def _drain() -> None:
     """Take waiting payments in groups while there are any; their own jobs are then dropped. Each
     group tells listeners once per pool it touched, not once per payment."""
-    queue = runtime.operations_queue()
+    queue = bootstrap.queue()
     touched: Counter[int] = Counter()
 
     def counted(op: Operation) -> None:
@@ -58,24 +58,24 @@ def _drain() -> None:
     for _ in range(DRAIN_ROUNDS):
         touched.clear()
         try:
-            done = operations.drain(runtime.unit_of_work, on_change=counted)
+            done = operations.drain(bootstrap.unit_of_work, on_change=counted)
         except Exception as exc:  # noqa: BLE001 - each operation still has its own job and the sweeper
             log.warning("group commit stopped: %s", exc)
             return
         if not done:
             return
         for pool_id, count in touched.items():
-            cache.publish_change(pool_id, operations=count)
+            bootstrap.resources().notifier.publish_change(pool_id, operations=count)
         operations.forget_jobs(done, queue)
 
 
 def sweep() -> int:
     """Re-enqueue lost work; every worker runs this now and then, and once when it starts."""
     config = settings()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         ids = operations.sweep(
             uow,
-            runtime.operations_queue(),
+            bootstrap.queue(),
             pending_after=timedelta(seconds=config.sweep_pending_after_seconds),
             running_after=timedelta(seconds=config.operation_timeout_seconds),
         )

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from core import webapp
+from app import webapp
 from core.csvsafe import frame_to_csv
 from core.services.audit import list_audit
 

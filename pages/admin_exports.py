@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from core import webapp
+from app import webapp
 from core.services import exports
 
 actor = webapp.require_actor("admin")

@@ -1,15 +1,15 @@
 """Operations health: database and Redis, queues, workers, running and failed work (with retry), cache.
 
 Connection strings and error texts arrive masked from the health service (core.logs.mask_secrets); texts
-that could quote user input are shown as text (core.textsafe.md, tables).
+that could quote user input are shown as text (app.textsafe.md, tables).
 """
 
 import pandas as pd
 import streamlit as st
 
-from core import webapp
+from app import webapp
+from app.textsafe import md
 from core.services import health
-from core.textsafe import md
 
 actor = webapp.require_actor("admin")
 st.title("Operations health")

@@ -4,11 +4,11 @@ KYC, unlock, deactivate."""
 import pandas as pd
 import streamlit as st
 
-from core import webapp
+from app import webapp
+from app.textsafe import md
 from core.permissions import ROLES
 from core.services import users
-from core.textsafe import md
-from db.models import ACCREDITATIONS, KYC_STATUSES
+from core.services.users import ACCREDITATIONS, KYC_STATUSES
 
 actor = webapp.require_actor("admin")
 st.title("Users")

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from core import charts, webapp
+from app import charts, webapp
 from core.services import platform
 
 actor = webapp.require_actor("analyst")

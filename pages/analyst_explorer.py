@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from core import charts, webapp
+from app import charts, webapp
 from core.csvsafe import frame_to_csv
 from core.services import platform
 

@@ -3,11 +3,11 @@ reference as a durable payment operation whose progress shows until it is posted
 
 import streamlit as st
 
-from core import investor_ui as ui
-from core import webapp
+from app import investor_ui as ui
+from app import webapp
+from app.textsafe import md
 from core.errors import DomainError, InvalidState
 from core.services import investor
-from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Capital calls")

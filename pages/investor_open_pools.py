@@ -3,10 +3,10 @@ submits (and again by the service), and their own pending commitments with a wit
 
 import streamlit as st
 
-from core import investor_ui as ui
-from core import webapp
+from app import investor_ui as ui
+from app import webapp
+from app.textsafe import md
 from core.services import commitments, investor
-from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Open pools")

@@ -5,11 +5,11 @@ The pool comes from ?pool=<id> or the pool last opened; the service refuses one 
 
 import streamlit as st
 
-from core import investor_ui as ui
-from core import webapp
+from app import investor_ui as ui
+from app import webapp
+from app.textsafe import md
 from core.errors import DomainError, NotFound
 from core.services import investor
-from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Pool detail")

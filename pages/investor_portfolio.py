@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import investor_ui as ui
-from core import webapp
+from app import investor_ui as ui
+from app import webapp
 from core.services import investor
 
 actor = webapp.require_actor("investor")

@@ -5,10 +5,10 @@ The files are built only when asked for, from the same service result rows as th
 
 import streamlit as st
 
-from core import investor_ui as ui
-from core import webapp
+from app import investor_ui as ui
+from app import webapp
+from app.textsafe import md
 from core.services import investor
-from core.textsafe import md
 
 actor = webapp.require_actor("investor")
 st.title("Statements")

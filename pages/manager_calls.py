@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import streamlit as st
 
-from core import webapp
-from core.manager_ui import choose_pool, deferred, metric, money, table
+from app import webapp
+from app.manager_ui import choose_pool, deferred, metric, money, table
+from app.textsafe import md
 from core.services import manager
-from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 st.title("Capital calls")

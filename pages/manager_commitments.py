@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core import webapp
-from core.manager_ui import choose_pool, metric, money, table
+from app import webapp
+from app.manager_ui import choose_pool, metric, money, table
+from app.textsafe import md
 from core.services import commitments, manager, pools
-from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 st.title("Commitments")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import webapp
-from core.charts import plot_float
-from core.manager_ui import chart, choose_pool, metric, money, multiple, percent
+from app import webapp
+from app.charts import plot_float
+from app.manager_ui import chart, choose_pool, metric, money, multiple, percent
 from core.services import manager
 
 actor = webapp.require_actor("fund_manager")

@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import streamlit as st
 
-from core import webapp
+from app import webapp
+from app.manager_ui import POOL_KEY
+from app.textsafe import md
 from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, percent_to_rate, rate_to_percent
 from core.errors import DomainError, ValidationError
-from core.manager_ui import POOL_KEY
 from core.money import MINOR_UNITS
 from core.services import manager, pools
-from core.textsafe import md
 
 actor = webapp.require_actor("fund_manager")
 

@@ -88,14 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
     from db.migrate import upgrade
 
     upgrade(url)
+    import core.bootstrap  # noqa: F401 - the composition root: registers every operation kind
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "name" not in _state:
         return
-    from core import runtime
+    from core import bootstrap
 
-    runtime.engine().dispose()
+    bootstrap.engine().dispose()
     with psycopg.connect(_state["server"], autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{_state["name"]}" WITH (FORCE)')
 
@@ -122,16 +123,16 @@ def fresh_database() -> Iterator[str]:
 
 @pytest.fixture
 def redis_client() -> redis.Redis:
-    from core import runtime
+    from core import bootstrap
 
-    return runtime.redis_client()
+    return bootstrap.redis_client()
 
 
 @pytest.fixture
 def uow_factory() -> Callable[[], Any]:
-    from core import runtime
+    from core import bootstrap
 
-    return runtime.unit_of_work
+    return bootstrap.unit_of_work
 
 
 @pytest.fixture

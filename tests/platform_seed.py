@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from core import bootstrap
+
 
 @contextlib.contextmanager
 def use_database(url: str) -> Iterator[None]:
@@ -28,7 +30,7 @@ def use_database(url: str) -> Iterator[None]:
 
     def switch(to: str) -> None:
         if runtime.database_url.cache_info().currsize:
-            runtime.engine().dispose()
+            bootstrap.engine().dispose()
         os.environ["DATABASE_URL"] = to
         settings_module.settings.cache_clear()
         runtime.database_url.cache_clear()

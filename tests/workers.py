@@ -206,9 +206,9 @@ def queue_for(name: str) -> Any:
     """An RQ queue on the test run's Redis (the workers read the same REDIS_URL)."""
     from rq import Queue
 
-    from core import runtime
+    from core import bootstrap
 
-    return Queue(name, connection=runtime.redis_client())
+    return Queue(name, connection=bootstrap.redis_client())
 
 
 def unique_queue_name() -> str:
@@ -330,7 +330,8 @@ def process_in_process(make: Any, actor: Any, pool_id: int, kind: str, payload: 
 
 def uow_factory_for(database_url: str) -> Callable[[], Any]:
     """Units of work on another database than the run's (fresh_database, an embedded server)."""
-    from db.session import UnitOfWork, engine_for
+    from core.uow import UnitOfWork
+    from db.session import engine_for
 
     engine = engine_for(database_url)
     return lambda: UnitOfWork(engine)
@@ -346,3 +347,19 @@ def free_port() -> int:
 def http_get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - localhost only
         return response.read().decode()
+
+
+def balances(
+    session: Any, pool_id: int, investor_id: int | None = None
+) -> dict[tuple[str, int | None], Decimal]:
+    """Debit-positive balance of each (account, investor) of a pool, straight from the entries: the
+    test's own arithmetic, independent of the ledger's read model."""
+    rows = session.execute(
+        text(
+            """SELECT account, investor_id, sum(CASE side WHEN 'D' THEN amount ELSE -amount END)
+                 FROM entries WHERE pool_id = :pool AND (CAST(:investor AS bigint) IS NULL OR investor_id = :investor)
+                GROUP BY account, investor_id"""
+        ),
+        {"pool": pool_id, "investor": investor_id},
+    )
+    return {(account, investor): total for account, investor, total in rows}

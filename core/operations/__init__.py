@@ -23,15 +23,14 @@ from typing import Any
 from sqlalchemy import UUID, Row, String, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from core import ratelimit
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.logs import log_context
-from core.operations.kinds import KINDS, MAX_REQUESTS, Kind, refusal
+from core.operations.kind import KINDS, MAX_REQUESTS, Kind, grouped_kinds, refusal, register
 from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
+from core.uow import UnitOfWork
 from db.models import Operation, Pool, User
-from db.session import UnitOfWork
 
 log = logging.getLogger("investment_pools.operations")
 JOB_FUNCTION = "jobs.operations.process_operation"
@@ -226,7 +225,7 @@ def _record(
     lines = [line for line, key in enumerate(keys, 1) if key not in recorded] if len(keys) > 1 else None
     if fresh:
         # Only a new request counts against the actor's limit; a replay returns the first one.
-        ratelimit.check_submission(actor)
+        uow.limiter.check_submission(actor)
         if pool_id is None and handler.needs_pool:
             raise ValidationError("pool_id", "is required")
         pool = load_pool(uow, pool_id) if handler.needs_pool else None
@@ -471,9 +470,6 @@ def _finished(op: Operation, on_change: Callable[[Operation], None] | None) -> N
         )
 
 
-GROUPED_KINDS = tuple(name for name, kind in KINDS.items() if kind.grouped)
-
-
 def drain(
     uow_factory: Callable[[], UnitOfWork],
     on_change: Callable[[Operation], None] | None = None,
@@ -487,7 +483,7 @@ def drain(
         ops = list(
             uow.session.execute(
                 select(Operation)
-                .where(Operation.kind.in_(GROUPED_KINDS), Operation.status == "pending")
+                .where(Operation.kind.in_(grouped_kinds()), Operation.status == "pending")
                 .order_by(Operation.created_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -641,13 +637,15 @@ def sweep(
     uow.commit()
     # One job's drain takes every waiting operation of a grouped kind (a bank statement's payments
     # have one job between them), so those need one trigger, not one each.
-    grouped = [operation_id for operation_id, kind in rows if kind in GROUPED_KINDS][:1]
-    enqueue_many([operation_id for operation_id, kind in rows if kind not in GROUPED_KINDS] + grouped, queue)
+    grouping = grouped_kinds()
+    grouped = [operation_id for operation_id, kind in rows if kind in grouping][:1]
+    enqueue_many([operation_id for operation_id, kind in rows if kind not in grouping] + grouped, queue)
     return ids
 
 
 __all__ = [
     "KINDS",
+    "register",
     "OperationStatus",
     "derived_key",
     "drain",

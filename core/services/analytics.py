@@ -8,13 +8,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from core import cache, positions
+from core import positions
+from core.cache import from_fields
 from core.errors import PermissionDenied, ValidationError
 from core.permissions import INVESTOR, Actor, require_read_investor_position
 from core.services.audit import audits_refused_reads
 from core.services.pools import fundraising, visible_pool
+from core.uow import UnitOfWork
 from db.models import Pool
-from db.session import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,7 @@ def pool_analytics(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolAnalytics
             books.unrealized,
         )
 
-    return cache.cached(
-        f"analytics:pool:{pool.id}:v{pool.version}", compute, cache.from_fields(PoolAnalytics)
-    )
+    return uow.cache.cached(f"analytics:pool:{pool.id}:v{pool.version}", compute, from_fields(PoolAnalytics))
 
 
 @dataclass(frozen=True)
@@ -137,5 +136,5 @@ def portfolio(actor: Actor, uow: UnitOfWork, investor_id: int | None = None) -> 
             if (p := held.get(row.id)) is not None
         ]
 
-    rows = cache.cached(key, compute, lambda data: data)
+    rows = uow.cache.cached(key, compute, lambda data: data)
     return [Holding(**row) for row in rows]

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from core.domain import clean_text
 from core.errors import DomainError, PermissionDenied
 from core.permissions import ADMIN, Actor, require_role
+from core.uow import UnitOfWork
 from db.models import AuditLog, User
-from db.session import UnitOfWork
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from core import ledger
+from core import clock
 from core.domain import check_ticket, is_eligible
 from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, ValidationError
+from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
+from core.operations.kind import Kind
 from core.permissions import (
     FUND_MANAGER,
     INVESTOR,
@@ -23,9 +25,9 @@ from core.permissions import (
     require_role,
 )
 from core.services.audit import audits_refused_reads, records_refusals
-from core.services.pools import load_pool, today
+from core.services.pools import load_pool
+from core.uow import UnitOfWork
 from db.models import Commitment, Pool, User
-from db.session import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: objec
     pool = load_pool(uow, pool_id)
     if pool.status != "open":
         raise InvalidState("this pool is not open for commitments")
-    if pool.close_date < today():
+    if pool.close_date < clock.today():
         raise InvalidState("this pool's close date has passed")
     investor = uow.session.get(User, actor.user_id)
     if investor is None or not is_eligible(
@@ -146,7 +148,7 @@ def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = N
         currency=pool.currency,
         kind="commitment",
         idempotency_key=f"commitment:{commitment.id}",
-        effective_date=today(),
+        effective_date=clock.today(),
         lines=[
             ledger.debit("commitment_memo", value, commitment.investor_id),
             ledger.credit("commitment", value, commitment.investor_id),
@@ -268,3 +270,50 @@ def list_commitments(
     if status is not None:
         query = query.where(Commitment.status == status)
     return _views(uow, query)
+
+
+class SettleCommitments(Kind):
+    """Accept many commitments (e.g. all scaled down to fit the hard cap) as one request."""
+
+    name = "settle_commitment"
+
+    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
+        require_pool_manager(actor, pool.manager_id)
+        items = payload.get("commitments")
+        if not isinstance(items, list) or not items or len(items) > 50_000:
+            raise ValidationError("commitments", "must list between 1 and 50,000 commitments")
+        clean = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+                raise ValidationError("commitments", "each needs an integer id")
+            amount = item.get("amount")
+            clean.append(
+                {
+                    "id": item["id"],
+                    "amount": None
+                    if amount in (None, "")
+                    else str(parse_amount(amount, pool.currency, "amount")),
+                }
+            )
+        ids = [c["id"] for c in clean]
+        found = (
+            uow.session.execute(
+                select(Commitment.id).where(
+                    Commitment.id.in_(ids), Commitment.pool_id == pool.id, Commitment.status == "pending"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if len(set(found)) != len(set(ids)) or len(set(ids)) != len(ids):
+            raise ValidationError("commitments", "must be distinct pending commitments of this pool")
+        return {"commitments": clean}, len(clean)
+
+    def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
+        items = op.payload["commitments"][op.progress_done : op.progress_done + 500]
+        for item in items:
+            settle(actor, uow, item["id"], item["amount"])
+        return op.progress_done + len(items)
+
+    def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
+        return {"accepted": len(op.payload["commitments"])}

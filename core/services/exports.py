@@ -6,7 +6,7 @@ against spreadsheet formula injection inside the query (core.csvsafe.sql_text); 
 NUMERIC and stay numbers (summed figures at the currency's minor unit, ledger entries as stored).
 
 Small exports are built in the request and handed to the page as bytes. Large ones (more than
-INLINE_LIMIT rows) become an `export` operation (core.operations.kinds.ExportCsv): a worker writes
+INLINE_LIMIT rows) become an `export` operation (ExportCsv, below): a worker writes
 the file under settings().data_dir/exports in keyset batches of BATCH_ROWS, each batch committed
 with its progress; a rerun truncates the file back to the last committed batch, so it is idempotent.
 Each export sees the data as of its request: rows are cut at the table's max id at that moment.
@@ -27,16 +27,17 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
+from core import clock, operations
 from core.csvsafe import sql_text as t
 from core.domain import parse_date
 from core.errors import InvalidState, NotFound, ValidationError
 from core.money import MINOR_UNITS
+from core.operations.kind import Kind
 from core.permissions import ADMIN, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
-from core.services.pools import today
 from core.settings import settings
+from core.uow import UnitOfWork
 from db.models import Operation
-from db.session import UnitOfWork
 
 INLINE_LIMIT = 50_000  # rows; above this an export is built by a background operation
 BATCH_ROWS = 200_000  # rows per committed batch of a background export
@@ -240,7 +241,7 @@ class ExportRequest:
         if not isinstance(report, str) or report not in REPORTS:
             raise ValidationError("report", f"must be one of {', '.join(REPORTS)}")
         start = None if since in (None, "") else parse_date(since, "since")
-        end = today() if until in (None, "") else parse_date(until, "until")
+        end = clock.today() if until in (None, "") else parse_date(until, "until")
         if start is not None and start > end:
             raise ValidationError("since", "must not be after the end of the range")
         return cls(report, start, end)
@@ -380,8 +381,6 @@ def start_export(
     params = request.params(_scalar(uow, chosen.snapshot))
     rows = _count(uow, chosen, params)
     if rows > inline_limit:
-        from core import operations, runtime
-
         _remove_old_files()
         status = operations.submit(
             actor,
@@ -390,7 +389,7 @@ def start_export(
             KIND,
             request.payload(),
             idempotency_key=f"{KIND}:{request_key or uuid.uuid4().hex}",
-            queue=runtime.operations_queue() if enqueue else None,
+            queue=uow.queue if enqueue else None,
         )
         return ExportStarted(request.report, request.file_name, status.progress_total, None, status.id)
     buffer = io.BytesIO()
@@ -406,7 +405,7 @@ def start_export(
     return ExportStarted(request.report, request.file_name, written, buffer.getvalue(), None)
 
 
-# --- the background operation (called by core.operations.kinds.ExportCsv) ----------------------------
+# --- the background operation (run by ExportCsv) ----------------------------
 
 
 def export_dir() -> Path:
@@ -553,3 +552,19 @@ def export_file(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) ->
     return ExportFile(
         result.get("file_name", path.name), path, int(result.get("rows", 0)), path.stat().st_size
     )
+
+
+class ExportCsv(Kind):
+    """An admin's large CSV export, written in keyset batches to a file (see core.services.exports)."""
+
+    name = "export"
+    needs_pool = False
+
+    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
+        return prepare_job(actor, uow, payload)
+
+    def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
+        return run_job_batch(actor, uow, op)
+
+    def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
+        return finish_job(uow, op)

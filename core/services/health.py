@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from core import cache, operations
+from core import operations
 from core.logs import mask_secrets
 from core.operations import OperationStatus
 from core.permissions import ADMIN, Actor, require_role
 from core.services.audit import audits_refused_reads
 from core.settings import settings
+from core.uow import UnitOfWork
 from db.models import Operation
-from db.session import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,10 @@ def _database(uow: UnitOfWork) -> ServiceStatus:
     return ServiceStatus("PostgreSQL", True, latency, f"version {row[0]}, {row[1]}, {row[2]} connections")
 
 
-def _redis() -> tuple[ServiceStatus, float | None, Any]:
-    from core import runtime
-
+def _redis(client: Any) -> tuple[ServiceStatus, float | None, Any]:
     try:
-        client = runtime.redis_client()
+        if client is None:
+            raise ConnectionError("no Redis configured")
         _, latency = _timed(client.ping)
         info = client.info()
     except Exception as exc:  # noqa: BLE001
@@ -167,7 +166,7 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
     """One look at everything an admin watches; cheap enough to refresh every few seconds."""
     require_role(actor, ADMIN)
     database = _database(uow)
-    redis_status, redis_hit_rate, client = _redis()
+    redis_status, redis_hit_rate, client = _redis(uow.resources.redis)
     queues, workers = _queues_and_workers(client) if client is not None else ([], [])
     counts: dict[str, int] = {}
     in_flight: list[OperationStatus] = []
@@ -202,27 +201,20 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
         in_flight,
         failed,
         stalled,
-        cache.hit_rate(),
+        uow.cache.hit_rate(),
         redis_hit_rate,
-        _servers(),
+        _servers(uow),
     )
-
-
-def _servers() -> str:
-    from core import runtime
-
-    try:
-        return runtime.describe()  # masks the URLs itself
-    except Exception as exc:  # noqa: BLE001 - an embedded server that will not start: say so, masked
-        return mask_secrets(f"unknown ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def retry_operation(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str) -> OperationStatus:
     """Send a failed operation round again (core.operations.retry checks the role and audits)."""
-    from core import runtime
+    # No Redis: the row goes back to pending all the same, and the sweeper enqueues it.
+    return operations.retry(actor, uow, str(operation_id), queue=uow.queue)
 
+
+def _servers(uow: UnitOfWork) -> str:
     try:
-        queue = runtime.operations_queue()
-    except Exception:  # noqa: BLE001 - no Redis: the row goes back to pending and the sweeper enqueues it
-        queue = None
-    return operations.retry(actor, uow, str(operation_id), queue=queue)
+        return uow.resources.describe()  # masks the URLs itself
+    except Exception as exc:  # noqa: BLE001 - an embedded server that will not start: say so, masked
+        return mask_secrets(f"unknown ({type(exc).__name__}: {str(exc)[:200]})")

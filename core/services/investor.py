@@ -26,8 +26,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from sqlalchemy import func, select, text
 
-from core import cache as redis_cache
-from core import positions
+from core import clock, positions
 from core.csvsafe import csv_text
 from core.domain import check_ticket, is_eligible
 from core.errors import InvalidState, NotFound, PermissionDenied, ValidationError
@@ -44,9 +43,9 @@ from core.permissions import (
 )
 from core.services.audit import audits_refused_reads
 from core.services.commitments import accepted_total
-from core.services.pools import Fundraising, PoolView, fundraising, today, visible_pool
+from core.services.pools import Fundraising, PoolView, fundraising, visible_pool
+from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Commitment, Pool, User
-from db.session import UnitOfWork
 
 ZERO = Decimal(0)
 INCEPTION = date(1900, 1, 1)  # "since inception": before any pool could have existed
@@ -84,7 +83,7 @@ def period_for(
     choice: str, *, on: date | None = None, start: date | None = None, end: date | None = None
 ) -> Period:
     """The date range a range control stands for, ending today (or `end` for a custom range)."""
-    now = on or today()
+    now = on or clock.today()
     if choice == "inception":
         return Period(INCEPTION, now)
     if choice == "ytd":
@@ -545,7 +544,7 @@ def portfolio_overview(
             _commitment_lines(uow, investor, statuses=("pending",)),
         )
 
-    return redis_cache.cached(key, compute, lambda data: _load(PortfolioOverview, data))
+    return uow.cache.cached(key, compute, lambda data: _load(PortfolioOverview, data))
 
 
 # --- one pool --------------------------------------------------------------------------------------
@@ -659,7 +658,7 @@ def _call_items(
     item_id: int | None = None,
     on: date | None = None,
 ) -> list[CallItemView]:
-    now = on or today()
+    now = on or clock.today()
     query = (
         select(CallItem, CapitalCall, Pool.name, Pool.currency)
         .join(CapitalCall, CapitalCall.id == CallItem.call_id)
@@ -883,7 +882,7 @@ def open_pools(actor: Actor, uow: UnitOfWork) -> OpenPools:
     user = uow.session.get(User, investor)
     if user is None:
         raise NotFound("no such investor")
-    now = today()
+    now = clock.today()
     candidates = (
         uow.session.execute(
             select(Pool)
@@ -965,7 +964,7 @@ def check_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: object
     pool = visible_pool(uow, actor, _pool_id(pool_id))
     if pool.status != "open":
         raise InvalidState("this pool is not open for commitments")
-    if pool.close_date < today():
+    if pool.close_date < clock.today():
         raise InvalidState("this pool's close date has passed")
     user = uow.session.get(User, investor)
     if user is None or not is_eligible(user.kyc_status, user.accreditation, pool.min_accreditation):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from core import ledger
 from core.errors import InvalidState
+from core.ledger import posting as ledger
 from core.permissions import Actor, require_pool_manager
 from core.services.audit import records_refusals
 from core.services.pools import load_pool
+from core.uow import UnitOfWork
 from db.models import Journal
-from db.session import UnitOfWork
 
 
 @records_refusals("ledger.post", "pool")
@@ -22,7 +22,7 @@ def post_journal(
     kind: str,
     idempotency_key: str,
     effective_date: date,
-    lines: list[ledger.Line],
+    lines: list[ledger.Leg],
     memo: str = "",
 ) -> int:
     """Post once per idempotency key; a repeat returns the first journal's id and writes nothing."""

@@ -16,22 +16,25 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from core import cache, positions
+from core import clock, positions
+from core.cache import from_fields
 from core.csvsafe import csv_text, neutralise  # noqa: F401 - neutralise re-exported: one rule
-from core.domain import clean_text, parse_date
+from core.domain import RUNNING_POOLS, clean_text, parse_date
 from core.errors import InvalidState, NotFound, ValidationError
 from core.fundmath import portfolio_metrics, scale_down
 from core.money import MINOR_UNITS, minor_unit, parse_amount, quantize, to_decimal
-from core.operations import kinds
+from core.operations.kind import KINDS, MAX_REQUESTS
 from core.permissions import FUND_MANAGER, Actor, require_pool_manager, require_role
+from core.services import calls
 from core.services.analytics import pool_analytics
 from core.services.audit import audits_refused_reads
-from core.services.pools import PoolView, load_pool, today
+from core.services.distributions import plan_distribution
+from core.services.pools import PoolView, load_pool
+from core.uow import UnitOfWork
 from db.models import CapitalCall, Pool
-from db.session import UnitOfWork
 
 ZERO = Decimal(0)
-RUNNING = kinds.RUNNING_POOLS
+RUNNING = RUNNING_POOLS
 TIER_LABELS = {
     "return_of_capital": "Return of capital",
     "preferred_return": "Preferred return",
@@ -120,10 +123,10 @@ def _returns(uow: UnitOfWork, pool: Pool, nav: Decimal) -> Returns:
 
     def compute() -> Returns:
         flows = _pool_flows(uow, pool.id)
-        metrics = portfolio_metrics({pool.id: flows}, {pool.id: max(nav, ZERO)}, today())[pool.id]
+        metrics = portfolio_metrics({pool.id: flows}, {pool.id: max(nav, ZERO)}, clock.today())[pool.id]
         return Returns(metrics.irr, metrics.tvpi, metrics.dpi, metrics.rvpi)
 
-    return cache.cached(f"manager:returns:{pool.id}:v{pool.version}", compute, cache.from_fields(Returns))
+    return uow.cache.cached(f"manager:returns:{pool.id}:v{pool.version}", compute, from_fields(Returns))
 
 
 # --- my pools ---------------------------------------------------------------------------------------
@@ -367,7 +370,7 @@ class CallPreview:
 
 @audits_refused_reads
 def call_preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: dict[str, Any]) -> CallPreview:
-    """Each investor's part of a proposed call (kinds.call_allocation), checked as submission checks it.
+    """Each investor's part of a proposed call (calls.call_allocation), checked as submission checks it.
 
     request: {"percent" or "amount", "purpose", "due_date", "call_date"}; the returned payload is
     what to submit as the capital_call operation.
@@ -377,12 +380,12 @@ def call_preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: dict[str,
     upto = positions.last_journal(uow.session, pool.id)
     held = positions.investor_positions(uow.session, pool.id, upto_journal=upto)
     committed = sum((p.committed for p in held.values()), ZERO)
-    total = kinds.call_total(pool, committed, request)
-    parts = kinds.call_allocation(uow, pool, total, upto)
+    total = calls.call_total(pool, committed, request)
+    parts = calls.call_allocation(uow, pool, total, upto)
     purpose = clean_text(request.get("purpose", ""), "purpose", max_length=200)
-    call_date = request.get("call_date") or today()
+    call_date = request.get("call_date") or clock.today()
     call_date = parse_date(call_date, "call_date")
-    if call_date > today():
+    if call_date > clock.today():
         raise ValidationError("call_date", "cannot be in the future")
     due = parse_date(request.get("due_date"), "due_date")
     if due < call_date:
@@ -429,7 +432,7 @@ class CallSummary:
 
     @property
     def overdue(self) -> bool:
-        return self.outstanding > 0 and self.due_date < today()
+        return self.outstanding > 0 and self.due_date < clock.today()
 
 
 @dataclass(frozen=True)
@@ -649,8 +652,8 @@ def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes
             "statement",
             "needs a header with email (or investor_id), amount, reference and received_on columns",
         )
-    if not 1 <= len(rows) <= kinds.MAX_REQUESTS:
-        raise ValidationError("statement", f"must list 1 to {kinds.MAX_REQUESTS:,} payments")
+    if not 1 <= len(rows) <= MAX_REQUESTS:
+        raise ValidationError("statement", f"must list 1 to {MAX_REQUESTS:,} payments")
     items = _item_rows(uow, call, pool)
     by_key = {(i.email.lower() if who == "email" else str(i.investor_id)): i for i in items}
 
@@ -678,7 +681,7 @@ def read_bank_statement(actor: Actor, uow: UnitOfWork, call_id: int, data: bytes
                 },
             )
         )
-    checked = kinds.KINDS["payment"].prepare_many(
+    checked = KINDS["payment"].prepare_many(
         actor, uow, pool, [payload for _, payload in matched], range(1, len(matched) + 1)
     )
     return [
@@ -904,7 +907,7 @@ class DistributionPreview:
 def distribution_preview(
     actor: Actor, uow: UnitOfWork, pool_id: int, request: dict[str, Any]
 ) -> DistributionPreview:
-    """The waterfall per tier and per investor for proposed proceeds (kinds.plan_distribution).
+    """The waterfall per tier and per investor for proposed proceeds (plan_distribution).
 
     request: {"proceeds", "date", "memo"}; the returned payload is what to submit as the
     distribution operation.
@@ -917,12 +920,12 @@ def distribution_preview(
         raise ValidationError(
             "proceeds", f"{proceeds:,} is more than the pool's cash of {cash:,} {pool.currency}"
         )
-    on = parse_date(request.get("date") or today(), "date")
-    if on > today():
+    on = parse_date(request.get("date") or clock.today(), "date")
+    if on > clock.today():
         raise ValidationError("date", "cannot be in the future")
     memo = clean_text(request.get("memo", "") or "distribution", "memo", max_length=200)
     upto = positions.last_journal(uow.session, pool.id)
-    plan = kinds.plan_distribution(uow, pool, proceeds, on, upto)
+    plan = plan_distribution(uow, pool, proceeds, on, upto)
     held = positions.investor_positions(uow.session, pool.id, upto_journal=upto)
     names = _names(uow, list(plan.shares))
     lines = [
@@ -1110,4 +1113,4 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
             shares,
         )
 
-    return cache.cached(f"manager:dashboard:{pool.id}:v{pool.version}:top{top}", compute, _load_dashboard)
+    return uow.cache.cached(f"manager:dashboard:{pool.id}:v{pool.version}:top{top}", compute, _load_dashboard)

@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import text
 
-from core import cache
+from core import clock
 from core.errors import ValidationError
 from core.fundmath import MULTIPLE_QUANTUM, xirr
 from core.money import ROUNDING
 from core.permissions import PLATFORM_READERS, Actor, require_role
 from core.services.audit import audits_refused_reads
-from core.services.pools import today, visible_pool
-from db.session import UnitOfWork
+from core.services.pools import visible_pool
+from core.uow import UnitOfWork
 
 MAX_COMPARE = 5
 ZERO = Decimal(0)
@@ -72,7 +72,7 @@ class Filters:
     until: date | None = None
 
     def checked(self) -> Filters:
-        until = self.until or today()
+        until = self.until or clock.today()
         if self.since is not None and self.since > until:
             raise ValidationError("since", "must not be after the end of the range")
         return Filters(
@@ -133,7 +133,7 @@ def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
             "first_date": first.isoformat() if first else None,
         }
 
-    data = cache.cached(_key(uow, "options"), compute, lambda d: d)
+    data = uow.cache.cached(_key(uow, "options"), compute, lambda d: d)
     return Options(
         data["strategies"],
         data["currencies"],
@@ -493,7 +493,7 @@ def explorer(actor: Actor, uow: UnitOfWork, filters: Filters | None = None) -> E
     """Every chart's data for the filtered pools, from the cache when the platform has not moved."""
     require_role(actor, *PLATFORM_READERS)
     chosen = (filters or Filters()).checked()
-    stored = cache.cached(
+    stored = uow.cache.cached(
         _key(uow, "explorer", asdict(chosen)),
         lambda: _dump_explorer(_compute_explorer(uow, chosen)),
         lambda d: d,
@@ -626,7 +626,7 @@ def compare_pools(
     ids = list(dict.fromkeys(int(i) for i in pool_ids))
     if len(ids) > MAX_COMPARE:
         raise ValidationError("pools", f"compare at most {MAX_COMPARE} pools at a time")
-    end = until or today()
+    end = until or clock.today()
     chosen = [visible_pool(uow, actor, pool_id) for pool_id in ids]
     if not chosen:
         return []
@@ -639,7 +639,7 @@ def compare_pools(
         return [_curve(pool, by_pool.get(pool.id, []), end) for pool in chosen]
 
     key = _key(uow, "compare", ids, end)  # the platform version covers these pools' ledgers and names
-    return _load_curves(cache.cached(key, lambda: [asdict(c) for c in compute()], lambda data: data))
+    return _load_curves(uow.cache.cached(key, lambda: [asdict(c) for c in compute()], lambda data: data))
 
 
 __all__ = [

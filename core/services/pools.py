@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 
+from core import clock
 from core.domain import check_transition, parse_date, validate_pool_terms
 from core.errors import InvalidState, NotFound, PermissionDenied
 from core.permissions import (
@@ -20,8 +21,8 @@ from core.permissions import (
     require_role,
 )
 from core.services.audit import audits_refused_reads, records_refusals
+from core.uow import UnitOfWork
 from db.models import Commitment, Pool
-from db.session import UnitOfWork
 
 TERM_FIELDS = (
     "name",
@@ -73,10 +74,6 @@ class PoolView:
         return cls(**{f.name: getattr(pool, f.name) for f in fields(cls)})
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
 def _terms_snapshot(pool: Pool) -> dict[str, Any]:
     return {name: str(getattr(pool, name)) for name in TERM_FIELDS}
 
@@ -117,7 +114,7 @@ def visible_pool(uow: UnitOfWork, actor: Actor, pool_id: int, *, lock: bool = Fa
 def create_pool(actor: Actor, uow: UnitOfWork, terms: dict[str, Any]) -> int:
     """A manager drafts a pool; terms are validated field by field before anything is written."""
     require_role(actor, FUND_MANAGER)
-    valid = validate_pool_terms(terms, today())
+    valid = validate_pool_terms(terms, clock.today())
     pool = Pool(manager_id=actor.user_id, status="draft", **valid.as_dict())
     uow.session.add(pool)
     uow.session.flush()
@@ -133,7 +130,7 @@ def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[s
     require_pool_manager(actor, pool.manager_id)
     before = _terms_snapshot(pool)
     if pool.status == "draft":
-        valid = validate_pool_terms(terms, today())
+        valid = validate_pool_terms(terms, clock.today())
         for name, value in valid.as_dict().items():
             setattr(pool, name, value)
     elif pool.status == "open":
@@ -141,7 +138,7 @@ def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[s
         if changed - {"close_date"}:
             raise InvalidState("only the close date can change once the pool is open")
         close_date = parse_date(terms.get("close_date", pool.close_date), "close_date")
-        if close_date <= today():
+        if close_date <= clock.today():
             raise InvalidState("close_date: must be in the future")
         pool.close_date = close_date
     else:
@@ -161,11 +158,11 @@ def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str) -> Non
         # The terms were valid when drafted; the close date may have passed since.
         values = {name: getattr(pool, name) for name in TERM_FIELDS}
         validate_pool_terms(
-            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}, today()
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}, clock.today()
         )
-        pool.opened_at = datetime.now(UTC)
+        pool.opened_at = clock.now()
     if target == "closed":
-        pool.closed_at = datetime.now(UTC)
+        pool.closed_at = clock.now()
     before = pool.status
     pool.status = target
     pool.version += 1

@@ -16,8 +16,12 @@ from core.errors import AuthenticationError, InvalidState, NotFound, ValidationE
 from core.logs import log_context
 from core.permissions import ADMIN, ROLES, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
-from db.models import ACCREDITATIONS, KYC_STATUSES, User
-from db.session import UnitOfWork
+from core.uow import UnitOfWork
+from core.vocabulary import Accreditation, KycStatus, values
+from db.models import User
+
+KYC_STATUSES = values(KycStatus)
+ACCREDITATIONS = values(Accreditation)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 # No spaces, angle brackets, control characters (a NUL cannot even be stored) or invisible bidi and

@@ -71,7 +71,7 @@ def test_the_audit_log_lists_changes_and_refusals_with_filters(make: Any, uow_fa
 
 
 def test_operations_health_shows_failures_and_retries_them(make: Any, uow_factory: Any) -> None:
-    from core import runtime
+    from core import bootstrap
 
     pool_id, manager = make.pool(status="closed")
     with uow_factory() as uow:
@@ -87,7 +87,7 @@ def test_operations_health_shows_failures_and_retries_them(make: Any, uow_factor
         uow.commit()
         failing = str(op.id)
     assert (
-        operations.process(failing, runtime.unit_of_work) == "failed"
+        operations.process(failing, bootstrap.unit_of_work) == "failed"
     )  # nobody has paid in: nothing to mark
 
     at = admin_on(make, "pages/admin_operations.py", "Operations health")

@@ -63,7 +63,7 @@ def test_a_small_export_downloads_at_once_with_every_ledger_row(make: Any, uow_f
 
 
 def test_a_large_export_builds_in_the_background(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import runtime
+    from core import bootstrap
 
     monkeypatch.setattr(exports, "INLINE_LIMIT", 0)
     at = build(exports_page(make), "commitments")
@@ -72,7 +72,7 @@ def test_a_large_export_builds_in_the_background(make: Any, monkeypatch: pytest.
     operation_id = at.session_state["_following"]["export"]
     assert at.get("progress"), "a progress bar follows the operation"
 
-    assert operations.process(operation_id, runtime.unit_of_work) == "done"  # what the worker does
+    assert operations.process(operation_id, bootstrap.unit_of_work) == "done"  # what the worker does
     at.run()  # the progress fragment sees "done" and reruns the page once, which says so
     assert not at.exception
     assert any("Export ready" in s.value for s in at.success), [s.value for s in at.success]

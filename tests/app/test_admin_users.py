@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from app.webapp import PAGES
 from core.permissions import Actor
 from core.services import users
-from core.webapp import PAGES
 from tests.platform_seed import use_database
 
 ROOT = Path(__file__).parents[2]
@@ -151,9 +151,9 @@ def lonely_app(fresh_database: str) -> Iterator[None]:
 
 
 def test_the_last_admin_cannot_be_demoted_or_deactivated(lonely_app: None) -> None:
-    from core import runtime
+    from core import bootstrap
 
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         admin_id, _ = users.create_user(
             Actor.system(),
             uow,
@@ -172,7 +172,7 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(lonely_app: None) -> No
     reload(at)
     assert at.session_state["actor"] == Actor(admin_id, "admin", "only-admin")
     assert registered(at) == [spec.path for spec in PAGES["admin"]]
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         refusals = (
             uow.session.execute(
                 text("SELECT action FROM audit_log WHERE outcome = 'refused' AND actor_id = :a ORDER BY id"),

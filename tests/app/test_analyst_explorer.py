@@ -18,12 +18,12 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.webapp import PAGES
 from core import operations
 from core.errors import PermissionDenied
 from core.permissions import Actor
 from core.services import commitments, exports, health, pools, users
 from core.services import ledger as ledger_service
-from core.webapp import PAGES
 from tests.conftest import _state, _with_database
 from tests.platform_seed import seed_platform, use_database
 
@@ -50,14 +50,14 @@ def platform_db() -> Iterator[dict[str, Any]]:
             patch.setattr(
                 users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
             )
-            from core import runtime
+            from core import bootstrap
 
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 seed_platform(uow, pools=POOLS, investors=2000)
                 uow.commit()
             people = {}
             for role in ("analyst", "admin", "fund_manager", "investor"):
-                with runtime.unit_of_work() as uow:
+                with bootstrap.unit_of_work() as uow:
                     username = f"{role[:4]}_{secrets.token_hex(3)}"
                     user_id, _ = users.create_user(
                         Actor.system(),
@@ -71,7 +71,7 @@ def platform_db() -> Iterator[dict[str, Any]]:
                         accreditation="accredited",
                     )
                 people[role] = Actor(user_id, role, username)
-            with runtime.engine().connect() as conn:
+            with bootstrap.engine().connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
                 some = [
                     row[0]
@@ -216,7 +216,7 @@ def test_an_analyst_cannot_reach_a_writing_page(platform_db: dict[str, Any]) -> 
 
 
 def test_an_analyst_cannot_call_a_writing_service(platform_db: dict[str, Any]) -> None:
-    from core import runtime
+    from core import bootstrap
 
     analyst = platform_db["people"]["analyst"]
     pool_id, draft = platform_db["pools"][0], platform_db["draft"]
@@ -248,5 +248,5 @@ def test_an_analyst_cannot_call_a_writing_service(platform_db: dict[str, Any]) -
         for kind in operations.KINDS
     ]
     for service, args, kwargs in writes:
-        with runtime.unit_of_work() as uow, pytest.raises(PermissionDenied):
+        with bootstrap.unit_of_work() as uow, pytest.raises(PermissionDenied):
             service(analyst, uow, *args, **kwargs)

@@ -18,7 +18,7 @@ import bcrypt
 import pytest
 from sqlalchemy import select
 
-from core import operations, runtime
+from core import bootstrap, operations
 from core.services import pools, users
 from db.models import CallItem, CapitalCall, Operation, Pool, User
 from tests.app.manager_support import button, goto, logged_in
@@ -60,7 +60,7 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def state() -> dict[str, tuple[Any, ...]]:
-    return table_state(runtime.unit_of_work)
+    return table_state(bootstrap.unit_of_work)
 
 
 def unescape(markdown: str) -> str:

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core import investor_ui as ui
-from core import operations, runtime
+from app import investor_ui as ui
+from app.webapp import PAGES
+from core import bootstrap, operations
 from core.services import pools, users
-from core.webapp import PAGES
 from db.models import CallItem, CapitalCall, Entry, Journal, Operation
 from tests.conftest import Factory
 
@@ -38,7 +38,7 @@ def fast_bcrypt() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def make(fast_bcrypt: None) -> Factory:
-    return Factory(runtime.unit_of_work)
+    return Factory(bootstrap.unit_of_work)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def someone_elses(make: Factory) -> dict[str, Any]:
     """A closed pool the owner is in, and an outsider with a pool of their own."""
     pool_id, manager = make.pool(name="Private Owner Fund")
     _, owner = make.commitment(pool_id, amount="100000", accept_as=manager)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         pools.close_pool(manager, uow, pool_id)
     own_pool, own_manager = make.pool(name="Outsider Fund")
     _, outsider = make.commitment(own_pool, amount="50000", accept_as=own_manager)
@@ -150,7 +150,7 @@ def issued_call(make: Factory, pool_name: str) -> tuple[Any, int]:
     """A closed pool with one investor and an issued call to them: the investor and their item id."""
     pool_id, manager = make.pool(name=pool_name)
     _, person = make.commitment(pool_id, amount="100000", accept_as=manager)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         pools.close_pool(manager, uow, pool_id)
     today = date.today()
     payload = {
@@ -159,10 +159,10 @@ def issued_call(make: Factory, pool_name: str) -> tuple[Any, int]:
         "call_date": (today - timedelta(days=5)).isoformat(),
         "due_date": (today + timedelta(days=10)).isoformat(),
     }
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         status = operations.submit(manager, uow, pool_id, "capital_call", payload)
-    assert operations.process(str(status.id), runtime.unit_of_work) == "done"
-    with runtime.unit_of_work() as uow:
+    assert operations.process(str(status.id), bootstrap.unit_of_work) == "done"
+    with bootstrap.unit_of_work() as uow:
         item_id = uow.session.execute(
             select(CallItem.id).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
         ).scalar_one()
@@ -171,7 +171,7 @@ def issued_call(make: Factory, pool_name: str) -> tuple[Any, int]:
 
 def writes() -> dict[str, Any]:
     """What a payment would write: operations, journals and entries, and every call item's payments."""
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         found: dict[str, Any] = {
             model.__tablename__: uow.session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (Operation, Journal, Entry)

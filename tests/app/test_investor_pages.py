@@ -26,8 +26,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.scriptrunner import RerunData
 from streamlit.testing.v1 import AppTest, local_script_runner
 
-from core import investor_ui as ui
-from core import operations, runtime
+from app import investor_ui as ui
+from core import bootstrap, operations
 from core.fundmath import multiples, xirr
 from core.services import investor, pools, users
 from db.models import CallItem, CapitalCall, Commitment, User
@@ -53,13 +53,13 @@ def demo(fast_bcrypt: None) -> dict[str, int]:
     """The demo data, seeded once per test database (another module may have seeded it already)."""
     from core.seed import seed_demo
 
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         found = dict(
             uow.session.execute(select(User.username, User.id).where(User.username == "investor")).all()
         )
     if not found:
-        seed_demo(runtime.unit_of_work)
-    with runtime.unit_of_work() as uow:
+        seed_demo(bootstrap.unit_of_work)
+    with bootstrap.unit_of_work() as uow:
         ids = dict(uow.session.execute(select(User.username, User.id)).all())
         ids.update(
             {f"pool:{name}": pid for name, pid in uow.session.execute(text("SELECT name, id FROM pools"))}
@@ -69,7 +69,7 @@ def demo(fast_bcrypt: None) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def make(fast_bcrypt: None) -> Factory:
-    return Factory(runtime.unit_of_work)
+    return Factory(bootstrap.unit_of_work)
 
 
 def log_in(username: str, password: str) -> AppTest:
@@ -137,7 +137,7 @@ def texts(at: AppTest) -> str:
 
 def ledger(investor_id: int, *, since: date = date(1900, 1, 1), until: date = TODAY) -> dict[str, Any]:
     """The investor's figures read from the entries by hand, independently of the services."""
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         rows = uow.session.execute(
             text(
                 """SELECT j.kind, e.account, j.effective_date,
@@ -333,7 +333,7 @@ def test_pool_detail_shows_the_capital_account_and_every_transaction(demo: dict[
 
 def outstanding_calls(investor_id: int) -> Decimal:
     """What the investor still owes on issued calls, summed from the call items by hand."""
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             text(
                 """SELECT coalesce(sum(ci.amount_due - ci.amount_paid), 0)
@@ -349,7 +349,7 @@ def open_pool_figures() -> dict[str, list[dict[str, Decimal]]]:
     """Every open pool's terms and accepted commitments, by name, summed from the tables by hand.
     Other tests in the run's shared database may open pools under the same name: a name maps to
     the figures of every open pool so named."""
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         rows = uow.session.execute(
             text(
                 """SELECT p.name, p.hard_cap, p.management_fee_rate, p.carry_rate, p.hurdle_rate,
@@ -516,7 +516,7 @@ def run_fragment(at: AppTest, key: str) -> AppTest:
 
 def raised(pool_id: int) -> tuple[Decimal, Decimal, int]:
     """Accepted and pending commitments and the investor count, summed from the table by hand."""
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             text(
                 """SELECT coalesce(sum(amount_accepted) FILTER (WHERE status = 'accepted'), 0),
@@ -586,7 +586,7 @@ def nearly_full(make: Factory) -> int:
 
 
 def commitments_of(investor_id: int) -> int:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             select(func.count()).select_from(Commitment).where(Commitment.investor_id == investor_id)
         ).scalar_one()
@@ -638,10 +638,10 @@ def called_pool(make: Factory, *due_in_days: int, name: str | None = None) -> tu
     from today; negative: overdue), each issued by the call operation."""
     pool_id, manager = make.pool(**({"name": name} if name else {}))
     _, person = make.commitment(pool_id, amount="100000", accept_as=manager)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         pools.close_pool(manager, uow, pool_id)
     for number, days in enumerate(due_in_days, start=1):
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             status = operations.submit(
                 manager,
                 uow,
@@ -654,7 +654,7 @@ def called_pool(make: Factory, *due_in_days: int, name: str | None = None) -> tu
                     "due_date": (TODAY + timedelta(days=days)).isoformat(),
                 },
             )
-        assert operations.process(str(status.id), runtime.unit_of_work) == "done"
+        assert operations.process(str(status.id), bootstrap.unit_of_work) == "done"
     return pool_id, person
 
 
@@ -704,13 +704,13 @@ def test_paying_a_call_shows_progress_then_the_new_paid_in(make: Factory) -> Non
     following = at.session_state["_following"]["pay"]
     assert at.get("progress"), "the operation's progress is shown"
 
-    assert operations.process(following, runtime.unit_of_work) == "done"
+    assert operations.process(following, bootstrap.unit_of_work) == "done"
     at.run()  # the progress fragment sees it done and reruns the whole page once
     assert not at.exception, at.exception
     assert "Payment posted" in " ".join(s.value for s in at.success)
     assert metrics(at)["Paid-in to date (USD)"] == "$25,000.00"
     assert metrics(at)["Outstanding (USD)"] == "$0.00"
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         status = uow.session.execute(
             select(CallItem.status).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
         ).scalar_one()

@@ -25,9 +25,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
+from app.webapp import PAGES
 from core.permissions import Actor
 from core.services import users
-from core.webapp import PAGES
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"

@@ -16,9 +16,9 @@ import bcrypt
 import pytest
 from sqlalchemy import func, select
 
+from app.manager_ui import money
 from core import operations, positions
 from core.fundmath import scale_down
-from core.manager_ui import money
 from core.services import manager, pools, users
 from db.models import CallItem, CapitalCall, Commitment, Pool
 from tests.app.manager_support import (

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from app.webapp import PAGES
 from core import operations
 from core.errors import PermissionDenied
 from core.services import commitments, manager, pools, users
-from core.webapp import PAGES
 from db.models import CapitalCall, Journal, Operation
 from tests.app.manager_support import ROOT, TIMEOUT, errors, goto, logged_in, page_text
 

@@ -22,10 +22,10 @@ from sqlalchemy import text
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from app.webapp import PAGES
 from core import settings as settings_module
 from core.permissions import Actor
 from core.services import users
-from core.webapp import PAGES
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"
@@ -136,7 +136,7 @@ def buttons(at: AppTest) -> list[str]:
 
 
 def shown(markdown: str) -> str:
-    """The text a message shows: user text in it is markdown-escaped (core.textsafe.md)."""
+    """The text a message shows: user text in it is markdown-escaped (app.textsafe.md)."""
     return re.sub(r"\\(.)", r"\1", markdown)
 
 

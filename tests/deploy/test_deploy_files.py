@@ -521,7 +521,7 @@ def test_entrypoint_and_scripts_parse_and_know_every_role() -> None:
     assert subprocess.run(["bash", "-n", str(DEPLOY / "canary-analysis.sh")]).returncode == 0
     text = entrypoint.read_text()
     for role, command in (
-        ("app", "python -m core app"),
+        ("app", "python -m app serve"),
         ("worker", "python -m core worker"),
         ("migrate", "python -m core migrate"),
         ("cli", "python -m core"),

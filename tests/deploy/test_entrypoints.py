@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from core import operations, runtime
+from core import bootstrap, operations
 from core.services import health, pools
-from db.session import UnitOfWork, engine_for
+from core.uow import UnitOfWork
+from db.session import engine_for
 from tests.conftest import Factory
 from tests.workers import free_port, http_get, image_env, wait_until
 
@@ -29,7 +30,7 @@ def make(fresh_database: str) -> Factory:
     """The processes run in production mode, which refuses to start on a database holding the demo
     accounts with their published passwords (another test may seed them into the run's database):
     this test gets a database of its own."""
-    return Factory(lambda: UnitOfWork(engine_for(fresh_database)))
+    return Factory(lambda: UnitOfWork(engine_for(fresh_database), bootstrap.resources()))
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_image_command_lines_run_the_app_and_a_worker(make, image_processes):
             pool_id,
             "capital_call",
             {"percent": "20", "purpose": "deploy check", "due_date": str(date.today() + timedelta(days=10))},
-            queue=runtime.operations_queue(),
+            queue=bootstrap.queue(),
         )
 
     def finished() -> bool:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from core import metrics, operations, runtime
+from core import bootstrap, metrics, operations
 from core.services import pools
-from db.session import UnitOfWork, engine_for
+from core.uow import UnitOfWork
+from db.session import engine_for
 from tests.conftest import Factory
 from tests.workers import free_port, http_get, image_env, wait_until
 
@@ -37,7 +38,7 @@ def _value(text: str, series: str) -> float:
 
 @pytest.fixture
 def make(fresh_database: str) -> Factory:
-    return Factory(lambda: UnitOfWork(engine_for(fresh_database)))
+    return Factory(lambda: UnitOfWork(engine_for(fresh_database), bootstrap.resources()))
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_work_horse_metric_files_are_folded_and_counters_add_up(make, worker):
                             "purpose": "metrics",
                             "due_date": str(date.today() + timedelta(days=9)),
                         },
-                        queue=runtime.operations_queue(),
+                        queue=bootstrap.queue(),
                     ).id
                 )
 

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from core.permissions import Actor
 from core.services import commitments
+from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Pool, User
-from db.session import UnitOfWork, engine_for
+from db.session import engine_for
 from tests.e2e.conftest import DEMO_PASSWORDS
 
 pytestmark = pytest.mark.e2e

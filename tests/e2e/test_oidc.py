@@ -78,14 +78,14 @@ def page(browser: Any, oidc_app: str, tmp_path: Path) -> Iterator[Any]:
 
 def invite(app_env: dict[str, str], email: str, role: str) -> users.UserView:
     """The seeded admin invites the address, through the service, in the app's database."""
-    from core import runtime
+    from core import bootstrap
 
     with use_database(app_env["DATABASE_URL"]):
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             record = users.login_record(uow, "admin")
             assert record is not None
             admin = Actor(record.id, record.role, record.username)
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             return users.invite_user(admin, uow, email, role=role, name="E2E Person")
 
 

@@ -31,9 +31,10 @@ from sqlalchemy import select, text
 
 import core.operations
 import core.services
-from core import ledger, operations, runtime
+from core import bootstrap, operations
 from core.errors import PermissionDenied
-from core.operations.kinds import KINDS
+from core.ledger import posting as ledger
+from core.operations import KINDS
 from core.permissions import Actor
 from core.services import (
     analytics,
@@ -107,7 +108,7 @@ def process(
 def world() -> Iterator[World]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(users, "hash_password", fast_hash)
-        make = Factory(runtime.unit_of_work)
+        make = Factory(bootstrap.unit_of_work)
         actors = {
             name: make.user(role)
             for name, role in (
@@ -758,16 +759,16 @@ def test_discovery_finds_what_it_should() -> None:
 
 
 def state() -> dict[str, tuple[Any, ...]]:
-    return table_state(runtime.unit_of_work)
+    return table_state(bootstrap.unit_of_work)
 
 
 def audit_mark() -> int:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
 
 
 def audits_since(mark: int) -> list[tuple[Any, ...]]:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return [
             tuple(r)
             for r in uow.session.execute(
@@ -783,7 +784,7 @@ def audits_since(mark: int) -> list[tuple[Any, ...]]:
 def call(row: Row, world: World, actor_name: str) -> tuple[Any, dict[str, Any], int]:
     """Build the row's arguments, then call it as actor_name: (result or exception, state before, mark)."""
     actor = world.actor(actor_name)
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         args, kwargs = row.args(world, uow)
         before, mark = state(), audit_mark()
         try:

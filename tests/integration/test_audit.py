@@ -12,8 +12,9 @@ import bcrypt
 import pytest
 from sqlalchemy import select, text
 
-from core import ledger, operations
+from core import operations
 from core.errors import DomainError, PermissionDenied
+from core.ledger import posting as ledger
 from core.permissions import Actor
 from core.services import commitments, exports, health, pools, users
 from core.services import ledger as ledger_service

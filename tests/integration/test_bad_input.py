@@ -259,10 +259,10 @@ def test_draft_edits(uow_factory: Any, make: Any, overrides: dict[str, Any], fie
 @pytest.fixture(scope="module")
 def usd_pool() -> tuple[int, Actor]:
     """One open USD pool shared by the commitment cases: nothing is ever written to it."""
-    from core import runtime
+    from core import bootstrap
     from tests.conftest import Factory
 
-    return Factory(runtime.unit_of_work).pool(min_ticket="1", max_ticket="500000")
+    return Factory(bootstrap.unit_of_work).pool(min_ticket="1", max_ticket="500000")
 
 
 @pytest.mark.parametrize(("value", "reason"), BAD_AMOUNTS)

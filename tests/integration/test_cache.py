@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import cache, operations, runtime
+from core import bootstrap, cache, operations, runtime
 from core.permissions import Actor
 from core.services.analytics import pool_analytics, portfolio
 from db.models import CallItem, CapitalCall
@@ -61,7 +61,7 @@ def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, r
     pool_id, manager, items = called
     before = analytics(make, manager, pool_id)
     assert before.called == Decimal("120000") and before.paid_in == 0 and before.outstanding == before.called
-    key = cache.full_key(f"analytics:pool:{pool_id}:v{before.version}")
+    key = bootstrap.resources().cache.full_key(f"analytics:pool:{pool_id}:v{before.version}")
     assert redis_client.exists(key), "the figures were not cached under the pool's version"
 
     # Served from the cache: the stored entry is what comes back (proved by planting a marker in it).
@@ -77,7 +77,9 @@ def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, r
     assert after.cash == before.cash + half
     assert after.outstanding == before.outstanding - half
     assert after.nav == before.nav + half
-    assert redis_client.exists(cache.full_key(f"analytics:pool:{pool_id}:v{after.version}"))
+    assert redis_client.exists(
+        bootstrap.resources().cache.full_key(f"analytics:pool:{pool_id}:v{after.version}")
+    )
     # The planted entry is simply unreachable now: the posting moved the version on.
     assert after.investors == before.investors
 
@@ -108,10 +110,12 @@ def test_with_redis_down_the_page_level_services_answer_from_postgres(
         expected_holdings = portfolio(investor, uow)
 
     # Redis goes away: the application's own client (its timeouts and retry policy) on a dead port.
-    runtime.redis_client.cache_clear()
+    bootstrap.redis_client.cache_clear()
+    bootstrap.resources.cache_clear()
     monkeypatch.setattr(runtime, "redis_url", lambda: "redis://127.0.0.1:1/0")
-    request.addfinalizer(runtime.redis_client.cache_clear)
-    dead = runtime.redis_client()
+    request.addfinalizer(bootstrap.redis_client.cache_clear)
+    request.addfinalizer(bootstrap.resources.cache_clear)
+    dead = bootstrap.redis_client()
     caplog.set_level(logging.WARNING)
     started = time.perf_counter()
     got = analytics(make, manager, pool_id)

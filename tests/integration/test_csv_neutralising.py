@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import charts, csvsafe, operations
+from app import charts
+from core import csvsafe, operations
 from core.csvsafe import FORMULA_STARTS
 from core.permissions import Actor
 from core.services import investor, manager, platform, pools

@@ -130,11 +130,11 @@ def submit_payments(db: Db, manager: Any, pool_id: int, queue: Any, threads: int
 
 
 def test_a_job_run_twice_or_at_once_posts_once(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import runtime
+    from core import bootstrap
     from jobs.operations import process_operation
 
-    # process_operation uses the runtime's unit of work: point it at this test's database.
-    monkeypatch.setattr(runtime, "unit_of_work", db.uow_factory)
+    # process_operation uses the composition root's unit of work: point it at this test's database.
+    monkeypatch.setattr(bootstrap, "unit_of_work", db.uow_factory)
     pool_id, manager = called_pool(db, investors=3)
     items = call_items(db, pool_id)
     with db.uow_factory() as uow:

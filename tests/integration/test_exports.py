@@ -19,9 +19,11 @@ import bcrypt
 import pytest
 from sqlalchemy import select, text
 
-from core import ledger, operations
+from core import operations
 from core.csvsafe import FORMULA_STARTS, neutralise, sql_text
 from core.errors import PermissionDenied, ValidationError
+from core.ledger import posting as ledger
+from core.ledger.checks import unbalanced_journals
 from core.permissions import Actor
 from core.services import exports, pools, users
 from core.services import ledger as ledger_service
@@ -330,12 +332,12 @@ def test_capital_accounts_export_in_batches_matches_the_inline_one(
 MEASURE = textwrap.dedent(
     """
     import json, sys, time
-    from core import operations, runtime
+    from core import bootstrap, operations
     from core.permissions import Actor
     from core.services import exports
     from sqlalchemy import text
 
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         admin_id = uow.session.execute(text("SELECT id FROM users WHERE role = 'admin'")).scalar_one()
     admin = Actor(admin_id, "admin", "bulk-admin")
 
@@ -346,9 +348,9 @@ MEASURE = textwrap.dedent(
 
     before = memory("VmHWM")
     started = time.perf_counter()
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         job = exports.start_export(admin, uow, "transactions", enqueue=False)
-    outcome = operations.process(str(job.operation_id), runtime.unit_of_work)
+    outcome = operations.process(str(job.operation_id), bootstrap.unit_of_work)
     seconds = time.perf_counter() - started
     lines = 0
     with open(exports._path(job.operation_id), "rb") as f:
@@ -365,7 +367,8 @@ MEASURE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_million_row_export_stays_in_bounded_memory(fresh_database: str) -> None:
-    from db.session import UnitOfWork, make_engine
+    from core.uow import UnitOfWork
+    from db.session import make_engine
     from tests.platform_seed import seed_entries
 
     engine = make_engine(fresh_database, pool_size=1)
@@ -376,7 +379,7 @@ def test_a_million_row_export_stays_in_bounded_memory(fresh_database: str) -> No
         with engine.connect() as conn:
             conn.execute(text("ANALYZE"))
             assert conn.execute(text("SELECT count(*) FROM entries")).scalar_one() == 1_000_000
-            assert not ledger.unbalanced_journals(conn, limit=1)
+            assert not unbalanced_journals(conn, limit=1)
     finally:
         engine.dispose()
     done = subprocess.run(

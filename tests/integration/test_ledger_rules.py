@@ -18,12 +18,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from core import ledger
 from core.errors import ValidationError
-from core.ledger import Line, check_lines, credit, debit
+from core.ledger import posting as ledger
+from core.ledger.posting import Leg as Line
+from core.ledger.posting import check_lines, credit, debit
 from core.services import users
 from core.verify import verify
 from db.models import Entry, Journal, Pool
+from tests.workers import balances
 
 D = Decimal
 TODAY = date.today()
@@ -382,8 +384,8 @@ def test_posting_the_same_key_twice_leaves_one_journal(uow_factory: Any, pool: t
     )
     assert count(uow_factory, "SELECT count(*) FROM entries WHERE journal_id = :j", j=first_id) == 2
     with uow_factory() as uow:
-        books = ledger.balances(uow.session, pool_id)
-        mine = ledger.balances(uow.session, pool_id, investor_id)
+        books = balances(uow.session, pool_id)
+        mine = balances(uow.session, pool_id, investor_id)
     assert books == {("unrealized", None): D("1234.56"), ("capital", investor_id): D("-1234.56")}
     assert mine == {("capital", investor_id): D("-1234.56")}
 
@@ -416,7 +418,7 @@ def test_a_repost_with_different_lines_is_still_a_no_op(uow_factory: Any, pool: 
         uow.commit()
     assert again == (first, False)
     with uow_factory() as uow:
-        assert ledger.balances(uow.session, pool_id)[("investments", None)] == D("10.00")
+        assert balances(uow.session, pool_id)[("investments", None)] == D("10.00")
 
 
 def test_posting_twice_in_one_transaction_is_also_a_no_op(uow_factory: Any, pool: tuple[int, int]) -> None:
@@ -464,7 +466,7 @@ def test_reversal_nets_to_zero_and_is_itself_idempotent(uow_factory: Any, pool: 
         )
         uow.commit()
     with uow_factory() as uow:
-        assert ledger.balances(uow.session, pool_id)[("unrealized", None)] == D("300.00")
+        assert balances(uow.session, pool_id)[("unrealized", None)] == D("300.00")
     reversal_key = f"reversal:{original}:{secrets.token_hex(4)}"
     with uow_factory() as uow:
         reversal, new = ledger.reverse(
@@ -489,7 +491,7 @@ def test_reversal_nets_to_zero_and_is_itself_idempotent(uow_factory: Any, pool: 
         uow.commit()
     assert again == (reversal, False)
     with uow_factory() as uow:
-        books = ledger.balances(uow.session, pool_id)
+        books = balances(uow.session, pool_id)
         journal = uow.session.get(Journal, reversal)
         reverses_id, kind = journal.reverses_id, journal.kind
         mirrored = uow.session.execute(

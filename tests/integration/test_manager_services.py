@@ -75,9 +75,9 @@ def pay_everything(make: Factory, boss: Actor, pool_id: int) -> None:
 @pytest.fixture(scope="module")
 def history() -> dict[str, Any]:
     """A closed pool that called, was paid, invested, marked up and exited: cash to distribute."""
-    from core import runtime
+    from core import bootstrap
 
-    make = Factory(runtime.unit_of_work)
+    make = Factory(bootstrap.unit_of_work)
     pool_id, boss, investors = closed_pool(make)
     run(make, boss, pool_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": DUE})
     pay_everything(make, boss, pool_id)

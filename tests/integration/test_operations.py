@@ -373,10 +373,9 @@ def test_a_capital_call_refused_after_a_posted_batch_stays_issuing_and_a_retry_f
 ):
     """Its first batch's receivables are in the ledger, so the call is not cancelled: it waits,
     'issuing', for an admin's retry, which posts the rest once."""
-    from core.operations import kinds
-    from core.services import users
+    from core.services import calls, users
 
-    monkeypatch.setattr(kinds, "batch_size", lambda: 1)  # three investors: three batches
+    monkeypatch.setattr(calls, "batch_size", lambda: 1)  # three investors: three batches
     pool_id, manager, _ = closed_pool
     admin = make.user("admin")
     with make.uow_factory() as uow:

@@ -18,8 +18,8 @@ import bcrypt
 import pytest
 from sqlalchemy import text
 
-from core import ledger
 from core.errors import PermissionDenied, ValidationError
+from core.ledger import posting as ledger
 from core.permissions import Actor
 from core.services import commitments, pools, users
 from core.services import ledger as ledger_service

@@ -14,9 +14,10 @@ import pytest
 import redis
 from sqlalchemy import select, text
 
-from core import cache, ledger, operations, positions
+from core import bootstrap, operations, positions
 from core.errors import PermissionDenied, ValidationError
 from core.fundmath import multiples, xirr
+from core.ledger import posting as ledger
 from core.permissions import Actor
 from core.services import health, platform, pools, users
 from core.services import ledger as ledger_service
@@ -45,9 +46,9 @@ def world() -> Iterator[dict[str, Any]]:
     """Pool A (venture, USD): raised 1,100,000 against a 1,000,000 target on days 10, 20 and 35 after
     opening; called 50%, paid, invested, marked up and partly distributed. Pool B (growth, EUR): open,
     500,000 of 2,000,000. Pool C (venture, USD): a draft of another manager."""
-    from core import runtime
+    from core import bootstrap
 
-    uow_factory = runtime.unit_of_work
+    uow_factory = bootstrap.unit_of_work
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode())
         make = Factory(uow_factory)
@@ -284,10 +285,11 @@ def test_the_cache_follows_the_platform_version(
         assert platform.platform_version(uow) != before
 
     # Redis down: the figures come straight from PostgreSQL, nothing fails.
-    def down() -> Any:
-        raise redis.ConnectionError("redis is down")
+    class Down:
+        def __getattr__(self, name: str) -> Any:
+            raise redis.ConnectionError("redis is down")
 
-    monkeypatch.setattr(cache, "_client", down)
+    monkeypatch.setattr(bootstrap.resources().cache, "_client", Down())
     assert (
         explore(uow_factory, analyst, managers=mine).pools
         == explore(uow_factory, analyst, managers=mine).pools
@@ -399,7 +401,7 @@ def test_every_chart_has_its_data_as_csv(world: dict[str, Any], uow_factory: Any
     import csv
     import io
 
-    from core import charts
+    from app import charts
     from core.csvsafe import frame_to_csv
 
     data = explore(uow_factory, world["analyst"], managers=(world["manager"].user_id,))

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from core import operations, runtime
+from core import bootstrap, operations
 from core.permissions import Actor
 from core.seed import DEMO_USERS, demo_passwords_in_use
 from core.services import health, users
 from core.settings import DEFAULT_COOKIE_SECRET, SettingsError, load_settings, settings
+from core.uow import UnitOfWork
 from db.models import Operation, User
-from db.session import UnitOfWork, engine_for
+from db.session import engine_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_KEY = secrets.token_urlsafe(40)
@@ -67,7 +68,7 @@ def test_demo_passwords_are_found_by_checking_them_against_the_stored_hashes(dem
 
     environment(APP_ENV="production", COOKIE_SECRET=LONG_KEY)
     with pytest.raises(SettingsError, match="demo passwords") as refused:
-        runtime.check_production_ready(factory)
+        bootstrap.check_production_ready(factory)
     assert "admin" in str(refused.value) and "investor" in str(refused.value)
 
     # A new password for one, deactivation for the other: production may start.
@@ -79,30 +80,30 @@ def test_demo_passwords_are_found_by_checking_them_against_the_stored_hashes(dem
         uow.commit()
     with factory() as uow:
         assert demo_passwords_in_use(uow) == []
-    runtime.check_production_ready(factory)
+    bootstrap.check_production_ready(factory)
 
 
 def test_outside_production_demo_accounts_are_fine(demo_database, environment):
     _, factory = demo_database
     environment(APP_ENV="demo")
-    runtime.check_production_ready(factory)
+    bootstrap.check_production_ready(factory)
 
 
-def _core(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(database_url: str, package: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "APP_ENV": "production", "COOKIE_SECRET": LONG_KEY}
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", package, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
 
 
 def test_the_worker_and_the_app_refuse_to_start_and_seeding_is_refused(demo_database):
     url, _ = demo_database
-    worker = _core(url, "worker", "--burst")
+    worker = _run(url, "core", "worker", "--burst")
     assert worker.returncode == 2
     assert "refusing to start" in worker.stderr and "demo passwords" in worker.stderr
-    app = _core(url, "app", "--server.headless", "true")
+    app = _run(url, "app", "serve", "--server.headless", "true")
     assert app.returncode == 2 and "demo passwords" in app.stderr
-    seeded = _core(url, "seed")
+    seeded = _run(url, "core", "seed")
     assert seeded.returncode == 2 and "refusing to seed" in seeded.stderr
 
 
@@ -139,7 +140,7 @@ def test_the_health_report_shows_no_password(make, uow_factory, environment):
 
 
 def test_seeding_itself_refuses_in_production_whoever_asks(fresh_database, environment):
-    """The refusal lives in core.seed, so `python -m core run` on an empty production database (which
+    """The refusal lives in core.seed, so `python -m app run` on an empty production database (which
     seeds when empty) writes no demo account either."""
     from core import seed
 

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from core import operations, ratelimit
+from core import bootstrap, operations
 from core.permissions import Actor
-from core.ratelimit import Limit, RateLimited
+from core.ratelimit import Limit, RateLimited, RateLimiter
 from core.services import pools, users
 from core.settings import settings
 from db.models import AuditLog, Operation, User
@@ -99,7 +99,9 @@ def refusals(make: Any, action: str, object_id: str) -> list[str]:
 def test_a_burst_over_the_limit_is_refused_with_the_wait_and_writes_nothing(make, call_pool, limits):
     pool_id, manager = call_pool
     limits(OPERATION_RATE_LIMIT=3)
-    ratelimit.clear(ratelimit.operations_limit(), str(manager.user_id))
+    bootstrap.resources().limiter.clear(
+        bootstrap.resources().limiter.operations_limit(), str(manager.user_id)
+    )
 
     first = [submit_call(make, manager, pool_id, f"burst-{pool_id}-{n}") for n in range(3)]
     assert len({status.id for status in first}) == 3 and operations_of(make, pool_id) == 3
@@ -124,7 +126,9 @@ def test_under_the_limit_every_submission_passes_and_actors_have_their_own_limit
         make.commitment(pool_id, amount="100000", accept_as=manager)
         with make.uow_factory() as uow:
             pools.close_pool(manager, uow, pool_id)
-        ratelimit.clear(ratelimit.operations_limit(), str(manager.user_id))
+        bootstrap.resources().limiter.clear(
+            bootstrap.resources().limiter.operations_limit(), str(manager.user_id)
+        )
         pools_and_managers.append((pool_id, manager))
     for pool_id, manager in pools_and_managers:  # each manager uses their whole limit, no more
         for n in range(2):
@@ -132,14 +136,14 @@ def test_under_the_limit_every_submission_passes_and_actors_have_their_own_limit
         assert operations_of(make, pool_id) == 2
     # The system actor (seeding, the CLI) is not a person and is not limited.
     for _ in range(5):
-        ratelimit.check_submission(Actor.system())
+        bootstrap.resources().limiter.check_submission(Actor.system())
 
 
 CHILD = textwrap.dedent(
     """
     import json, sys
     from datetime import date, timedelta
-    from core import operations, runtime
+    from core import bootstrap, operations
     from core.errors import DomainError
     from core.permissions import Actor
 
@@ -148,7 +152,7 @@ CHILD = textwrap.dedent(
     outcomes = []
     for n in range(3):
         try:
-            with runtime.unit_of_work() as uow:
+            with bootstrap.unit_of_work() as uow:
                 operations.submit(
                     manager, uow, pool_id, "capital_call",
                     {"percent": "1", "purpose": f"child {tag} {n}",
@@ -167,7 +171,9 @@ def test_two_processes_share_one_limit(make, call_pool, limits):
     """Two OS processes (two app replicas) against the same Redis and database: one limit between them."""
     pool_id, manager = call_pool
     limits(OPERATION_RATE_LIMIT=4)
-    ratelimit.clear(ratelimit.operations_limit(), str(manager.user_id))
+    bootstrap.resources().limiter.clear(
+        bootstrap.resources().limiter.operations_limit(), str(manager.user_id)
+    )
     env = {**os.environ, "OPERATION_RATE_LIMIT": "4"}
     children = [
         subprocess.Popen(
@@ -197,9 +203,9 @@ def test_with_redis_down_the_limit_falls_back_to_this_process(limits):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     limit = Limit("fallback-test", 2, 60)
     subject = f"s-{os.getpid()}-{id(dead)}"
-    assert ratelimit.hit(limit, subject, client=dead) == 0
-    assert ratelimit.hit(limit, subject, client=dead) == 0
-    assert 1 <= ratelimit.hit(limit, subject, client=dead) <= 60
+    assert RateLimiter(dead).hit(limit, subject) == 0
+    assert RateLimiter(dead).hit(limit, subject) == 0
+    assert 1 <= RateLimiter(dead).hit(limit, subject) <= 60
 
 
 # --- logins ------------------------------------------------------------------------------------------
@@ -212,36 +218,38 @@ def login_refusals(make: Any, username: str) -> list[str]:
 def test_login_attempts_per_account_are_limited_whatever_the_source(make, uow_factory, limits):
     limits(LOGIN_RATE_LIMIT_ACCOUNT=3, LOGIN_RATE_LIMIT_SOURCE=100)
     user = make.user("investor")
-    account, _ = ratelimit.login_limits()
-    ratelimit.clear(account, user.username)
+    account, _ = bootstrap.resources().limiter.login_limits()
+    bootstrap.resources().limiter.clear(account, user.username)
     for n in range(3):
         with uow_factory() as uow:
-            ratelimit.check_login(uow, user.username, f"198.51.100.{n}")
+            bootstrap.resources().limiter.check_login(uow, user.username, f"198.51.100.{n}")
     with uow_factory() as uow, pytest.raises(RateLimited) as refused:
-        ratelimit.check_login(uow, user.username.upper(), "198.51.100.99")  # the same account
+        bootstrap.resources().limiter.check_login(
+            uow, user.username.upper(), "198.51.100.99"
+        )  # the same account
     assert TRY_AGAIN.search(refused.value.message)
     assert login_refusals(make, user.username)
     # Another account is not affected.
     other = make.user("investor")
-    ratelimit.clear(account, other.username)
+    bootstrap.resources().limiter.clear(account, other.username)
     with uow_factory() as uow:
-        ratelimit.check_login(uow, other.username, "198.51.100.1")
+        bootstrap.resources().limiter.check_login(uow, other.username, "198.51.100.1")
 
 
 def test_login_attempts_per_source_are_limited_across_usernames(make, uow_factory, limits):
     limits(LOGIN_RATE_LIMIT_ACCOUNT=100, LOGIN_RATE_LIMIT_SOURCE=3)
-    _, source_limit = ratelimit.login_limits()
+    _, source_limit = bootstrap.resources().limiter.login_limits()
     source = f"203.0.113.{os.getpid() % 250}"
-    ratelimit.clear(source_limit, source)
+    bootstrap.resources().limiter.clear(source_limit, source)
     for n in range(3):  # spraying: a different (even unknown) username each time
         with uow_factory() as uow:
-            ratelimit.check_login(uow, f"nobody-{n}-{os.getpid()}", source)
+            bootstrap.resources().limiter.check_login(uow, f"nobody-{n}-{os.getpid()}", source)
     with uow_factory() as uow, pytest.raises(RateLimited):
-        ratelimit.check_login(uow, f"nobody-3-{os.getpid()}", source)
+        bootstrap.resources().limiter.check_login(uow, f"nobody-3-{os.getpid()}", source)
     assert login_refusals(make, f"nobody-3-{os.getpid()}")
-    ratelimit.clear(source_limit, "203.0.113.251")
+    bootstrap.resources().limiter.clear(source_limit, "203.0.113.251")
     with uow_factory() as uow:  # another address is not affected
-        ratelimit.check_login(uow, f"nobody-4-{os.getpid()}", "203.0.113.251")
+        bootstrap.resources().limiter.check_login(uow, f"nobody-4-{os.getpid()}", "203.0.113.251")
 
 
 @pytest.fixture
@@ -265,7 +273,7 @@ def test_the_login_page_says_when_to_try_again_and_checks_no_password_meanwhile(
 ):
     limits(LOGIN_RATE_LIMIT_ACCOUNT=2, LOGIN_RATE_LIMIT_SOURCE=100, LOCKOUT_FAILURES=50)
     user = make.user("investor")
-    ratelimit.clear(ratelimit.login_limits()[0], user.username)
+    bootstrap.resources().limiter.clear(bootstrap.resources().limiter.login_limits()[0], user.username)
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
 
     def attempt(password: str) -> list[str]:

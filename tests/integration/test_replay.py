@@ -21,7 +21,7 @@ import bcrypt
 import pytest
 from sqlalchemy import func, select, text
 
-from core import operations, runtime
+from core import bootstrap, operations
 from core.services import pools, users
 from core.settings import settings
 from db.models import CallItem, CapitalCall, Journal, Operation
@@ -72,12 +72,12 @@ def called_pool(make: Factory) -> tuple[int, Any, list[Any]]:
 
 
 def scalar(sql: str, **params: Any) -> Any:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(text(sql), params).scalar()
 
 
 def calls_of(pool_id: int) -> list[Any]:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             select(CapitalCall.id, CapitalCall.status, CapitalCall.amount).where(
                 CapitalCall.pool_id == pool_id
@@ -86,7 +86,7 @@ def calls_of(pool_id: int) -> list[Any]:
 
 
 def item_of(pool_id: int, investor_id: int) -> Any:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             select(CallItem.id, CallItem.amount_due, CallItem.amount_paid, CallItem.status)
             .join(CapitalCall)
@@ -99,7 +99,7 @@ def journals(pool_id: int, kind: str) -> int:
 
 
 def operations_of(pool_id: int, kind: str) -> list[Any]:
-    with runtime.unit_of_work() as uow:
+    with bootstrap.unit_of_work() as uow:
         return uow.session.execute(
             select(Operation.id, Operation.status, Operation.error).where(
                 Operation.pool_id == pool_id, Operation.kind == kind

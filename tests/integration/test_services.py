@@ -16,7 +16,6 @@ import bcrypt
 import pytest
 from sqlalchemy import text
 
-from core import ledger
 from core.errors import (
     CapacityExceeded,
     DomainError,
@@ -27,8 +26,10 @@ from core.errors import (
 )
 from core.permissions import Actor
 from core.services import commitments, pools, users
+from core.uow import UnitOfWork
 from db.models import Commitment, Pool, User
-from db.session import UnitOfWork, make_engine
+from db.session import make_engine
+from tests.workers import balances
 
 D = Decimal
 REAL_HASH = users.hash_password
@@ -126,7 +127,7 @@ def row(uow_factory: Callable[[], Any], model: type, object_id: int) -> Any:
 def commitment_balance(uow_factory: Callable[[], Any], pool_id: int, investor_id: int) -> Decimal:
     """Credit-positive balance of the investor's commitment account, from the ledger."""
     with uow_factory() as uow:
-        return -ledger.balances(uow.session, pool_id, investor_id).get(("commitment", investor_id), D(0))
+        return -balances(uow.session, pool_id, investor_id).get(("commitment", investor_id), D(0))
 
 
 def unique(prefix: str) -> str:

@@ -1,4 +1,4 @@
-"""The portfolio page's chart builders (core.investor_ui) drawn from a portfolio overview as the
+"""The portfolio page's chart builders (app.investor_ui) drawn from a portfolio overview as the
 service computes it: the J-curve ends on the portfolio's totals, contributions go down and
 distributions up, and each allocation pie splits exactly the figure it says it splits.
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from core import investor_ui as ui
+from app import investor_ui as ui
 from core.services import investor
 
 END = date(2024, 12, 31)

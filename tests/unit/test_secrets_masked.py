@@ -9,9 +9,9 @@ import logging
 
 import pytest
 
+from app.textsafe import md
 from core.logs import JsonFormatter, TextFormatter, mask_secrets
 from core.settings import load_settings
-from core.textsafe import md
 
 SECRET = "s3cr3t-Pa55"
 

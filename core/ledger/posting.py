@@ -1,22 +1,8 @@
-"""The books: post balanced journals at most once, and read every figure back from them.
+"""Posting: balanced journals written at most once (by idempotency key), and reversals.
 
-Chart of accounts (per pool, in the pool's currency):
-- pool level: cash; investments (at cost); unrealized (marks above or below cost); call_clearing
-  (the other side of capital called and not yet paid); fee_income (management fees owed to the
-  manager).
-- investor level: commitment (credit: what they promised) against commitment_memo (its debit
-  twin, so the memo pair balances); receivable (debit: called, not yet paid); capital (credit:
-  their share of the pool's NAV: contributions paid, less distributions, fees and carry, plus gains).
-
-How each movement is booked (journal kind: entries):
-- commitment: Dr commitment_memo(i) / Cr commitment(i)
-- capital_call: Dr receivable(i) for each investor / Cr call_clearing (the call's total)
-- payment: Dr cash, Cr capital(i) (the contribution); Dr call_clearing, Cr receivable(i)
-- management_fee: Dr capital(i) / Cr fee_income
-- investment: Dr investments / Cr cash (a purchase); Dr cash / Cr investments, unrealized (an exit)
-- valuation: Dr unrealized / Cr capital(i) for a gain; the mirror image for a loss
-- distribution: Dr capital(i) / Cr cash (the LP's share); carry: Dr capital(i) / Cr cash (the GP's)
-A reversal keeps the kind of the journal it reverses, so statement lines net out.
+Python checks each journal's shape and balance; the database checks them again (CHECK
+constraints, a deferred balance trigger, append-only triggers). See core.ledger.accounts for what
+each journal kind books.
 """
 
 from __future__ import annotations
@@ -26,43 +12,41 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
+from core.ledger.accounts import Account, JournalKind, Side
 from core.money import check_currency, quantize
-from db.models import INVESTOR_ACCOUNTS, POOL_ACCOUNTS, Entry, Journal, Pool
+from db.models import Entry, Journal, Pool
 
-JOURNAL_KINDS = (
-    "commitment",
-    "capital_call",
-    "payment",
-    "management_fee",
-    "investment",
-    "valuation",
-    "distribution",
-    "carry",
-)
-DEBIT, CREDIT = "D", "C"
+DEBIT, CREDIT = Side.DEBIT, Side.CREDIT
 
 
 @dataclass(frozen=True)
-class Line:
-    account: str
-    side: str
+class Leg:
+    """One entry to write: an amount on one side of one account (an investor's, or the pool's)."""
+
+    account: Account
+    side: Side
     amount: Decimal
     investor_id: int | None = None
 
 
-def debit(account: str, amount: Decimal, investor_id: int | None = None) -> Line:
-    return Line(account, DEBIT, amount, investor_id)
+def debit(account: Account, amount: Decimal, investor_id: int | None = None) -> Leg:
+    return Leg(account, DEBIT, amount, investor_id)
 
 
-def credit(account: str, amount: Decimal, investor_id: int | None = None) -> Line:
-    return Line(account, CREDIT, amount, investor_id)
+def credit(account: Account, amount: Decimal, investor_id: int | None = None) -> Leg:
+    return Leg(account, CREDIT, amount, investor_id)
 
 
-def check_lines(lines: list[Line], currency: str) -> None:
+def legs(side: Side, account: Account, amounts: list[tuple[int, Decimal]]) -> list[Leg]:
+    """One leg per investor with a non-zero amount: the investor half of a pro-rata journal."""
+    return [Leg(account, side, amount, investor) for investor, amount in amounts if amount != 0]
+
+
+def check_lines(lines: list[Leg], currency: str) -> None:
     """Python's half of the balance rule; the database checks it again at commit."""
     if len(lines) < 2:
         raise ValidationError("lines", "a journal needs at least two entries")
@@ -70,14 +54,14 @@ def check_lines(lines: list[Line], currency: str) -> None:
     for line in lines:
         if line.side not in (DEBIT, CREDIT):
             raise ValidationError("lines", f"unknown side {line.side!r}")
-        if line.account in POOL_ACCOUNTS:
-            if line.investor_id is not None:
-                raise ValidationError("lines", f"{line.account} is a pool account")
-        elif line.account in INVESTOR_ACCOUNTS:
-            if line.investor_id is None:
-                raise ValidationError("lines", f"{line.account} needs an investor")
-        else:
+        if line.account not in set(Account):
             raise ValidationError("lines", f"unknown account {line.account!r}")
+        if Account(line.account).per_investor != (line.investor_id is not None):
+            raise ValidationError(
+                "lines",
+                f"{line.account} "
+                + ("needs an investor" if line.investor_id is None else "is a pool account"),
+            )
         if not isinstance(line.amount, Decimal) or not line.amount.is_finite() or line.amount <= 0:
             raise ValidationError("amount", "every entry must be a positive Decimal")
         if line.amount != quantize(line.amount, currency):
@@ -93,10 +77,10 @@ class Posting:
 
     pool_id: int
     currency: str
-    kind: str
+    kind: JournalKind
     idempotency_key: str
     effective_date: date
-    lines: list[Line]
+    lines: list[Leg]
     memo: str = ""
     actor_id: int | None = None
     operation_id: uuid.UUID | None = None
@@ -108,10 +92,10 @@ def post(
     *,
     pool_id: int,
     currency: str,
-    kind: str,
+    kind: JournalKind,
     idempotency_key: str,
     effective_date: date,
-    lines: list[Line],
+    lines: list[Leg],
     memo: str = "",
     actor_id: int | None = None,
     operation_id: uuid.UUID | None = None,
@@ -211,7 +195,7 @@ def _journals(session: Session, postings: list[Posting]) -> tuple[dict[str, int]
         return {}, []
     for posting in postings:
         check_currency(posting.currency)
-        if posting.kind not in JOURNAL_KINDS:
+        if posting.kind not in set(JournalKind):
             raise ValidationError("kind", f"unknown journal kind {posting.kind!r}")
     keys = [posting.idempotency_key for posting in postings]
     if len(set(keys)) != len(keys):
@@ -269,9 +253,7 @@ def reverse(
     if journal is None or journal.pool_id is None:
         raise ValidationError("journal_id", "no such journal")
     rows = session.execute(select(Entry).where(Entry.journal_id == journal_id)).scalars().all()
-    lines = [
-        Line(row.account, CREDIT if row.side == DEBIT else DEBIT, row.amount, row.investor_id) for row in rows
-    ]
+    lines = [Leg(Account(row.account), Side(row.side).opposite, row.amount, row.investor_id) for row in rows]
     return post(
         session,
         pool_id=journal.pool_id,
@@ -295,38 +277,3 @@ def bump_versions(session: Session, pool_ids: set[int]) -> None:
     """In id order, so two workers posting to the same pools never deadlock."""
     for pool_id in sorted(pool_ids):
         bump_version(session, pool_id)
-
-
-SIGNED = case((Entry.side == DEBIT, Entry.amount), else_=-Entry.amount)
-
-
-def balances(
-    session: Session, pool_id: int, investor_id: int | None = None
-) -> dict[tuple[str, int | None], Decimal]:
-    """Debit-positive balance of each (account, investor) of a pool, straight from the entries."""
-    query = (
-        select(Entry.account, Entry.investor_id, func.sum(SIGNED))
-        .where(Entry.pool_id == pool_id)
-        .group_by(Entry.account, Entry.investor_id)
-    )
-    if investor_id is not None:
-        query = query.where(Entry.investor_id == investor_id)
-    return {(account, inv): total for account, inv, total in session.execute(query)}
-
-
-def unbalanced_journals(session: Session, limit: int = 20) -> list[tuple[int, str, Decimal]]:
-    rows = session.execute(
-        text(
-            """
-            SELECT j.id, coalesce(e.currency, '?'),
-                   coalesce(sum(CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END), 0)
-              FROM journals j LEFT JOIN entries e ON e.journal_id = j.id
-             GROUP BY j.id, e.currency
-            HAVING coalesce(sum(CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END), 0) <> 0
-                OR count(e.id) < 2
-             ORDER BY j.id LIMIT :limit
-            """
-        ),
-        {"limit": limit},
-    )
-    return [(row[0], row[1], row[2]) for row in rows]

@@ -1,4 +1,4 @@
-"""`make run`: one command that brings up the whole demo and takes it down again on Ctrl-C."""
+"""`make run` (python -m app run): one command that brings up the whole demo and takes it down again on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from core import runtime, seed
+from core import bootstrap, runtime, seed
 from core.settings import ROOT, settings
 from db.migrate import upgrade
 
@@ -20,7 +20,8 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def launch(port: int = 8501) -> int:
+def launch(port: int | None = None) -> int:
+    port = port or 8501
     # Ctrl-C, or a TERM from a process manager: either way take everything down in order, whenever it
     # comes (while migrating or seeding too), including the embedded servers this process started.
     signal.signal(signal.SIGINT, _stop)
@@ -30,11 +31,11 @@ def launch(port: int = 8501) -> int:
     try:
         database_url, redis_url = runtime.database_url(), runtime.redis_url()
         upgrade(database_url)
-        with runtime.unit_of_work() as uow:
+        with bootstrap.unit_of_work() as uow:
             empty = seed.is_empty(uow)
         if empty:
             try:
-                seed.seed_demo(runtime.unit_of_work)
+                seed.seed_demo(bootstrap.unit_of_work)
             except seed.ProductionRefusal as exc:  # start empty: `python -m core createuser` makes the admin
                 log.warning("%s; starting with an empty database", exc)
         # Children reach the same servers, embedded or not, through the environment.
@@ -82,7 +83,7 @@ def launch(port: int = 8501) -> int:
         log.info("stopping the worker and Streamlit")
         _stop_children(children)
         log.info("stopping the embedded servers")
-        runtime.stop_embedded()
+        bootstrap.stop()
         log.info("stopped")
     return status
 

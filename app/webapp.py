@@ -17,13 +17,13 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from core import logs, metrics, operations, ratelimit, runtime
+from app.textsafe import md
+from core import bootstrap, logs, metrics, operations, ratelimit, runtime
 from core.errors import DomainError
 from core.permissions import Actor
 from core.services import users
 from core.settings import SettingsError, settings
-from core.textsafe import md
-from db.session import UnitOfWork
+from core.uow import UnitOfWork
 
 log = logging.getLogger("investment_pools.app")
 T = TypeVar("T")
@@ -32,7 +32,7 @@ T = TypeVar("T")
 @st.cache_resource
 def _started() -> bool:
     """Once per server process: refuse bad settings, say where the data lives, migrate, and refuse a
-    production deployment with a default cookie key or demo passwords (runtime.check_production_ready)."""
+    production deployment with a default cookie key or demo passwords (bootstrap.check_production_ready)."""
     from db.migrate import upgrade
 
     logs.configure(settings().log_level, settings().log_format)
@@ -40,7 +40,7 @@ def _started() -> bool:
         settings().check()
         log.info(runtime.describe())
         upgrade(runtime.database_url())
-        runtime.check_production_ready()
+        bootstrap.check_production_ready()
     except SettingsError as exc:
         log.error("refusing to start: %s", exc)
         st.error(
@@ -52,7 +52,7 @@ def _started() -> bool:
 
 def unit_of_work() -> UnitOfWork:
     _started()
-    return runtime.unit_of_work()
+    return bootstrap.unit_of_work()
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ class _Directory(dict):
         self.limited: ratelimit.RateLimited | None = None
 
     def guard(self, controller: Any) -> None:
-        """Count every submitted login form against the rate limits (core.ratelimit.check_login)
+        """Count every submitted login form against the rate limits (RateLimiter.check_login)
         before the password is checked; the re-login cookie (token=, no username) is not an attempt."""
         original = controller.login
 
@@ -100,7 +100,7 @@ class _Directory(dict):
             if username:
                 try:
                     with unit_of_work() as uow:
-                        ratelimit.check_login(uow, str(username), client_address())
+                        uow.limiter.check_login(uow, str(username), client_address())
                 except ratelimit.RateLimited as exc:
                     self.limited = exc
                     return False
@@ -534,9 +534,7 @@ def submit_operations(pool_id: int, kind: str, payloads: list[dict[str, Any]], *
     submit_operation keys one; the page follows them together."""
     actor = st.session_state["actor"]
     with unit_of_work() as uow:
-        statuses = operations.submit_many(
-            actor, uow, pool_id, kind, payloads, queue=runtime.operations_queue()
-        )
+        statuses = operations.submit_many(actor, uow, pool_id, kind, payloads, queue=uow.queue)
     ids = [str(status.id) for status in statuses]
     st.session_state.setdefault("_following", {})[form] = ids[0] if len(ids) == 1 else ids
     return statuses

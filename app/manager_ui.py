@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import streamlit as st
 
-from core import webapp
+from app import webapp
 from core.money import MINOR_UNITS, quantize
 from core.services import manager, pools
 
@@ -115,7 +115,7 @@ def table(columns: dict[str, list[Any]], currency: str, money_columns: tuple[str
 
 def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> None:
     """A plotly chart built from plain dicts in one go (plotly's step-by-step API is several times
-    slower); amounts must already be floats (core.charts.plot_float), at this last step only."""
+    slower); amounts must already be floats (app.charts.plot_float), at this last step only."""
     st.plotly_chart(
         {"data": traces, "layout": {"height": height, "margin": {"t": 10, "b": 10}, **layout}},
         width="stretch",

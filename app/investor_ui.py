@@ -17,12 +17,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import webapp
-from core.charts import plot_float
+from app import webapp
+from app.charts import plot_float
+from app.textsafe import md
+from core import clock
 from core.errors import DomainError
 from core.money import MINOR_UNITS, quantize
 from core.services import investor, pools
-from core.textsafe import md
 
 RANGE_KEY = "investor_range"  # one widget key on every investor page: the range follows them
 DATES_KEY = "investor_range_dates"
@@ -92,7 +93,7 @@ def range_picker() -> investor.Period:
     )
     start = end = None
     if choice == "custom":
-        today = investor.today()
+        today = clock.today()
         picked = st.date_input(
             "From and to (inclusive)",
             value=(date(today.year, 1, 1), today),

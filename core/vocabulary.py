@@ -1,0 +1,105 @@
+"""The words the product is made of, each defined once: roles, statuses, strategies, fee bases.
+
+StrEnums, so a member is its own database value and compares equal to it; db.models builds its
+CHECK constraints from these, and pages show `label(member)` rather than the code. The ledger's
+own words (accounts, journal kinds, capital-account lines) are in core.ledger.accounts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    INVESTOR = "investor"
+    FUND_MANAGER = "fund_manager"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class KycStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Accreditation(StrEnum):
+    """In rising order: a pool asking for one admits every later one."""
+
+    NONE = "none"
+    ACCREDITED = "accredited"
+    QUALIFIED_PURCHASER = "qualified_purchaser"
+
+    @property
+    def rank(self) -> int:
+        return list(Accreditation).index(self)
+
+
+class Strategy(StrEnum):
+    VENTURE = "venture"
+    GROWTH = "growth"
+    BUYOUT = "buyout"
+    REAL_ESTATE = "real_estate"
+    PRIVATE_CREDIT = "private_credit"
+    INFRASTRUCTURE = "infrastructure"
+    SECONDARIES = "secondaries"
+    FUND_OF_FUNDS = "fund_of_funds"
+
+
+class FeeBasis(StrEnum):
+    """As core.fundmath.FeeTerms: committed capital in the investment period, invested after it."""
+
+    COMMITTED_THEN_INVESTED = "committed_then_invested"
+    COMMITTED = "committed"
+    INVESTED = "invested"
+
+
+class PoolStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    INVESTING = "investing"
+    WOUND_DOWN = "wound_down"
+
+
+class CommitmentStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class CallStatus(StrEnum):
+    """issuing while the worker books it; then issued, partially_paid and paid as its items are."""
+
+    ISSUING = "issuing"
+    ISSUED = "issued"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class CallItemStatus(StrEnum):
+    """Overdue is not a status: it is an open or partly paid item past its due date, on any day."""
+
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class OperationStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+def label(member: StrEnum | str) -> str:
+    """How a code reads to a person: 'fund_manager' -> 'fund manager'."""
+    return str(member).replace("_", " ")
