@@ -1,9 +1,13 @@
-"""The European (whole-fund) distribution waterfall for one investor class.
+"""The distribution waterfall for one investor class: the one engine behind both models.
+
+waterfall() is the European (whole-fund) waterfall. The American (deal-by-deal) model, the escrow
+and the clawback are in core.fundmath.carry, which runs this same engine once per deal.
 
 Tiers, in order, on cumulative distributions since the first close:
 1. return of capital: everything to the LP until it has its contributions back;
-2. preferred return: everything to the LP until it has the hurdle on each contribution, compounded
-   annually, actual/365, from the contribution's date to `on`: c x ((1 + h) ** (days / 365) - 1);
+2. preferred return: everything to the LP until it has the hurdle on each contribution, from the
+   contribution's date to `on`, actual/365, by the terms' hurdle_accrual: "compound" (annually,
+   the default) c x ((1 + h) ** (days / 365) - 1), or "simple" c x h x days / 365;
 3. GP catch-up: the GP takes `catch_up_rate` of each unit (the LP the rest) until the GP holds
    `carry_rate` of all profit distributed (profit = distributions above contributed capital);
    a catch-up rate at or below the carry rate can never catch up, so the tier then takes all the rest;
@@ -34,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from typing import Literal
 
 from core.errors import ValidationError
 from core.fundmath._common import (
@@ -55,14 +60,30 @@ from core.money import ROUNDING, to_decimal
 # really 1.00 is not floored to 0.99.
 _SNAP = Decimal("1e-30")
 
+WaterfallModel = Literal["european", "american"]
+HurdleAccrual = Literal["compound", "simple"]
+MODELS: tuple[str, ...] = ("european", "american")
+ACCRUALS: tuple[str, ...] = ("compound", "simple")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WaterfallTerms:
-    """Distribution terms as Decimal fractions (0.08 = 8%, catch-up 1 = 100%)."""
+    """A pool's distribution terms; rates are Decimal fractions (0.08 = 8%, catch-up 1 = 100%).
+
+    model: "european" (whole pool) or "american" (deal by deal, see core.fundmath.carry).
+    escrow_rate: the share of each carry payment held back until the clawback risk clears.
+    recover_prior_losses (American only): a deal's waterfall also returns the capital that earlier,
+    fully realized deals lost, before any carry is paid on it.
+    waterfall() itself reads only the hurdle, its accrual, the catch-up and the carry.
+    """
 
     hurdle_rate: Decimal = ZERO
     catch_up_rate: Decimal = ZERO
     carry_rate: Decimal
+    hurdle_accrual: HurdleAccrual = "compound"
+    model: WaterfallModel = "european"
+    escrow_rate: Decimal = ZERO
+    recover_prior_losses: bool = False
 
     def __post_init__(self) -> None:
         hurdle = to_decimal(self.hurdle_rate, "hurdle_rate")
@@ -71,6 +92,16 @@ class WaterfallTerms:
         object.__setattr__(self, "hurdle_rate", hurdle)
         object.__setattr__(self, "catch_up_rate", fraction(self.catch_up_rate, "catch_up_rate"))
         object.__setattr__(self, "carry_rate", fraction(self.carry_rate, "carry_rate"))
+        object.__setattr__(self, "escrow_rate", fraction(self.escrow_rate, "escrow_rate"))
+        _one_of(self.hurdle_accrual, ACCRUALS, "hurdle_accrual")
+        _one_of(self.model, MODELS, "model")
+        if not isinstance(self.recover_prior_losses, bool):
+            raise ValidationError("recover_prior_losses", "must be True or False")
+
+
+def _one_of(value: object, names: tuple[str, ...], field: str) -> None:
+    if not isinstance(value, str) or value not in names:
+        raise ValidationError(field, f"must be one of {', '.join(names)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,26 +190,44 @@ class _Schedule:
 
 
 def preferred_return(
-    hurdle_rate: Decimal, contributions: Iterable[tuple[date, Decimal]], on: date
+    hurdle_rate: Decimal,
+    contributions: Iterable[tuple[date, Decimal]],
+    on: date,
+    accrual: HurdleAccrual = "compound",
 ) -> Decimal:
-    """The hurdle on each contribution from its date to `on`, compounded annually, actual/365 (exact)."""
+    """The hurdle on each contribution from its date to `on`, actual/365 (exact).
+
+    "compound" compounds annually, c x ((1 + h) ** (days / 365) - 1); "simple" is c x h x days / 365.
+    """
+    _one_of(accrual, ACCRUALS, "accrual")
     base = ONE + hurdle_rate
     total = ZERO
     for when, value in contributions:
         if hurdle_rate and value:
             years = WIDE.divide(Decimal((on - when).days), DAYS_PER_YEAR)
-            total = WIDE.add(total, WIDE.multiply(value, WIDE.power(base, years) - ONE))
+            if accrual == "simple":
+                accrued = WIDE.multiply(WIDE.multiply(value, hurdle_rate), years)
+            else:
+                accrued = WIDE.multiply(value, WIDE.power(base, years) - ONE)
+            total = WIDE.add(total, accrued)
     return total
 
 
-def _dated(items: object, field: str, on: date, tracker: CurrencyTracker) -> list[tuple[date, Decimal]]:
+def _dated(
+    items: object,
+    field: str,
+    on: date | None,
+    tracker: CurrencyTracker,
+    on_is: str = "the distribution date",
+) -> list[tuple[date, Decimal]]:
+    """(date, non-negative amount) pairs, none dated after `on` (when given)."""
     result = []
     try:
         pairs = list(items)  # type: ignore[call-overload]
         for when, value in pairs:
             when = a_date(when, field)
-            if when > on:
-                raise ValidationError(field, f"is dated {when}, after the distribution date {on}")
+            if on is not None and when > on:
+                raise ValidationError(field, f"is dated {when}, after {on_is} {on}")
             result.append((when, non_negative(value, field, tracker)))
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ValidationError):
@@ -214,34 +263,55 @@ def waterfall(
     unit = unit_for(currency, minor_unit, tracker)
     on_grid(proceeds_, unit, "proceeds")
 
-    with localcontext(WIDE):  # exact intermediates; the only rounding is below
+    with localcontext(WIDE):  # exact intermediates; the only rounding is in _split
         capital = sum((v for _, v in paid), ZERO)
-        schedule = _Schedule(terms, capital, preferred_return(terms.hurdle_rate, paid, on))
+        preferred = preferred_return(terms.hurdle_rate, paid, on, terms.hurdle_accrual)
+        schedule = _Schedule(terms, capital, preferred)
         lp_received = sum((v for _, v in prior), ZERO)
         if prior_gp_distributions is None:
             start = schedule.total_for_lp(lp_received)
         else:
             gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
             start = WIDE.add(lp_received, sum((v for _, v in gp_prior), ZERO))
+    return _split(schedule, start, proceeds_, unit)[0]
+
+
+def _split(
+    schedule: _Schedule,
+    start: Decimal,
+    proceeds: Decimal,
+    unit: Decimal,
+    gp_exact: Decimal = ZERO,
+    gp_paid: Decimal = ZERO,
+) -> tuple[WaterfallResult, Decimal]:
+    """Split `proceeds` distributed after the first `start`; also returns the GP's exact share of them.
+
+    The GP's running total is rounded down and each tier's GP amount is the step in it. gp_exact and
+    gp_paid are where that total stood before these proceeds, exactly and as paid: waterfall() starts
+    each call at zero; a run of exits (core.fundmath.carry) carries them from one exit to the next, so
+    the fractions of a minor unit rounded off one exit are paid at a later one, never lost or doubled.
+    """
+    with localcontext(WIDE):
         before = schedule.tiers(start)
-        after = schedule.tiers(WIDE.add(start, proceeds_))
+        after = schedule.tiers(WIDE.add(start, proceeds))
 
         amounts: list[Decimal] = []
-        reached = gp_paid = ZERO
-        exact_total = exact_gp = ZERO
+        reached = paid_now = ZERO
+        exact_total, exact_gp = ZERO, gp_exact
         for index, ((t_before, gp_before), (t_after, gp_after)) in enumerate(zip(before, after, strict=True)):
             exact_total = WIDE.add(exact_total, WIDE.subtract(t_after, t_before))
             exact_gp = WIDE.add(exact_gp, WIDE.subtract(gp_after, gp_before))
             if index == len(after) - 1:
-                boundary = proceeds_
+                boundary = proceeds
             else:
-                boundary = min(round_to(exact_total, unit, ROUNDING), proceeds_)
+                boundary = min(round_to(exact_total, unit, ROUNDING), proceeds)
             tier = boundary - reached
             reached = boundary
-            gp_due = round_to(exact_gp.quantize(_SNAP, context=WIDE), unit, ROUND_FLOOR) - gp_paid
-            gp = max(min(gp_due, tier), ZERO)
-            gp_paid += gp
+            rounded = round_to(exact_gp.quantize(_SNAP, context=WIDE), unit, ROUND_FLOOR)
+            gp = max(min(rounded - gp_paid - paid_now, tier), ZERO)
+            paid_now += gp
             amounts += [tier - gp, gp]
+        increment = WIDE.subtract(exact_gp, gp_exact)
     lp_total = amounts[0] + amounts[2] + amounts[4] + amounts[6]
     gp_total = amounts[1] + amounts[3] + amounts[5] + amounts[7]
-    return WaterfallResult(*amounts, lp_total=lp_total, gp_total=gp_total)
+    return WaterfallResult(*amounts, lp_total=lp_total, gp_total=gp_total), increment

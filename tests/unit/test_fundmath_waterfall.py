@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import CurrencyMismatch, ValidationError
-from core.fundmath import WaterfallTerms, waterfall
+from core.fundmath import WaterfallTerms, preferred_return, waterfall
 from core.money import Money
 
 D = Decimal
@@ -281,3 +281,120 @@ def test_prior_distributions_beyond_what_terms_allow() -> None:
     with pytest.raises(ValidationError) as info:
         waterfall(all_carry, [(START, D(50))], [(START, D(60))], D(10), ONE_YEAR_LATER)
     assert info.value.field == "prior_distributions"
+
+
+def test_partial_catch_up_of_25_percent_completes_exactly() -> None:
+    # 8% hurdle compounded, 25% catch-up, 20% carry; 100 in on START, 200 out a year later.
+    #   tier 1, return of capital: LP 100                              (200 - 100 = 100 left)
+    #   tier 2, preferred return:  LP 100 x (1.08 ** (365/365) - 1) = 8 (100 - 8 = 92 left)
+    #   tier 3, 25% catch-up:      after K units the GP holds 0.25 K of a profit of 8 + K; it has
+    #                              caught up when 0.25 K = 0.2 x (8 + K), so 0.05 K = 1.6, K = 32:
+    #                              GP 0.25 x 32 = 8, LP 24                (92 - 32 = 60 left)
+    #   tier 4, 80/20 split of 60: LP 48, GP 12
+    #   LP 100 + 8 + 24 + 48 = 180; GP 8 + 12 = 20 = 20% of the 100 profit, not a cent more.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D("0.25"), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
+    assert [(t.lp, t.gp) for t in result.tiers] == [(100, 0), (8, 0), (24, 8), (48, 12)]
+    assert (result.lp_total, result.gp_total) == (D(180), D(20))
+
+
+def test_partial_catch_up_of_50_percent_rounds_in_the_lps_favour() -> None:
+    # The same with a 50% catch-up: 0.5 K = 0.2 x (8 + K), so 0.3 K = 1.6, K = 5.3333...
+    #   tier 1: 100 to the LP; tier 2: 8 to the LP (boundaries 100 and 108)
+    #   tier 3 ends at 113.3333..., rounded half up to 113.33, so the tier is 5.33; the GP's exact
+    #          running total is 0.5 x 5.3333... = 2.6666..., rounded down 2.66: GP 2.66, LP 2.67
+    #   tier 4 is 200 - 113.33 = 86.67; the GP's exact running total is now
+    #          2.6666... + 0.2 x 86.6666... = 20 (exactly its carry share), so GP 20 - 2.66 = 17.34,
+    #          LP 86.67 - 17.34 = 69.33
+    #   LP 100 + 8 + 2.67 + 69.33 = 180; GP 2.66 + 17.34 = 20.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D("0.5"), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(200), ONE_YEAR_LATER)
+    assert (result.catch_up_lp, result.catch_up_gp) == (D("2.67"), D("2.66"))
+    assert (result.split_lp, result.split_gp) == (D("69.33"), D("17.34"))
+    assert (result.lp_total, result.gp_total) == (D(180), D(20))
+
+
+def test_a_partial_catch_up_stopped_half_way_has_not_overtaken() -> None:
+    # 50% catch-up, 110 out: tiers 1 and 2 take 108, and the 2 left are the start of the catch-up:
+    # GP 1, LP 1. The GP holds 1 of a profit of 10: 10%, still short of its 20%.
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D("0.5"), carry_rate=D("0.2"))
+    result = waterfall(terms, [(START, D(100))], [], D(110), ONE_YEAR_LATER)
+    assert (result.catch_up_lp, result.catch_up_gp, result.split_gp) == (D(1), D(1), D(0))
+    assert result.gp_total <= D("0.2") * D(10)
+
+
+def test_simple_hurdle_accrual() -> None:
+    # 8% simple over two years (2022-01-01 to 2024-01-01, 730 days): 100 x 0.08 x 730/365 = 16
+    # (compounded it would be 16.64). 100% catch-up, 20% carry, 250 out:
+    #   tier 1: LP 100; tier 2: LP 16                                   (250 - 116 = 134 left)
+    #   tier 3: K = 0.2 x (16 + K), so 0.8 K = 3.2, K = 4: GP 4          (134 - 4 = 130 left)
+    #   tier 4: LP 0.8 x 130 = 104, GP 0.2 x 130 = 26
+    #   LP 100 + 16 + 104 = 220; GP 4 + 26 = 30 = 20% of the 150 profit.
+    terms = WaterfallTerms(
+        hurdle_rate=D("0.08"), hurdle_accrual="simple", catch_up_rate=D(1), carry_rate=D("0.2")
+    )
+    result = waterfall(terms, [(date(2022, 1, 1), D(100))], [], D(250), ONE_YEAR_LATER)
+    assert [(t.lp, t.gp) for t in result.tiers] == [(100, 0), (16, 0), (0, 4), (104, 26)]
+    assert preferred_return(D("0.08"), [(date(2022, 1, 1), D(100))], ONE_YEAR_LATER, "simple") == 16
+    # A leap year accrues 366 days: 1000 x 0.08 x 366/365 = 80.2191..., 80.22 to the cent.
+    leap = preferred_return(D("0.08"), [(date(2024, 1, 1), D(1000))], date(2025, 1, 1), "simple")
+    assert abs(leap - D(29280) / D(365)) < D("1e-25") and round(leap, 2) == D("80.22")
+
+
+def test_new_terms_default_to_the_existing_whole_fund_behaviour() -> None:
+    terms = WaterfallTerms(hurdle_rate=D("0.08"), catch_up_rate=D(1), carry_rate=D("0.2"))
+    assert (terms.model, terms.hurdle_accrual, terms.escrow_rate, terms.recover_prior_losses) == (
+        "european",
+        "compound",
+        D(0),
+        False,
+    )
+    assert terms == STANDARD
+    # waterfall() reads only hurdle, accrual, catch-up and carry: model and escrow change nothing.
+    american = WaterfallTerms(
+        hurdle_rate=D("0.08"), catch_up_rate=D(1), carry_rate=D("0.2"), model="american", escrow_rate=D("0.3")
+    )
+    assert waterfall(american, [(START, D(50))], [], D(100), ONE_YEAR_LATER) == waterfall(
+        STANDARD, [(START, D(50))], [], D(100), ONE_YEAR_LATER
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"model": "whole_fund"}, "model"),
+        ({"model": None}, "model"),
+        ({"model": "European"}, "model"),
+        ({"hurdle_accrual": "continuous"}, "hurdle_accrual"),
+        ({"hurdle_accrual": 1}, "hurdle_accrual"),
+        ({"escrow_rate": D("1.01")}, "escrow_rate"),
+        ({"escrow_rate": D(-1)}, "escrow_rate"),
+        ({"escrow_rate": 0.3}, "escrow_rate"),
+        ({"escrow_rate": True}, "escrow_rate"),
+        ({"escrow_rate": "thirty"}, "escrow_rate"),
+        ({"escrow_rate": D("NaN")}, "escrow_rate"),
+        ({"carry_rate": True}, "carry_rate"),
+        ({"carry_rate": "twenty"}, "carry_rate"),
+        ({"catch_up_rate": D("sNaN")}, "catch_up_rate"),
+        ({"catch_up_rate": D("Infinity")}, "catch_up_rate"),
+        ({"hurdle_rate": "eight"}, "hurdle_rate"),
+        ({"hurdle_rate": False}, "hurdle_rate"),
+        ({"recover_prior_losses": 1}, "recover_prior_losses"),
+        ({"recover_prior_losses": "yes"}, "recover_prior_losses"),
+    ],
+)
+def test_bad_new_terms_name_the_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        WaterfallTerms(**{"carry_rate": D("0.2"), **kwargs})
+    assert info.value.field == field
+
+
+def test_numeric_strings_are_accepted_as_rates() -> None:
+    terms = WaterfallTerms(carry_rate="0.2", escrow_rate="0.25", hurdle_rate="0.08")
+    assert (terms.carry_rate, terms.escrow_rate, terms.hurdle_rate) == (D("0.2"), D("0.25"), D("0.08"))
+
+
+def test_unknown_accrual_is_refused_by_preferred_return() -> None:
+    with pytest.raises(ValidationError) as info:
+        preferred_return(D("0.08"), [(START, D(100))], ONE_YEAR_LATER, "daily")  # type: ignore[arg-type]
+    assert info.value.field == "accrual"
