@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.charts import plot_float
 from app.textsafe import md
 from core import clock
@@ -59,7 +59,7 @@ def percent(value: Decimal | None, places: int = 1) -> str:
 
 
 def money_columns(currency: str, *labels: str) -> dict[str, Any]:
-    return {label: webapp.money_column(label, currency) for label in labels}
+    return {label: format.money_column(label, currency) for label in labels}
 
 
 DATE_COLUMN = {"format": "YYYY-MM-DD"}

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from core.money import MINOR_UNITS, quantize
 from core.services import manager, pools
 
@@ -109,7 +109,7 @@ def table(columns: dict[str, list[Any]], currency: str, money_columns: tuple[str
     st.dataframe(
         data,
         hide_index=True,
-        column_config={name: webapp.money_column(name, currency) for name in money_columns},
+        column_config={name: format.money_column(name, currency) for name in money_columns},
     )
 
 

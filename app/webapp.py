@@ -6,7 +6,6 @@ Only Streamlit plumbing lives here; every rule is in the services it calls.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from streamlit_authenticator.utilities import LoginError
 
 from app.textsafe import md
 from core import bootstrap, logs, metrics, operations, ratelimit, runtime
-from core.errors import DomainError
+from core.errors import DomainError, FieldErrors
 from core.permissions import Actor
 from core.services import users
 from core.settings import SettingsError, settings
@@ -473,23 +472,83 @@ def require_actor(*roles: str) -> Actor:
 
 @contextmanager
 def refusals_shown() -> Iterator[None]:
-    """Show a service's refusal as a message on the page; the app keeps running."""
+    """Show a service's refusal on the page (every error of a form at once); the app keeps running."""
     try:
         yield
+    except FieldErrors as exc:
+        st.error("\n".join(f"- {md(error.message)}" for error in exc.errors))
     except DomainError as exc:
         st.error(md(exc.message))  # a refusal may quote what the user typed: shown as text
 
 
 def choose(
-    label: str, items: Sequence[T], describe: Callable[[T], str], *, selected: object = None, **options: Any
-) -> T:
+    label: str,
+    items: Sequence[T],
+    describe: Callable[[T], str],
+    *,
+    key: str,
+    selected: object = None,
+    gone: str = "The choice you had made is no longer available; nothing was done. Choose again.",
+    **options: Any,
+) -> T | None:
     """A select box whose options are the items' ids, not the items: an item's view changes as
     figures land between runs, and a changed option would silently move the choice to another one
-    (a second tab once paid another investor's item). `selected`: the id shown chosen at first."""
+    (a second tab once paid another investor's item). Nothing is chosen until the person chooses
+    (unless `selected` names an id); a choice that has disappeared since (paid in another tab,
+    decided by someone else) is cleared with the `gone` message, never replaced by the next item."""
     by_id = {item.id: item for item in items}  # type: ignore[attr-defined]
-    ids = list(by_id)
-    index = ids.index(selected) if selected in by_id else 0
-    return by_id[st.selectbox(label, ids, index=index, format_func=lambda i: describe(by_id[i]), **options)]
+    current = st.session_state.get(key)
+    if current is not None and current not in by_id:
+        del st.session_state[key]
+        st.warning(gone)
+    if key in st.session_state:
+        chosen = st.selectbox(
+            label, list(by_id), key=key, format_func=lambda i: describe(by_id[i]), **options
+        )
+    else:
+        index = list(by_id).index(selected) if selected in by_id else None
+        chosen = st.selectbox(
+            label, list(by_id), index=index, key=key, format_func=lambda i: describe(by_id[i]), **options
+        )
+    return by_id.get(chosen)
+
+
+def form_key(name: str) -> str:
+    """The key of a form's widgets: a new one after each success (reset_form), so every input
+    starts empty again and no choice survives into the next request."""
+    return f"{name}-{st.session_state.get(f'_form_generation_{name}', 0)}"
+
+
+def reset_form(name: str) -> None:
+    slot = f"_form_generation_{name}"
+    st.session_state[slot] = st.session_state.get(slot, 0) + 1
+
+
+def confirmed(
+    key: str, button: str, question: str, *, yes: str, about: object = None, **button_options: Any
+) -> bool:
+    """An irreversible action asks first. The button opens `question` (what will happen and what
+    cannot be undone, already escaped for markdown); only `yes` acts. `about` is what the question
+    was asked about (an id and version, the previewed command): if that changes before the answer,
+    the question is withdrawn and must be asked again."""
+    slot = f"_confirm_{key}"
+    if slot in st.session_state and st.session_state[slot] != about:
+        del st.session_state[slot]
+    if slot not in st.session_state:
+        if st.button(button, key=f"{key}-ask", **button_options):
+            st.session_state[slot] = about
+            st.rerun()
+        return False
+    with st.container(border=True):
+        st.warning(question, icon=":material/help:")
+        left, right = st.columns(2)
+        if left.button(yes, key=f"{key}-yes", type="primary"):
+            del st.session_state[slot]
+            return True
+        if right.button("Cancel", key=f"{key}-no"):
+            del st.session_state[slot]
+            st.rerun()
+    return False
 
 
 def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -498,46 +557,26 @@ def call(service: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return service(st.session_state["actor"], uow, *args, **kwargs)
 
 
-def money_column(label: str, currency: str) -> Any:
-    """Numbers stay numbers in tables (sortable, exact in exports); only the display carries the currency."""
-    preset = {"USD": "dollar", "EUR": "euro", "JPY": "yen"}.get(currency)
-    return st.column_config.NumberColumn(
-        label if preset else f"{label} ({currency})", format=preset or "accounting"
-    )
-
-
 # --- durable operations on a page --------------------------------------------------------------------
 
 
-def form_key(name: str) -> str:
-    """One idempotency key per form showing: a double click or a resent form submits once."""
-    slot = f"_form_key_{name}"
-    if slot not in st.session_state:
-        st.session_state[slot] = secrets.token_hex(16)
-    return st.session_state[slot]
+def submit(service: Callable[..., Any], command: Any, *, form: str, done: str) -> None:
+    """Submit a previewed command through its service (payments.record, calls.issue, ...) and follow
+    the operation(s) it returns until posted; the form resets once it has succeeded.
 
-
-def submit_operation(pool_id: int, kind: str, payload: dict[str, Any], *, form: str) -> Any:
-    """Record a money-moving request and trigger its job; the page then follows its progress.
-
-    The idempotency key is the request itself (operations.derived_key: kind, actor, pool, payload),
-    not this browser session's: a double click (whose second run starts after the first one is
-    recorded), the same form sent from a second tab, or a resent request is the operation already
-    recorded, whose status is shown again. A different amount, reference, date or purpose is a new
-    request.
-    """
-    return submit_operations(pool_id, kind, [payload], form=form)[0]
-
-
-def submit_operations(pool_id: int, kind: str, payloads: list[dict[str, Any]], *, form: str) -> list[Any]:
-    """Several requests at once (a bank statement's payments), each its own operation, keyed as
-    submit_operation keys one; the page follows them together."""
-    actor = st.session_state["actor"]
+    The idempotency key is the request itself (operations.derived_key), so a double click or the
+    same form sent from a second tab is the operation already recorded, which is said so."""
     with unit_of_work() as uow:
-        statuses = operations.submit_many(actor, uow, pool_id, kind, payloads, queue=uow.queue)
+        result = service(st.session_state["actor"], uow, command)
+    statuses = result if isinstance(result, list) else [result]
     ids = [str(status.id) for status in statuses]
     st.session_state.setdefault("_following", {})[form] = ids[0] if len(ids) == 1 else ids
-    return statuses
+    st.session_state.setdefault("_done_messages", {})[form] = done
+    if all(status.replayed for status in statuses):
+        st.session_state.setdefault("_finished", {})[form] = (
+            "info",
+            "This was already recorded, once; it was not recorded again.",
+        )
 
 
 def start_following(form: str, operation_id: object) -> None:
@@ -545,9 +584,10 @@ def start_following(form: str, operation_id: object) -> None:
     st.session_state.setdefault("_following", {})[form] = str(operation_id)
 
 
-def follow_operation(form: str, *, done_message: str = "Done.") -> None:
-    """A progress bar for the operation a form started, refreshed until it finishes; then the
-    whole page reruns once so every figure on it shows the posted result."""
+def follow_operation(form: str, *, done_message: str | None = None) -> None:
+    """A progress bar for the operation a form started, refreshed until it finishes; then the form
+    resets (on success) and the whole page reruns once so every figure on it shows the result."""
+    done_message = st.session_state.get("_done_messages", {}).get(form) or done_message or "Done."
     following = st.session_state.get("_following", {}).get(form)
     if following is None:
         return
@@ -569,6 +609,7 @@ def follow_operation(form: str, *, done_message: str = "Done.") -> None:
             st.session_state["_following"].pop(form, None)
             if not failed:
                 outcome = ("success", done_message)
+                reset_form(form)
             elif len(statuses) == 1:
                 outcome = ("error", f"Refused: {md(failed[0].error)}")
             else:
@@ -600,4 +641,4 @@ def show_finished(form: str) -> None:
     finished = st.session_state.get("_finished", {}).pop(form, None)
     if finished is not None:
         kind, message = finished
-        (st.success if kind == "success" else st.error)(message)
+        {"success": st.success, "info": st.info}.get(kind, st.error)(message)

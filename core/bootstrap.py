@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from core import operations, runtime, seed
 from core.cache import Cache, Notifier
 from core.ratelimit import RateLimiter
-from core.services import calls, commitments, distributions, exports, fees, investments, payments
+from core.services import calls, commitments, corrections, distributions, exports, fees, investments, payments
 from core.settings import SettingsError, settings
 from core.uow import Resources, UnitOfWork
 from db.session import engine_for
@@ -29,11 +29,13 @@ from db.session import engine_for
 operations.register(
     commitments.SettleCommitments(),
     calls.IssueCapitalCall(),
-    payments.RecordPayment(),
+    payments.RecordPaymentKind(),
     fees.ChargeManagementFee(),
     investments.RecordInvestment(),
     investments.RecordValuation(),
+    investments.RecordExit(),
     distributions.DistributeProceeds(),
+    corrections.ReversePosting(),
     exports.ExportCsv(),
 )
 

@@ -6,6 +6,7 @@ Rounding happens only where code asks for it, with the one explicit mode below.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -52,8 +53,14 @@ def quantize(amount: Decimal, currency: str, rounding: str = ROUNDING) -> Decima
     return amount.quantize(minor_unit(currency), rounding=rounding)
 
 
+_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
 def to_decimal(value: object, field: str) -> Decimal:
-    """A finite Decimal from a Decimal, int or numeric string; floats and garbage are refused."""
+    """A finite Decimal from a Decimal, int or numeric string; floats and garbage are refused.
+
+    Text must be a plain decimal number (thousands separators allowed): "1e9" is refused rather
+    than read as a billion, because nobody types an amount that way on purpose."""
     if isinstance(value, (bool, float)):
         raise ValidationError(field, "must be given as a decimal string or Decimal, not a float")
     if isinstance(value, Decimal):
@@ -65,6 +72,12 @@ def to_decimal(value: object, field: str) -> Decimal:
         if not text:
             raise ValidationError(field, "is required")
         if len(text) > 40:
+            raise ValidationError(field, "is not a number")
+        if not _PLAIN.fullmatch(text):
+            if re.fullmatch(r"[+-]?[\d.]+[eE][+-]?\d+", text):
+                raise ValidationError(
+                    field, "must be written out in digits (1e9 and the like are not accepted)"
+                )
             raise ValidationError(field, "is not a number")
         try:
             result = Decimal(text)
@@ -88,7 +101,9 @@ def parse_amount(value: object, currency: str, field: str, *, allow_zero: bool =
         raise ValidationError(field, "is too large")
     if amount != quantize(amount, currency):
         places = MINOR_UNITS[currency]
-        raise ValidationError(field, f"has more than {places} decimal places for {currency}")
+        raise ValidationError(
+            field, f"has more than {places} decimal places for {currency}", places=places, currency=currency
+        )
     return quantize(amount, currency)
 
 

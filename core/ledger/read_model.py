@@ -245,3 +245,26 @@ def daily(
 def select_positions(m: Any, keys: Sequence[Any], lines: Sequence[Line] = CAPITAL_LINES) -> Select[Any]:
     """select(keys, one sum per line) over a movements() subquery, grouped by the keys."""
     return select(*keys, *line_sums(m, lines)).group_by(*keys)
+
+
+def dated(
+    session: Session,
+    *,
+    pool_id: int,
+    lines: Sequence[Line],
+    as_of: date | None,
+    upto_journal: int | None = None,
+) -> dict[int, dict[Line, list[tuple[date, Decimal]]]]:
+    """Per investor, each line's dated amounts (days with a non-zero net), oldest first: the flows a
+    waterfall or an IRR reads."""
+    m = movements(as_of=as_of, pool_id=pool_id, lines=lines, upto_journal=upto_journal)
+    rows = session.execute(
+        select(m.c.investor_id, m.c.line, m.c.day, func.sum(m.c.amount))
+        .group_by(m.c.investor_id, m.c.line, m.c.day)
+        .order_by(m.c.investor_id, m.c.day)
+    ).all()
+    flows: dict[int, dict[Line, list[tuple[date, Decimal]]]] = {}
+    for investor, line, day, amount in rows:
+        if amount:
+            flows.setdefault(investor, {ln: [] for ln in lines})[Line(line)].append((day, amount))
+    return flows

@@ -11,6 +11,7 @@ sweep()   re-enqueues operations left pending or running too long (lost job, flu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -49,6 +50,7 @@ class OperationStatus:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    replayed: bool = False  # the same request was recorded before: this is that first operation
 
     @property
     def fraction(self) -> float:
@@ -218,6 +220,7 @@ def _record(
             )
         )
     }
+    replays = set(recorded)
     if any(op.actor_id != actor.user_id or op.kind != handler.name for op in recorded.values()):
         raise ValidationError("idempotency_key", "is already used by another request")
     fresh = [(key, payload) for key, payload in zip(keys, payloads, strict=True) if key not in recorded]
@@ -286,7 +289,7 @@ def _record(
         for row in rows:
             with log_context(operation_id=row["id"], actor_id=actor.user_id, pool_id=row["pool_id"]):
                 log.info("operation %s (%s) submitted", row["id"], handler.name)
-    return [OperationStatus.of(recorded[key]) for key in keys]
+    return [dataclasses.replace(OperationStatus.of(recorded[key]), replayed=key in replays) for key in keys]
 
 
 def _visible(actor: Actor, uow: UnitOfWork, ops: list[Row[Any]]) -> None:
@@ -319,7 +322,9 @@ def operation_statuses(
     except ValueError:
         raise NotFound("no such operation") from None
     # The status columns only (not the payload): a page following a statement asks every second.
-    columns = [getattr(Operation, name) for name in (*OperationStatus.__dataclass_fields__, "actor_id")]
+    columns = [
+        getattr(Operation, name) for name in (*OperationStatus.__dataclass_fields__, "actor_id") if name != "replayed"
+    ]
     found = {
         op.id: op
         for op in uow.session.execute(

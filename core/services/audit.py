@@ -11,9 +11,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.domain import clean_text
-from core.errors import DomainError, PermissionDenied
+from core.errors import Conflict, DomainError, PermissionDenied
 from core.permissions import ADMIN, Actor, require_role
 from core.uow import UnitOfWork
 from db.models import AuditLog, User
@@ -22,8 +23,27 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# A unique index that two requests can race for, and what the loser is told: the checks before
+# the insert see no duplicate, so the database is the one that notices.
+CONFLICTS = {
+    "uq_commitments_live": "this investor already has a live commitment to this pool (it was recorded a moment ago)",
+    "uq_users_username": "that username is already taken",
+    "uq_users_email_lower": "a user with that email address already exists",
+    "uq_operations_idempotency_key": "this request was already recorded a moment ago",
+    "uq_journals_idempotency_key": "this was already posted a moment ago",
+    "uq_portfolio_companies_pool_id_name": "this pool already has a company of that name",
+}
+
+
+def conflict_of(exc: IntegrityError) -> Conflict | None:
+    """The domain's words for a unique index a concurrent duplicate ran into (None: not one of ours)."""
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    return Conflict(CONFLICTS[name]) if name in CONFLICTS else None
+
+
 def records_refusals(action: str, object_type: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a writing service: a DomainError rolls back, is written to the audit log, and propagates.
+    A concurrent duplicate the database caught (CONFLICTS) becomes a Conflict the same way.
 
     The object id is the service's first argument after (actor, uow), when it has one.
     """
@@ -33,13 +53,20 @@ def records_refusals(action: str, object_type: str) -> Callable[[Callable[P, R]]
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             actor: Actor = args[0]  # type: ignore[assignment]
             uow: UnitOfWork = args[1]  # type: ignore[assignment]
+            object_id: Any = args[2] if len(args) > 2 and isinstance(args[2], (int, str)) else None
             try:
                 return service(*args, **kwargs)
             except DomainError as exc:
                 uow.rollback()
-                object_id: Any = args[2] if len(args) > 2 and isinstance(args[2], (int, str)) else None
                 uow.record_refusal(actor.user_id, action, object_type, object_id, exc.message)
                 raise
+            except IntegrityError as exc:
+                conflict = conflict_of(exc)
+                if conflict is None:
+                    raise
+                uow.rollback()
+                uow.record_refusal(actor.user_id, action, object_type, object_id, conflict.message)
+                raise conflict from exc
 
         return run
 

@@ -1,103 +1,275 @@
-"""Capital calls: a percentage of commitments or an amount, split pro rata to commitment."""
+"""Capital calls: a percentage of commitments or an amount, split pro rata to commitment.
+
+One validation, check(), serves the preview a manager reads and the capital_call operation that
+posts it, so the preview is exactly what is posted: the command carries the pool's version, and a
+pool that changed since the preview (a commitment accepted, another call issued) is refused with
+a request to preview again.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from core import clock, positions
+from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
-from core.errors import InvalidState, ValidationError
+from core.errors import Collector, InvalidState, Stale, ValidationError
 from core.fundmath import allocate
+from core.ledger import Account, JournalKind, Line, Side, read_model
 from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount, quantize, to_decimal
+from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, batch_size
-from core.permissions import require_pool_manager
+from core.permissions import Actor, require_pool_manager
+from core.services.pools import load_pool
 from core.uow import UnitOfWork
+from core.vocabulary import CallStatus, CommitmentStatus
 from db.models import CallItem, CapitalCall, Commitment, Operation, Pool
 
-
-def call_total(pool: Pool, committed: Decimal, payload: dict[str, Any]) -> Decimal:
-    """A call is a percentage of commitments or an amount; either way an exact total in minor units."""
-    percent, amount = payload.get("percent"), payload.get("amount")
-    if (percent in (None, "")) == (amount in (None, "")):
-        raise ValidationError("percent", "give either a percentage of commitments or an amount, not both")
-    if percent not in (None, ""):
-        pct = to_decimal(percent, "percent")
-        if pct <= 0 or pct > 100:
-            raise ValidationError("percent", "must be above 0 and at most 100")
-        return quantize(committed * pct / 100, pool.currency)
-    return parse_amount(amount, pool.currency, "amount")
+KIND = "capital_call"
+ZERO = Decimal(0)
+NOTICE_BUSINESS_DAYS = 10  # ILPA Principles: at least ten business days between notice and due date
 
 
-def _within_unfunded(pool: Pool, total: Decimal, unfunded: Decimal) -> None:
-    if total > unfunded:
-        raise ValidationError(
-            "amount", f"{total:,} is above the unfunded commitments of {unfunded:,} {pool.currency}"
+def default_due_date(call_date: date) -> date:
+    """Ten business days (Monday to Friday) after the call date."""
+    due, counted = call_date, 0
+    while counted < NOTICE_BUSINESS_DAYS:
+        due += timedelta(days=1)
+        counted += due.weekday() < 5
+    return due
+
+
+@dataclass(frozen=True)
+class IssueCall:
+    """The command: one capital call, as previewed, ready to post."""
+
+    pool_id: int
+    total: Decimal
+    percent: Decimal | None  # of commitments, as the manager gave it (25 = 25%); None for an amount
+    purpose: str
+    call_date: date
+    due_date: date
+    pool_version: int
+
+    def payload(self) -> dict[str, Any]:
+        """The request check() reads back to this very command (while the pool is unchanged)."""
+        asked = {"percent": str(self.percent)} if self.percent is not None else {"amount": str(self.total)}
+        return {
+            **asked,
+            "total": str(self.total),
+            "purpose": self.purpose,
+            "call_date": self.call_date.isoformat(),
+            "due_date": self.due_date.isoformat(),
+            "pool_version": self.pool_version,
+        }
+
+
+def _bases(uow: UnitOfWork, pool: Pool, upto: int | None = None) -> dict[int, read_model.Position]:
+    """Each investor's commitment and capital called: what a call is allocated on (whole ledger)."""
+    return read_model.positions(
+        uow.session, as_of=None, pool_id=pool.id, upto_journal=upto, lines=(Line.COMMITMENT, Line.CALLED)
+    )
+
+
+def _last_commitment_day(uow: UnitOfWork, pool: Pool) -> date | None:
+    m = read_model.movements(as_of=None, pool_id=pool.id, lines=(Line.COMMITMENT,))
+    return uow.session.execute(select(func.max(m.c.day))).scalar_one()
+
+
+def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> IssueCall:
+    """Every field of a call request, all errors at once; the command if all is well.
+
+    request: "percent" or "amount" (text as typed), "purpose", "call_date" (default today),
+    "due_date" (default ten business days later) and "pool_version" (the version previewed; absent
+    on a first preview)."""
+    require_pool_manager(actor, pool.manager_id)
+    require_running(pool.status, "a capital call")
+    version = request.get("pool_version")
+    if version is not None and version != pool.version:
+        raise Stale(f"{pool.name} changed since this call was previewed; preview it again")
+    bases = _bases(uow, pool)
+    committed = sum((b.commitment for b in bases.values()), ZERO)
+    unfunded = sum((b.unfunded for b in bases.values()), ZERO)
+    if committed <= 0:
+        raise InvalidState("this pool has no accepted commitments to call")
+    collect = Collector()
+    percent_text, amount_text = request.get("percent"), request.get("amount")
+    percent: Decimal | None = None
+    total = ZERO
+    if (percent_text in (None, "")) == (amount_text in (None, "")):
+        collect.errors.append(
+            ValidationError("percent", "is needed: give a percentage of commitments, or else an amount")
+            if percent_text in (None, "")
+            else ValidationError("percent", "and an amount were both given: give one of them")
         )
+    elif percent_text not in (None, ""):
+        with collect("percent"):
+            percent = to_decimal(percent_text, "percent")
+            if percent <= 0 or percent > 100:
+                raise ValidationError("percent", "must be above 0 and at most 100", limit=100)
+            total = quantize(committed * percent / 100, pool.currency)
+            if total == 0:
+                raise ValidationError(
+                    "percent",
+                    f"would call 0 {pool.currency} of {committed:,} {pool.currency} committed: "
+                    "give a larger percentage",
+                )
+    else:
+        with collect("amount"):
+            total = parse_amount(amount_text, pool.currency, "amount")
+    if collect.ok("percent", "amount") and total > unfunded:
+        collect.errors.append(
+            ValidationError(
+                "amount" if percent is None else "percent",
+                f"would call {total:,} {pool.currency}, more than the {unfunded:,} {pool.currency} "
+                "of commitments not yet called",
+                limit=unfunded,
+            )
+        )
+    with collect("purpose"):
+        purpose = clean_text(request.get("purpose", ""), "purpose", max_length=200)
+    with collect("call_date"):
+        call_date = not_in_future(request_date(request, "call_date", clock.today()), "call_date")
+        accepted = _last_commitment_day(uow, pool)
+        if accepted is not None and call_date < accepted:
+            raise ValidationError(
+                "call_date", f"must not be before the last commitment was accepted ({accepted})"
+            )
+    if collect.ok("call_date"):
+        with collect("due_date"):
+            due = request_date(request, "due_date", default_due_date(call_date))
+            if due < call_date:
+                raise ValidationError("due_date", "must not be before the call date")
+            if due > call_date + timedelta(days=366):
+                raise ValidationError("due_date", "must be within a year of the call date")
+    collect.raise_any()
+    return IssueCall(pool.id, total, percent, purpose, call_date, due, pool.version)
 
 
-def call_allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int) -> dict[int, Decimal]:
+def allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int | None) -> dict[int, Decimal]:
     """Each investor's part of a call, pro rata to commitment; refused where it exceeds the unfunded part."""
-    held = {i: b for i, b in positions.call_bases(uow.session, pool.id, upto).items() if b.committed > 0}
+    held = {i: b for i, b in _bases(uow, pool, upto).items() if b.commitment > 0}
     if not held:
         raise InvalidState("this pool has no accepted commitments to call")
-    _within_unfunded(pool, total, sum((p.unfunded for p in held.values()), Decimal(0)))
-    parts = allocate(total, {i: p.committed for i, p in sorted(held.items())}, minor_unit(pool.currency))
+    parts = allocate(total, {i: b.commitment for i, b in sorted(held.items())}, minor_unit(pool.currency))
     over = [i for i, part in parts.items() if part > held[i].unfunded]
     if over:
         raise ValidationError(
-            "amount", f"would call more than the unfunded commitment of {len(over)} investor(s)"
+            "amount", f"would call more than the unfunded commitment of {len(over):,} investor(s)"
         )
     return parts
 
 
-class IssueCapitalCall(Kind):
-    name = "capital_call"
+@dataclass(frozen=True)
+class CallLine:
+    investor_id: int
+    investor_name: str
+    commitment: Decimal
+    called_before: Decimal
+    unfunded_before: Decimal
+    amount: Decimal
 
-    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
-        require_running(pool.status, "a capital call")
-        upto = positions.last_journal(uow.session, pool.id)
-        book = positions.pool_total(uow.session, pool.id)
-        if book.committed <= 0:
-            raise InvalidState("this pool has no accepted commitments to call")
-        total = call_total(pool, book.committed, payload)
-        _within_unfunded(pool, total, book.unfunded)
-        # The per-investor split is the worker's (call_allocation, once); the count is the
-        # progress bar's until the worker writes the items and sets the exact one.
+    @property
+    def unfunded_after(self) -> Decimal:
+        return self.unfunded_before - self.amount
+
+
+@dataclass(frozen=True)
+class CallPreview:
+    pool_name: str
+    currency: str
+    number: int  # the number this call will have
+    lines: list[CallLine]
+    command: IssueCall
+
+    @property
+    def total(self) -> Decimal:
+        return self.command.total
+
+
+def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CallPreview:
+    """What the call would post, investor by investor: checked exactly as issuing it checks it."""
+    pool = load_pool(uow, pool_id)
+    command = check(actor, uow, pool, request)
+    bases = _bases(uow, pool)
+    parts = allocation(uow, pool, command.total, None)
+    names = dict(
+        uow.session.execute(
+            text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(parts)}
+        ).all()
+    )
+    lines = [
+        CallLine(i, names.get(i, "?"), bases[i].commitment, bases[i].called, bases[i].unfunded, amount)
+        for i, amount in parts.items()
+        if amount > 0
+    ]
+    return CallPreview(pool.name, pool.currency, _next_number(uow, pool.id), lines, command)
+
+
+def issue(actor: Actor, uow: UnitOfWork, command: IssueCall) -> OperationStatus:
+    """Issue the previewed call: a durable operation that books every investor's receivable."""
+    return submit(actor, uow, command.pool_id, KIND, command.payload(), queue=uow.queue)
+
+
+def _next_number(uow: UnitOfWork, pool_id: int) -> int:
+    return uow.session.execute(
+        select(func.coalesce(func.max(CapitalCall.number), 0) + 1).where(CapitalCall.pool_id == pool_id)
+    ).scalar_one()
+
+
+def refresh_statuses(uow: UnitOfWork, call_ids: set[int]) -> None:
+    """A call is paid once every item is, partially paid once any payment arrived, issued before;
+    recomputed from its items after payments and their reversals (one statement for any number)."""
+    if not call_ids:
+        return
+    uow.session.execute(
+        text(
+            """UPDATE capital_calls c
+                  SET status = s.status, version = c.version + 1
+                 FROM (SELECT call_id,
+                              CASE WHEN bool_and(status IN ('paid', 'cancelled')) THEN 'paid'
+                                   WHEN bool_or(amount_paid > 0) THEN 'partially_paid'
+                                   ELSE 'issued' END AS status
+                         FROM call_items WHERE call_id = ANY(CAST(:ids AS bigint[])) GROUP BY call_id) s
+                WHERE c.id = s.call_id AND c.status IN ('issued', 'partially_paid', 'paid')
+                  AND c.status <> s.status"""
+        ),
+        {"ids": sorted(call_ids)},
+    )
+
+
+class IssueCapitalCall(Kind):
+    name = KIND
+
+    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
+        command = check(actor, uow, pool, payload)
+        # The per-investor split is the worker's (allocation(), once, at this cut-off); the count is
+        # the progress bar's until the worker writes the items and sets the exact one.
         investors = uow.session.scalar(
-            select(func.count()).where(Commitment.pool_id == pool.id, Commitment.status == "accepted")
+            select(func.count()).where(
+                Commitment.pool_id == pool.id, Commitment.status == CommitmentStatus.ACCEPTED
+            )
         )
-        call_date = not_in_future(request_date(payload, "call_date", clock.today()), "call_date")
-        due = request_date(payload, "due_date")
-        if due < call_date:
-            raise ValidationError("due_date", "must not be before the call date")
-        clean = {
-            "percent": None
-            if payload.get("percent") in (None, "")
-            else str(to_decimal(payload["percent"], "percent")),
-            "total": str(total),
-            "purpose": clean_text(payload.get("purpose", ""), "purpose", max_length=200),
-            "call_date": call_date.isoformat(),
-            "due_date": due.isoformat(),
-            "upto_journal": upto,
-        }
-        return clean, investors
+        return {**command.payload(), "upto_journal": read_model.last_journal(uow.session, pool.id)}, investors
 
     def on_submit(self, uow, pool, operation_id, clean):  # noqa: ANN001, ANN201
+        uow.session.execute(select(Pool.id).where(Pool.id == pool.id).with_for_update())  # one number each
         uow.session.add(
             CapitalCall(
                 pool_id=pool.id,
+                number=_next_number(uow, pool.id),
                 amount=Decimal(clean["total"]),
-                percent=None if clean["percent"] is None else Decimal(clean["percent"]) / 100,
+                percent=Decimal(clean["percent"]) / 100 if "percent" in clean else None,
                 purpose=clean["purpose"],
                 call_date=date.fromisoformat(clean["call_date"]),
                 due_date=date.fromisoformat(clean["due_date"]),
-                status="issuing",
+                status=CallStatus.ISSUING,
                 operation_id=operation_id,
             )
         )
@@ -109,7 +281,7 @@ class IssueCapitalCall(Kind):
         admin's retry (once the cause is fixed) finishes it."""
         call = self._find_call(uow, op)
         if call is not None and op.progress_done == 0:  # a malformed row written around submit() has none
-            call.status = "cancelled"
+            call.status = CallStatus.CANCELLED
 
     def _find_call(self, uow: UnitOfWork, op: Operation) -> CapitalCall | None:
         return uow.session.execute(
@@ -134,20 +306,28 @@ class IssueCapitalCall(Kind):
             ledger.Posting(
                 pool_id=pool.id,
                 currency=pool.currency,
-                kind="capital_call",
+                kind=JournalKind.CAPITAL_CALL,
                 idempotency_key=f"op:{op.id}:{op.progress_done}",
                 effective_date=call.call_date,
                 lines=[],
-                memo=f"capital call {call.id}: {call.purpose}",
+                memo=f"Capital call {call.number}: {call.purpose}",
                 actor_id=actor.user_id,
                 operation_id=op.id,
             ),
             """WITH slice AS (SELECT investor_id, amount_due FROM call_items WHERE call_id = :call
                                ORDER BY id OFFSET :done LIMIT :size)
-               SELECT investor_id, 'receivable', 'D', amount_due FROM slice
+               SELECT investor_id, :receivable, :debit, amount_due FROM slice
                UNION ALL
-               SELECT NULL, 'call_clearing', 'C', sum(amount_due) FROM slice HAVING count(*) > 0""",
-            {"call": call.id, "done": op.progress_done, "size": batch_size()},
+               SELECT NULL, :clearing, :credit, sum(amount_due) FROM slice HAVING count(*) > 0""",
+            {
+                "call": call.id,
+                "done": op.progress_done,
+                "size": batch_size(),
+                "receivable": Account.RECEIVABLE.value,
+                "clearing": Account.CALL_CLEARING.value,
+                "debit": Side.DEBIT.value,
+                "credit": Side.CREDIT.value,
+            },
         )
         return min(op.progress_done + batch_size(), op.progress_total)
 
@@ -155,11 +335,11 @@ class IssueCapitalCall(Kind):
         """All call items in one COPY, so every later batch just posts a slice of them."""
         if uow.session.execute(select(CallItem.id).where(CallItem.call_id == call.id).limit(1)).first():
             return
-        parts = call_allocation(uow, pool, call.amount, op.payload["upto_journal"])
+        parts = allocation(uow, pool, call.amount, op.payload["upto_journal"])
         commitment_of = dict(
             uow.session.execute(
                 select(Commitment.investor_id, Commitment.id).where(
-                    Commitment.pool_id == pool.id, Commitment.status == "accepted"
+                    Commitment.pool_id == pool.id, Commitment.status == CommitmentStatus.ACCEPTED
                 )
             ).all()
         )
@@ -177,5 +357,11 @@ class IssueCapitalCall(Kind):
 
     def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
         call = self._call(uow, op)
-        call.status = "issued"
-        return {"call_id": call.id, "total": str(call.amount), "items": op.progress_total}
+        call.status = CallStatus.ISSUED
+        call.version += 1
+        return {
+            "call_id": call.id,
+            "number": call.number,
+            "total": str(call.amount),
+            "items": op.progress_total,
+        }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from core import clock
 from core.domain import check_ticket, is_eligible
-from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, ValidationError
+from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, Stale, ValidationError
 from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
 from core.operations.kind import Kind
@@ -27,6 +27,7 @@ from core.permissions import (
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
+from core.vocabulary import CommitmentStatus
 from db.models import Commitment, Pool, User
 
 
@@ -87,7 +88,9 @@ def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: objec
     ).first()
     if live:
         raise InvalidState("you already have a live commitment to this pool; withdraw it first if pending")
-    commitment = Commitment(pool_id=pool.id, investor_id=actor.user_id, amount_requested=value)
+    commitment = Commitment(
+        pool_id=pool.id, investor_id=actor.user_id, amount_requested=value, created_at=clock.now()
+    )
     uow.session.add(commitment)
     uow.session.flush()
     ledger.bump_version(uow.session, pool.id)
@@ -96,8 +99,12 @@ def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: objec
     return commitment.id
 
 
-def _pending_for_manager(actor: Actor, uow: UnitOfWork, commitment_id: int) -> tuple[Commitment, Pool]:
-    """Lock the pool first, then the commitment: one order everywhere, so no deadlocks."""
+def _pending_for_manager(
+    actor: Actor, uow: UnitOfWork, commitment_id: int, version: int | None = None
+) -> tuple[Commitment, Pool]:
+    """Lock the pool first, then the commitment: one order everywhere, so no deadlocks. With the
+    version the manager's form showed, a commitment changed since (withdrawn, decided in another
+    tab) is refused rather than decided on what it no longer is."""
     found = uow.session.execute(
         select(Commitment.pool_id).where(Commitment.id == commitment_id)
     ).scalar_one_or_none()
@@ -108,18 +115,24 @@ def _pending_for_manager(actor: Actor, uow: UnitOfWork, commitment_id: int) -> t
     commitment = uow.session.execute(
         select(Commitment).where(Commitment.id == commitment_id).with_for_update()
     ).scalar_one()
-    if commitment.status != "pending":
-        raise InvalidState(f"this commitment is {commitment.status}, not pending")
+    if commitment.status != CommitmentStatus.PENDING:
+        raise (Stale if version is not None else InvalidState)(
+            f"this commitment is {commitment.status} now, no longer pending; nothing was changed"
+        )
+    if version is not None and version != commitment.version:
+        raise Stale("this commitment changed since the page was shown; look at it again")
     return commitment, pool
 
 
-def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
+def settle(
+    actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None, version: int | None = None
+) -> Decimal:
     """Accept in full, or scaled down to `amount`, and book it; the caller commits.
 
     The pool row lock taken first makes the hard-cap check race-free. Shared by accept_commitment
     and the settle_commitment operation, which settles many in one transaction.
     """
-    commitment, pool = _pending_for_manager(actor, uow, commitment_id)
+    commitment, pool = _pending_for_manager(actor, uow, commitment_id, version)
     if pool.status not in ("open", "closed"):
         raise InvalidState(f"commitments cannot be accepted while the pool is {pool.status}")
     value = (
@@ -138,10 +151,11 @@ def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = N
         raise CapacityExceeded(
             f"accepting {value:,} would exceed the hard cap; {max(room, Decimal(0)):,} {pool.currency} left"
         )
-    commitment.status = "accepted"
+    commitment.status = CommitmentStatus.ACCEPTED
     commitment.amount_accepted = value
-    commitment.decided_at = datetime.now(UTC)
+    commitment.decided_at = clock.now()
     commitment.decided_by = actor.user_id
+    commitment.version += 1
     ledger.post(
         uow.session,
         pool_id=pool.id,
@@ -153,7 +167,9 @@ def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = N
             ledger.debit("commitment_memo", value, commitment.investor_id),
             ledger.credit("commitment", value, commitment.investor_id),
         ],
-        memo=f"commitment {commitment.id} accepted",
+        memo="Commitment accepted"
+        if value == commitment.amount_requested
+        else "Commitment accepted, scaled down",
         actor_id=actor.user_id,
     )
     uow.audit(
@@ -168,18 +184,23 @@ def settle(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = N
 
 
 @records_refusals("commitment.accept", "commitment")
-def accept_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None) -> Decimal:
-    value = settle(actor, uow, commitment_id, amount)
+def accept_commitment(
+    actor: Actor, uow: UnitOfWork, commitment_id: int, amount: object = None, *, version: int | None = None
+) -> Decimal:
+    value = settle(actor, uow, commitment_id, amount, version)
     uow.commit()
     return value
 
 
 @records_refusals("commitment.reject", "commitment")
-def reject_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> None:
-    commitment, pool = _pending_for_manager(actor, uow, commitment_id)
-    commitment.status = "rejected"
-    commitment.decided_at = datetime.now(UTC)
+def reject_commitment(
+    actor: Actor, uow: UnitOfWork, commitment_id: int, *, version: int | None = None
+) -> None:
+    commitment, pool = _pending_for_manager(actor, uow, commitment_id, version)
+    commitment.status = CommitmentStatus.REJECTED
+    commitment.decided_at = clock.now()
     commitment.decided_by = actor.user_id
+    commitment.version += 1
     ledger.bump_version(uow.session, pool.id)
     uow.audit(
         actor.user_id,
@@ -202,7 +223,8 @@ def withdraw_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> No
     require_investor_self(actor, commitment.investor_id)
     if commitment.status != "pending":
         raise InvalidState(f"only a pending commitment can be withdrawn; this one is {commitment.status}")
-    commitment.status = "withdrawn"
+    commitment.status = CommitmentStatus.WITHDRAWN
+    commitment.version += 1
     ledger.bump_version(uow.session, commitment.pool_id)
     uow.audit(
         actor.user_id,

@@ -1,49 +1,134 @@
-"""Distributions: proceeds split by the waterfall between the investors and the GP."""
+"""Distributions: proceeds paid out through the waterfall, to the investors and, as carry, to the GP.
+
+plan() is the one computation for the manager's preview and for the posting, so they cannot differ;
+the command carries the pool's version, and a pool that changed since the preview is refused.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from core import clock, positions
+from sqlalchemy import insert, text
+
+from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
-from core.errors import InvalidState, ValidationError
+from core.errors import Collector, InvalidState, Stale, ValidationError
 from core.fundmath import WaterfallTerms, allocate, waterfall
-from core.ledger import Account
+from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount
+from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
-from core.permissions import require_pool_manager
+from core.permissions import Actor, require_pool_manager
+from core.services.pools import load_pool
 from core.uow import UnitOfWork
-from db.models import Pool
+from db.models import Distribution, Pool
+
+KIND = "distribution"
+ZERO = Decimal(0)
+TIER_LABELS = {
+    "return_of_capital": "Return of capital",
+    "preferred_return": "Preferred return",
+    "catch_up": "GP catch-up",
+    "split": "Profit split",
+}
 
 
 @dataclass(frozen=True)
-class DistributionPlan:
+class Distribute:
+    """The command: proceeds to distribute on a day, as previewed."""
+
+    pool_id: int
+    proceeds: Decimal
+    distributed_on: date
+    memo: str
+    pool_version: int
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "proceeds": str(self.proceeds),
+            "date": self.distributed_on.isoformat(),
+            "memo": self.memo,
+            "pool_version": self.pool_version,
+        }
+
+
+def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute:
+    require_pool_manager(actor, pool.manager_id)
+    require_running(pool.status, "a distribution")
+    version = request.get("pool_version")
+    if version is not None and version != pool.version:
+        raise Stale(f"{pool.name} changed since this distribution was previewed; preview it again")
+    collect = Collector()
+    with collect("date"):
+        on = not_in_future(request_date(request, "date", clock.today()), "date")
+        opened = pool.opened_at.date() if pool.opened_at else None
+        if opened is not None and on < opened:
+            raise ValidationError("date", f"must not be before the pool opened ({opened})")
+    with collect("proceeds"):
+        proceeds = parse_amount(request.get("proceeds"), pool.currency, "proceeds")
+        if collect.ok("date"):
+            cash = min(
+                read_model.pool_books(uow.session, pool.id, as_of=on).cash,
+                read_model.pool_books(uow.session, pool.id, as_of=None).cash,
+            )
+            if proceeds > cash:
+                raise ValidationError(
+                    "proceeds",
+                    f"{proceeds:,} {pool.currency} is more than the pool's cash of {cash:,} {pool.currency}",
+                    limit=cash,
+                )
+    with collect("memo"):
+        memo = clean_text(request.get("memo", "") or "Distribution", "memo", max_length=200)
+    collect.raise_any()
+    return Distribute(pool.id, proceeds, on, memo, pool.version)
+
+
+@dataclass(frozen=True)
+class Plan:
     """Who gets what: each investor's share of the proceeds, split by the waterfall."""
 
     shares: dict[int, Decimal]
     lp: dict[int, Decimal]
     gp: dict[int, Decimal]
     tiers: dict[str, tuple[Decimal, Decimal]]
+    paid_in: dict[int, Decimal]
 
 
-def plan_distribution(
-    uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date, upto: int, only: list[int] | None = None
-) -> DistributionPlan:
-    """The same computation for the manager's preview and for the posting, so they cannot differ.
+def _net(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
+    """Positive dated amounts, a reversal (negative) taken off the latest amounts before it."""
+    kept: list[list[Any]] = []
+    for day, amount in flows:
+        if amount > 0:
+            kept.append([day, amount])
+            continue
+        owed = -amount
+        while owed > 0 and kept:
+            taken = min(owed, kept[-1][1])
+            kept[-1][1] -= taken
+            owed -= taken
+            if kept[-1][1] == 0:
+                kept.pop()
+    return [(day, amount) for day, amount in kept]
 
-    The whole-fund waterfall is applied per investor on their own contributions and distributions
-    (equivalent for one investor class), each investor's share of the proceeds being pro rata to
-    paid-in capital. `only` limits the waterfall to one batch of investors.
-    """
-    held = positions.investor_positions(uow.session, pool.id, upto_journal=upto)
-    weights = {i: p.paid_in for i, p in sorted(held.items()) if p.paid_in > 0}
+
+def plan(
+    uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date, upto: int | None, only: list[int] | None = None
+) -> Plan:
+    """The whole-fund waterfall applied per investor on their own contributions and distributions
+    (equivalent for one investor class), each investor's share of the proceeds pro rata to paid-in
+    capital by that day. `only` limits the waterfall to one batch of investors."""
+    lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
+    held = read_model.positions(uow.session, as_of=on, pool_id=pool.id, upto_journal=upto, lines=lines)
+    weights = {i: p.contributions for i, p in sorted(held.items()) if p.contributions > 0}
     if not weights:
         raise InvalidState("nobody has paid in yet, so there is nothing to distribute to")
     shares = allocate(proceeds, weights, minor_unit(pool.currency))
-    flows = positions.dated_capital_flows(uow.session, pool.id, upto)
+    flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
     terms = WaterfallTerms(
         hurdle_rate=pool.hurdle_rate, catch_up_rate=pool.catch_up_rate, carry_rate=pool.carry_rate
     )
@@ -51,57 +136,139 @@ def plan_distribution(
     gp: dict[int, Decimal] = {}
     tiers: dict[str, list[Decimal]] = {}
     for investor in shares if only is None else only:
-        share = shares[investor]
-        mine = flows.get(investor, {"payment": [], "distribution": [], "carry": []})
+        mine = flows.get(investor, {line: [] for line in lines})
         result = waterfall(
             terms,
-            mine["payment"],
-            mine["distribution"],
-            share,
+            _net(mine[Line.CONTRIBUTIONS]),
+            _net(mine[Line.DISTRIBUTIONS]),
+            shares[investor],
             on,
-            prior_gp_distributions=mine["carry"],
+            prior_gp_distributions=_net(mine[Line.CARRIED_INTEREST]),
             currency=pool.currency,
         )
         lp[investor], gp[investor] = result.lp_total, result.gp_total
         for tier in result.tiers:
-            totals = tiers.setdefault(tier.name, [Decimal(0), Decimal(0)])
+            totals = tiers.setdefault(tier.name, [ZERO, ZERO])
             totals[0] += tier.lp
             totals[1] += tier.gp
-    return DistributionPlan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()})
+    return Plan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()}, weights)
+
+
+@dataclass(frozen=True)
+class TierRow:
+    tier: str
+    label: str
+    lp: Decimal
+    gp: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.lp + self.gp
+
+
+@dataclass(frozen=True)
+class DistributionLine:
+    investor_id: int
+    investor_name: str
+    paid_in: Decimal
+    share: Decimal
+    lp: Decimal
+    gp: Decimal
+
+
+@dataclass(frozen=True)
+class DistributionPreview:
+    pool_name: str
+    currency: str
+    cash: Decimal
+    tiers: list[TierRow]
+    lines: list[DistributionLine]
+    command: Distribute
+
+    @property
+    def proceeds(self) -> Decimal:
+        return self.command.proceeds
+
+    @property
+    def lp_total(self) -> Decimal:
+        return sum((line.lp for line in self.lines), ZERO)
+
+    @property
+    def gp_total(self) -> Decimal:
+        return sum((line.gp for line in self.lines), ZERO)
+
+
+def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> DistributionPreview:
+    """The waterfall per tier and per investor for proposed proceeds, checked as posting checks it."""
+    pool = load_pool(uow, pool_id)
+    command = check(actor, uow, pool, request)
+    split = plan(uow, pool, command.proceeds, command.distributed_on, None)
+    names = dict(
+        uow.session.execute(
+            text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
+            {"ids": list(split.shares)},
+        ).all()
+    )
+    lines = [
+        DistributionLine(i, names.get(i, "?"), split.paid_in[i], share, split.lp[i], split.gp[i])
+        for i, share in split.shares.items()
+    ]
+    tiers = [
+        TierRow(name, label, *split.tiers.get(name, (ZERO, ZERO))) for name, label in TIER_LABELS.items()
+    ]
+    cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
+    return DistributionPreview(pool.name, pool.currency, cash, tiers, lines, command)
+
+
+def distribute(actor: Actor, uow: UnitOfWork, command: Distribute) -> OperationStatus:
+    return submit(actor, uow, command.pool_id, KIND, command.payload(), queue=uow.queue)
 
 
 class DistributeProceeds(Kind):
-    name = "distribution"
+    name = KIND
 
-    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
-        require_running(pool.status, "a distribution")
-        proceeds = parse_amount(payload.get("proceeds"), pool.currency, "proceeds")
-        cash = positions.pool_books(uow.session, pool.id).cash
-        if proceeds > cash:
-            raise ValidationError(
-                "proceeds", f"{proceeds:,} is more than the pool's cash of {cash:,} {pool.currency}"
-            )
-        on = not_in_future(request_date(payload, "date", clock.today()), "date")
-        upto = positions.last_journal(uow.session, pool.id)
-        plan = plan_distribution(uow, pool, proceeds, on, upto)
-        memo = clean_text(payload.get("memo", "") or "distribution", "memo", max_length=200)
-        return {"proceeds": str(proceeds), "date": on.isoformat(), "memo": memo, "upto_journal": upto}, len(
-            plan.shares
-        )
+    def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
+        command = check(actor, uow, pool, payload)
+        upto = read_model.last_journal(uow.session, pool.id)
+        split = plan(uow, pool, command.proceeds, command.distributed_on, upto)
+        return {**command.payload(), "upto_journal": upto}, len(split.shares)
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         require_pool_manager(actor, pool.manager_id)
         p = op.payload
-        on = date.fromisoformat(p["date"])
+        on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
-            cash = positions.pool_books(uow.session, pool.id).cash
-            if Decimal(p["proceeds"]) > cash:
+            cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
+            if proceeds > cash:
                 raise ValidationError("proceeds", f"is more than the pool's cash of {cash:,} {pool.currency}")
-        held = positions.investor_positions(uow.session, pool.id, upto_journal=p["upto_journal"])
-        batch = investors_slice({i: x for i, x in held.items() if x.paid_in > 0}, op.progress_done)
-        plan = plan_distribution(uow, pool, Decimal(p["proceeds"]), on, p["upto_journal"], only=batch)
-        for kind, amounts in (("distribution", plan.lp), ("carry", plan.gp)):
+            whole = plan(uow, pool, proceeds, on, p["upto_journal"])
+            uow.session.execute(
+                insert(Distribution),
+                [
+                    {
+                        "pool_id": pool.id,
+                        "proceeds": proceeds,
+                        "lp_total": sum(whole.lp.values(), ZERO),
+                        "gp_total": sum(whole.gp.values(), ZERO),
+                        "distributed_on": on,
+                        "memo": p["memo"],
+                        "operation_id": op.id,
+                    }
+                ],
+            )
+        held = read_model.positions(
+            uow.session,
+            as_of=on,
+            pool_id=pool.id,
+            upto_journal=p["upto_journal"],
+            lines=(Line.CONTRIBUTIONS,),
+        )
+        batch = investors_slice({i: x for i, x in held.items() if x.contributions > 0}, op.progress_done)
+        split = plan(uow, pool, proceeds, on, p["upto_journal"], only=batch)
+        for kind, amounts, memo in (
+            (JournalKind.DISTRIBUTION, split.lp, p["memo"]),
+            (JournalKind.CARRY, split.gp, f"Carried interest: {p['memo']}"),
+        ):
             rows = [(i, amounts[i]) for i in batch if amounts[i] > 0]
             if rows:
                 ledger.post(
@@ -113,9 +280,9 @@ class DistributeProceeds(Kind):
                     effective_date=on,
                     lines=[
                         *ledger.legs(ledger.DEBIT, Account.CAPITAL, rows),
-                        ledger.credit("cash", sum((a for _, a in rows), Decimal(0))),
+                        ledger.credit(Account.CASH, sum((a for _, a in rows), ZERO)),
                     ],
-                    memo=p["memo"] if kind == "distribution" else f"carried interest: {p['memo']}",
+                    memo=memo,
                     actor_id=actor.user_id,
                     operation_id=op.id,
                 )
