@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from core import clock
-from core.errors import InvalidState, ValidationError
+from core.errors import Collector, InvalidState, ValidationError
+from core.formatting import money
 from core.money import check_currency, parse_amount, to_decimal
 from core.vocabulary import Accreditation, FeeBasis, Strategy, values
 
@@ -111,62 +112,74 @@ class PoolTerms:
 
 
 def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
-    """Every field checked, the first bad one named. Used for drafts and again before opening."""
-    name = clean_text(raw.get("name", ""), "name", max_length=NAME_MAX)
-    strategy = raw.get("strategy")
-    if strategy not in STRATEGIES:
-        raise ValidationError("strategy", f"must be one of {', '.join(STRATEGIES)}")
-    currency = check_currency(raw.get("currency"))
-    target = parse_amount(raw.get("target_size"), currency, "target_size")
-    hard_cap = parse_amount(raw.get("hard_cap"), currency, "hard_cap")
-    if hard_cap < target:
-        raise ValidationError("hard_cap", "must not be below the target size")
-    min_ticket = parse_amount(raw.get("min_ticket"), currency, "min_ticket")
-    max_ticket = parse_amount(raw.get("max_ticket"), currency, "max_ticket")
-    if min_ticket > max_ticket:
-        raise ValidationError("min_ticket", "must not be above the max ticket")
-    if max_ticket > hard_cap:
-        raise ValidationError("max_ticket", "must not be above the hard cap")
-    fee_rate = parse_rate(raw.get("management_fee_rate", "0"), "management_fee_rate", upper=Decimal("0.1"))
-    basis = raw.get("management_fee_basis", "committed_then_invested")
-    if basis not in FEE_BASES:
-        raise ValidationError("management_fee_basis", f"must be one of {', '.join(FEE_BASES)}")
-    step_down_raw = raw.get("management_fee_step_down_rate")
-    step_down = (
-        None
-        if step_down_raw in (None, "")
-        else parse_rate(step_down_raw, "management_fee_step_down_rate", upper=Decimal("0.1"))
-    )
-    if step_down is not None and step_down > fee_rate:
-        raise ValidationError("management_fee_step_down_rate", "must not be above the management fee rate")
-    period_end_raw = raw.get("investment_period_end")
-    period_end = None if period_end_raw in (None, "") else parse_date(period_end_raw, "investment_period_end")
-    close_date = parse_date(raw.get("close_date"), "close_date")
-    if close_date <= today:
-        raise ValidationError("close_date", "must be in the future")
-    if period_end is not None and period_end < close_date:
-        raise ValidationError("investment_period_end", "must not be before the close date")
-    min_accreditation = raw.get("min_accreditation", "accredited")
-    if min_accreditation not in ACCREDITATION_ORDER:
-        raise ValidationError("min_accreditation", f"must be one of {', '.join(ACCREDITATION_ORDER)}")
-    return PoolTerms(
-        name=name,
-        strategy=strategy,
-        currency=currency,
-        target_size=target,
-        hard_cap=hard_cap,
-        min_ticket=min_ticket,
-        max_ticket=max_ticket,
-        management_fee_rate=fee_rate,
-        management_fee_basis=basis,
-        management_fee_step_down_rate=step_down,
-        investment_period_end=period_end,
-        carry_rate=parse_rate(raw.get("carry_rate", "0"), "carry_rate"),
-        hurdle_rate=parse_rate(raw.get("hurdle_rate", "0"), "hurdle_rate"),
-        catch_up_rate=parse_rate(raw.get("catch_up_rate", "0"), "catch_up_rate"),
-        close_date=close_date,
-        min_accreditation=min_accreditation,
-    )
+    """Every field checked, every bad one named at once (FieldErrors). Used for drafts and again
+    before opening. Rates are fractions (0.2 = 20%); forms convert percentages (percent_to_rate)."""
+    collect = Collector()
+    v: dict[str, Any] = {}
+    with collect("name"):
+        v["name"] = clean_text(raw.get("name", ""), "name", max_length=NAME_MAX)
+    with collect("strategy"):
+        v["strategy"] = _one_of(raw.get("strategy"), "strategy", STRATEGIES)
+    with collect("currency"):
+        v["currency"] = check_currency(raw.get("currency"))
+    currency = v.get("currency", "USD")
+    for field in ("target_size", "hard_cap", "min_ticket", "max_ticket"):
+        with collect(field):
+            v[field] = parse_amount(raw.get(field), currency, field)
+    if collect.ok("currency", "target_size", "hard_cap") and v["hard_cap"] < v["target_size"]:
+        collect.errors.append(ValidationError("hard_cap", "must not be below the target size"))
+    if collect.ok("currency", "min_ticket", "max_ticket") and v["min_ticket"] > v["max_ticket"]:
+        collect.errors.append(ValidationError("min_ticket", "must not be above the maximum ticket"))
+    if collect.ok("currency", "max_ticket", "hard_cap") and v["max_ticket"] > v["hard_cap"]:
+        collect.errors.append(ValidationError("max_ticket", "must not be above the hard cap"))
+    with collect("management_fee_rate"):
+        v["management_fee_rate"] = parse_rate(
+            raw.get("management_fee_rate", "0"), "management_fee_rate", upper=Decimal("0.1")
+        )
+    with collect("management_fee_basis"):
+        v["management_fee_basis"] = _one_of(
+            raw.get("management_fee_basis", "committed_then_invested"), "management_fee_basis", FEE_BASES
+        )
+    with collect("management_fee_step_down_rate"):
+        step_down_raw = raw.get("management_fee_step_down_rate")
+        v["management_fee_step_down_rate"] = (
+            None
+            if step_down_raw in (None, "")
+            else parse_rate(step_down_raw, "management_fee_step_down_rate", upper=Decimal("0.1"))
+        )
+        step_down, fee_rate = v["management_fee_step_down_rate"], v.get("management_fee_rate")
+        if step_down is not None and fee_rate is not None and step_down > fee_rate:
+            raise ValidationError("management_fee_step_down_rate", "must not be above the management fee")
+    with collect("close_date"):
+        v["close_date"] = parse_date(raw.get("close_date"), "close_date")
+        if v["close_date"] <= today:
+            raise ValidationError("close_date", "must be in the future")
+    with collect("investment_period_end"):
+        period_end_raw = raw.get("investment_period_end")
+        v["investment_period_end"] = (
+            None if period_end_raw in (None, "") else parse_date(period_end_raw, "investment_period_end")
+        )
+        if (
+            v["investment_period_end"] is not None
+            and "close_date" in v
+            and v["investment_period_end"] < v["close_date"]
+        ):
+            raise ValidationError("investment_period_end", "must not be before the close date")
+    for field in ("carry_rate", "hurdle_rate", "catch_up_rate"):
+        with collect(field):
+            v[field] = parse_rate(raw.get(field, "0"), field)
+    with collect("min_accreditation"):
+        v["min_accreditation"] = _one_of(
+            raw.get("min_accreditation", "accredited"), "min_accreditation", ACCREDITATION_ORDER
+        )
+    collect.raise_any()
+    return PoolTerms(**v)
+
+
+def _one_of(value: object, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValidationError(field, f"must be one of {', '.join(a.replace('_', ' ') for a in allowed)}")
+    return str(value)
 
 
 def check_transition(current: str, target: str) -> None:
@@ -181,14 +194,23 @@ def is_eligible(kyc_status: str, accreditation: str, min_accreditation: str) -> 
     )
 
 
-def check_ticket(amount: Decimal, min_ticket: Decimal, max_ticket: Decimal, remaining: Decimal) -> None:
+def check_ticket(
+    amount: Decimal, min_ticket: Decimal, max_ticket: Decimal, remaining: Decimal, currency: str
+) -> None:
     """A commitment fits the pool's tickets and its remaining room under the hard cap."""
     if amount < min_ticket:
-        raise ValidationError("amount", f"is below the minimum ticket of {min_ticket:,}")
+        raise ValidationError(
+            "amount", f"is below the minimum ticket of {money(min_ticket, currency)}", limit=min_ticket
+        )
     if amount > max_ticket:
-        raise ValidationError("amount", f"is above the maximum ticket of {max_ticket:,}")
+        raise ValidationError(
+            "amount", f"is above the maximum ticket of {money(max_ticket, currency)}", limit=max_ticket
+        )
+    room = max(remaining, Decimal(0))
     if amount > remaining:
-        raise ValidationError("amount", f"is above the remaining capacity of {max(remaining, Decimal(0)):,}")
+        raise ValidationError(
+            "amount", f"is above the room left under the hard cap, {money(room, currency)}", limit=room
+        )
 
 
 def percent_to_rate(value: object, field: str) -> Decimal | None:

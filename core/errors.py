@@ -87,11 +87,14 @@ class ValidationError(DomainError, ValueError):
         self.data = data
 
 
-class FieldErrors(DomainError, ValueError):
-    """Every ValidationError of one request at once."""
+class FieldErrors(ValidationError):
+    """Every ValidationError of one request at once (field and reason are the first one's)."""
 
     def __init__(self, errors: list[ValidationError]) -> None:
-        super().__init__(" ".join(_sentence(error.message) for error in errors))
+        DomainError.__init__(self, " ".join(_sentence(error.message) for error in errors))
+        self.field = errors[0].field
+        self.reason = errors[0].reason
+        self.data = errors[0].data
         self.errors = errors
 
     @property

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, text
 
-from core import operations
+from core import clock, operations
 from core.permissions import Actor
-from core.services import commitments, pools, users
+from core.ratelimit import RateLimiter
+from core.services import (
+    calls,
+    commitments,
+    corrections,
+    distributions,
+    fees,
+    investments,
+    payments,
+    pools,
+    users,
+)
 from core.services.users import hash_password
 from core.settings import settings
 from core.uow import UnitOfWork
@@ -77,161 +91,287 @@ def refuse_in_production() -> None:
         raise ProductionRefusal("refusing to seed demo or scale data in production (APP_ENV=production)")
 
 
-def seed_demo(uow_factory) -> dict[str, int]:  # noqa: ANN001 - a callable returning a UnitOfWork
-    """Build the demo through the real services, so demo data obeys every rule real data does."""
+def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
+    """Build the demo through the real services, so demo data obeys every rule real data does.
+
+    Two and a half years of one fund's life, each act on its own day (core.clock.travel): pools
+    opened and raised, commitments accepted, capital called and paid (one payment keyed wrongly and
+    corrected), companies bought, marked, one exited, fees charged, proceeds distributed, and a last
+    call still open for the demo investor to pay. Every chart, period filter and statement then
+    tells one story, and `python -m core verify` passes on it.
+    """
     refuse_in_production()
-    system = Actor.system()
+    today = clock.today()
+    start = today - timedelta(days=900)
     ids: dict[str, int] = {}
-    for username, password, role, name, kyc, accreditation in DEMO_USERS:
-        with uow_factory() as uow:
-            ids[username], _ = users.create_user(
-                system,
-                uow,
-                username,
-                name=name,
-                email=f"{username}@example.com",
-                role=role,
-                password=password,
-                kyc_status=kyc,
-                accreditation=accreditation,
-            )
-    manager = Actor(ids["manager"], "fund_manager", "manager")
-    manager2 = Actor(ids["manager2"], "fund_manager", "manager2")
-    soon = date.today() + timedelta(days=90)
-
-    def create(actor: Actor, **terms: str) -> int:
-        with uow_factory() as uow:
-            return pools.create_pool(actor, uow, {**TERMS, "close_date": soon.isoformat(), **terms})
-
-    def commit(investor: str, pool_id: int, amount: str, accept: str | None = None) -> None:
-        with uow_factory() as uow:
-            commitment_id = commitments.submit_commitment(
-                Actor(ids[investor], "investor", investor), uow, pool_id, amount
-            )
-        if accept is not None:
+    with clock.travel(start - timedelta(days=30)):
+        for username, password, role, name, kyc, accreditation in DEMO_USERS:
             with uow_factory() as uow:
-                owner = uow.session.get(Pool, pool_id).manager_id
-                commitments.accept_commitment(Actor(owner, "fund_manager"), uow, commitment_id, accept)
+                ids[username], _ = users.create_user(
+                    Actor.system(),
+                    uow,
+                    username,
+                    name=name,
+                    email=f"{username}@example.com",
+                    role=role,
+                    password=password,
+                    kyc_status=kyc,
+                    accreditation=accreditation,
+                )
+    history = _History(uow_factory, ids)
+    manager, manager2 = history.actor("manager"), history.actor("manager2")
 
-    seed_fund = create(
-        manager,
-        name="Seed Fund I",
-        strategy="venture",
-        target_size="5000000",
-        hard_cap="7500000",
-        min_ticket="50000",
-        max_ticket="1000000",
+    # Growth SPV 2024: raised, called, invested, marked, one exit, distributions; a call still open.
+    with clock.travel(start):
+        growth = history.pool(
+            manager, "Growth SPV 2024", "growth", "2000000", "2500000", "25000", "1000000", 60
+        )
+    history.commit("investor", growth, "500000", start + timedelta(days=5), accept="500000")
+    history.commit("investor2", growth, "1000000", start + timedelta(days=12), accept="800000")
+    history.commit("investor3", growth, "300000", start + timedelta(days=30), accept="300000")
+    with clock.travel(start + timedelta(days=45)):
+        history.close(manager, growth)
+    first = start + timedelta(days=60)
+    history.call(manager, growth, first, "40", "Acme Robotics Series B")
+    history.pay_call(manager, growth, 1, first + timedelta(days=9))
+    history.invest(manager, growth, first + timedelta(days=20), "Acme Robotics", "500000")
+    second = start + timedelta(days=280)
+    history.call(manager, growth, second, "30", "Beacon Health seed and fees")
+    history.pay_call(manager, growth, 2, second + timedelta(days=8), mistake="investor3")
+    history.invest(manager, growth, second + timedelta(days=20), "Beacon Health", "300000")
+    history.fee(manager, growth, first, first + timedelta(days=364))
+    history.mark(manager, growth, start + timedelta(days=420), "Acme Robotics", "850000", "Series C price")
+    history.mark(manager, growth, start + timedelta(days=600), "Beacon Health", "240000", "Down round")
+    history.fee(manager, growth, first + timedelta(days=365), first + timedelta(days=729))
+    history.exit(manager, growth, start + timedelta(days=700), "Acme Robotics", "1400000")
+    history.distribute(
+        manager, growth, start + timedelta(days=720), "600000", "Proceeds of the Acme Robotics sale"
     )
-    growth = create(
-        manager,
-        name="Growth SPV 2024",
-        strategy="growth",
-        target_size="2000000",
-        hard_cap="2500000",
-        min_ticket="25000",
-        max_ticket="1000000",
+    history.distribute(
+        manager, growth, start + timedelta(days=800), "900000", "Rest of the Acme Robotics proceeds"
     )
-    create(
-        manager,
-        name="Draft Credit Fund",
-        strategy="private_credit",
-        target_size="10000000",
-        hard_cap="12000000",
-        min_ticket="100000",
-        max_ticket="2000000",
-    )
-    climate = create(
-        manager2,
-        name="Climate Ventures II",
-        strategy="venture",
-        target_size="3000000",
-        hard_cap="4000000",
-        min_ticket="10000",
-        max_ticket="500000",
-    )
-    for pool_id, actor in ((seed_fund, manager), (growth, manager), (climate, manager2)):
-        with uow_factory() as uow:
-            pools.open_pool(actor, uow, pool_id)
-    commit("investor", growth, "500000", accept="500000")
-    commit("investor2", growth, "1000000", accept="800000")
-    commit("investor3", growth, "300000", accept="300000")
-    commit("investor2", seed_fund, "250000", accept="250000")
-    commit("investor3", seed_fund, "100000")
-    commit("investor", climate, "150000", accept="150000")
-    with uow_factory() as uow:
-        pools.close_pool(manager, uow, growth)
-    _history(uow_factory, manager, growth, late_payer=ids["investor"])
+    third = today - timedelta(days=8)
+    history.call(manager, growth, third, "10", "Beacon Health follow-on")
+    history.pay_call(manager, growth, 3, third + timedelta(days=2), skip="investor")
+
+    # Climate Ventures II (another manager): the demo investor's second pool, called once.
+    with clock.travel(start + timedelta(days=400)):
+        climate = history.pool(
+            manager2, "Climate Ventures II", "venture", "3000000", "4000000", "10000", "500000", 90
+        )
+    history.commit("investor", climate, "150000", start + timedelta(days=410), accept="150000")
+    history.commit("investor2", climate, "400000", start + timedelta(days=430), accept="400000")
+    with clock.travel(start + timedelta(days=480)):
+        history.close(manager2, climate)
+    history.call(manager2, climate, start + timedelta(days=500), "25", "First close: Helio Grid")
+    history.pay_call(manager2, climate, 1, start + timedelta(days=512))
+    history.invest(manager2, climate, start + timedelta(days=530), "Helio Grid", "130000")
+    history.mark(manager2, climate, start + timedelta(days=800), "Helio Grid", "160000", "Series A extension")
+
+    # Seed Fund I: raising now, one commitment accepted and one waiting for the manager.
+    with clock.travel(today - timedelta(days=120)):
+        seed_fund = history.pool(
+            manager, "Seed Fund I", "venture", "5000000", "7500000", "50000", "1000000", 210
+        )
+    history.commit("investor2", seed_fund, "250000", today - timedelta(days=100), accept="250000")
+    history.commit("investor3", seed_fund, "100000", today - timedelta(days=10))
+
+    # A draft the manager is still writing.
+    with clock.travel(today - timedelta(days=3)):
+        history.pool(
+            manager,
+            "Draft Credit Fund",
+            "private_credit",
+            "10000000",
+            "12000000",
+            "100000",
+            "2000000",
+            120,
+            open_it=False,
+        )
     return ids
 
 
-def _history(uow_factory, manager: Actor, pool_id: int, late_payer: int) -> None:  # noqa: ANN001
-    """A called, paid, invested, marked-up and partly distributed pool, through the real operations."""
-    start = date.today() - timedelta(days=540)
+class _History:
+    """The demo's acts, each through the real services on its own day."""
 
-    def run(kind: str, **payload: object) -> None:
-        with uow_factory() as uow:
-            status = operations.submit(manager, uow, pool_id, kind, payload)
-        outcome = operations.process(str(status.id), uow_factory)
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], ids: dict[str, int]) -> None:
+        self.ids = ids
+
+        def unlimited() -> UnitOfWork:
+            """Years of a fund's acts replayed in seconds are no person hammering the app."""
+            uow = uow_factory()
+            uow.resources = replace(uow.resources, limiter=RateLimiter(None, off=True))
+            return uow
+
+        self.uow_factory = unlimited
+
+    def actor(self, username: str) -> Actor:
+        role = next(role for name, _, role, *_ in DEMO_USERS if name == username)
+        return Actor(self.ids[username], role, username)
+
+    def pool(
+        self,
+        manager: Actor,
+        name: str,
+        strategy: str,
+        target: str,
+        cap: str,
+        min_ticket: str,
+        max_ticket: str,
+        closes_in: int,
+        *,
+        open_it: bool = True,
+    ) -> int:
+        terms = {
+            **TERMS,
+            "name": name,
+            "strategy": strategy,
+            "target_size": target,
+            "hard_cap": cap,
+            "min_ticket": min_ticket,
+            "max_ticket": max_ticket,
+            "close_date": (clock.today() + timedelta(days=closes_in)).isoformat(),
+        }
+        with self.uow_factory() as uow:
+            pool_id = pools.create_pool(manager, uow, terms)
+        if open_it:
+            with self.uow_factory() as uow:
+                pools.open_pool(manager, uow, pool_id)
+        return pool_id
+
+    def close(self, manager: Actor, pool_id: int) -> None:
+        with self.uow_factory() as uow:
+            pools.close_pool(manager, uow, pool_id)
+
+    def commit(self, investor: str, pool_id: int, amount: str, on: date, accept: str | None = None) -> None:
+        with clock.travel(on), self.uow_factory() as uow:
+            commitment_id = commitments.submit_commitment(self.actor(investor), uow, pool_id, amount)
+        if accept is not None:
+            with clock.travel(on + timedelta(days=3)), self.uow_factory() as uow:
+                owner = uow.session.get(Pool, pool_id).manager_id
+                commitments.accept_commitment(Actor(owner, "fund_manager"), uow, commitment_id, accept)
+
+    def _run(
+        self,
+        on: date,
+        preview: Callable[..., Any],
+        submit: Callable[..., Any],
+        actor: Actor,
+        pool_id: int,
+        request: dict[str, Any],
+    ) -> None:
+        with clock.travel(on):
+            with self.uow_factory() as uow:
+                status = submit(actor, uow, preview(actor, uow, pool_id, request).command)
+            outcome = operations.process(str(status.id), self.uow_factory)
         if outcome != "done":
-            raise RuntimeError(f"demo {kind} did not complete: {outcome}")
+            raise RuntimeError(f"demo {status.kind} of {on} did not complete: {outcome}")
+        return status.id
 
-    def pay_call(call_date: date, skip: int | None) -> None:
-        with uow_factory() as uow:
+    def call(self, manager: Actor, pool_id: int, on: date, percent: str, purpose: str) -> None:
+        self._run(on, calls.preview, calls.issue, manager, pool_id, {"percent": percent, "purpose": purpose})
+
+    def pay_call(
+        self,
+        manager: Actor,
+        pool_id: int,
+        number: int,
+        on: date,
+        *,
+        skip: str | None = None,
+        mistake: str | None = None,
+    ) -> None:
+        """Every investor of the call pays in full (but `skip`), each a day apart; `mistake`'s wire is
+        first keyed at half its amount, reversed with a reason, then recorded right."""
+        with self.uow_factory() as uow:
             items = uow.session.execute(
-                select(CallItem.id, CallItem.investor_id, CallItem.amount_due)
+                select(CallItem.id, CallItem.investor_id, CallItem.amount_due, CallItem.version)
                 .join(CapitalCall, CapitalCall.id == CallItem.call_id)
-                .where(CapitalCall.pool_id == pool_id, CapitalCall.call_date == call_date)
+                .where(CapitalCall.pool_id == pool_id, CapitalCall.number == number)
+                .order_by(CallItem.id)
             ).all()
-        for item_id, investor_id, due in items:
-            if investor_id != skip:
-                run(
-                    "payment",
-                    call_item_id=item_id,
-                    amount=str(due),
-                    reference=f"WIRE-{item_id:05d}",
-                    paid_on=(call_date + timedelta(days=10)).isoformat(),
+        for n, (item_id, investor_id, due, _) in enumerate(items):
+            if skip is not None and investor_id == self.ids[skip]:
+                continue
+            day = on + timedelta(days=n)
+            reference = f"WIRE-{pool_id:02d}{number:02d}-{item_id:05d}"
+            if mistake is not None and investor_id == self.ids[mistake]:
+                wrong = self._pay(manager, pool_id, item_id, day, str(due / 2), reference)
+                day += timedelta(days=1)
+                self._run(
+                    day,
+                    corrections.preview,
+                    corrections.reverse,
+                    manager,
+                    pool_id,
+                    {"operation_id": wrong, "reason": "Keyed at half the wire's amount"},
                 )
+            self._pay(manager, pool_id, item_id, day, str(due), reference)
 
-    first, second = start, start + timedelta(days=240)
-    run(
-        "capital_call",
-        percent="40",
-        purpose="Call 1: Acme Robotics Series B",
-        call_date=first.isoformat(),
-        due_date=(first + timedelta(days=14)).isoformat(),
-    )
-    pay_call(first, skip=None)
-    run(
-        "investment",
-        action="buy",
-        company="Acme Robotics",
-        amount="500000",
-        date=(first + timedelta(days=30)).isoformat(),
-    )
-    run(
-        "management_fee", period_start=first.isoformat(), period_end=(first + timedelta(days=365)).isoformat()
-    )
-    # The demo investor has not paid the second call yet: an open item to pay in the demo.
-    run(
-        "capital_call",
-        percent="30",
-        purpose="Call 2: follow-on and fees",
-        call_date=second.isoformat(),
-        due_date=(date.today() + timedelta(days=21)).isoformat(),
-    )
-    pay_call(second, skip=late_payer)
-    run(
-        "valuation",
-        value="850000",
-        note="Acme Robotics marked at its Series C price",
-        date=(start + timedelta(days=420)).isoformat(),
-    )
-    run(
-        "distribution",
-        proceeds="150000",
-        memo="Dividend recapitalisation",
-        date=(start + timedelta(days=450)).isoformat(),
-    )
+    def _pay(self, manager: Actor, pool_id: int, item_id: int, on: date, amount: str, reference: str) -> Any:
+        request = {
+            "call_item_id": item_id,
+            "amount": amount,
+            "reference": reference,
+            "paid_on": on.isoformat(),
+            "reuse_reference": True,
+        }
+        return self._run(on, payments.preview, payments.record, manager, pool_id, request)
+
+    def invest(self, manager: Actor, pool_id: int, on: date, company: str, amount: str) -> None:
+        self._run(
+            on,
+            investments.preview_investment,
+            investments.invest,
+            manager,
+            pool_id,
+            {"company": company, "amount": amount},
+        )
+
+    def _company(self, pool_id: int, name: str) -> int:
+        with self.uow_factory() as uow:
+            return next(cid for cid, cname in investments.companies(uow, pool_id) if cname == name)
+
+    def mark(self, manager: Actor, pool_id: int, on: date, company: str, value: str, note: str) -> None:
+        self._run(
+            on,
+            investments.preview_mark,
+            investments.mark,
+            manager,
+            pool_id,
+            {"company_id": self._company(pool_id, company), "value": value, "note": note},
+        )
+
+    def exit(self, manager: Actor, pool_id: int, on: date, company: str, proceeds: str) -> None:
+        self._run(
+            on,
+            investments.preview_exit,
+            investments.exit_holding,
+            manager,
+            pool_id,
+            {"company_id": self._company(pool_id, company), "proceeds": proceeds},
+        )
+
+    def fee(self, manager: Actor, pool_id: int, start: date, end: date) -> None:
+        self._run(
+            end,
+            fees.preview,
+            fees.charge,
+            manager,
+            pool_id,
+            {"period_start": start.isoformat(), "period_end": end.isoformat()},
+        )
+
+    def distribute(self, manager: Actor, pool_id: int, on: date, proceeds: str, memo: str) -> None:
+        self._run(
+            on,
+            distributions.preview,
+            distributions.distribute,
+            manager,
+            pool_id,
+            {"proceeds": proceeds, "memo": memo},
+        )
 
 
 def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: int = 2) -> None:

@@ -30,7 +30,7 @@ from core.fundmath.returns import (
     xirr,
     xnpv,
 )
-from core.fundmath.statement import KINDS, CapitalAccount, Movement, MovementKind, capital_account
+from core.fundmath.statement import CapitalAccount, Movement, capital_account
 from core.fundmath.waterfall import (
     ACCRUALS,
     MODELS,
@@ -46,7 +46,6 @@ from core.fundmath.waterfall import (
 __all__ = [
     "ACCRUALS",
     "DEFAULT_MINOR_UNIT",
-    "KINDS",
     "MODELS",
     "MULTIPLE_QUANTUM",
     "CapitalAccount",
@@ -59,7 +58,6 @@ __all__ = [
     "HurdleAccrual",
     "InvestorMetrics",
     "Movement",
-    "MovementKind",
     "Multiples",
     "TrueUp",
     "WaterfallModel",

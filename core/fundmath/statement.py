@@ -1,14 +1,13 @@
-"""The ILPA-style capital account statement of one investor in one pool, from ledger movements.
+"""The ILPA capital account statement of one investor in one pool, from capital-account lines.
 
-Input is a list of movements (date, kind, amount), as the service layer reads them from the
-ledger. Movements dated before period_start make the beginning balances; those from period_start
-to period_end inclusive (the statement convention: "the quarter ended 31 March") make the period's
-lines; later ones are ignored. Amounts are signed as they affect their own line: a contribution,
-distribution or fee is positive, and a reversing entry is the same kind with a negative amount;
-gains are positive and losses negative. Nothing is rounded: the ledger's amounts are exact, so
-ending NAV = beginning NAV + contributions - distributions - management fees + realized gain +
-unrealized gain, exactly. Unfunded commitment = commitment - contributions (ILPA; a fee paid by
-capital call is a contribution).
+Input is movements (date, line, amount): each a core.ledger.accounts.Line of the investor's
+capital account with an amount positive as the line is labelled (a reversal negative), as the
+ledger's read model gives them, one per entry or already summed per day or per period. Movements
+dated before period_start make the beginning balances; those from period_start to period_end
+inclusive (the statement convention: "the quarter ended 31 March") make the period's lines; later
+ones are ignored. How a line moves NAV is core.ledger's NAV_SIGN, not restated here. Nothing is
+rounded: the ledger's amounts are exact, so ending NAV = beginning NAV + each NAV line by its sign,
+exactly. Unfunded commitment = commitment - capital called (ILPA).
 """
 
 from __future__ import annotations
@@ -17,122 +16,108 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from core.errors import ValidationError
 from core.fundmath._common import WIDE, ZERO, CurrencyTracker, a_date, amount
+from core.ledger.accounts import CAPITAL_LINES, NAV_LINES, NAV_SIGN, Line
 
-MovementKind = Literal[
-    "commitment", "contribution", "distribution", "management_fee", "realized_gain", "unrealized_gain"
-]
-KINDS: tuple[str, ...] = (
-    "commitment",
-    "contribution",
-    "distribution",
-    "management_fee",
-    "realized_gain",
-    "unrealized_gain",
-)
-# How each kind moves NAV.
-_NAV_SIGN = {
-    "commitment": 0,
-    "contribution": 1,
-    "distribution": -1,
-    "management_fee": -1,
-    "realized_gain": 1,
-    "unrealized_gain": 1,
-}
+BEGINNING_NAV = "Beginning NAV"
+ENDING_NAV = "Ending NAV"
+BEGINNING_UNFUNDED = "Unfunded commitment, beginning"
+ENDING_UNFUNDED = "Unfunded commitment, ending"
 
 
 class Movement(NamedTuple):
-    """One ledger movement for the statement; a plain (date, kind, amount) tuple works as well."""
+    """One movement of a capital-account line; a plain (date, line, amount) tuple works as well."""
 
     date: date
-    kind: MovementKind
+    line: Line
     amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class CapitalAccount:
-    """One period's statement; amounts are positive as labelled (distributions, fees paid out)."""
+    """One period's statement. The NAV lines (named as core.ledger's Line values) are the period's,
+    positive as labelled (distributions, fees and carried interest paid out); commitment is as of
+    the period's end."""
 
     period_start: date
     period_end: date
+    commitment: Decimal
     beginning_nav: Decimal
     contributions: Decimal
     distributions: Decimal
     management_fees: Decimal
     realized_gain: Decimal
     unrealized_gain: Decimal
+    carried_interest: Decimal
     ending_nav: Decimal
-    total_commitment: Decimal
     beginning_unfunded: Decimal
     ending_unfunded: Decimal
     currency: str | None = None
 
+    def line(self, line: Line) -> Decimal:
+        """The period's amount of a NAV line, positive as labelled."""
+        return getattr(self, line.value)
+
     def lines(self) -> list[tuple[str, Decimal]]:
-        """Statement lines in ILPA order; outflows are negative so the NAV lines add up on the page."""
+        """The statement in ILPA order, with the ILPA names; each NAV line by its sign (outflows
+        negative), so Beginning NAV plus the lines below it is Ending NAV on the page."""
         return [
-            ("Beginning NAV", self.beginning_nav),
-            ("Contributions", self.contributions),
-            ("Distributions", -self.distributions),
-            ("Management fees", -self.management_fees),
-            ("Realized gain/(loss)", self.realized_gain),
-            ("Unrealized gain/(loss)", self.unrealized_gain),
-            ("Ending NAV", self.ending_nav),
-            ("Total commitment", self.total_commitment),
-            ("Beginning unfunded commitment", self.beginning_unfunded),
-            ("Ending unfunded commitment", self.ending_unfunded),
+            (Line.COMMITMENT.label, self.commitment),
+            (BEGINNING_NAV, self.beginning_nav),
+            *((line.label, line.nav_sign * self.line(line)) for line in NAV_LINES),
+            (ENDING_NAV, self.ending_nav),
+            (BEGINNING_UNFUNDED, self.beginning_unfunded),
+            (ENDING_UNFUNDED, self.ending_unfunded),
         ]
 
 
+def _nav(sums: dict[Line, Decimal]) -> Decimal:
+    return sum((sign * sums[line] for line, sign in NAV_SIGN.items()), ZERO)
+
+
 def capital_account(
-    movements: Iterable[tuple[date, str, object]],
+    movements: Iterable[tuple[date, Line | str, object]],
     period_start: date,
     period_end: date,
     *,
     currency: str | None = None,
 ) -> CapitalAccount:
-    """Build the statement for period_start..period_end (inclusive) from all of an investor's movements."""
+    """Build the statement for period_start..period_end (inclusive) from an investor's movements."""
     start = a_date(period_start, "period_start")
     end = a_date(period_end, "period_end")
     if end < start:
         raise ValidationError("period_end", "must not be before period_start")
     tracker = CurrencyTracker(currency)
-    before = dict.fromkeys(KINDS, ZERO)
-    during = dict.fromkeys(KINDS, ZERO)
+    before = dict.fromkeys(CAPITAL_LINES, ZERO)
+    during = dict.fromkeys(CAPITAL_LINES, ZERO)
     with localcontext(WIDE):
         for movement in movements:
             try:
-                when, kind, value = movement
+                when, line, value = movement
             except (TypeError, ValueError):
-                raise ValidationError("movements", "must be (date, kind, amount) rows") from None
+                raise ValidationError("movements", "must be (date, line, amount) rows") from None
             when = a_date(when, "movements")
-            if kind not in _NAV_SIGN:
-                raise ValidationError("movements", f"unknown kind {str(kind)[:20]!r}")
+            if line not in before:
+                raise ValidationError("movements", f"{str(line)[:30]!r} is not a capital-account line")
             value = amount(value, "movements", tracker)
             if when < start:
-                before[kind] += value
+                before[Line(line)] += value
             elif when <= end:
-                during[kind] += value
-
-        def nav(sums: dict[str, Decimal]) -> Decimal:
-            return sum((_NAV_SIGN[kind] * value for kind, value in sums.items()), ZERO)
-
-        beginning_nav = nav(before)
-        commitment = before["commitment"] + during["commitment"]
+                during[Line(line)] += value
+        beginning_nav = _nav(before)
+        commitment = before[Line.COMMITMENT] + during[Line.COMMITMENT]
+        called = before[Line.CALLED] + during[Line.CALLED]
         return CapitalAccount(
             period_start=start,
             period_end=end,
+            commitment=commitment,
             beginning_nav=beginning_nav,
-            contributions=during["contribution"],
-            distributions=during["distribution"],
-            management_fees=during["management_fee"],
-            realized_gain=during["realized_gain"],
-            unrealized_gain=during["unrealized_gain"],
-            ending_nav=beginning_nav + nav(during),
-            total_commitment=commitment,
-            beginning_unfunded=before["commitment"] - before["contribution"],
-            ending_unfunded=commitment - before["contribution"] - during["contribution"],
+            **{line.value: during[line] for line in NAV_LINES},
+            ending_nav=beginning_nav + _nav(during),
+            beginning_unfunded=before[Line.COMMITMENT] - before[Line.CALLED],
+            ending_unfunded=commitment - called,
             currency=tracker.currency,
         )

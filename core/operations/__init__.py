@@ -29,7 +29,6 @@ from core.logs import log_context
 from core.operations.kind import KINDS, MAX_REQUESTS, Kind, grouped_kinds, refusal, register
 from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
-from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from db.models import Operation, Pool, User
 
@@ -231,7 +230,7 @@ def _record(
         uow.limiter.check_submission(actor)
         if pool_id is None and handler.needs_pool:
             raise ValidationError("pool_id", "is required")
-        pool = load_pool(uow, pool_id) if handler.needs_pool else None
+        pool = _pool(uow, pool_id) if handler.needs_pool else None
         prepared = handler.prepare_many(actor, uow, pool, [payload for _, payload in fresh], lines)
         rows = [
             {
@@ -292,6 +291,13 @@ def _record(
     return [dataclasses.replace(OperationStatus.of(recorded[key]), replayed=key in replays) for key in keys]
 
 
+def _pool(uow: UnitOfWork, pool_id: int | None) -> Pool:
+    pool = uow.session.get(Pool, pool_id) if isinstance(pool_id, int) else None
+    if pool is None:
+        raise NotFound(f"no pool {pool_id}")
+    return pool
+
+
 def _visible(actor: Actor, uow: UnitOfWork, ops: list[Row[Any]]) -> None:
     """The submitter, the manager of the pool and admins may look; one query for any number."""
     if actor.is_system or actor.role == ADMIN:
@@ -323,7 +329,9 @@ def operation_statuses(
         raise NotFound("no such operation") from None
     # The status columns only (not the payload): a page following a statement asks every second.
     columns = [
-        getattr(Operation, name) for name in (*OperationStatus.__dataclass_fields__, "actor_id") if name != "replayed"
+        getattr(Operation, name)
+        for name in (*OperationStatus.__dataclass_fields__, "actor_id")
+        if name != "replayed"
     ]
     found = {
         op.id: op
@@ -424,7 +432,7 @@ def _step(uow: UnitOfWork, op: Operation) -> None:
             handler = KINDS.get(op.kind)
             if handler is None:
                 raise ValidationError("kind", f"unknown operation kind {op.kind!r}")
-            pool = load_pool(uow, op.pool_id) if handler.needs_pool else None
+            pool = _pool(uow, op.pool_id) if handler.needs_pool else None
             actor = _actor(uow, op.actor_id)
             op.progress_done = handler.run_batch(uow, op, pool, actor)
             finished = op.progress_done >= op.progress_total

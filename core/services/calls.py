@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
+from core.formatting import count, money
 from core.fundmath import allocate
 from core.ledger import Account, JournalKind, Line, Side, read_model
 from core.ledger import posting as ledger
@@ -117,7 +118,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
             if total == 0:
                 raise ValidationError(
                     "percent",
-                    f"would call 0 {pool.currency} of {committed:,} {pool.currency} committed: "
+                    f"would call 0 {pool.currency} of {money(committed, pool.currency)} committed: "
                     "give a larger percentage",
                 )
     else:
@@ -127,7 +128,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
         collect.errors.append(
             ValidationError(
                 "amount" if percent is None else "percent",
-                f"would call {total:,} {pool.currency}, more than the {unfunded:,} {pool.currency} "
+                f"would call {money(total, pool.currency)}, more than the {money(unfunded, pool.currency)} "
                 "of commitments not yet called",
                 limit=unfunded,
             )
@@ -161,7 +162,7 @@ def allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int | None) ->
     over = [i for i, part in parts.items() if part > held[i].unfunded]
     if over:
         raise ValidationError(
-            "amount", f"would call more than the unfunded commitment of {len(over):,} investor(s)"
+            "amount", f"would call more than the unfunded commitment of {count(len(over), 'investor')}"
         )
     return parts
 

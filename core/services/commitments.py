@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from core import clock
 from core.domain import check_ticket, is_eligible
 from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, Stale, ValidationError
+from core.formatting import money
 from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
 from core.operations.kind import Kind
@@ -78,6 +79,7 @@ def submit_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: objec
         quantize(pool.min_ticket, pool.currency),
         quantize(pool.max_ticket, pool.currency),
         quantize(pool.hard_cap - accepted_total(uow, pool.id), pool.currency),
+        pool.currency,
     )
     live = uow.session.execute(
         select(Commitment.id).where(
@@ -144,12 +146,13 @@ def settle(
         raise ValidationError("amount", "cannot be above what the investor asked for")
     if value < pool.min_ticket:
         raise ValidationError(
-            "amount", f"is below the minimum ticket of {quantize(pool.min_ticket, pool.currency):,}"
+            "amount", f"is below the minimum ticket of {money(pool.min_ticket, pool.currency)}"
         )
     room = quantize(pool.hard_cap - accepted_total(uow, pool.id), pool.currency)
     if value > room:
         raise CapacityExceeded(
-            f"accepting {value:,} would exceed the hard cap; {max(room, Decimal(0)):,} {pool.currency} left"
+            f"accepting {money(value, pool.currency)} would exceed the hard cap; "
+            f"{money(max(room, Decimal(0)), pool.currency)} left"
         )
     commitment.status = CommitmentStatus.ACCEPTED
     commitment.amount_accepted = value

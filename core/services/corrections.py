@@ -176,6 +176,25 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
     return Reverse(pool.id, target, reason)
 
 
+@dataclass(frozen=True)
+class CorrectionPreview:
+    """What a correction will reverse, for the person to confirm."""
+
+    correctable: Correctable
+    command: Reverse
+
+    @property
+    def description(self) -> str:
+        return f"{self.correctable.label} of {self.correctable.description}"
+
+
+def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CorrectionPreview:
+    pool = load_pool(uow, pool_id)
+    command = check(actor, uow, pool, request)
+    found = next(c for c in correctable(actor, uow, pool.id) if c.operation_id == command.operation_id)
+    return CorrectionPreview(found, command)
+
+
 def reverse(actor: Actor, uow: UnitOfWork, command: Reverse) -> OperationStatus:
     """Submit the correction; the same request twice is the same operation."""
     return submit(actor, uow, command.pool_id, KIND, command.payload(), queue=uow.queue)

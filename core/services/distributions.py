@@ -17,6 +17,7 @@ from sqlalchemy import insert, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
+from core.formatting import money
 from core.fundmath import WaterfallTerms, allocate, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -79,7 +80,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
             if proceeds > cash:
                 raise ValidationError(
                     "proceeds",
-                    f"{proceeds:,} {pool.currency} is more than the pool's cash of {cash:,} {pool.currency}",
+                    f"{money(proceeds, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
                     limit=cash,
                 )
     with collect("memo"):
@@ -240,7 +241,9 @@ class DistributeProceeds(Kind):
         if op.progress_done == 0:
             cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
             if proceeds > cash:
-                raise ValidationError("proceeds", f"is more than the pool's cash of {cash:,} {pool.currency}")
+                raise ValidationError(
+                    "proceeds", f"is more than the pool's cash of {money(cash, pool.currency)}"
+                )
             whole = plan(uow, pool, proceeds, on, p["upto_journal"])
             uow.session.execute(
                 insert(Distribution),

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, NotFound, Stale, ValidationError
+from core.formatting import money
 from core.fundmath import allocate
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -125,9 +126,7 @@ def gains_allocation(
     )
     weights = {i: p.contributions for i, p in sorted(held.items()) if p.contributions > 0}
     if not weights:
-        raise InvalidState(
-            f"nobody had paid in by {on}, so there is no one to book a gain or loss to"
-        )
+        raise InvalidState(f"nobody had paid in by {on}, so there is no one to book a gain or loss to")
     return allocate(delta, weights, minor_unit(pool.currency))
 
 
@@ -195,7 +194,7 @@ def check_investment(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping
             if amount > cash:
                 raise ValidationError(
                     "amount",
-                    f"{amount:,} {pool.currency} is more than the pool's cash of {cash:,} {pool.currency}",
+                    f"{money(amount, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
                 )
     collect.raise_any()
     return Invest(pool.id, company, amount, on, pool.version)

@@ -978,6 +978,7 @@ def check_commitment(actor: Actor, uow: UnitOfWork, pool_id: int, amount: object
         quantize(pool.min_ticket, pool.currency),
         quantize(pool.max_ticket, pool.currency),
         quantize(pool.hard_cap - accepted_total(uow, pool.id), pool.currency),
+        pool.currency,
     )
     live = uow.session.execute(
         select(Commitment.id).where(

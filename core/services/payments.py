@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from core import clock
 from core.domain import clean_text, not_in_future, request_date
 from core.errors import Collector, InvalidState, NotFound, PermissionDenied, Stale, ValidationError
+from core.formatting import money
 from core.ledger import Account, JournalKind
 from core.ledger import posting as ledger
 from core.money import parse_amount
@@ -128,17 +129,18 @@ def _payable(item: Item, amount: Decimal, currency: str, earlier: Decimal = ZERO
         raise InvalidState(f"capital call {item.call_number} is {item.call_status}; it cannot be paid now")
     if item.status == CallItemStatus.CANCELLED:
         raise InvalidState(f"{item.investor_name}'s item of capital call {item.call_number} was cancelled")
-    outstanding = item.outstanding - earlier
-    if outstanding <= 0:
+    if item.outstanding <= 0:
         raise InvalidState(
             f"{item.investor_name}'s item of capital call {item.call_number} is already paid in full"
         )
+    outstanding = item.outstanding - earlier
     if amount > outstanding:
-        raise ValidationError(
-            "amount",
-            f"{amount:,} {currency} is more than the {outstanding:,} {currency} outstanding",
-            limit=outstanding,
+        left = (
+            f"the {money(outstanding, currency)} left outstanding after the lines before it"
+            if earlier
+            else (f"the {money(outstanding, currency)} outstanding")
         )
+        raise ValidationError("amount", f"{money(amount, currency)} is more than {left}", limit=outstanding)
 
 
 def _references_in_use(uow: UnitOfWork, pool: Pool, references: set[str]) -> dict[str, set[int]]:
@@ -183,14 +185,14 @@ def check_many(
         item_id = request.get("call_item_id")
         item = found.get(item_id) if isinstance(item_id, int) else None  # type: ignore[arg-type]
         if item is None or item.pool_id != pool.id:
-            raise NotFound("no such call item in this pool")
+            raise ValidationError("call_item_id", "is not one of this pool's call items")
         _may_pay(actor, pool, item)
         version = request.get("item_version")
         if version is not None and version != item.version:
             now = (
                 "is paid in full now"
                 if item.outstanding <= 0
-                else f"has {item.outstanding:,} {pool.currency} outstanding now"
+                else f"has {money(item.outstanding, pool.currency)} outstanding now"
             )
             raise Stale(
                 f"{item.investor_name}'s item of capital call {item.call_number} changed since the form "

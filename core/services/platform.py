@@ -1,11 +1,22 @@
 """Platform analytics for analysts: every pool at once, aggregated in PostgreSQL, cached in Redis.
 
-The heavy work is a few GROUP BY queries over the ledger (see the booking table in core.ledger);
-Python only solves one IRR per pool and takes medians of per-pool figures. Results are cached
-under the platform version: a fingerprint of every pool's (id, version, row version). Pool versions
-are bumped in the same transaction as every posting and commitment change, and a row's xmin moves
-with any other update (terms, status), so the key changes exactly when a figure can, and reading
-it costs one scan of the pools table (about a millisecond for 1,000 pools).
+Every figure is a sum over the ledger's one read model (core.ledger.read_model.movements), as of
+the end of the chosen range, by the rules in docs/figures.md: the same lines, the same date rule
+and the same multiples as the investor's and the manager's pages. Python only solves one IRR per
+pool and takes medians of per-pool figures.
+
+Two set-based queries make the explorer: the pools in scope with their fundraising (commitments
+per investor and per day, the first capital call), and one pass over the pools' capital lines
+grouped three ways at once (per pool, per pool and day for the IRRs, per month and currency).
+
+Results are cached under the platform version: a fingerprint of every pool's (id, version, row
+version). Pool versions are bumped in the same transaction as every posting and commitment change,
+and a row's xmin moves with any other update (terms, status), so the key changes exactly when a
+figure can, and reading it costs one scan of the pools table.
+
+Draft pools are left out of the platform's figures unless asked for (Filters.include_drafts or a
+status filter naming them): nothing has been raised in a draft, and counting it would dilute every
+median. Explorer.scope says which pools a figure counts.
 
 Read-only: analysts and admins may call these; nothing here writes.
 """
@@ -16,26 +27,47 @@ import hashlib
 import json
 import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Numeric,
+    Select,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from core import clock
 from core.errors import ValidationError
-from core.fundmath import MULTIPLE_QUANTUM, xirr
+from core.formatting import count, day
+from core.fundmath import multiples, xirr
+from core.ledger import CAPITAL_LINES, Line, read_model
+from core.ledger.read_model import Position
 from core.money import ROUNDING
 from core.permissions import PLATFORM_READERS, Actor, require_role
 from core.services.audit import audits_refused_reads
 from core.services.pools import visible_pool
 from core.uow import UnitOfWork
+from core.vocabulary import PoolStatus, label
+from db.models import Pool, User
 
 MAX_COMPARE = 5
 ZERO = Decimal(0)
-_C = "CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END"
-_D = "CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END"
+PERCENT = Decimal("0.01")
 
 
 def platform_version(uow: UnitOfWork) -> str:
@@ -48,7 +80,7 @@ def platform_version(uow: UnitOfWork) -> str:
     ).scalar_one()
 
 
-CACHE_FORMAT = 2  # bumped whenever what is cached changes shape: old entries are then never read
+CACHE_FORMAT = 3  # bumped whenever what is cached changes shape: old entries are then never read
 
 
 def _key(uow: UnitOfWork, name: str, *parts: Any) -> str:
@@ -56,12 +88,64 @@ def _key(uow: UnitOfWork, name: str, *parts: Any) -> str:
     return f"platform:{CACHE_FORMAT}:{platform_version(uow)}:{name}:{digest}"
 
 
+# --- the figures' rules (docs/figures.md) ---------------------------------------------------------------
+
+
+def pool_multiples(position: Position) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """(TVPI, DPI, RVPI) of a capital account (GIPS): only when something has been paid in and NAV
+    is not negative; TVPI = DPI + RVPI exactly (core.fundmath.multiples)."""
+    if position.paid_in <= 0 or position.nav < 0 or position.distributions < 0:
+        return None, None, None
+    found = multiples(position.paid_in, position.distributions, position.nav)
+    return found.tvpi, found.dpi, found.rvpi
+
+
+def pool_irr(flows: Iterable[tuple[date, Decimal]], nav: Decimal, as_of: date) -> Decimal | None:
+    """Since-inception IRR: contributions paid in (negative), distributions out, NAV as the value
+    held on the as-of day; None when no rate solves it (core.fundmath.xirr)."""
+    dated = sorted(flows)
+    if not any(amount < 0 for _, amount in dated):
+        return None
+    return xirr([*dated, (as_of, nav)] if nav else dated)
+
+
+def _share(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
+    """part / whole in percent, to 0.01; None where the whole is nothing."""
+    if part is None or whole is None or whole <= 0:
+        return None
+    return (part * 100 / whole).quantize(PERCENT, ROUNDING)
+
+
+def _median(values: Iterable[Any]) -> Any:
+    present = sorted(v for v in values if v is not None)
+    return statistics.median(present) if present else None
+
+
+def _quartiles(values: Iterable[Decimal | None]) -> tuple[Decimal | None, Decimal | None]:
+    present = sorted(v for v in values if v is not None)
+    if len(present) < 2:
+        return (present[0], present[0]) if present else (None, None)
+    q1, _, q3 = statistics.quantiles(present, n=4, method="inclusive")
+    return q1, q3
+
+
+# Big aggregations: sort and hash in memory rather than on disk, and skip JIT compilation, which
+# costs more than it saves on these one-pass scans (this transaction only).
+_ANALYTICS_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off")
+
+
+def _tune(uow: UnitOfWork) -> None:
+    for setting in _ANALYTICS_SETTINGS:
+        uow.session.execute(text(setting))
+
+
 # --- filters and their choices ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What the explorer looks at; an empty tuple means "all". Figures are as of `until`."""
+    """What the explorer looks at; an empty tuple means "all" (drafts only with include_drafts or a
+    status filter naming them). Figures are as of `until`; `since` limits the flows over time."""
 
     strategies: tuple[str, ...] = ()
     vintages: tuple[int, ...] = ()
@@ -70,20 +154,28 @@ class Filters:
     managers: tuple[int, ...] = ()
     since: date | None = None
     until: date | None = None
+    include_drafts: bool = False
 
     def checked(self) -> Filters:
         until = self.until or clock.today()
         if self.since is not None and self.since > until:
-            raise ValidationError("since", "must not be after the end of the range")
+            raise ValidationError("since", "must not be after the end of the range", limit=until)
+        statuses = tuple(sorted(self.statuses))
         return Filters(
             tuple(sorted(self.strategies)),
             tuple(sorted(int(v) for v in self.vintages)),
             tuple(sorted(self.currencies)),
-            tuple(sorted(self.statuses)),
+            statuses,
             tuple(sorted(int(m) for m in self.managers)),
             self.since,
             until,
+            self.include_drafts or PoolStatus.DRAFT.value in statuses,
         )
+
+    @property
+    def everything(self) -> bool:
+        """No filter narrows the pools (beyond leaving drafts out)."""
+        return not (self.strategies or self.vintages or self.currencies or self.statuses or self.managers)
 
 
 @dataclass(frozen=True)
@@ -103,54 +195,15 @@ class Options:
     first_date: date | None
 
 
-@audits_refused_reads
-def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
-    """The values each explorer filter can take, and every pool for the comparison picker."""
-    require_role(actor, *PLATFORM_READERS)
-
-    def compute() -> dict[str, Any]:
-        rows = uow.session.execute(
-            text(
-                """SELECT p.id, p.name, p.strategy, p.currency, p.status, p.manager_id, m.name AS manager,
-                          extract(year FROM coalesce(fc.first_call, p.opened_at, p.created_at))::int AS vintage
-                     FROM pools p JOIN users m ON m.id = p.manager_id
-                     LEFT JOIN (SELECT pool_id, min(effective_date) AS first_call FROM journals
-                                 WHERE kind = 'capital_call' GROUP BY pool_id) fc ON fc.pool_id = p.id
-                    ORDER BY p.name, p.id"""
-            )
-        ).all()
-        first = uow.session.execute(text("SELECT min(effective_date) FROM journals")).scalar_one()
-        return {
-            "strategies": sorted({r.strategy for r in rows}),
-            "currencies": sorted({r.currency for r in rows}),
-            "statuses": sorted({r.status for r in rows}),
-            "vintages": sorted({r.vintage for r in rows}),
-            "managers": sorted(
-                ({"id": r.manager_id, "label": r.manager} for r in {r.manager_id: r for r in rows}.values()),
-                key=lambda c: c["label"],
-            ),
-            "pools": [{"id": r.id, "label": f"{r.name} (#{r.id}, {r.currency})"} for r in rows],
-            "first_date": first.isoformat() if first else None,
-        }
-
-    data = uow.cache.cached(_key(uow, "options"), compute, lambda d: d)
-    return Options(
-        data["strategies"],
-        data["currencies"],
-        data["statuses"],
-        data["vintages"],
-        [Choice(**c) for c in data["managers"]],
-        [Choice(**c) for c in data["pools"]],
-        date.fromisoformat(data["first_date"]) if data["first_date"] else None,
-    )
-
-
 # --- the explorer ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PoolFacts:
-    """One pool as the explorer charts it, as of the filter's end date. Amounts in the pool's currency."""
+    """One pool as the explorer charts it, as of the filter's end date. Amounts in the pool's currency.
+
+    The capital lines are the pool's capital account summed over its investors (the read model's
+    lines, ILPA names); unfunded, outstanding and NAV derive from them as read_model.Position does."""
 
     pool_id: int
     name: str
@@ -161,32 +214,55 @@ class PoolFacts:
     vintage: int
     target_size: Decimal
     hard_cap: Decimal
-    committed: Decimal
     investors: int
+    commitment: Decimal
     called: Decimal
-    paid_in: Decimal
-    distributed: Decimal
-    nav: Decimal
+    contributions: Decimal
+    distributions: Decimal
+    management_fees: Decimal
+    realized_gain: Decimal
+    unrealized_gain: Decimal
+    carried_interest: Decimal
     tvpi: Decimal | None
     dpi: Decimal | None
     rvpi: Decimal | None
     irr: Decimal | None
     raised_pct: Decimal  # committed / target, in percent
-    days_to_target: int | None  # from opening to the acceptance that reached the target; None if not yet
+    days_to_target: int | None  # from opening to the day commitments reached the target; None if not yet
     top1_share: Decimal | None  # the largest investor's share of commitments, in percent
     top5_share: Decimal | None
     top10_share: Decimal | None
 
+    @property
+    def position(self) -> Position:
+        return Position(*(getattr(self, line.value) for line in CAPITAL_LINES))
+
+    @property
+    def paid_in(self) -> Decimal:
+        return self.position.paid_in
+
+    @property
+    def unfunded(self) -> Decimal:
+        return self.position.unfunded
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.position.outstanding
+
+    @property
+    def nav(self) -> Decimal:
+        return self.position.nav
+
 
 @dataclass(frozen=True)
 class FlowMonth:
-    """Capital movements across the filtered pools in one month and currency."""
+    """Capital movements across the counted pools in one month and currency."""
 
     month: date
     currency: str
     called: Decimal
-    contributed: Decimal
-    distributed: Decimal
+    contributions: Decimal
+    distributions: Decimal
 
 
 @dataclass(frozen=True)
@@ -197,7 +273,7 @@ class VintageSummary:
     q1_tvpi: Decimal | None
     q3_tvpi: Decimal | None
     median_irr: Decimal | None
-    median_days_to_target: float | None
+    median_days_to_target: Decimal | None
     reached_target: int
 
 
@@ -208,6 +284,7 @@ class Explorer:
     pools: list[PoolFacts] = field(default_factory=list)
     flows: list[FlowMonth] = field(default_factory=list)
     vintages: list[VintageSummary] = field(default_factory=list)
+    drafts_left_out: int = 0  # draft pools the filters match that the figures do not count
 
     @property
     def median_tvpi(self) -> Decimal | None:
@@ -219,13 +296,25 @@ class Explorer:
 
     @property
     def reached_target(self) -> int:
-        return sum(1 for p in self.pools if p.committed >= p.target_size)
+        return sum(1 for p in self.pools if p.commitment >= p.target_size)
+
+    @property
+    def scope(self) -> str:
+        """Which pools the figures count, in words (the page shows it beside the totals)."""
+        if self.filters.statuses:
+            statuses = [PoolStatus(s) for s in self.filters.statuses]
+        else:
+            statuses = [s for s in PoolStatus if self.filters.include_drafts or s is not PoolStatus.DRAFT]
+        words = f"Counting {count(len(self.pools), 'pool')}: {', '.join(label(s) for s in statuses)}"
+        if self.drafts_left_out:
+            words += f" ({count(self.drafts_left_out, 'draft')} left out)"
+        return f"{words}; figures as of {day(self.filters.until)}."
 
     def flow_currencies(self) -> list[str]:
         """The currencies money moved in, the busiest first (the flows chart shows one at a time)."""
         volume: dict[str, Decimal] = {}
         for month in self.flows:
-            volume[month.currency] = volume.get(month.currency, ZERO) + month.called + month.distributed
+            volume[month.currency] = volume.get(month.currency, ZERO) + month.called + month.distributions
         return sorted(volume, key=lambda c: (-volume[c], c))
 
     def most_concentrated(self, n: int = 20) -> list[PoolFacts]:
@@ -234,112 +323,205 @@ class Explorer:
         return sorted(held, key=lambda p: (-p.top5_share, p.pool_id))[:n]  # type: ignore[operator]
 
 
-# The pools in the filter, with what the small tables say: vintage (year of the first capital call,
-# else of opening), and from accepted commitments the days to reach the target and the share of the
-# largest investors.
-_POOLS_SQL = """
-WITH p AS (
-    SELECT p.id, p.name, p.strategy, p.currency, p.status, m.name AS manager, p.target_size, p.hard_cap,
-           coalesce(p.opened_at, p.created_at) AS opened_at
-      FROM pools p JOIN users m ON m.id = p.manager_id
-     WHERE p.created_at < CAST(:until AS date) + 1
-       AND (cardinality(CAST(:strategies AS text[])) = 0 OR p.strategy = ANY(CAST(:strategies AS text[])))
-       AND (cardinality(CAST(:currencies AS text[])) = 0 OR p.currency = ANY(CAST(:currencies AS text[])))
-       AND (cardinality(CAST(:statuses AS text[])) = 0 OR p.status = ANY(CAST(:statuses AS text[])))
-       AND (cardinality(CAST(:managers AS bigint[])) = 0 OR p.manager_id = ANY(CAST(:managers AS bigint[])))
-), v AS (
-    SELECT p.*, extract(year FROM coalesce(fc.first_call, p.opened_at))::int AS vintage
-      FROM p LEFT JOIN (SELECT j.pool_id, min(j.effective_date) AS first_call FROM journals j
-                         WHERE j.kind = 'capital_call' AND j.effective_date <= :until GROUP BY j.pool_id) fc
-             ON fc.pool_id = p.id
-     WHERE cardinality(CAST(:vintages AS int[])) = 0
-        OR extract(year FROM coalesce(fc.first_call, p.opened_at))::int = ANY(CAST(:vintages AS int[]))
-), accepted AS (
-    SELECT c.pool_id, c.amount_accepted AS amount, c.decided_at, v.target_size,
-           sum(c.amount_accepted) OVER (PARTITION BY c.pool_id ORDER BY c.decided_at, c.id) AS running,
-           row_number() OVER (PARTITION BY c.pool_id ORDER BY c.amount_accepted DESC, c.investor_id) AS rank
-      FROM commitments c JOIN v ON v.id = c.pool_id
-     WHERE c.status = 'accepted' AND c.decided_at < CAST(:until AS date) + 1
-), raised AS (
-    SELECT pool_id, count(*) AS investors, sum(amount) AS total,
-           sum(amount) FILTER (WHERE rank <= 1) AS top1,
-           sum(amount) FILTER (WHERE rank <= 5) AS top5,
-           sum(amount) FILTER (WHERE rank <= 10) AS top10,
-           min(decided_at) FILTER (WHERE running >= target_size) AS reached_at
-      FROM accepted GROUP BY pool_id
+# The explorer reads the read model once: each pool's capital lines per day (the commitment line
+# per investor too, for concentration), into a temporary table of this transaction that the
+# queries below aggregate. About one row per pool, day and line: a tenth of the movements.
+_DAILY = Table(
+    "explorer_daily",
+    MetaData(),
+    Column("pool_id", BigInteger),
+    Column("day", Date),
+    Column("line", String),
+    Column("investor_id", BigInteger),
+    Column("amount", Numeric),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
 )
-SELECT v.id, v.name, v.strategy, v.currency, v.status, v.manager, v.vintage, v.target_size, v.hard_cap,
-       coalesce(r.investors, 0) AS investors, r.total, r.top1, r.top5, r.top10,
-       CASE WHEN r.reached_at IS NOT NULL THEN greatest(r.reached_at::date - v.opened_at::date, 0) END
-           AS days_to_target
-  FROM v LEFT JOIN raised r ON r.pool_id = v.id
- ORDER BY v.id
-"""
-
-# One scan of the investors' ledger entries, first netted per journal and account (a cheap, narrow
-# aggregate), then grouped three ways at once: per pool (the books), per pool and day (the dated
-# flows an IRR needs) and per month and currency (the platform over time).
-_LEDGER_SQL = """
-WITH per_journal AS (
-    SELECT e.journal_id, e.account, sum(CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END) AS credit
-      FROM entries e
-     WHERE e.account IN ('commitment', 'capital', 'receivable')
-       AND (:all_pools OR e.pool_id = ANY(CAST(:ids AS bigint[])))
-     GROUP BY e.journal_id, e.account
-)
-SELECT GROUPING(j.pool_id, j.effective_date) AS level, j.pool_id, j.effective_date,
-       date_trunc('month', j.effective_date)::date AS month, p.currency,
-       coalesce(sum(pj.credit) FILTER (WHERE pj.account = 'commitment'), 0) AS committed,
-       coalesce(-sum(pj.credit) FILTER (WHERE j.kind = 'capital_call' AND pj.account = 'receivable'), 0)
-           AS called,
-       coalesce(sum(pj.credit) FILTER (WHERE j.kind = 'payment' AND pj.account = 'capital'), 0) AS contributed,
-       coalesce(-sum(pj.credit) FILTER (WHERE j.kind = 'distribution' AND pj.account = 'capital'), 0)
-           AS distributed,
-       coalesce(sum(pj.credit) FILTER (WHERE pj.account = 'capital'), 0) AS nav
-  FROM per_journal pj JOIN journals j ON j.id = pj.journal_id JOIN pools p ON p.id = j.pool_id
- WHERE j.effective_date <= :until
- GROUP BY GROUPING SETS ((j.pool_id), (j.pool_id, j.effective_date),
-                         (date_trunc('month', j.effective_date), p.currency))
-"""
-BY_POOL, BY_POOL_AND_DAY, BY_MONTH = 1, 0, 3  # GROUPING(pool, day) of each grouping set
-# Big aggregations: sort and hash in memory rather than on disk, and skip JIT compilation, which
-# costs more than it saves on these one-pass scans (this transaction only).
-_ANALYTICS_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off")
 
 
-def _tune(uow: UnitOfWork) -> None:
-    for setting in _ANALYTICS_SETTINGS:
-        uow.session.execute(text(setting))
+def _fill_daily(uow: UnitOfWork, until: date) -> None:
+    m = read_model.movements(as_of=until, lines=CAPITAL_LINES)
+    investor = case((m.c.line == Line.COMMITMENT.value, m.c.investor_id))
+    connection = uow.session.connection()
+    connection.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DAILY.name}"))
+    _DAILY.create(connection)
+    connection.execute(
+        insert(_DAILY).from_select(
+            ["pool_id", "day", "line", "investor_id", "amount"],
+            select(m.c.pool_id, m.c.day, m.c.line, investor, func.sum(m.c.amount)).group_by(
+                m.c.pool_id, m.c.day, m.c.line, investor
+            ),
+        )
+    )
+    connection.execute(text(f"ANALYZE {_DAILY.name}"))
 
 
-def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    return (numerator / denominator).quantize(MULTIPLE_QUANTUM, ROUNDING) if denominator else None
+def _first_calls() -> Any:
+    """Each pool's first capital call (pool_id, day): its vintage is that year."""
+    d = _DAILY.c
+    return (
+        select(d.pool_id, func.min(d.day).label("day"))
+        .where(d.line == Line.CALLED.value, d.amount > 0)
+        .group_by(d.pool_id)
+        .subquery("first_calls")
+    )
 
 
-def _multiples(paid_in: Decimal, distributed: Decimal, nav: Decimal) -> tuple[Decimal | None, ...]:
-    """(TVPI, DPI, RVPI) as core.fundmath.multiples states them (TVPI = DPI + RVPI exactly); a NAV
-    below zero (fees charged before any payment) is allowed here."""
-    dpi, rvpi = _ratio(distributed, paid_in), _ratio(nav, paid_in)
-    return (None if dpi is None or rvpi is None else dpi + rvpi), dpi, rvpi
+def _scope(filters: Filters) -> Any:
+    """The pools in scope as of the end of the range (drafts included: the caller says what it
+    leaves out), each with its vintage: the year of its first capital call, else of its opening."""
+    first = _first_calls()
+    opened = func.coalesce(Pool.opened_at, Pool.created_at)
+    vintage = cast(func.extract("year", func.coalesce(first.c.day, opened)), Integer)
+    query = (
+        select(Pool.id, vintage.label("vintage"), cast(opened, Date).label("opened"))
+        .outerjoin(first, first.c.pool_id == Pool.id)
+        .where(Pool.created_at < cast(filters.until, Date) + 1)  # type: ignore[operator]
+    )
+    for column, chosen in (
+        (Pool.strategy, filters.strategies),
+        (Pool.currency, filters.currencies),
+        (Pool.status, filters.statuses),
+        (Pool.manager_id, filters.managers),
+    ):
+        if chosen:
+            query = query.where(column.in_(chosen))
+    if filters.vintages:
+        query = query.where(vintage.in_(filters.vintages))
+    return query.subquery("scope")
 
 
-def _share(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
-    if part is None or whole is None or whole <= 0:
-        return None
-    return (part * 100 / whole).quantize(Decimal("0.01"), ROUNDING)
+def _pools_query(filters: Filters) -> Select[Any]:
+    """The pools in scope with their capital lines, their dated flows (for the IRR) and, from the
+    commitment line, their investors, the share of the largest ones and the day the target was met."""
+    d = _DAILY.c
+    scope = _scope(filters)
+    totals = (
+        select(
+            d.pool_id,
+            *(func.sum(d.amount).filter(d.line == line.value).label(line.value) for line in CAPITAL_LINES),
+        )
+        .group_by(d.pool_id)
+        .subquery("totals")
+    )
+    money_moved = (
+        select(
+            d.pool_id,
+            d.day,
+            func.coalesce(func.sum(d.amount).filter(d.line == Line.CONTRIBUTIONS.value), 0).label("paid"),
+            func.coalesce(func.sum(d.amount).filter(d.line == Line.DISTRIBUTIONS.value), 0).label("out"),
+        )
+        .where(d.line.in_((Line.CONTRIBUTIONS.value, Line.DISTRIBUTIONS.value)))
+        .group_by(d.pool_id, d.day)
+        .subquery("money_moved")
+    )
+    dated = (
+        select(
+            money_moved.c.pool_id,
+            func.array_agg(aggregate_order_by(money_moved.c.day, money_moved.c.day)).label("days"),
+            func.array_agg(aggregate_order_by(money_moved.c.paid, money_moved.c.day)).label("paid"),
+            func.array_agg(aggregate_order_by(money_moved.c.out, money_moved.c.day)).label("out"),
+        )
+        .group_by(money_moved.c.pool_id)
+        .subquery("dated")
+    )
+    per_investor = (
+        select(d.pool_id, d.investor_id, func.sum(d.amount).label("amount"))
+        .where(d.line == Line.COMMITMENT.value)
+        .group_by(d.pool_id, d.investor_id)
+        .having(func.sum(d.amount) > 0)
+        .subquery("per_investor")
+    )
+    rank = func.row_number().over(
+        partition_by=per_investor.c.pool_id,
+        order_by=(per_investor.c.amount.desc(), per_investor.c.investor_id),
+    )
+    ranked = select(per_investor.c.pool_id, per_investor.c.amount, rank.label("rank")).subquery("ranked")
+    shares = (
+        select(
+            ranked.c.pool_id,
+            func.count().label("investors"),
+            func.sum(ranked.c.amount).label("total"),
+            *(func.sum(ranked.c.amount).filter(ranked.c.rank <= n).label(f"top{n}") for n in (1, 5, 10)),
+        )
+        .group_by(ranked.c.pool_id)
+        .subquery("shares")
+    )
+    per_day = (
+        select(d.pool_id, d.day, func.sum(d.amount).label("amount"))
+        .where(d.line == Line.COMMITMENT.value)
+        .group_by(d.pool_id, d.day)
+        .subquery("per_day")
+    )
+    running = select(
+        per_day.c.pool_id,
+        per_day.c.day,
+        func.sum(per_day.c.amount)
+        .over(partition_by=per_day.c.pool_id, order_by=per_day.c.day)
+        .label("total"),
+    ).subquery("running")
+    reached = (
+        select(running.c.pool_id, func.min(running.c.day).label("day"))
+        .join(Pool, Pool.id == running.c.pool_id)
+        .where(running.c.total >= Pool.target_size)
+        .group_by(running.c.pool_id)
+        .subquery("reached")
+    )
+    return (
+        select(
+            Pool.id,
+            Pool.name,
+            Pool.strategy,
+            Pool.currency,
+            Pool.status,
+            User.name.label("manager"),
+            scope.c.vintage,
+            Pool.target_size,
+            Pool.hard_cap,
+            func.coalesce(shares.c.investors, 0).label("investors"),
+            *(func.coalesce(totals.c[line.value], 0).label(line.value) for line in CAPITAL_LINES),
+            dated.c.days,
+            dated.c.paid,
+            dated.c.out,
+            shares.c.total,
+            shares.c.top1,
+            shares.c.top5,
+            shares.c.top10,
+            func.greatest(reached.c.day - scope.c.opened, 0).label("days_to_target"),
+        )
+        .join(scope, scope.c.id == Pool.id)
+        .join(User, User.id == Pool.manager_id)
+        .outerjoin(totals, totals.c.pool_id == Pool.id)
+        .outerjoin(dated, dated.c.pool_id == Pool.id)
+        .outerjoin(shares, shares.c.pool_id == Pool.id)
+        .outerjoin(reached, reached.c.pool_id == Pool.id)
+        .order_by(Pool.id)
+    )
 
 
-def _median(values: Iterable[Any]) -> Any:
-    present = sorted(v for v in values if v is not None)
-    return statistics.median(present) if present else None
-
-
-def _quartiles(values: Iterable[Decimal | None]) -> tuple[Decimal | None, Decimal | None]:
-    present = sorted(v for v in values if v is not None)
-    if len(present) < 2:
-        return (present[0], present[0]) if present else (None, None)
-    q1, _, q3 = statistics.quantiles(present, n=4, method="inclusive")
-    return q1, q3
+def _months_query(filters: Filters) -> Select[Any]:
+    """Capital called, paid in and distributed per month and currency across the counted pools."""
+    d = _DAILY.c
+    scope = _scope(filters)
+    month = cast(func.date_trunc("month", d.day), Date)
+    query = (
+        select(
+            month.label("month"),
+            Pool.currency,
+            *(
+                func.coalesce(func.sum(d.amount).filter(d.line == line.value), 0).label(line.value)
+                for line in (Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
+            ),
+        )
+        .join(scope, scope.c.id == d.pool_id)
+        .join(Pool, Pool.id == d.pool_id)
+        .where(d.line.in_((Line.CALLED.value, Line.CONTRIBUTIONS.value, Line.DISTRIBUTIONS.value)))
+        .group_by(month, Pool.currency)
+        .order_by(month, Pool.currency)
+    )
+    if not filters.include_drafts:
+        query = query.where(Pool.status != PoolStatus.DRAFT.value)
+    return query
 
 
 def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
@@ -358,89 +540,57 @@ def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
                 q1,
                 q3,
                 _median(p.irr for p in group),
-                None if days is None else float(days),  # float-ok: days, not money
+                None if days is None else Decimal(days).quantize(Decimal("0.1"), ROUNDING),
                 sum(1 for p in group if p.days_to_target is not None),
             )
         )
     return summaries
 
 
-def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
-    everything = not (
-        filters.strategies or filters.vintages or filters.currencies or filters.statuses or filters.managers
+def _facts(row: Any, until: date) -> PoolFacts:
+    position = Position.of(row)
+    irr = None
+    if position.paid_in > 0:
+        flows = [(day, -paid) for day, paid in zip(row.days, row.paid, strict=True) if paid]
+        flows += [(day, out) for day, out in zip(row.days, row.out, strict=True) if out]
+        irr = pool_irr(flows, position.nav, until)
+    return PoolFacts(
+        row.id,
+        row.name,
+        row.strategy,
+        row.currency,
+        row.status,
+        row.manager,
+        row.vintage,
+        row.target_size,
+        row.hard_cap,
+        row.investors,
+        *(getattr(position, line.value) for line in CAPITAL_LINES),
+        *pool_multiples(position),
+        irr,
+        (position.commitment * 100 / row.target_size).quantize(PERCENT, ROUNDING),
+        row.days_to_target,
+        _share(row.top1, row.total),
+        _share(row.top5, row.total),
+        _share(row.top10, row.total),
     )
+
+
+def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
+    """Every figure of the explorer for `filters` (flows over time from the beginning: since is
+    applied when the result is read, so every range shares one computation)."""
+    until = filters.until
+    assert until is not None
     _tune(uow)
-    rows = uow.session.execute(
-        text(_POOLS_SQL),
-        {
-            "until": filters.until,
-            "strategies": list(filters.strategies),
-            "currencies": list(filters.currencies),
-            "statuses": list(filters.statuses),
-            "managers": list(filters.managers),
-            "vintages": list(filters.vintages),
-        },
-    ).all()
-    books: dict[int, Any] = {}
-    flows: dict[int, list[tuple[date, Decimal]]] = {}
-    months: list[FlowMonth] = []
-    if rows:
-        ids = [r.id for r in rows]
-        for g in uow.session.execute(
-            text(_LEDGER_SQL), {"until": filters.until, "ids": ids, "all_pools": everything}
-        ).all():
-            if g.level == BY_POOL:
-                books[g.pool_id] = g
-            elif g.level == BY_POOL_AND_DAY:
-                dated = flows.setdefault(g.pool_id, [])
-                if g.contributed:
-                    dated.append((g.effective_date, -g.contributed))
-                if g.distributed:
-                    dated.append((g.effective_date, g.distributed))
-            elif filters.since is None or g.month >= filters.since.replace(day=1):
-                months.append(FlowMonth(g.month, g.currency, g.called, g.contributed, g.distributed))
-    pools = []
-    for r in rows:
-        b = books.get(r.id)
-        committed, called, paid_in, distributed, nav = (
-            (b.committed, b.called, b.contributed, b.distributed, b.nav) if b is not None else (ZERO,) * 5
-        )
-        irr = None
-        if paid_in > 0:
-            dated = sorted(flows.get(r.id, []))
-            irr = xirr([*dated, (filters.until, nav)] if nav else dated)
-        pools.append(
-            PoolFacts(
-                r.id,
-                r.name,
-                r.strategy,
-                r.currency,
-                r.status,
-                r.manager,
-                r.vintage,
-                r.target_size,
-                r.hard_cap,
-                committed,
-                r.investors,
-                called,
-                paid_in,
-                distributed,
-                nav,
-                *_multiples(paid_in, distributed, nav),
-                irr,
-                (committed * 100 / r.target_size).quantize(Decimal("0.01"), ROUNDING),
-                r.days_to_target,
-                _share(r.top1, r.total),
-                _share(r.top5, r.total),
-                _share(r.top10, r.total),
-            )
-        )
-    months.sort(key=lambda m: (m.month, m.currency))
-    return Explorer(filters, platform_version(uow), pools, months, _vintages(pools))
-
-
-def _dates(data: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: (date.fromisoformat(v) if k in names and isinstance(v, str) else v) for k, v in data.items()}
+    _fill_daily(uow, until)
+    pools, drafts_left_out = [], 0
+    for row in uow.session.execute(_pools_query(filters)):
+        if row.status == PoolStatus.DRAFT.value and not filters.include_drafts:
+            drafts_left_out += 1
+        else:
+            pools.append(_facts(row, until))
+    months = [FlowMonth(*row) for row in uow.session.execute(_months_query(filters))]
+    return Explorer(filters, platform_version(uow), pools, months, _vintages(pools), drafts_left_out)
 
 
 # The cache holds rows, not objects: Decimals and dates as text in fixed columns, so reading 1,000
@@ -473,32 +623,89 @@ def _dump_explorer(data: Explorer) -> dict[str, Any]:
         "pools": _rows(data.pools),
         "flows": _rows(data.flows),
         "vintages": _rows(data.vintages),
+        "drafts_left_out": data.drafts_left_out,
     }
 
 
-def _load_explorer(data: dict[str, Any]) -> Explorer:
+def _load_explorer(data: dict[str, Any], since: date | None) -> Explorer:
     raw = data["filters"]
-    since, until = (date.fromisoformat(v) if v else None for v in raw[5:7])
+    until = date.fromisoformat(raw[6])
+    months = _objects(FlowMonth, data["flows"])
+    if since is not None:
+        months = [m for m in months if m.month >= since.replace(day=1)]
     return Explorer(
-        Filters(*(tuple(v) for v in raw[:5]), since, until),
+        Filters(*(tuple(v) for v in raw[:5]), since, until, raw[7]),
         data["version"],
         _objects(PoolFacts, data["pools"]),
-        _objects(FlowMonth, data["flows"]),
+        months,
         _objects(VintageSummary, data["vintages"]),
+        data["drafts_left_out"],
     )
+
+
+def _explorer(uow: UnitOfWork, chosen: Filters) -> Explorer:
+    whole = replace(chosen, since=None)
+    stored = uow.cache.cached(
+        _key(uow, "explorer", asdict(whole)),
+        lambda: _dump_explorer(_compute_explorer(uow, whole)),
+        lambda d: d,
+    )
+    return _load_explorer(stored, chosen.since)
 
 
 @audits_refused_reads
 def explorer(actor: Actor, uow: UnitOfWork, filters: Filters | None = None) -> Explorer:
     """Every chart's data for the filtered pools, from the cache when the platform has not moved."""
     require_role(actor, *PLATFORM_READERS)
-    chosen = (filters or Filters()).checked()
-    stored = uow.cache.cached(
-        _key(uow, "explorer", asdict(chosen)),
-        lambda: _dump_explorer(_compute_explorer(uow, chosen)),
-        lambda d: d,
+    return _explorer(uow, (filters or Filters()).checked())
+
+
+@audits_refused_reads
+def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
+    """The values each explorer filter can take, and every pool for the comparison picker.
+
+    Read off the unfiltered explorer (which the page shows first, so one computation serves both),
+    plus the drafts, which have no ledger yet: their vintage is the year they were created."""
+    require_role(actor, *PLATFORM_READERS)
+
+    def compute() -> dict[str, Any]:
+        counted = _explorer(uow, Filters().checked())
+        drafts = uow.session.execute(
+            select(Pool.id, Pool.name, Pool.strategy, Pool.currency, Pool.created_at)
+            .where(Pool.status == PoolStatus.DRAFT.value)
+            .order_by(Pool.id)
+        ).all()
+        managers = dict(
+            uow.session.execute(
+                select(User.id, User.name)
+                .where(User.id.in_(select(Pool.manager_id).distinct()))
+                .order_by(User.name)
+            ).all()
+        )
+        named = sorted(
+            [(p.name, p.pool_id, p.currency, p.status) for p in counted.pools]
+            + [(d.name, d.id, d.currency, PoolStatus.DRAFT.value) for d in drafts]
+        )
+        return {
+            "strategies": sorted({p.strategy for p in counted.pools} | {d.strategy for d in drafts}),
+            "currencies": sorted({p.currency for p in counted.pools} | {d.currency for d in drafts}),
+            "statuses": [s.value for s in PoolStatus],
+            "vintages": sorted({p.vintage for p in counted.pools} | {d.created_at.year for d in drafts}),
+            "managers": [{"id": i, "label": n} for i, n in managers.items()],
+            "pools": [{"id": i, "label": f"{n} ({c}, {label(PoolStatus(s))})"} for n, i, c, s in named],
+            "first_date": counted.flows[0].month.isoformat() if counted.flows else None,
+        }
+
+    data = uow.cache.cached(_key(uow, "options", clock.today()), compute, lambda d: d)
+    return Options(
+        data["strategies"],
+        data["currencies"],
+        data["statuses"],
+        data["vintages"],
+        [Choice(**c) for c in data["managers"]],
+        [Choice(**c) for c in data["pools"]],
+        date.fromisoformat(data["first_date"]) if data["first_date"] else None,
     )
-    return _load_explorer(stored)
 
 
 # --- pool comparison ---------------------------------------------------------------------------------------
@@ -510,9 +717,9 @@ class CurvePoint:
 
     month: date
     paid_in: Decimal
-    distributed: Decimal
+    distributions: Decimal
     nav: Decimal
-    net_cash_flow: Decimal  # distributed - paid in: the J
+    net_cash_flow: Decimal  # distributions - paid in: the J
     net_pct_of_commitment: Decimal | None
     tvpi: Decimal | None
     irr: Decimal | None
@@ -524,30 +731,15 @@ class PoolCurve:
     name: str
     currency: str
     strategy: str
-    committed: Decimal
+    commitment: Decimal
     paid_in: Decimal
-    distributed: Decimal
+    distributions: Decimal
     nav: Decimal
     tvpi: Decimal | None
     dpi: Decimal | None
     rvpi: Decimal | None
     irr: Decimal | None
     points: list[CurvePoint]
-
-
-_CURVE_SQL = f"""
-SELECT e.pool_id, j.effective_date,
-       coalesce(sum(CASE WHEN e.account = 'commitment' THEN {_C} END), 0) AS committed,
-       coalesce(sum(CASE WHEN j.kind = 'payment' AND e.account = 'capital' THEN {_C} END), 0) AS paid_in,
-       coalesce(sum(CASE WHEN j.kind = 'distribution' AND e.account = 'capital' THEN {_D} END), 0)
-           AS distributed,
-       coalesce(sum(CASE WHEN e.account = 'capital' THEN {_C} END), 0) AS nav_change
-  FROM entries e JOIN journals j ON j.id = e.journal_id
- WHERE e.pool_id = ANY(CAST(:ids AS bigint[])) AND e.investor_id IS NOT NULL
-   AND e.account IN ('commitment', 'capital') AND j.effective_date <= :until
- GROUP BY e.pool_id, j.effective_date
- ORDER BY e.pool_id, j.effective_date
-"""
 
 
 def _month_ends(first: date, last: date) -> list[date]:
@@ -559,62 +751,60 @@ def _month_ends(first: date, last: date) -> list[date]:
     return ends
 
 
-def _curve(pool: Any, days: list[Any], until: date) -> PoolCurve:
-    committed = paid_in = distributed = nav = ZERO
+def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCurve:
+    """Month-end points from the first day money moved to `until`, from each day's line changes."""
+    position = Position()
     flows: list[tuple[date, Decimal]] = []
     points: list[CurvePoint] = []
     pending = list(days)
-    first = next((d.effective_date for d in days if d.paid_in or d.distributed), None)
+    first = next((day for day, change in days if change.contributions or change.distributions), None)
     for month_end in _month_ends(first, until) if first else []:
-        while pending and pending[0].effective_date <= month_end:
-            day = pending.pop(0)
-            committed += day.committed
-            paid_in += day.paid_in
-            distributed += day.distributed
-            nav += day.nav_change
-            if day.paid_in:
-                flows.append((day.effective_date, -day.paid_in))
-            if day.distributed:
-                flows.append((day.effective_date, day.distributed))
-        irr = xirr([*flows, (month_end, nav)] if nav else flows) if paid_in > 0 else None
+        while pending and pending[0][0] <= month_end:
+            day, change = pending.pop(0)
+            position += change
+            if change.contributions:
+                flows.append((day, -change.contributions))
+            if change.distributions:
+                flows.append((day, change.distributions))
+        net = position.distributions - position.paid_in
         points.append(
             CurvePoint(
                 month_end,
-                paid_in,
-                distributed,
-                nav,
-                distributed - paid_in,
-                _share(distributed - paid_in, committed) if committed > 0 else None,
-                _multiples(paid_in, distributed, nav)[0],
-                irr,
+                position.paid_in,
+                position.distributions,
+                position.nav,
+                net,
+                _share(net, position.commitment) if position.commitment > 0 else None,
+                pool_multiples(position)[0],
+                pool_irr(flows, position.nav, month_end) if position.paid_in > 0 else None,
             )
         )
-    for day in pending:  # days before any money moved (commitments only)
-        committed += day.committed
-        nav += day.nav_change
-    last = points[-1] if points else None
+    for _, change in pending:  # days before any money moved (commitments only)
+        position += change
     return PoolCurve(
         pool.id,
         pool.name,
         pool.currency,
         pool.strategy,
-        committed,
-        paid_in,
-        distributed,
-        nav,
-        *_multiples(paid_in, distributed, nav),
-        last.irr if last else None,
+        position.commitment,
+        position.paid_in,
+        position.distributions,
+        position.nav,
+        *pool_multiples(position),
+        points[-1].irr if points else None,
         points,
     )
 
 
 def _load_curves(data: list[dict[str, Any]]) -> list[PoolCurve]:
     """From the cache (dates as text) or fresh (dates as dates): the same curves."""
-    curves = []
-    for c in data:
-        points = [CurvePoint(**_dates(p, "month")) for p in c["points"]]
-        curves.append(PoolCurve(**{**c, "points": points}))
-    return curves
+
+    def point(p: dict[str, Any]) -> CurvePoint:
+        return CurvePoint(
+            **{**p, "month": date.fromisoformat(p["month"]) if isinstance(p["month"], str) else p["month"]}
+        )
+
+    return [PoolCurve(**{**c, "points": [point(p) for p in c["points"]]}) for c in data]
 
 
 @audits_refused_reads
@@ -625,17 +815,18 @@ def compare_pools(
     require_role(actor, *PLATFORM_READERS)
     ids = list(dict.fromkeys(int(i) for i in pool_ids))
     if len(ids) > MAX_COMPARE:
-        raise ValidationError("pools", f"compare at most {MAX_COMPARE} pools at a time")
+        raise ValidationError("pools", f"can be at most {MAX_COMPARE} at a time", limit=MAX_COMPARE)
     end = until or clock.today()
     chosen = [visible_pool(uow, actor, pool_id) for pool_id in ids]
     if not chosen:
         return []
 
     def compute() -> list[PoolCurve]:
-        _tune(uow)
-        by_pool: dict[int, list[Any]] = {}
-        for row in uow.session.execute(text(_CURVE_SQL), {"ids": ids, "until": end}):
-            by_pool.setdefault(row.pool_id, []).append(row)
+        m = read_model.movements(as_of=end, pool_ids=ids, lines=CAPITAL_LINES)
+        by_pool: dict[int, list[tuple[date, Position]]] = {}
+        query = read_model.select_positions(m, [m.c.pool_id, m.c.day]).order_by(m.c.pool_id, m.c.day)
+        for row in uow.session.execute(query):
+            by_pool.setdefault(row.pool_id, []).append((row.day, Position.of(row)))
         return [_curve(pool, by_pool.get(pool.id, []), end) for pool in chosen]
 
     key = _key(uow, "compare", ids, end)  # the platform version covers these pools' ledgers and names
@@ -657,4 +848,6 @@ __all__ = [
     "explorer",
     "explorer_options",
     "platform_version",
+    "pool_irr",
+    "pool_multiples",
 ]

@@ -1,4 +1,8 @@
-"""Pools: created as drafts by their manager, opened, closed; seen only by those allowed."""
+"""Pools: created as drafts by their manager, opened, closed; seen only by those allowed.
+
+A form that changes a pool names the version it showed: a pool changed since (opened in another
+tab, a commitment accepted) is refused as stale rather than changed on what it no longer is.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from sqlalchemy import exists, func, or_, select
 
 from core import clock
 from core.domain import check_transition, parse_date, validate_pool_terms
-from core.errors import InvalidState, NotFound, PermissionDenied
+from core.errors import InvalidState, NotFound, PermissionDenied, Stale, ValidationError
+from core.ledger import Line, read_model
 from core.permissions import (
     FUND_MANAGER,
     INVESTOR,
@@ -22,6 +27,7 @@ from core.permissions import (
 )
 from core.services.audit import audits_refused_reads, records_refusals
 from core.uow import UnitOfWork
+from core.vocabulary import CommitmentStatus
 from db.models import Commitment, Pool
 
 TERM_FIELDS = (
@@ -78,6 +84,11 @@ def _terms_snapshot(pool: Pool) -> dict[str, Any]:
     return {name: str(getattr(pool, name)) for name in TERM_FIELDS}
 
 
+def _unchanged(pool: Pool, version: int | None) -> None:
+    if version is not None and version != pool.version:
+        raise Stale(f"{pool.name} changed since the page was shown; look at it again. Nothing was changed")
+
+
 def load_pool(uow: UnitOfWork, pool_id: int, *, lock: bool = False) -> Pool:
     query = select(Pool).where(Pool.id == pool_id)
     pool = uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
@@ -124,10 +135,13 @@ def create_pool(actor: Actor, uow: UnitOfWork, terms: dict[str, Any]) -> int:
 
 
 @records_refusals("pool.update_terms", "pool")
-def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[str, Any]) -> None:
+def update_pool_terms(
+    actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[str, Any], *, version: int | None = None
+) -> None:
     """Every term while draft; once open, only the close date may move."""
     pool = load_pool(uow, pool_id, lock=True)
     require_pool_manager(actor, pool.manager_id)
+    _unchanged(pool, version)
     before = _terms_snapshot(pool)
     if pool.status == "draft":
         valid = validate_pool_terms(terms, clock.today())
@@ -139,7 +153,7 @@ def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[s
             raise InvalidState("only the close date can change once the pool is open")
         close_date = parse_date(terms.get("close_date", pool.close_date), "close_date")
         if close_date <= clock.today():
-            raise InvalidState("close_date: must be in the future")
+            raise ValidationError("close_date", "must be in the future")
         pool.close_date = close_date
     else:
         raise InvalidState(f"a {pool.status} pool's terms can no longer change")
@@ -150,9 +164,10 @@ def update_pool_terms(actor: Actor, uow: UnitOfWork, pool_id: int, terms: dict[s
     uow.commit()
 
 
-def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str) -> None:
+def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str, version: int | None) -> None:
     pool = load_pool(uow, pool_id, lock=True)
     require_pool_manager(actor, pool.manager_id)
+    _unchanged(pool, version)
     check_transition(pool.status, target)
     if target == "open":
         # The terms were valid when drafted; the close date may have passed since.
@@ -171,13 +186,61 @@ def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str) -> Non
 
 
 @records_refusals("pool.open", "pool")
-def open_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> None:
-    _transition(actor, uow, pool_id, "open")
+def open_pool(actor: Actor, uow: UnitOfWork, pool_id: int, *, version: int | None = None) -> None:
+    _transition(actor, uow, pool_id, "open", version)
 
 
 @records_refusals("pool.close", "pool")
-def close_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> None:
-    _transition(actor, uow, pool_id, "closed")
+def close_pool(actor: Actor, uow: UnitOfWork, pool_id: int, *, version: int | None = None) -> None:
+    _transition(actor, uow, pool_id, "closed", version)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What opening or closing a pool means, for the manager to confirm: its state as of today."""
+
+    pool_id: int
+    version: int
+    name: str
+    status: str
+    currency: str
+    target_size: Decimal
+    committed: Decimal  # accepted, as booked in the ledger
+    investors: int
+    pending: int  # commitments still waiting for a decision
+    pending_amount: Decimal
+
+
+@audits_refused_reads
+def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
+    """The figures an open or close confirmation states, for the pool's manager."""
+    pool = load_pool(uow, pool_id)
+    require_pool_manager(actor, pool.manager_id)
+    held = read_model.positions(uow.session, as_of=clock.today(), pool_id=pool.id, lines=(Line.COMMITMENT,))
+    pending, count = uow.session.execute(
+        select(func.coalesce(func.sum(Commitment.amount_requested), 0), func.count()).where(
+            Commitment.pool_id == pool.id, Commitment.status == CommitmentStatus.PENDING
+        )
+    ).tuples().one()
+    return Lifecycle(
+        pool.id,
+        pool.version,
+        pool.name,
+        pool.status,
+        pool.currency,
+        pool.target_size,
+        sum((p.commitment for p in held.values()), Decimal(0)),
+        sum(1 for p in held.values() if p.commitment > 0),
+        count,
+        pending,
+    )
+
+
+def require_unchanged(actor: Actor, uow: UnitOfWork, pool_id: int, version: int) -> None:
+    """Refuse an act prepared on a pool that has changed since (a plan, a preview) as stale."""
+    pool = load_pool(uow, pool_id)
+    require_pool_manager(actor, pool.manager_id)
+    _unchanged(pool, version)
 
 
 @audits_refused_reads

@@ -817,7 +817,7 @@ def test_manager_accepts_in_full_and_the_ledger_books_it(uow_factory: Any, make:
         manager,
         commitment_id,
         action="commitment.accept",
-        match="this commitment is accepted, not pending",
+        match="this commitment is accepted now, no longer pending",
     )
 
 
@@ -906,7 +906,7 @@ def test_manager_rejects_a_commitment(uow_factory: Any, make: Any) -> None:
         manager,
         commitment_id,
         action="commitment.reject",
-        match="rejected, not pending",
+        match="rejected now, no longer pending",
     )
     refused(
         uow_factory,
@@ -915,7 +915,7 @@ def test_manager_rejects_a_commitment(uow_factory: Any, make: Any) -> None:
         manager,
         commitment_id,
         action="commitment.accept",
-        match="rejected, not pending",
+        match="rejected now, no longer pending",
     )
     refused(
         uow_factory,
@@ -950,7 +950,7 @@ def test_investor_withdraws_while_pending_but_not_once_accepted(uow_factory: Any
         manager,
         pending,
         action="commitment.accept",
-        match="withdrawn, not pending",
+        match="withdrawn now, no longer pending",
     )
 
     accepted, other = make.commitment(pool_id, amount="70000", accept_as=manager)

@@ -22,7 +22,7 @@ from core.domain import (
     parse_rate,
     validate_pool_terms,
 )
-from core.errors import DomainError, InvalidState, ValidationError
+from core.errors import DomainError, FieldErrors, InvalidState, ValidationError, field_label
 
 D = Decimal
 TODAY = date(2026, 3, 1)
@@ -53,7 +53,9 @@ def refused(field: str, **overrides: Any) -> ValidationError:
     with pytest.raises(ValidationError) as caught:
         validate_pool_terms(terms(**overrides), TODAY)
     assert caught.value.field == field, caught.value.message
-    assert str(caught.value).startswith(f"{field}: ")
+    # The message names the field by its label, in words a person reads ("Close date must be ...").
+    assert str(caught.value).startswith(f"{field_label(field)} ")
+    assert not isinstance(caught.value, FieldErrors), "one bad field, one error"
     return caught.value
 
 
@@ -130,7 +132,7 @@ def test_parse_rate_accepts_fractions_up_to_the_bound() -> None:
         ("20", D(1), "must be at most 1 (rates are fractions: 0.2 = 20%)"),
         ("0.11", D("0.1"), "must be at most 0.1 (rates are fractions: 0.2 = 20%)"),
         ("0.1234567", D(1), "has more than 6 decimal places"),
-        ("NaN", D(1), "must be a finite number"),
+        ("NaN", D(1), "is not a number"),
         ("ten", D(1), "is not a number"),
     ],
 )
@@ -209,14 +211,19 @@ def test_equal_bounds_are_allowed() -> None:
         ("currency", {"currency": "XYZ"}, "unknown currency 'XYZ'"),
         ("target_size", {"target_size": "-5"}, "must be greater than zero"),
         ("target_size", {"target_size": "0"}, "must be greater than zero"),
-        ("target_size", {"target_size": "NaN"}, "must be a finite number"),
-        ("target_size", {"target_size": "inf"}, "must be a finite number"),
+        ("target_size", {"target_size": "NaN"}, "is not a number"),
+        ("target_size", {"target_size": "inf"}, "is not a number"),
+        (
+            "target_size",
+            {"target_size": "1e6"},
+            "must be written out in digits (1e9 and the like are not accepted)",
+        ),
         ("target_size", {"target_size": "lots"}, "is not a number"),
         ("target_size", {"target_size": 1e6}, None),
         ("target_size", {"target_size": "1000.001"}, "has more than 2 decimal places for USD"),
-        ("target_size", {"target_size": "1e20", "hard_cap": "1e20"}, "is too large"),
+        ("target_size", {"target_size": "1" + "0" * 20}, "is too large"),
         ("hard_cap", {"hard_cap": "999999.99"}, "must not be below the target size"),
-        ("min_ticket", {"min_ticket": "600000"}, "must not be above the max ticket"),
+        ("min_ticket", {"min_ticket": "600000"}, "must not be above the maximum ticket"),
         ("max_ticket", {"max_ticket": "1500000.01"}, "must not be above the hard cap"),
         ("management_fee_rate", {"management_fee_rate": "0.2"}, None),
         ("management_fee_basis", {"management_fee_basis": "nav"}, None),
@@ -245,6 +252,31 @@ def test_jpy_terms_refuse_fractions_but_kwd_takes_three_places() -> None:
     assert validate_pool_terms(terms(currency="KWD", min_ticket="10000.125"), TODAY).min_ticket == D(
         "10000.125"
     )
+
+
+def test_every_bad_term_is_named_at_once() -> None:
+    """Six problems, one refusal naming all six: nobody submits six times to find them."""
+    with pytest.raises(FieldErrors) as caught:
+        validate_pool_terms(
+            terms(
+                name="",
+                strategy="crypto",
+                target_size="-1",
+                hard_cap="1e9",
+                min_ticket="600000",
+                close_date="2020-01-01",
+            ),
+            TODAY,
+        )
+    assert set(caught.value.fields) == {
+        "name",
+        "strategy",
+        "target_size",
+        "hard_cap",
+        "min_ticket",
+        "close_date",
+    }
+    assert "Close date must be in the future." in caught.value.message
 
 
 def test_missing_terms_are_named() -> None:
@@ -305,22 +337,22 @@ def test_accreditation_order_is_none_accredited_qualified_purchaser() -> None:
 
 
 def test_check_ticket_within_bounds_passes() -> None:
-    check_ticket(D(100), D(100), D(500), D(100))
-    check_ticket(D(500), D(100), D(500), D(10_000))
+    check_ticket(D(100), D(100), D(500), D(100), "USD")
+    check_ticket(D(500), D(100), D(500), D(10_000), "USD")
 
 
 @pytest.mark.parametrize(
     ("amount", "remaining", "reason"),
     [
-        (D("99.99"), D(10_000), "is below the minimum ticket of 100"),
-        (D("500.01"), D(10_000), "is above the maximum ticket of 500"),
-        (D(300), D(299), "is above the remaining capacity of 299"),
-        (D(300), D(-50), "is above the remaining capacity of 0"),
+        (D("99.99"), D(10_000), "is below the minimum ticket of $100.00"),
+        (D("500.01"), D(10_000), "is above the maximum ticket of $500.00"),
+        (D(300), D(299), "is above the room left under the hard cap, $299.00"),
+        (D(300), D(-50), "is above the room left under the hard cap, $0.00"),
     ],
 )
 def test_check_ticket_refusals(amount: Decimal, remaining: Decimal, reason: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        check_ticket(amount, D(100), D(500), remaining)
+        check_ticket(amount, D(100), D(500), remaining, "USD")
     assert caught.value.field == "amount"
     assert caught.value.reason == reason
 

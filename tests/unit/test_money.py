@@ -42,7 +42,7 @@ def test_check_currency_names_the_field_it_is_given() -> None:
     with pytest.raises(ValidationError) as caught:
         check_currency("ZZZ", field="payout_currency")
     assert caught.value.field == "payout_currency"
-    assert str(caught.value).startswith("payout_currency: ")
+    assert str(caught.value).startswith("Payout currency ")
 
 
 # --- to_decimal ------------------------------------------------------------------------------------
@@ -56,7 +56,6 @@ def test_check_currency_names_the_field_it_is_given() -> None:
         ("  1,000,000.25 ", D("1000000.25")),
         ("1_000", D(1000)),
         ("-3", D(-3)),
-        ("1e3", D(1000)),
     ],
 )
 def test_to_decimal_accepts_decimals_ints_and_numeric_strings(value: object, expected: Decimal) -> None:
@@ -83,12 +82,14 @@ def test_to_decimal_refuses_floats_and_bools(value: object) -> None:
         ("1" * 41, "is not a number"),
         (None, "is not a number"),
         ([1], "is not a number"),
-        ("NaN", "must be a finite number"),
-        ("sNaN", "must be a finite number"),
-        ("Infinity", "must be a finite number"),
-        ("-inf", "must be a finite number"),
+        ("NaN", "is not a number"),
+        ("sNaN", "is not a number"),
+        ("Infinity", "is not a number"),
+        ("-inf", "is not a number"),
         (D("NaN"), "must be a finite number"),
         (D("Infinity"), "must be a finite number"),
+        ("1e3", "must be written out in digits (1e9 and the like are not accepted)"),
+        ("2.5E-4", "must be written out in digits (1e9 and the like are not accepted)"),
     ],
 )
 def test_to_decimal_refuses_garbage_with_a_reason(value: object, reason: str) -> None:
@@ -117,8 +118,8 @@ def test_parse_amount_returns_the_amount_at_the_currency_scale() -> None:
         ("0.001", "USD", "has more than 2 decimal places for USD"),
         ("10.5", "JPY", "has more than 0 decimal places for JPY"),
         ("1.0001", "KWD", "has more than 3 decimal places for KWD"),
-        (str(MAX_AMOUNT), "USD", "is too large"),
-        ("1e30", "USD", "is too large"),
+        (f"{MAX_AMOUNT:f}", "USD", "is too large"),
+        ("1" + "0" * 30, "USD", "is too large"),
     ],
 )
 def test_parse_amount_refusals(value: str, currency: str, reason: str) -> None:
@@ -203,17 +204,17 @@ def test_money_refuses_non_finite_amounts(amount: Decimal) -> None:
 )
 def test_money_refuses_an_absurd_amount_naming_the_field(amount: Decimal | int, currency: str) -> None:
     # Too many digits for exact Decimal arithmetic: a ValidationError, not a bare InvalidOperation.
-    with pytest.raises(ValidationError, match="^amount: is too large$") as caught:
+    with pytest.raises(ValidationError, match="^Amount is too large$") as caught:
         Money(amount, currency)
     assert caught.value.field == "amount"
-    with pytest.raises(ValidationError, match="^amount: is too large$"):
+    with pytest.raises(ValidationError, match="^Amount is too large$"):
         Money.rounded(D(amount), currency)
 
 
 def test_sums_that_outgrow_exact_arithmetic_are_refused_too() -> None:
     big = Money(D("9e25"), "USD")  # still exact in cents
     assert big.amount == D("90000000000000000000000000.00")
-    with pytest.raises(ValidationError, match="^amount: is too large$"):
+    with pytest.raises(ValidationError, match="^Amount is too large$"):
         sum([big] * 20, Money.zero("USD"))
 
 
