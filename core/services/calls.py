@@ -118,7 +118,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
             if total == 0:
                 raise ValidationError(
                     "percent",
-                    f"would call 0 {pool.currency} of {money(committed, pool.currency)} committed: "
+                    f"would call {money(total, pool.currency)} of {money(committed, pool.currency)} committed: "
                     "give a larger percentage",
                 )
     else:
