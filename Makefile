@@ -19,7 +19,8 @@ install: $(STAMP)
 run: install
 	$(PY) -m app run
 
-## test: lint, audit the pins, then the whole suite (unit, integration, app, end-to-end) on real PostgreSQL and Redis
+## test: lint, type-check, audit the pins, then the whole suite (unit, integration, app, end-to-end) on real
+## PostgreSQL and Redis; tests/integration/test_schema.py runs `alembic check` (models and migrations agree)
 # The audit (.ci/pip_audit.py) resolves requirements-dev.txt (which includes requirements.txt) to exact
 # versions with pip and runs pip-audit over them: it fails on a known vulnerability unless
 # .pip-audit-ignore names it with a reason. If no vulnerability service answers (PyPI's JSON API first,
@@ -27,6 +28,7 @@ run: install
 # outage elsewhere is not a defect here. PIP_AUDIT_STRICT=1 makes that fail too (nightly, release).
 test: install e2e-browser
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) .ci/pip_audit.py
 	$(PY) -m pytest
 
@@ -45,6 +47,7 @@ e2e-browser:
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format:
 	$(PY) -m ruff format .

@@ -72,7 +72,8 @@ def launch(port: int | None = None) -> int:
             time.sleep(0.5)
         # One of them ended by itself: the demo is broken, so say so and stop the rest.
         ended = next(child for child in children if child.poll() is not None)
-        log.error("%s exited with status %s; stopping", " ".join(map(str, ended.args[2:4])), ended.returncode)
+        command = [str(part) for part in ended.args] if isinstance(ended.args, list) else [str(ended.args)]
+        log.error("%s exited with status %s; stopping", " ".join(command[2:4]), ended.returncode)
         status = 1
     except KeyboardInterrupt:
         pass

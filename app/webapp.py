@@ -230,7 +230,7 @@ def _install_auth_secrets() -> None:
     current: object = None
     if secrets_singleton.load_if_toml_exists():
         section = secrets_singleton.get("auth")
-        current = section.to_dict() if hasattr(section, "to_dict") else section
+        current = section.to_dict() if section is not None and hasattr(section, "to_dict") else section
     if current != wanted:
         secrets_singleton.merge_programmatic_secrets({"auth": wanted})  # type: ignore[dict-item]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
@@ -234,7 +235,7 @@ def require_running(status: str, what: str) -> None:
         raise InvalidState(f"{what} needs a closed pool; this one is {status}")
 
 
-def request_date(payload: dict[str, Any], field: str, default: date | None = None) -> date:
+def request_date(payload: Mapping[str, Any], field: str, default: date | None = None) -> date:
     """A date field of a request; blank takes the default where there is one."""
     value = payload.get(field)
     if value in (None, "") and default is not None:

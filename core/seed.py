@@ -27,7 +27,7 @@ from core.services import (
 from core.services.users import hash_password
 from core.settings import settings
 from core.uow import UnitOfWork
-from db.models import CallItem, CapitalCall, Pool, User
+from db.models import CallItem, CapitalCall, User
 
 # The README prints these; they only exist in demo data.
 DEMO_USERS = (
@@ -249,7 +249,7 @@ class _History:
             commitment_id = commitments.submit_commitment(self.actor(investor), uow, pool_id, amount)
         if accept is not None:
             with clock.travel(on + timedelta(days=3)), self.uow_factory() as uow:
-                owner = uow.session.get(Pool, pool_id).manager_id
+                owner = pools.load_pool(uow, pool_id).manager_id
                 commitments.accept_commitment(Actor(owner, "fund_manager"), uow, commitment_id, accept)
 
     def _run(

@@ -126,7 +126,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
 
     def get(name: str, default: str | None = None) -> str | None:
-        value = env.get(name)
+        value: object = env.get(name)
         if value in (None, ""):
             value = secrets.get(name, secrets.get(name.lower()))
         return default if value in (None, "") else str(value)

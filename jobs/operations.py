@@ -53,7 +53,8 @@ def _drain() -> None:
 
     def counted(op: Operation) -> None:
         _counted(op)
-        touched[op.pool_id] += 1
+        if op.pool_id is not None:
+            touched[op.pool_id] += 1
 
     for _ in range(DRAIN_ROUNDS):
         touched.clear()

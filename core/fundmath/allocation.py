@@ -11,11 +11,11 @@ The arithmetic is on Python integers in minor units, so 100,000 investors take a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
 from itertools import chain, repeat
 from operator import add, itemgetter
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -43,13 +43,14 @@ def _weights(values: list[object], field: str, tracker: CurrencyTracker) -> list
     for a negative weight) refuses anything but a Decimal. Everything else, bools and ints included,
     goes through non_negative(), which converts ints and refuses the rest naming `field`.
     """
+    decimals = cast("list[Decimal]", values)  # if they are not, the arithmetic raises: the slow path
     try:
-        total = sum(values, ZERO)
+        total = sum(decimals, ZERO)
         if type(total) is not Decimal or not total.is_finite():
             raise TypeError
-        if any(map(Decimal.is_signed, values)):  # a negative (or -0) weight: let the slow path judge
+        if any(map(Decimal.is_signed, decimals)):  # a negative (or -0) weight: let the slow path judge
             raise TypeError
-        return values  # type: ignore[return-value]
+        return decimals
     except (TypeError, InvalidOperation):
         return [non_negative(v, field, tracker) for v in values]
 
@@ -68,7 +69,7 @@ def _integers(values: list[Decimal]) -> list[int]:
     return ints
 
 
-def _largest_remainder(units: int, ints: list[int], keys: list[object]) -> list[int]:
+def _largest_remainder(units: int, ints: list[int], keys: Sequence[object]) -> list[int]:
     """Whole units per key: floor of the exact share, then one more each by the documented order.
 
     numpy's int64 does the bulk arithmetic when the products fit, Python's exact integers otherwise;

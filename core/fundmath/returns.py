@@ -102,7 +102,7 @@ def _checked_flows(flows: object, field: str) -> tuple[list[Flow], CurrencyTrack
     checked = []
     for pair in _listed(flows, field):
         try:
-            when, value = pair  # type: ignore[misc]
+            when, value = pair
         except (TypeError, ValueError):
             raise ValidationError(field, "must be (date, amount) pairs") from None
         checked.append((a_date(when, field), amount(value, field, tracker)))
@@ -137,7 +137,7 @@ def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decim
         raise ValidationError(field, "amounts must be finite numbers") from None
     if not net.is_finite():
         raise ValidationError(field, "amounts must be finite numbers")
-    return pairs, paid_in, net + paid_in, tracker and tracker.currency
+    return pairs, paid_in, net + paid_in, tracker.currency if tracker else None
 
 
 def _solve(pairs: list, paid_in: Decimal, field: str = "flows") -> Decimal | None:

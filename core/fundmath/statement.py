@@ -67,11 +67,16 @@ class CapitalAccount:
         return [
             (Line.COMMITMENT.label, self.commitment),
             (BEGINNING_NAV, self.beginning_nav),
-            *((line.label, line.nav_sign * self.line(line)) for line in NAV_LINES),
+            *((line.label, _signed(line, self.line(line))) for line in NAV_LINES),
             (ENDING_NAV, self.ending_nav),
             (BEGINNING_UNFUNDED, self.beginning_unfunded),
             (ENDING_UNFUNDED, self.ending_unfunded),
         ]
+
+
+def _signed(line: Line, value: Decimal) -> Decimal:
+    """The amount as it moves NAV; a zero stays 0, never -0."""
+    return line.nav_sign * value if value else value
 
 
 def _nav(sums: dict[Line, Decimal]) -> Decimal:

@@ -111,6 +111,18 @@ class WaterfallTier:
     gp: Decimal
 
 
+_TIER_FIELDS = (
+    "return_of_capital_lp",
+    "return_of_capital_gp",
+    "preferred_return_lp",
+    "preferred_return_gp",
+    "catch_up_lp",
+    "catch_up_gp",
+    "split_lp",
+    "split_gp",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class WaterfallResult:
     """How `proceeds` are split, tier by tier; lp_total + gp_total == proceeds."""
@@ -179,7 +191,7 @@ class _Schedule:
         received = WIDE.subtract(received, reach)
         k = self.catch_up_size
         lp_in_catch_up = None if k is None else WIDE.multiply(k, ONE - self.catch_up)
-        if lp_in_catch_up is None or received <= lp_in_catch_up:
+        if k is None or lp_in_catch_up is None or received <= lp_in_catch_up:
             if self.catch_up == 1:
                 raise ValidationError("prior_distributions", "exceed what these terms could have paid the LP")
             return WIDE.add(reach, WIDE.divide(received, ONE - self.catch_up))
@@ -314,4 +326,5 @@ def _split(
         increment = WIDE.subtract(exact_gp, gp_exact)
     lp_total = amounts[0] + amounts[2] + amounts[4] + amounts[6]
     gp_total = amounts[1] + amounts[3] + amounts[5] + amounts[7]
-    return WaterfallResult(*amounts, lp_total=lp_total, gp_total=gp_total), increment
+    tiers = dict(zip(_TIER_FIELDS, amounts, strict=True))
+    return WaterfallResult(**tiers, lp_total=lp_total, gp_total=gp_total), increment

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -170,7 +171,7 @@ def post_query(session: Session, posting: Posting, lines_sql: str, params: dict[
     inserted, _ = _journals(session, [posting])
     if not inserted:
         return 0
-    return session.execute(
+    result: Any = session.execute(
         text(
             f"""INSERT INTO entries ({_ENTRY_COLUMNS})
                 SELECT :journal, :pool, line.investor_id, line.account, :currency, line.side, line.amount
@@ -182,7 +183,8 @@ def post_query(session: Session, posting: Posting, lines_sql: str, params: dict[
             "pool": posting.pool_id,
             "currency": posting.currency,
         },
-    ).rowcount
+    )
+    return int(result.rowcount)
 
 
 _ENTRY_COLUMNS = "journal_id, pool_id, investor_id, account, currency, side, amount"
@@ -202,7 +204,7 @@ def _journals(session: Session, postings: list[Posting]) -> tuple[dict[str, int]
         raise ValidationError("idempotency_key", "the same journal twice in one posting")
     # One statement over arrays (like the entries): a multi-row VALUES would be compiled afresh for
     # every group size, which cost more than the insert itself.
-    inserted = dict(
+    inserted: dict[str, int] = dict(
         session.execute(
             text(
                 """INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date, actor_id,
@@ -258,7 +260,7 @@ def reverse(
         session,
         pool_id=journal.pool_id,
         currency=rows[0].currency,
-        kind=journal.kind,
+        kind=JournalKind(journal.kind),
         idempotency_key=idempotency_key,
         effective_date=effective_date,
         lines=lines,

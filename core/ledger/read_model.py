@@ -102,7 +102,9 @@ def line_sums(m: Any, lines: Iterable[Line]) -> list[ColumnElement[Decimal]]:
 
 def nav_sum(m: Any) -> ColumnElement[Decimal]:
     """The capital account's balance (NAV) over a movements() subquery: each line by its sign."""
-    signs = [(m.c.line == line.value, literal_column(str(sign))) for line, sign in NAV_SIGN.items()]
+    signs: list[tuple[Any, Any]] = [
+        (m.c.line == line.value, literal_column(str(sign))) for line, sign in NAV_SIGN.items()
+    ]
     return func.coalesce(func.sum(m.c.amount * case(*signs, else_=literal_column("0"))), 0)
 
 
@@ -217,7 +219,7 @@ def pool_books(
 ) -> PoolBooks:
     m = movements(as_of=as_of, pool_id=pool_id, lines=BOOK_LINES, upto_journal=upto_journal)
     row = session.execute(select(*line_sums(m, BOOK_LINES))).one()
-    return PoolBooks(*row)
+    return PoolBooks(**{line.value: row._mapping[line.value] for line in BOOK_LINES})
 
 
 def last_journal(session: Session, pool_id: int) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import UUID, Row, String, any_, bindparam, func, or_, select, text
+from sqlalchemy import UUID, Row, String, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.errors import NotFound, PermissionDenied, ValidationError
@@ -80,7 +80,7 @@ class OperationStatus:
         )
 
 
-def derived_key(kind: str, actor: Actor, pool_id: int, payload: dict[str, Any]) -> str:
+def derived_key(kind: str, actor: Actor, pool_id: int | None, payload: dict[str, Any]) -> str:
     """The same request twice (a double click, a resent form) gets the same key, hence one operation."""
     canonical = json.dumps(
         {"kind": kind, "actor": actor.user_id, "pool": pool_id, "payload": payload},
@@ -230,9 +230,10 @@ def _record(
         uow.limiter.check_submission(actor)
         if pool_id is None and handler.needs_pool:
             raise ValidationError("pool_id", "is required")
-        pool = _pool(uow, pool_id) if handler.needs_pool else None
+        # A kind that needs no pool (an export) is handed None for it.
+        pool: Any = _pool(uow, pool_id) if handler.needs_pool else None
         prepared = handler.prepare_many(actor, uow, pool, [payload for _, payload in fresh], lines)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": uuid.uuid4(),
                 "kind": handler.name,
@@ -432,7 +433,7 @@ def _step(uow: UnitOfWork, op: Operation) -> None:
             handler = KINDS.get(op.kind)
             if handler is None:
                 raise ValidationError("kind", f"unknown operation kind {op.kind!r}")
-            pool = _pool(uow, op.pool_id) if handler.needs_pool else None
+            pool: Any = _pool(uow, op.pool_id) if handler.needs_pool else None
             actor = _actor(uow, op.actor_id)
             op.progress_done = handler.run_batch(uow, op, pool, actor)
             finished = op.progress_done >= op.progress_total
@@ -526,14 +527,14 @@ def _run_group(uow: UnitOfWork, ops: list[Operation]) -> None:
             refused = KINDS[ops[0].kind].run_group(uow, ops, pools, _actors(uow, {op.actor_id for op in ops}))
             # The transaction's now() as a value, not an expression: the rows' updates then go
             # to the database as one batch instead of one statement each.
-            now = uow.session.scalar(select(func.now()))
+            now: Any = uow.session.scalar(select(func.now()))
             for op in ops:
                 if op.id in refused:
                     _fail(op, refused[op.id], now)
                     log.info("operation %s (%s) failed: %s", op.id, op.kind, refused[op.id])
                 else:
                     op.progress_done = op.progress_total
-                    op.result = KINDS[op.kind].finish(uow, op, pools[op.pool_id])
+                    op.result = KINDS[op.kind].finish(uow, op, pools[op.pool_id or 0])
                     op.status, op.finished_at, op.updated_at = "done", now, now
     except Exception as exc:
         if is_transient(exc):
@@ -644,9 +645,7 @@ def sweep(
     ids = [operation_id for operation_id, _ in rows]
     if ids:
         # A fresh updated_at gives each re-enqueued operation its full grace again.
-        uow.session.execute(
-            Operation.__table__.update().where(Operation.id.in_(ids)).values(updated_at=clock)
-        )
+        uow.session.execute(update(Operation).where(Operation.id.in_(ids)).values(updated_at=clock))
     uow.commit()
     # One job's drain takes every waiting operation of a grouped kind (a bank statement's payments
     # have one job between them), so those need one trigger, not one each.

@@ -200,7 +200,7 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
     command = check(actor, uow, pool, request)
     bases = _bases(uow, pool)
     parts = allocation(uow, pool, command.total, None)
-    names = dict(
+    names: dict[int, str] = dict(
         uow.session.execute(
             text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(parts)}
         ).all()
@@ -344,7 +344,7 @@ class IssueCapitalCall(Kind):
                 )
             ).all()
         )
-        raw = uow.session.connection().connection.driver_connection
+        raw: Any = uow.session.connection().connection.driver_connection  # psycopg's own, for COPY
         with (
             raw.cursor() as cursor,
             cursor.copy(

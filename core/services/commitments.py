@@ -12,6 +12,7 @@ from core import clock
 from core.domain import check_ticket, is_eligible
 from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, Stale, ValidationError
 from core.formatting import money
+from core.ledger import Account, JournalKind
 from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
 from core.operations.kind import Kind
@@ -48,11 +49,12 @@ class CommitmentView:
 
 
 def accepted_total(uow: UnitOfWork, pool_id: int) -> Decimal:
-    return uow.session.execute(
-        select(func.coalesce(func.sum(Commitment.amount_accepted), 0)).where(
-            Commitment.pool_id == pool_id, Commitment.status == "accepted"
+    total = uow.session.execute(
+        select(func.sum(Commitment.amount_accepted)).where(
+            Commitment.pool_id == pool_id, Commitment.status == CommitmentStatus.ACCEPTED
         )
     ).scalar_one()
+    return total or Decimal(0)
 
 
 @records_refusals("commitment.submit", "pool")
@@ -163,12 +165,12 @@ def settle(
         uow.session,
         pool_id=pool.id,
         currency=pool.currency,
-        kind="commitment",
+        kind=JournalKind.COMMITMENT,
         idempotency_key=f"commitment:{commitment.id}",
         effective_date=clock.today(),
         lines=[
-            ledger.debit("commitment_memo", value, commitment.investor_id),
-            ledger.credit("commitment", value, commitment.investor_id),
+            ledger.debit(Account.COMMITMENT_MEMO, value, commitment.investor_id),
+            ledger.credit(Account.COMMITMENT, value, commitment.investor_id),
         ],
         memo="Commitment accepted"
         if value == commitment.amount_requested

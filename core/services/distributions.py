@@ -204,7 +204,7 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
     pool = load_pool(uow, pool_id)
     command = check(actor, uow, pool, request)
     split = plan(uow, pool, command.proceeds, command.distributed_on, None)
-    names = dict(
+    names: dict[int, str] = dict(
         uow.session.execute(
             text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
             {"ids": list(split.shares)},

@@ -26,6 +26,7 @@ from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_pool_manager
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
+from core.vocabulary import FeeBasis
 from db.models import FeeCharge, Pool
 
 KIND = "management_fee"
@@ -77,7 +78,7 @@ def charges(uow: UnitOfWork, pool: Pool, command: ChargeFee, upto: int | None) -
     """Each investor's fee for the period, on their position as of its end (frozen at `upto`)."""
     terms = FeeTerms(
         rate=pool.management_fee_rate,
-        basis=pool.management_fee_basis,
+        basis=FeeBasis(pool.management_fee_basis).value,
         step_down_rate=pool.management_fee_step_down_rate,
         investment_period_end=pool.investment_period_end,
     )
@@ -135,7 +136,7 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
     pool = load_pool(uow, pool_id)
     command = check(actor, uow, pool, request)
     fees = charges(uow, pool, command, None)
-    names = dict(
+    names: dict[int, str] = dict(
         uow.session.execute(
             text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(fees)}
         ).all()

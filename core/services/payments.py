@@ -115,7 +115,7 @@ def _items(uow: UnitOfWork, item_ids: Sequence[object], *, lock: bool = False) -
         .order_by(CallItem.id)  # one lock order for every worker
     )
     rows = uow.session.execute(query.with_for_update(of=CallItem) if lock else query).all()
-    return {row[0]: Item(*row) for row in rows}
+    return {row[0]: Item(*tuple(row)) for row in rows}
 
 
 def _may_pay(actor: Actor, pool: Pool, item: Item) -> None:
@@ -183,7 +183,7 @@ def check_many(
 
     def one(request: Mapping[str, Any]) -> RecordPayment:
         item_id = request.get("call_item_id")
-        item = found.get(item_id) if isinstance(item_id, int) else None  # type: ignore[arg-type]
+        item = found.get(item_id) if isinstance(item_id, int) else None
         if item is None or item.pool_id != pool.id:
             raise ValidationError("call_item_id", "is not one of this pool's call items")
         _may_pay(actor, pool, item)
@@ -449,7 +449,7 @@ class RecordPaymentKind(Kind):
                 actor = actors.get(op.actor_id)
                 if actor is None:
                     raise PermissionDenied("the user who submitted this operation is no longer active")
-                posting, fact, call_id = self._apply(uow, found, op, pools[op.pool_id], actor)
+                posting, fact, call_id = self._apply(uow, found, op, pools[op.pool_id or 0], actor)
             except Exception as exc:
                 reason = refusal(exc)
                 if reason is None:

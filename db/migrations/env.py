@@ -16,7 +16,9 @@ config = context.config
 
 def run_migrations_online() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    engine = make_engine(url)
+    if not url:
+        raise RuntimeError("no database to migrate: pass database_url (db.migrate.upgrade)")
+    engine = make_engine(str(url))
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         try:
