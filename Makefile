@@ -15,9 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## run: migrate, seed the demo if the database is empty, start a worker and Streamlit (Ctrl-C stops all)
+## run: migrate, seed the demo if the database is empty, start a worker and Streamlit (Ctrl-C stops all);
+## `make run PORT=8600` (or STREAMLIT_SERVER_PORT=8600) serves it on another port
 run: install
-	$(PY) -m app run
+	$(PY) -m app run $(if $(PORT),--port $(PORT))
 
 ## test: lint, type-check, audit the pins, then the whole suite (unit, integration, app, end-to-end) on real
 ## PostgreSQL and Redis; tests/integration/test_schema.py runs `alembic check` (models and migrations agree)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from core import bootstrap, runtime, seed
 from core.settings import ROOT, settings
@@ -21,7 +22,12 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def launch(port: int | None = None) -> int:
-    port = port or 8501
+    """port: --port, else STREAMLIT_SERVER_PORT, else 8501. The worker's and Streamlit's own output
+    goes to files under DATA_DIR/logs, so the last thing on the screen is where to go and how to
+    sign in, printed once the app answers."""
+    port = port or settings().app_port
+    for noisy in ("pgserver", "alembic"):  # the set-up speaks only when something goes wrong
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # Ctrl-C, or a TERM from a process manager: either way take everything down in order, whenever it
     # comes (while migrating or seeding too), including the embedded servers this process started.
     signal.signal(signal.SIGINT, _stop)
@@ -45,35 +51,33 @@ def launch(port: int | None = None) -> int:
             "REDIS_URL": redis_url,
             "APP_ENV": settings().environment,
         }
-        children.append(subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT, env=env))
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    "Home.py",
-                    "--server.port",
-                    str(port),
-                    "--server.headless",
-                    "true",
-                ],
-                cwd=ROOT,
-                env=env,
+        logs = settings().data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        streamlit = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)]
+        for name, command in (
+            ("worker", [sys.executable, "-m", "core", "worker"]),
+            ("app", [*streamlit, "--server.headless", "true"]),
+        ):
+            with (logs / f"{name}.log").open("ab") as output:
+                children.append(
+                    subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+                )
+        if _answering(port, children):
+            print(f"\n  Investment Pools is running at http://localhost:{port}\n")
+            print("  Demo logins (username / password):")
+            for username, password, role, *_ in seed.DEMO_USERS:
+                print(f"    {role:<13} {username:<10} / {password}")
+            print(
+                f"\n  Logs: {logs}. Ctrl-C stops the app, the worker and any embedded servers.\n", flush=True
             )
-        )
-        print(f"\n  Investment Pools is running at http://localhost:{port}\n")
-        print("  Demo logins (username / password):")
-        for username, password, role, *_ in seed.DEMO_USERS:
-            print(f"    {role:<13} {username:<10} / {password}")
-        print("\n  Ctrl-C stops the app, the worker and any embedded servers.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         # One of them ended by itself: the demo is broken, so say so and stop the rest.
         ended = next(child for child in children if child.poll() is not None)
         command = [str(part) for part in ended.args] if isinstance(ended.args, list) else [str(ended.args)]
-        log.error("%s exited with status %s; stopping", " ".join(command[2:4]), ended.returncode)
+        log.error(
+            "%s exited with status %s (see %s); stopping", " ".join(command[2:4]), ended.returncode, logs
+        )
         status = 1
     except KeyboardInterrupt:
         pass
@@ -99,3 +103,16 @@ def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 10)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def _answering(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 120) -> bool:
+    """Wait until Streamlit answers its health check (or a child has died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False

@@ -91,19 +91,31 @@ class _Directory(dict):
         self.limited: ratelimit.RateLimited | None = None
 
     def guard(self, controller: Any) -> None:
-        """Count every submitted login form against the rate limits (RateLimiter.check_login)
-        before the password is checked; the re-login cookie (token=, no username) is not an attempt."""
+        """Hold every submitted login form to the limits of failed logins (RateLimiter.check_login)
+        before the password is checked, and count it against them only if it fails: a person who
+        signs in ten times is not throttled. The re-login cookie (no username) is not an attempt."""
         original = controller.login
 
         def login(username: str | None = None, password: str | None = None, *args: Any, **kwargs: Any) -> Any:
-            if username:
-                try:
+            if not username:
+                return original(username, password, *args, **kwargs)
+            source = client_address()
+            try:
+                with unit_of_work() as uow:
+                    uow.limiter.check_login(uow, str(username), source)
+            except ratelimit.RateLimited as exc:
+                self.limited = exc
+                return False
+            try:
+                signed_in = original(username, password, *args, **kwargs)
+            except LoginError:
+                signed_in = False
+                raise
+            finally:
+                if not signed_in:
                     with unit_of_work() as uow:
-                        uow.limiter.check_login(uow, str(username), client_address())
-                except ratelimit.RateLimited as exc:
-                    self.limited = exc
-                    return False
-            return original(username, password, *args, **kwargs)
+                        uow.limiter.record_login_failure(str(username), source)
+            return signed_in
 
         controller.login = login
 
@@ -160,6 +172,8 @@ def _authenticator() -> tuple[stauth.Authenticate, _Directory]:
     # The library copies the usernames dict at construction; hand it the database-backed one after.
     authenticator.authentication_controller.authentication_model.credentials["usernames"] = directory
     directory.guard(authenticator.authentication_controller)
+    if config.cookie_expiry_days <= 0:  # re-login cookies off: none is written, none honoured
+        authenticator.cookie_controller.get_cookie = lambda: None
     return authenticator, directory
 
 
@@ -372,26 +386,40 @@ def _provider_section() -> None:
     st.caption("or with a username and password:")
 
 
-def login_page() -> None:
-    """The only page anyone sees before logging in."""
-    directory: _Directory = st.session_state["_directory"]
-    if (notice := st.session_state.get("_signed_out_notice")) is not None:
-        st.warning(notice)
-    _provider_section()
-    record = _signed_in(st.session_state["_authenticator"], "main")
-    if record is not None:
-        st.session_state.pop("_signed_out_notice", None)
-        st.rerun()
-    if directory.limited is not None:
-        st.error(directory.limited.message)
-    elif directory.locked is not None or directory.just_locked:
-        st.error(
-            f"Too many failed logins: this account is locked for {settings().lockout_minutes} minutes. "
-            "An admin can unlock it sooner."
+def login_message(*, limited: ratelimit.RateLimited | None, failed: bool) -> str | None:
+    """What a refused login says. One message whether the username is unknown, the password wrong or
+    the account locked: which of them it was would tell a stranger that the account exists."""
+    if limited is not None:
+        return limited.message
+    if failed:
+        return (
+            "Username or password is incorrect, or the account is locked after too many failed "
+            f"logins (for {settings().lockout_minutes} minutes; an admin can unlock it sooner)."
         )
-    elif st.session_state.get("authentication_status") is False:
-        st.error("Username or password is incorrect.")
-    st.caption("Demo logins are listed in the README.")
+    return None
+
+
+def login_page() -> None:
+    """The only page anyone sees before logging in, at a reading width."""
+    directory: _Directory = st.session_state["_directory"]
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        if (notice := st.session_state.get("_signed_out_notice")) is not None:
+            st.warning(notice)
+        _provider_section()
+        record = _signed_in(st.session_state["_authenticator"], "main")
+        if record is not None:
+            st.session_state.pop("_signed_out_notice", None)
+            st.rerun()
+        failed = (
+            directory.locked is not None
+            or directory.just_locked
+            or st.session_state.get("authentication_status") is False
+        )
+        message = login_message(limited=directory.limited, failed=failed)
+        if message:
+            st.error(message)
+        st.caption("Demo logins are listed in the README.")
 
 
 def logout_button() -> None:

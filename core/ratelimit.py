@@ -43,8 +43,9 @@ from db.session import UnitOfWork
 log = logging.getLogger("investment_pools.ratelimit")
 KEY_PREFIX = "ratelimit"
 
-# KEYS[1] the window; ARGV limit, window in microseconds, a unique member for this attempt.
-# Returns {allowed (1/0), microseconds until an attempt would be allowed}.
+# KEYS[1] the window; ARGV limit, window in microseconds, a unique member for this attempt, and the
+# mode: "hit" records the attempt if it is allowed, "peek" records nothing, "record" records it
+# whatever the count (a failure that happened). Returns {allowed (1/0), microseconds until allowed}.
 _SLIDING_WINDOW = """
 if redis.replicate_commands then redis.replicate_commands() end
 local key = KEYS[1]
@@ -54,11 +55,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
-if count < limit then
+if ARGV[4] == 'record' or (ARGV[4] == 'hit' and count < limit) then
   redis.call('ZADD', key, now, ARGV[3])
   redis.call('PEXPIRE', key, math.ceil(window / 1000))
-  return {1, 0}
+  count = count + 1
+  if ARGV[4] == 'hit' then return {1, 0} end
 end
+if count < limit then return {1, 0} end
 local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
 return {0, tonumber(oldest[2]) + window - now}
 """
@@ -93,7 +96,7 @@ class _LocalWindows:
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {}
 
-    def hit(self, key: str, limit: int, window: float) -> float:
+    def hit(self, key: str, limit: int, window: float, mode: str = "hit") -> float:
         now = time.monotonic()
         with self._lock:
             if len(self._windows) > self.MAX_KEYS:  # forget the quietest windows rather than grow
@@ -101,8 +104,11 @@ class _LocalWindows:
             attempts = self._windows.setdefault(key, deque())
             while attempts and attempts[0] <= now - window:
                 attempts.popleft()
-            if len(attempts) < limit:
+            if mode == "record" or (mode == "hit" and len(attempts) < limit):
                 attempts.append(now)
+                if mode == "hit":
+                    return 0.0
+            if len(attempts) < limit:
                 return 0.0
             return attempts[len(attempts) - limit] + window - now
 
@@ -140,8 +146,9 @@ class RateLimiter:
     def config(self) -> Any:
         return self._config or settings()
 
-    def hit(self, limit: Limit, subject: str) -> int:
-        """Count one attempt by `subject`. 0 if it is allowed, else the whole seconds to wait."""
+    def hit(self, limit: Limit, subject: str, mode: str = "hit") -> int:
+        """Count one attempt by `subject`. 0 if it is allowed, else the whole seconds to wait.
+        mode "peek" only looks; "record" counts an attempt that already happened (a failed login)."""
         if limit.limit <= 0 or self._off:
             return 0
         key = _key(limit, subject)
@@ -150,12 +157,12 @@ class RateLimiter:
             if self._client is None:
                 raise redis.ConnectionError("no Redis configured")
             allowed, wait_us = self._client.eval(
-                _SLIDING_WINDOW, 1, key, limit.limit, window_us, uuid.uuid4().hex
+                _SLIDING_WINDOW, 1, key, limit.limit, window_us, uuid.uuid4().hex, mode
             )
         except (redis.RedisError, OSError) as exc:
             if self._client is not None:
                 _warn_degraded(exc)
-            wait = _local.hit(key, limit.limit, float(limit.window_seconds))  # float-ok: seconds
+            wait = _local.hit(key, limit.limit, float(limit.window_seconds), mode)  # float-ok: seconds
             return 0 if wait <= 0 else max(1, math.ceil(wait))
         if int(allowed):
             return 0
@@ -196,17 +203,17 @@ class RateLimiter:
             raise RateLimited("requests", wait)
 
     def check_login(self, uow: UnitOfWork, username: str, source: str | None) -> None:
-        """One login attempt for `username` from `source` (a client address, None if unknown), counted
-        before the password is checked. Over either limit: the refusal is audited and RateLimited raised.
-
-        Every attempt counts, known username or not, so spraying many usernames from one address is
-        throttled as well as guessing one account's password from many addresses.
-        """
+        """Before the password of a login for `username` from `source` (a client address, None if
+        unknown) is checked: over either limit of failed logins, the refusal is audited and
+        RateLimited raised. Only failures count (record_login_failure): signing in ten times in
+        five minutes is not an attack. Failures count whether the username exists or not, so
+        spraying many usernames from one address is throttled as well as guessing one account's
+        password from many addresses."""
         account_limit, source_limit = self.login_limits()
         account = (username or "").strip().lower()[:200]
-        waits = {"account": self.hit(account_limit, account)}
+        waits = {"account": self.hit(account_limit, account, "peek")}
         if source:
-            waits["source"] = self.hit(source_limit, source[:200])
+            waits["source"] = self.hit(source_limit, source[:200], "peek")
         refused_by = [name for name, wait in waits.items() if wait]
         if not refused_by:
             return
@@ -217,3 +224,9 @@ class RateLimiter:
             user_id, "login", "user", account[:64] or None, f"rate limited {where}: {error.message}"
         )
         raise error
+
+    def record_login_failure(self, username: str, source: str | None) -> None:
+        account_limit, source_limit = self.login_limits()
+        self.hit(account_limit, (username or "").strip().lower()[:200], "record")
+        if source:
+            self.hit(source_limit, source[:200], "record")

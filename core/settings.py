@@ -66,6 +66,7 @@ class Settings:
     sweep_pending_after_seconds: int = 30
     sweep_interval_seconds: int = 15
     metrics_port: int = 0
+    app_port: int = 8501  # where `make run` serves the app (Streamlit's own STREAMLIT_SERVER_PORT)
     lockout_failures: int = 5
     lockout_minutes: int = 15
     # Rate limits, counted in Redis so they hold across replicas (core/ratelimit.py); 0 turns one off.
@@ -166,6 +167,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sweep_pending_after_seconds=number("SWEEP_PENDING_AFTER_SECONDS", 30),
         sweep_interval_seconds=number("SWEEP_INTERVAL_SECONDS", 15),
         metrics_port=number("METRICS_PORT", 0),
+        app_port=number("STREAMLIT_SERVER_PORT", 8501),
         lockout_failures=number("LOCKOUT_FAILURES", 5),
         lockout_minutes=number("LOCKOUT_MINUTES", 15),
         operation_rate_limit=max(0, number("OPERATION_RATE_LIMIT", 30)),

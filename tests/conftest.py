@@ -122,6 +122,22 @@ def fresh_database() -> Iterator[str]:
 
 
 @pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set settings as environment variables (LOGIN_RATE_LIMIT_ACCOUNT=3, ...) and re-read them;
+    everything is put back after the test."""
+    from core.settings import settings
+
+    def set_env(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        settings.cache_clear()
+
+    yield set_env
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
+@pytest.fixture
 def redis_client() -> redis.Redis:
     from core import bootstrap
 

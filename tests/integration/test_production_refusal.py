@@ -8,7 +8,7 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,25 +19,13 @@ from core import bootstrap, operations
 from core.permissions import Actor
 from core.seed import DEMO_USERS, demo_passwords_in_use
 from core.services import health, users
-from core.settings import DEFAULT_COOKIE_SECRET, SettingsError, load_settings, settings
+from core.settings import DEFAULT_COOKIE_SECRET, SettingsError, load_settings
 from core.uow import UnitOfWork
 from db.models import Operation, User
 from db.session import engine_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_KEY = secrets.token_urlsafe(40)
-
-
-@pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    def set_env(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        settings.cache_clear()
-
-    yield set_env
-    monkeypatch.undo()
-    settings.cache_clear()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from app.webapp import login_message
 from core import bootstrap, operations
 from core.permissions import Actor
 from core.ratelimit import Limit, RateLimited, RateLimiter
 from core.services import pools, users
-from core.settings import settings
 from db.models import AuditLog, Operation, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +36,9 @@ TRY_AGAIN = re.compile(r"try again in (\d+) seconds")
 
 
 @pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set limits as environment variables (OPERATION_RATE_LIMIT=3, ...) and re-read the settings."""
-
-    def set_limits(**values: int) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        settings.cache_clear()
-
-    yield set_limits
-    monkeypatch.undo()
-    settings.cache_clear()
+def limits(environment: Callable[..., None]) -> Callable[..., None]:
+    """Limits as settings (OPERATION_RATE_LIMIT=3, ...), re-read; put back after the test."""
+    return environment
 
 
 @pytest.fixture
@@ -220,9 +212,10 @@ def test_login_attempts_per_account_are_limited_whatever_the_source(make, uow_fa
     user = make.user("investor")
     account, _ = bootstrap.resources().limiter.login_limits()
     bootstrap.resources().limiter.clear(account, user.username)
-    for n in range(3):
+    for n in range(3):  # three failed logins, from three addresses
         with uow_factory() as uow:
             bootstrap.resources().limiter.check_login(uow, user.username, f"198.51.100.{n}")
+        bootstrap.resources().limiter.record_login_failure(user.username, f"198.51.100.{n}")
     with uow_factory() as uow, pytest.raises(RateLimited) as refused:
         bootstrap.resources().limiter.check_login(
             uow, user.username.upper(), "198.51.100.99"
@@ -241,9 +234,10 @@ def test_login_attempts_per_source_are_limited_across_usernames(make, uow_factor
     _, source_limit = bootstrap.resources().limiter.login_limits()
     source = f"203.0.113.{os.getpid() % 250}"
     bootstrap.resources().limiter.clear(source_limit, source)
-    for n in range(3):  # spraying: a different (even unknown) username each time
+    for n in range(3):  # spraying: a different (even unknown) username each time, each failing
         with uow_factory() as uow:
             bootstrap.resources().limiter.check_login(uow, f"nobody-{n}-{os.getpid()}", source)
+        bootstrap.resources().limiter.record_login_failure(f"nobody-{n}-{os.getpid()}", source)
     with uow_factory() as uow, pytest.raises(RateLimited):
         bootstrap.resources().limiter.check_login(uow, f"nobody-3-{os.getpid()}", source)
     assert login_refusals(make, f"nobody-3-{os.getpid()}")
@@ -283,7 +277,7 @@ def test_the_login_page_says_when_to_try_again_and_checks_no_password_meanwhile(
         return [e.value for e in at.error]
 
     for _ in range(2):
-        assert attempt("wrong-password-1") == ["Username or password is incorrect."]
+        assert attempt("wrong-password-1") == [login_message(limited=None, failed=True)]
     shown = attempt("correct-horse-battery")  # even the right password waits: it is not checked
     assert len(shown) == 1 and TRY_AGAIN.search(shown[0]) and "Too many login attempts" in shown[0]
     with make.uow_factory() as uow:
