@@ -1,10 +1,11 @@
-"""Explorer speed: the analyst's Explorer page script run (AppTest), cold and warm, over 1,000 pools and
-about a million ledger entries, printed beside one plain scan of the same ledger in the same run.
+"""Explorer speed: the analyst's Explorer page script run (AppTest), cold and warm, over --pools pools
+and about a million ledger entries, printed beside one plain scan of the same ledger in the same run.
 Prints; asserts nothing (DESIGN.md).
 
-Targets (issue 7): at most 1 s per script run warm, 5 s cold.
-- cold: the platform's cached aggregates are deleted from Redis before the run, so the page runs its
-  GROUP BY queries and one IRR per pool (PostgreSQL's own buffers stay warm, as on a live server);
+Targets (issue 14, at --pools 10000): cold at most 10x one scan of the entries, warm at most 3x.
+- cold: the platform's cached aggregates are deleted from Redis before the run, so the page reads
+  the ledger's read model (core.ledger.read_model.movements) in its two set-based queries and solves
+  one IRR per pool (PostgreSQL's own buffers stay warm, as on a live server);
 - warm: the same page rerun with the cache in place (a click on a filter already seen, a tab).
 AppTest compiles the page script on every run (a live server caches it); that cost is in both columns.
 The reference is `SELECT count(*), sum(amount) FROM entries`: the cheapest possible look at every entry.
@@ -28,8 +29,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-from core import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,6 +68,7 @@ def main() -> int:
         from sqlalchemy import text
         from streamlit.testing.v1 import AppTest
 
+        from core import bootstrap
         from core.permissions import Actor
         from core.services import platform, users
         from tests.platform_seed import seed_platform
@@ -135,12 +135,19 @@ def main() -> int:
         forget()
 
     warm, cold, ref = statistics.median(warm_page), statistics.median(cold_page), statistics.median(reference)
-    print(f"reference: one scan of {entries:,} entries  {summary(reference)}")
-    print(f"explorer service, cold (SQL + IRRs)       {summary(cold_service)}")
-    print(f"explorer page run, cold (target <= 5 s)  {summary(cold_page)}   = {cold / ref:5.1f} x reference")
-    print(f"explorer page run, warm (target <= 1 s)  {summary(warm_page)}   = {warm / ref:5.1f} x reference")
+    service = statistics.median(cold_service)
+    print(f"reference: one scan of {entries:,} entries    {summary(reference)}")
     print(
-        f"targets: warm {'met' if warm <= 1 else 'NOT met'}, cold {'met' if cold <= 5 else 'NOT met'} "
+        f"explorer service, cold (SQL + IRRs)         {summary(cold_service)}   = {service / ref:5.1f} x reference"
+    )
+    print(
+        f"explorer page run, cold (target <= 10x)     {summary(cold_page)}   = {cold / ref:5.1f} x reference"
+    )
+    print(
+        f"explorer page run, warm (target <= 3x)      {summary(warm_page)}   = {warm / ref:5.1f} x reference"
+    )
+    print(
+        f"targets: cold {'met' if cold <= 10 * ref else 'NOT met'}, warm {'met' if warm <= 3 * ref else 'NOT met'} "
         f"(medians; printed, not asserted)"
     )
     return 0

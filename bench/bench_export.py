@@ -1,6 +1,9 @@
 """Export speed: a 1,000,000-row transactions CSV export, rows per second, printed beside PostgreSQL's own
 COPY TO of the same query in the same run. Prints; asserts nothing (DESIGN.md).
 
+The export reads the ledger's read model (one row per movement: its line, its amount signed as it
+moves the line, at its currency's precision); the references run the very SQL text it sends.
+
 Target (issue 7): at least 300,000 rows per second.
 - inline: core.services.exports.export_to streaming COPY ... TO STDOUT into a file (what a small
   export does in the request, and what each batch of a background export does);
@@ -88,9 +91,11 @@ def main() -> int:
             # The exact SQL an export runs, with its parameters bound, for PostgreSQL to run alone.
             with bootstrap.unit_of_work() as uow:
                 upto = uow.session.execute(text(exports.TRANSACTIONS.snapshot)).scalar_one()
-            params = exports.ExportRequest.of("transactions", None, None).params(upto)
+            request = exports.ExportRequest.of("transactions", None, None)
             with psycopg.connect(url) as conn, psycopg.ClientCursor(conn) as cursor:
-                query = " ".join(cursor.mogrify(exports.TRANSACTIONS.rows.format(where=""), params).split())
+                query = " ".join(
+                    cursor.mogrify(exports.TRANSACTIONS.sql(request), request.params(upto)).split()
+                )
 
             def inline() -> int:
                 with bootstrap.unit_of_work() as uow, (folder / "inline.csv").open("wb") as out:

@@ -1,24 +1,89 @@
-"""`python -m core verify`: every ledger invariant, and every stored figure against the ledger."""
+"""`python -m core verify`: every ledger invariant, every figure's definition, and every stored fact
+against the ledger.
+
+Three kinds of check, each one set-based query returning the rows that break it:
+- the ledger's own rules on raw accounts and sides (core.ledger.checks: balance, sign, order);
+- the figures: each capital-account figure the read model gives (core.ledger.read_model, the one
+  definition every surface uses) against its recomputation from the raw entries in
+  core.ledger.checks, per pool and investor, as of the day verified (the date rule: a journal
+  counts from its effective date on), so a drift in either fails; the receivable against capital
+  called less contributions; every capital account statement against the capital account;
+- the domain facts (commitments, call items, payments, distributions, holdings) against the lines
+  the read model gives over the whole ledger.
+No account name and no debit/credit rule is written here: those live in core.ledger.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Select, and_, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.fundmath import capital_account
-from core.ledger import JournalKind
-from core.ledger.checks import unbalanced_journals
-from core.positions import _movement  # the same (kind, account) -> statement line map
+from core.ledger import BOOK_LINES, CAPITAL_LINES, Line, checks, read_model
+from core.ledger.read_model import PoolBooks, Position
+from core.vocabulary import CallStatus, CommitmentStatus, PoolStatus
+from db.models import (
+    CallItem,
+    CapitalCall,
+    Commitment,
+    Distribution,
+    Exit,
+    Investment,
+    Journal,
+    Mark,
+    Payment,
+    Pool,
+)
 
-JOURNAL_KINDS = tuple(JournalKind)
-
+ZERO = Decimal(0)
+LIMIT = checks.LIMIT
+BALANCED = "every journal balances per currency with at least two entries"
+FIGURES = "every capital-account figure of the read model equals its recomputation from the entries"
+RECEIVABLES = "each investor's receivable equals capital called less contributions"
 STATEMENTS = "every investor's capital account statement ends at the ledger's capital balance and commitment"
+BOOKS = "each pool's books in the read model equal its accounts, and its net assets its capital accounts"
+# The calls whose items carry what the call booked (an issuing call is still being booked).
+BOOKED_CALLS = (CallStatus.ISSUED, CallStatus.PARTIALLY_PAID, CallStatus.PAID)
 
-# Each check is one set-based query returning the violating rows (at most a handful shown).
-CHECKS: dict[str, str] = {
+
+def _limited(query: Any) -> Any:
+    """A check's query, cut to the rows verify shows."""
+    return query.limit(LIMIT)
+
+
+def _differ(a: Any, b: Any) -> Any:
+    return func.coalesce(a, 0) != func.coalesce(b, 0)
+
+
+def _sums(lines: tuple[Line, ...], keys: Callable[[Any], list[Any]]) -> Any:
+    """The read model's lines over the whole ledger, summed by keys(m): the engine's own view."""
+    m = read_model.movements(as_of=None, lines=lines)
+    return read_model.select_positions(m, keys(m), lines).subquery()
+
+
+def _compare(left: Any, right: Any, keys: tuple[str, ...], pairs: list[tuple[str, str]]) -> Select[Any]:
+    """Rows of two keyed subqueries (full outer join) where any (left, right) column pair differs."""
+    on = and_(*(left.c[k] == right.c[k] for k in keys))
+    return _limited(
+        select(
+            *(func.coalesce(left.c[k], right.c[k]).label(k) for k in keys),
+            *(column for a, b in pairs for column in (left.c[a], right.c[b])),
+        )
+        .select_from(left.join(right, on, full=True))
+        .where(or_(*(_differ(left.c[a], right.c[b]) for a, b in pairs)))
+    )
+
+
+# --- plain SQL checks (no account, no side: tables and their keys) ---------------------------------
+
+_SQL_CHECKS: dict[str, str] = {
     "entries carry their pool's currency": """
         SELECT e.journal_id, e.currency, p.currency FROM entries e JOIN pools p ON p.id = e.pool_id
          WHERE e.currency <> p.currency LIMIT 20""",
@@ -28,23 +93,9 @@ CHECKS: dict[str, str] = {
     "entries name existing investors": """
         SELECT e.id, e.investor_id FROM entries e LEFT JOIN users u ON u.id = e.investor_id
          WHERE e.investor_id IS NOT NULL AND u.id IS NULL LIMIT 20""",
-    "each pool's books balance": """
-        SELECT pool_id, currency, sum(CASE side WHEN 'D' THEN amount ELSE -amount END)
-          FROM entries GROUP BY pool_id, currency
-        HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) <> 0 LIMIT 20""",
-    "accepted commitments equal the commitment account": """
-        WITH booked AS (
-            SELECT pool_id, investor_id, sum(CASE side WHEN 'C' THEN amount ELSE -amount END) AS amount
-              FROM entries WHERE account = 'commitment' GROUP BY pool_id, investor_id),
-        accepted AS (
-            SELECT pool_id, investor_id, sum(amount_accepted) AS amount
-              FROM commitments WHERE status = 'accepted' GROUP BY pool_id, investor_id)
-        SELECT coalesce(a.pool_id, b.pool_id), coalesce(a.investor_id, b.investor_id), a.amount, b.amount
-          FROM accepted a FULL JOIN booked b USING (pool_id, investor_id)
-         WHERE coalesce(a.amount, 0) <> coalesce(b.amount, 0) LIMIT 20""",
-    "accepted commitments stay within the hard cap": """
+    "accepted commitments stay within the hard cap": f"""
         SELECT p.id, p.hard_cap, sum(c.amount_accepted) FROM pools p JOIN commitments c ON c.pool_id = p.id
-         WHERE c.status = 'accepted' GROUP BY p.id, p.hard_cap
+         WHERE c.status = '{CommitmentStatus.ACCEPTED.value}' GROUP BY p.id, p.hard_cap
         HAVING sum(c.amount_accepted) > p.hard_cap LIMIT 20""",
     "call items name a commitment of their pool and its investor": """
         SELECT i.id, i.commitment_id, i.investor_id FROM call_items i
@@ -53,55 +104,190 @@ CHECKS: dict[str, str] = {
           LEFT JOIN users u ON u.id = i.investor_id
          WHERE m.id IS NULL OR u.id IS NULL OR m.investor_id <> i.investor_id OR m.pool_id <> c.pool_id
          LIMIT 20""",
-    "call items due equal what the issued calls booked": """
-        WITH booked AS (
-            SELECT c.id AS call_id, e.investor_id,
-                   sum(CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END) AS amount
-              FROM entries e
-              JOIN journals j ON j.id = e.journal_id
-              JOIN capital_calls c ON c.operation_id = j.operation_id
-             WHERE j.kind = 'capital_call' AND e.account = 'receivable' AND c.status = 'issued'
-             GROUP BY c.id, e.investor_id),
-        due AS (
-            SELECT i.call_id, i.investor_id, sum(i.amount_due) AS amount
-              FROM call_items i JOIN capital_calls c ON c.id = i.call_id
-             WHERE c.status = 'issued' GROUP BY i.call_id, i.investor_id)
-        SELECT coalesce(d.call_id, b.call_id), coalesce(d.investor_id, b.investor_id), d.amount, b.amount
-          FROM due d FULL JOIN booked b USING (call_id, investor_id)
-         WHERE coalesce(d.amount, 0) <> coalesce(b.amount, 0) LIMIT 20""",
-    "call items paid equal the payments in the ledger": """
-        WITH booked AS (
-            SELECT e.pool_id, e.investor_id, sum(CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END) AS amount
-              FROM entries e JOIN journals j ON j.id = e.journal_id
-             WHERE j.kind = 'payment' AND e.account = 'capital' GROUP BY e.pool_id, e.investor_id),
-        paid AS (
-            SELECT c.pool_id, i.investor_id, sum(i.amount_paid) AS amount
-              FROM call_items i JOIN capital_calls c ON c.id = i.call_id
-             WHERE i.amount_paid > 0 GROUP BY c.pool_id, i.investor_id)
-        SELECT coalesce(p.pool_id, b.pool_id), coalesce(p.investor_id, b.investor_id), p.amount, b.amount
-          FROM paid p FULL JOIN booked b USING (pool_id, investor_id)
-         WHERE coalesce(p.amount, 0) <> coalesce(b.amount, 0) LIMIT 20""",
-    "no investor owes a negative receivable or holds negative unfunded commitment": """
-        SELECT pool_id, investor_id, account, sum(CASE side WHEN 'D' THEN amount ELSE -amount END)
-          FROM entries WHERE account IN ('receivable', 'commitment_memo')
-         GROUP BY pool_id, investor_id, account
-        HAVING sum(CASE side WHEN 'D' THEN amount ELSE -amount END) < 0 LIMIT 20""",
-    "capital called never exceeds the commitment": """
-        SELECT e.pool_id, e.investor_id FROM entries e JOIN journals j ON j.id = e.journal_id
-         WHERE e.account = 'commitment' OR (j.kind = 'capital_call' AND e.account = 'receivable')
-         GROUP BY e.pool_id, e.investor_id
-        HAVING sum(CASE WHEN e.account = 'commitment' THEN
-                        CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END ELSE 0 END)
-             < sum(CASE WHEN e.account = 'receivable' THEN
-                        CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END ELSE 0 END) LIMIT 20""",
 }
+
+
+def _sql(query: str) -> Callable[[Session, date], list[tuple[Any, ...]]]:
+    return lambda session, as_of: [tuple(r) for r in session.execute(text(query))]
+
+
+def _draft_postings(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    """A draft pool takes no commitments, so it has no journal: the explorer relies on it."""
+    query = (
+        select(Journal.pool_id, Journal.id, Journal.kind)
+        .join(Pool, Pool.id == Journal.pool_id)
+        .where(Pool.status == PoolStatus.DRAFT.value)
+    )
+    return [tuple(r) for r in session.execute(_limited(query))]
+
+
+def _commitments(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    booked = _sums((Line.COMMITMENT,), lambda m: [m.c.pool_id, m.c.investor_id])
+    accepted = (
+        select(
+            Commitment.pool_id, Commitment.investor_id, func.sum(Commitment.amount_accepted).label("amount")
+        )
+        .where(Commitment.status == CommitmentStatus.ACCEPTED.value)
+        .group_by(Commitment.pool_id, Commitment.investor_id)
+        .subquery()
+    )
+    query = _compare(accepted, booked, ("pool_id", "investor_id"), [("amount", Line.COMMITMENT.value)])
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _called_too_much(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    booked = _sums((Line.COMMITMENT, Line.CALLED), lambda m: [m.c.pool_id, m.c.investor_id])
+    query = select(booked).where(booked.c[Line.CALLED.value] > booked.c[Line.COMMITMENT.value])
+    return [tuple(r) for r in session.execute(_limited(query))]
+
+
+def _calls_booked(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    m = read_model.movements(as_of=None, lines=(Line.CALLED,))
+    booked = (
+        select(CapitalCall.id.label("call_id"), m.c.investor_id, func.sum(m.c.amount).label("amount"))
+        .join(Journal, Journal.id == m.c.journal_id)
+        .join(CapitalCall, CapitalCall.operation_id == Journal.operation_id)
+        .where(CapitalCall.status.in_(BOOKED_CALLS))
+        .group_by(CapitalCall.id, m.c.investor_id)
+        .subquery()
+    )
+    due = (
+        select(CallItem.call_id, CallItem.investor_id, func.sum(CallItem.amount_due).label("amount"))
+        .join(CapitalCall, CapitalCall.id == CallItem.call_id)
+        .where(CapitalCall.status.in_(BOOKED_CALLS))
+        .group_by(CallItem.call_id, CallItem.investor_id)
+        .subquery()
+    )
+    query = _compare(due, booked, ("call_id", "investor_id"), [("amount", "amount")])
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _recorded_payments() -> Any:
+    return Payment.reversed_on.is_(None)
+
+
+def _items_paid(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    paid = (
+        select(CallItem.id.label("call_item_id"), CallItem.amount_paid.label("amount"))
+        .where(CallItem.amount_paid != 0)
+        .subquery()
+    )
+    payments = (
+        select(Payment.call_item_id, func.sum(Payment.amount).label("amount"))
+        .where(_recorded_payments())
+        .group_by(Payment.call_item_id)
+        .subquery()
+    )
+    query = _compare(paid, payments, ("call_item_id",), [("amount", "amount")])
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _payments(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    booked = _sums((Line.CONTRIBUTIONS,), lambda m: [m.c.pool_id, m.c.investor_id])
+    recorded = (
+        select(Payment.pool_id, Payment.investor_id, func.sum(Payment.amount).label("amount"))
+        .where(_recorded_payments())
+        .group_by(Payment.pool_id, Payment.investor_id)
+        .subquery()
+    )
+    query = _compare(recorded, booked, ("pool_id", "investor_id"), [("amount", Line.CONTRIBUTIONS.value)])
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _distributions(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    lines = (Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
+    booked = _sums(lines, lambda m: [m.c.pool_id])
+    recorded = (
+        select(
+            Distribution.pool_id,
+            func.sum(Distribution.lp_total).label("lp_total"),
+            func.sum(Distribution.gp_total).label("gp_total"),
+        )
+        .where(Distribution.reversed_on.is_(None))
+        .group_by(Distribution.pool_id)
+        .subquery()
+    )
+    pairs = [("lp_total", Line.DISTRIBUTIONS.value), ("gp_total", Line.CARRIED_INTEREST.value)]
+    return [tuple(r) for r in session.execute(_compare(recorded, booked, ("pool_id",), pairs))]
+
+
+def _holdings(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    """Per pool, the holdings core.services.investments.holdings reads (investments at cost less
+    what exits took out; marks less what exits released; reversed facts left out) against the
+    investments-at-cost and unrealized-value lines."""
+    lines = (Line.INVESTMENTS_AT_COST, Line.UNREALIZED_VALUE)
+    booked = _sums(lines, lambda m: [m.c.pool_id])
+    parts = [
+        select(
+            Investment.pool_id, Investment.amount.label("cost"), literal_column("0").label("unrealized")
+        ).where(Investment.reversed_on.is_(None)),
+        select(Mark.pool_id, literal_column("0"), Mark.change).where(Mark.reversed_on.is_(None)),
+        select(Exit.pool_id, -Exit.cost, -Exit.released).where(Exit.reversed_on.is_(None)),
+    ]
+    facts = parts[0].union_all(*parts[1:]).subquery()
+    held = (
+        select(
+            facts.c.pool_id,
+            func.sum(facts.c.cost).label("cost"),
+            func.sum(facts.c.unrealized).label("unrealized"),
+        )
+        .group_by(facts.c.pool_id)
+        .subquery()
+    )
+    pairs = [("cost", Line.INVESTMENTS_AT_COST.value), ("unrealized", Line.UNREALIZED_VALUE.value)]
+    return [tuple(r) for r in session.execute(_compare(held, booked, ("pool_id",), pairs))]
+
+
+def _books(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    """The read model's pool books against the pool's accounts, and its NAV against the capital."""
+    m = read_model.movements(as_of=as_of, lines=BOOK_LINES)
+    read = read_model.select_positions(m, [m.c.pool_id], BOOK_LINES).subquery()
+    raw = checks.recompute_books(as_of)
+    query = select(func.coalesce(read.c.pool_id, raw.c.pool_id), read, raw).select_from(
+        read.join(raw, read.c.pool_id == raw.c.pool_id, full=True)
+    )
+    wrong = []
+    for row in session.execute(query):
+        mapping = row._mapping
+        books = PoolBooks(*(mapping[read.c[line.value]] or ZERO for line in BOOK_LINES))
+        found = [
+            (line.value, getattr(books, line.value), mapping[raw.c[line.value]] or ZERO)
+            for line in BOOK_LINES
+        ] + [("nav", books.nav, mapping[raw.c.capital] or ZERO)]
+        wrong += [(row[0], name, a, b) for name, a, b in found if a != b]
+    return wrong[:LIMIT]
+
+
+# Ledger-internal checks (raw accounts, core.ledger.checks) and the rest, in the order shown.
+CHECKS: dict[str, Callable[[Session, date], list[tuple[Any, ...]]]] = {
+    BALANCED: lambda session, as_of: checks.unbalanced_journals(session),
+    "each pool's books balance": lambda session, as_of: checks.unbalanced_pools(session),
+    **{name: _sql(query) for name, query in _SQL_CHECKS.items()},
+    "draft pools have no postings": _draft_postings,
+    "no posting precedes the commitment it depends on": lambda session, as_of: (
+        checks.postings_before_commitment(session)
+    ),
+    "accepted commitments equal the commitment line": _commitments,
+    "capital called never exceeds the commitment": _called_too_much,
+    "no investor owes a negative receivable or holds negative unfunded commitment": lambda session, as_of: (
+        checks.negative_balances(session)
+    ),
+    "call items due equal what the issued calls booked": _calls_booked,
+    "call items paid equal the payments recorded against them": _items_paid,
+    "payments recorded equal the contributions line": _payments,
+    "distributions recorded equal the distributions and carried interest lines": _distributions,
+    "holdings equal the investments at cost and unrealized value lines": _holdings,
+    BOOKS: _books,
+}
+POSITION_CHECKS = (FIGURES, RECEIVABLES, STATEMENTS)
 
 
 @dataclass
 class Report:
+    as_of: date
     counts: dict[str, int] = field(default_factory=dict)
     violations: dict[str, list[tuple]] = field(default_factory=dict)
-    positions_checked: int = 0  # investor positions whose statement was built and compared
+    positions_checked: int = 0  # investor positions whose figures and statement were checked
     positions_total: int = 0  # investor positions in the ledger
 
     @property
@@ -114,14 +300,14 @@ class Report:
 
     def summary(self) -> str:
         lines = [", ".join(f"{name}: {count:,}" for name, count in self.counts.items())]
-        lines.append("checks:")
-        for name in ["every journal balances per currency with at least two entries", *CHECKS, STATEMENTS]:
+        lines.append(f"checks (figures as of {self.as_of.isoformat()}):")
+        for name in [*CHECKS, *POSITION_CHECKS]:
             found = self.violations.get(name)
             lines.append(f"  {'FAIL' if found else 'ok  '} {name}")
             for row in (found or [])[:5]:
                 lines.append(f"         {row}")
-            if name == STATEMENTS and found and len(found) > 5:
-                lines.append(f"         ... and {len(found) - 5:,} more positions")
+            if name in POSITION_CHECKS and found and len(found) > 5:
+                lines.append(f"         ... and {len(found) - 5:,} more")
         lines.append(
             f"capital accounts checked: {self.positions_checked:,} of {self.positions_total:,} investor positions"
             + (" (a random sample)" if self.sampled else "")
@@ -130,84 +316,69 @@ class Report:
         return "\n".join(lines)
 
 
-# One row per investor position: its ledger balances (capital, commitment) and, per journal kind
-# and account, the sums a statement is built from. Pivoted in SQL so a book of 100,000 investors
-# comes back as one row per position, not one per movement.
-_STATEMENT_SOURCES = [(kind, account) for kind in JOURNAL_KINDS for account in ("commitment", "capital")]
-_CREDIT = "CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END"
-_STATEMENT_SUMS = ",\n           ".join(
-    f"sum({_CREDIT}) FILTER (WHERE j.kind = '{kind}' AND e.account = '{account}')"
-    for kind, account in _STATEMENT_SOURCES
-)
-_POSITION_MOVEMENTS = f"""
-    SELECT e.pool_id, e.investor_id, min(j.effective_date),
-           coalesce(sum({_CREDIT}) FILTER (WHERE e.account = 'capital'), 0),
-           coalesce(sum({_CREDIT}) FILTER (WHERE e.account = 'commitment'), 0),
-           {_STATEMENT_SUMS}
-      FROM entries e JOIN journals j ON j.id = e.journal_id
-     WHERE e.investor_id IS NOT NULL AND e.account IN ('commitment', 'capital') {{only}}
-     GROUP BY e.pool_id, e.investor_id"""
-_POSITIONS = """
-    SELECT DISTINCT pool_id, investor_id FROM entries
-     WHERE investor_id IS NOT NULL AND account IN ('commitment', 'capital')"""
-
-
-def _capital_accounts(session: Session, report: Report, sample: int | None) -> list[tuple]:
-    """Every investor position's statement (core.fundmath.capital_account over its ledger movements,
-    mapped to statement lines as core.positions.investor_flows maps them) must end at the capital
-    balance the ledger holds and show the commitment the ledger holds. A movement the statement has
-    no line for (a journal kind it does not know) therefore shows up as a difference.
-    With `sample`, only that many positions, picked at random."""
-    params: dict[str, int] = {}
-    only = ""
-    total = None  # counted in the pass itself unless only a sample is read
-    if sample is not None:
-        total = session.execute(text(f"SELECT count(*) FROM ({_POSITIONS}) p")).scalar_one()
-        if sample < total:
-            only = (
-                "AND (e.pool_id, e.investor_id) IN "
-                f"(SELECT * FROM ({_POSITIONS}) p ORDER BY random() LIMIT :sample)"
-            )
-            params["sample"] = sample
-    rows = session.execute(
-        text(_POSITION_MOVEMENTS.format(only=only)), params, execution_options={"yield_per": 20_000}
+def _positions(session: Session, as_of: date, sample: int | None) -> tuple[Iterator[Any], int | None]:
+    """Per investor position: the read model's lines (read_<line>) and the recomputation from the
+    entries (raw_<figure>), as of a day; one query, streamed. With `sample`, that many positions
+    picked at random."""
+    m = read_model.movements(as_of=as_of, lines=CAPITAL_LINES)
+    read = read_model.select_positions(m, [m.c.pool_id, m.c.investor_id]).subquery("read")
+    raw = checks.recompute_positions(as_of)
+    keys = [func.coalesce(read.c[k], raw.c[k]) for k in ("pool_id", "investor_id")]
+    query = select(
+        keys[0].label("pool_id"),
+        keys[1].label("investor_id"),
+        *(func.coalesce(read.c[line.value], 0).label(f"read_{line.value}") for line in CAPITAL_LINES),
+        *(func.coalesce(raw.c[name], 0).label(f"raw_{name}") for name in (*checks.FIGURES, *checks.BALANCES)),
+    ).select_from(
+        read.join(
+            raw, and_(read.c.pool_id == raw.c.pool_id, read.c.investor_id == raw.c.investor_id), full=True
+        )
     )
-    wrong = []
+    total = None
+    if sample is not None:
+        everyone = select(raw.c.pool_id, raw.c.investor_id)
+        total = session.execute(select(func.count()).select_from(everyone.subquery())).scalar_one()
+        if sample < total:
+            query = query.where(tuple_(*keys).in_(everyone.order_by(func.random()).limit(sample)))
+    rows = session.execute(query, execution_options={"yield_per": 20_000})
+    return (row._mapping for row in rows), total
+
+
+def _check_positions(session: Session, report: Report, sample: int | None) -> dict[str, list[tuple]]:
+    """Every figure, the receivable and the statement of every investor position."""
+    rows, total = _positions(session, report.as_of, sample)
+    found: dict[str, list[tuple]] = {name: [] for name in POSITION_CHECKS}
     checked = 0
-    for pool_id, investor_id, when, capital, commitment, *sums in rows:
+    for row in rows:
         checked += 1
-        movements = [
-            movement
-            for (kind, account), credit in zip(_STATEMENT_SOURCES, sums, strict=True)
-            if credit is not None and (movement := _movement(when, kind, account, credit)) is not None
-        ]
-        if not movements:
-            wrong.append((pool_id, investor_id, capital, None))
-            continue
-        statement = capital_account(movements, when, date.max)
-        if statement.ending_nav != capital or statement.total_commitment != commitment:
-            wrong.append(
-                (pool_id, investor_id, capital, statement.ending_nav, commitment, statement.total_commitment)
-            )
+        key = (row["pool_id"], row["investor_id"])
+        position = Position(*(row[f"read_{line.value}"] for line in CAPITAL_LINES))
+        for figure in checks.FIGURES:
+            mine, recomputed = getattr(position, figure), row[f"raw_{figure}"]
+            if mine != recomputed:
+                found[FIGURES].append((*key, figure, mine, recomputed))
+        if row["raw_receivable"] != position.outstanding:
+            found[RECEIVABLES].append((*key, row["raw_receivable"], position.outstanding))
+        lines = [(date.min, line, getattr(position, line.value)) for line in CAPITAL_LINES]
+        statement = capital_account(lines, date.min, date.max)
+        capital, commitment = row["raw_capital"], row["raw_commitment"]
+        if statement.ending_nav != capital or statement.commitment != commitment:
+            found[STATEMENTS].append((*key, capital, statement.ending_nav, commitment, statement.commitment))
     report.positions_checked = checked
     report.positions_total = checked if total is None else total
-    return wrong
+    return {name: wrong for name, wrong in found.items() if wrong}
 
 
-def verify(session: Session, *, statement_sample: int | None = None) -> Report:
-    """Every check over the whole database. statement_sample=N builds the capital account statements
-    of N random investor positions only (the summary says so); by default every one is built."""
-    report = Report()
+def verify(session: Session, *, statement_sample: int | None = None, as_of: date | None = None) -> Report:
+    """Every check over the whole database; figures as of `as_of` (default today).
+    statement_sample=N checks the figures and statements of N random investor positions only (the
+    summary says so); by default every one is checked."""
+    report = Report(as_of or clock.today())
     for table in ("users", "pools", "commitments", "journals", "entries", "call_items", "operations"):
         report.counts[table] = session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-    unbalanced = unbalanced_journals(session)
-    if unbalanced:
-        report.violations["every journal balances per currency with at least two entries"] = unbalanced
-    for name, query in CHECKS.items():
-        rows = [tuple(row) for row in session.execute(text(query))]
+    for name, check in CHECKS.items():
+        rows = check(session, report.as_of)
         if rows:
             report.violations[name] = rows
-    statements = _capital_accounts(session, report, statement_sample)
-    if statements:
-        report.violations[STATEMENTS] = statements
+    report.violations.update(_check_positions(session, report, statement_sample))
     return report

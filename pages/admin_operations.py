@@ -1,19 +1,28 @@
 """Operations health: database and Redis, queues, workers, running and failed work (with retry), cache.
 
-Connection strings and error texts arrive masked from the health service (core.logs.mask_secrets); texts
-that could quote user input are shown as text (app.textsafe.md, tables).
+Where the servers are arrives without URLs from the health service (embedded, or configured and the
+host); error texts arrive masked (core.logs.mask_secrets). Texts that could quote user input are
+shown as text (app.textsafe.md, tables).
 """
 
 import pandas as pd
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.textsafe import md
+from core.operations import OperationStatus
 from core.services import health
+from core.vocabulary import label
 
 actor = webapp.require_actor("admin")
 st.title("Operations health")
 auto = st.toggle("Refresh every 5 seconds", value=False)
+
+WHEN = "YYYY-MM-DD HH:mm:ss"
+
+
+def kind(op: OperationStatus) -> str:
+    return label(op.kind).capitalize()
 
 
 @st.fragment(run_every=5.0 if auto else None)
@@ -22,29 +31,47 @@ def board() -> None:
     st.caption(f"Checked at {state.checked_at:%Y-%m-%d %H:%M:%S} UTC · {md(state.servers)}")
     cols = st.columns(5)
     for col, service in zip(cols[:2], (state.database, state.redis), strict=True):
-        col.metric(
-            service.name,
-            "up" if service.ok else "DOWN",
-            None if service.latency_ms is None else f"{service.latency_ms:.1f} ms",
-            delta_color="off",
-        )
-        col.caption(md(service.detail))
-    cols[2].metric("Queued jobs", sum(q.queued for q in state.queues) if state.queues else "—")
-    cols[3].metric("Workers", len(state.workers))
+        col.metric(service.name, "Up" if service.ok else "Down")
+        latency = "" if service.latency_ms is None else f"answered in {service.latency_ms:.1f} ms · "
+        col.caption(md(latency + service.detail))
+    cols[2].metric(
+        "Queued jobs", format.count(sum(q.queued for q in state.queues), "job") if state.queues else format.NA
+    )
+    cols[3].metric("Workers", format.count(len(state.workers), "worker"))
     rate = state.cache_hit_rate
-    cols[4].metric("Analytics cache hit rate", "—" if rate is None else f"{rate:.0%}")
+    cols[4].metric("Analytics cache hit rate", format.NA if rate is None else f"{rate:.0%}")
     cols[4].caption(
         "this app process"
         + ("" if state.redis_hit_rate is None else f"; Redis overall {state.redis_hit_rate:.0%}")
     )
     if state.stalled:
         st.warning(
-            f"{state.stalled} running operation(s) have made no progress for longer than the timeout; "
-            "the sweeper re-enqueues them."
+            f"{format.count(state.stalled, 'running operation')} made no progress for longer than the "
+            "timeout; the sweeper sends them round again."
         )
 
     st.subheader("Queues", anchor=False)
-    st.dataframe(pd.DataFrame([q.__dict__ for q in state.queues]), hide_index=True)
+    if not state.queues:
+        st.info(
+            "Redis is not answering, so the queues cannot be read; operations wait in PostgreSQL meanwhile."
+        )
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Queue": q.name,
+                        "Waiting": q.queued,
+                        "Running": q.started,
+                        "Failed": q.failed,
+                        "Scheduled": q.scheduled,
+                        "Deferred": q.deferred,
+                    }
+                    for q in state.queues
+                ]
+            ),
+            hide_index=True,
+        )
     st.subheader("Workers", anchor=False)
     if not state.workers:
         st.warning(
@@ -52,67 +79,99 @@ def board() -> None:
         )
     else:
         st.dataframe(
-            pd.DataFrame([w.__dict__ for w in state.workers]),
+            pd.DataFrame(
+                [
+                    {
+                        "Worker": w.name,
+                        "Host": w.hostname or "",
+                        "Process": w.pid,
+                        "State": label(w.state),
+                        "Queues": w.queues,
+                        "Last heartbeat": w.last_heartbeat,
+                        "Since heartbeat": w.seconds_since_heartbeat,
+                        "Working on": "an operation" if w.current_job else "nothing",
+                        "Jobs done": w.successful_jobs,
+                        "Jobs failed": w.failed_jobs,
+                        "Started": w.started_at,
+                    }
+                    for w in state.workers
+                ]
+            ),
             hide_index=True,
             column_config={
-                "seconds_since_heartbeat": st.column_config.NumberColumn(
-                    "seconds since heartbeat", format="%.0f"
-                ),
+                "Since heartbeat": st.column_config.NumberColumn("Since heartbeat", format="%.0f s"),
+                "Last heartbeat": st.column_config.DatetimeColumn("Last heartbeat", format=WHEN),
+                "Started": st.column_config.DatetimeColumn("Started", format=WHEN),
             },
+            placeholder=format.NA,
         )
     st.subheader("Operations", anchor=False)
     st.caption(
-        " · ".join(f"{status}: {count:,}" for status, count in sorted(state.operations_by_status.items()))
-        or "none yet"
+        " · ".join(
+            f"{label(status)}: {count:,}" for status, count in sorted(state.operations_by_status.items())
+        )
+        or "No operations yet."
     )
     if state.in_flight:
         st.dataframe(
             pd.DataFrame(
                 [
                     {
-                        "id": str(op.id),
-                        "kind": op.kind,
-                        "pool": op.pool_id,
-                        "status": op.status,
-                        "attempts": op.attempts,
-                        "progress": op.fraction,
-                        "done": op.progress_done,
-                        "of": op.progress_total,
-                        "updated": op.updated_at,
+                        "Operation": kind(op),
+                        "Pool": state.pool_names.get(op.pool_id, "") if op.pool_id else "",
+                        "Status": label(op.status),
+                        "Attempts": op.attempts,
+                        "Progress": op.fraction,
+                        "Done": op.progress_done,
+                        "Of": op.progress_total,
+                        "Updated": op.updated_at,
                     }
                     for op in state.in_flight
                 ]
             ),
             hide_index=True,
-            column_config={"progress": st.column_config.ProgressColumn("progress")},
+            column_config={
+                "Progress": st.column_config.ProgressColumn("Progress"),
+                "Updated": st.column_config.DatetimeColumn("Updated", format=WHEN),
+            },
         )
     st.subheader("Failed operations", anchor=False)
     if not state.failed:
         st.success("No failed operations.")
         return
+
+    def describe(op: object) -> str:
+        pool = state.pool_names.get(getattr(op, "pool_id", None) or 0, "")
+        failed_at = op.updated_at
+        return f"{kind(op)}{f' for {pool}' if pool else ''}, failed {failed_at:%Y-%m-%d %H:%M} UTC"
+
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "id": str(op.id),
-                    "kind": op.kind,
-                    "pool": op.pool_id,
-                    "attempts": op.attempts,
-                    "reason": op.error,
-                    "failed at": op.updated_at,
+                    "Operation": kind(op),
+                    "Pool": state.pool_names.get(op.pool_id, "") if op.pool_id else "",
+                    "Attempts": op.attempts,
+                    "Reason": op.error or "",
+                    "Failed at": op.updated_at,
                 }
                 for op in state.failed
             ]
         ),
         hide_index=True,
+        column_config={"Failed at": st.column_config.DatetimeColumn("Failed at", format=WHEN)},
     )
     chosen = webapp.choose(
-        "Failed operation", state.failed, lambda op: f"{op.kind} {op.id} — {(op.error or '')[:80]}"
+        "Failed operation",
+        state.failed,
+        lambda op: f"{describe(op)}: {(op.error or '')[:80]}",
+        key="failed-operation",
+        gone="That operation is no longer failed (it was retried meanwhile); nothing was done.",
     )
-    if st.button("Retry it", icon=":material/replay:"):
+    if chosen is not None and st.button("Retry it", icon=":material/replay:"):
         with webapp.refusals_shown():
             webapp.call(health.retry_operation, chosen.id)
-            st.success(f"Operation {chosen.id} is pending again; a worker will pick it up.")
+            st.success(f"{md(describe(chosen))}: pending again; a worker will pick it up.")
 
 
 board()

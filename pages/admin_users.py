@@ -4,18 +4,34 @@ KYC, unlock, deactivate."""
 import pandas as pd
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.textsafe import md
 from core.permissions import ROLES
 from core.services import users
 from core.services.users import ACCREDITATIONS, KYC_STATUSES
+from core.vocabulary import Accreditation, KycStatus, label
 
 actor = webapp.require_actor("admin")
 st.title("Users")
 
+ACCREDITATION_WORDS = {
+    Accreditation.NONE: "not accredited",
+    Accreditation.ACCREDITED: "accredited",
+    Accreditation.QUALIFIED_PURCHASER: "qualified purchaser",
+}
 
-def label(value: str) -> str:
-    return value.replace("_", " ")
+
+def kyc_words(status: str) -> str:
+    return f"KYC {label(status)}"
+
+
+def accreditation_words(accreditation: str) -> str:
+    return ACCREDITATION_WORDS.get(Accreditation(accreditation), label(accreditation))
+
+
+def standing(user: users.UserView) -> str:
+    """'KYC approved, not accredited': how an investor stands, in words."""
+    return f"{kyc_words(user.kyc_status)}, {accreditation_words(user.accreditation)}"
 
 
 def done(message: str) -> None:
@@ -35,9 +51,9 @@ with st.expander("Create a user"), st.form("create-user", clear_on_submit=True):
     name = right.text_input("Full name", key="new-name")
     email = left.text_input("Email", key="new-email")
     role = right.selectbox("Role", ROLES, format_func=label, key="new-role")
-    kyc = left.selectbox("KYC status", KYC_STATUSES, key="new-kyc")
+    kyc = left.selectbox("KYC status", KYC_STATUSES, format_func=label, key="new-kyc")
     accreditation = right.selectbox(
-        "Accreditation", ACCREDITATIONS, format_func=label, key="new-accreditation"
+        "Accreditation", ACCREDITATIONS, format_func=accreditation_words, key="new-accreditation"
     )
     if st.form_submit_button("Create", type="primary"):
         with webapp.refusals_shown():
@@ -52,7 +68,7 @@ with st.expander("Create a user"), st.form("create-user", clear_on_submit=True):
             )
             # Shown in this run only: it is not stored anywhere, the next rerun has forgotten it.
             st.success(
-                f"Created **{username.strip().lower()}**. Give them this temporary password; "
+                f"Created **{md(username.strip().lower())}**. Give them this temporary password; "
                 "it is shown only once:"
             )
             st.code(temporary, language=None)
@@ -81,7 +97,18 @@ with webapp.refusals_shown():
     found = webapp.call(users.list_users, search)
 if found is None:
     st.stop()
-st.caption(f"{len(found)} users" + (" (the first 200)" if len(found) == 200 else ""))
+st.caption(
+    format.count(len(found), "user")
+    + (" (the first 200: search to narrow them)" if len(found) == 200 else "")
+)
+waiting = [u for u in found if u.role == "investor" and u.kyc_status == KycStatus.PENDING]
+if waiting:
+    st.info(
+        f"{format.count(len(waiting), 'investor')} waiting for KYC approval: "
+        + ", ".join(md(u.username) for u in waiting[:10])
+        + (" and more" if len(waiting) > 10 else "")
+        + ". Choose one below and set their KYC once their documents are checked."
+    )
 st.dataframe(
     pd.DataFrame(
         [
@@ -90,11 +117,10 @@ st.dataframe(
                 "Name": u.name,
                 "Email": u.email,
                 "Role": label(u.role),
-                "KYC": u.kyc_status,
-                "Accreditation": label(u.accreditation),
+                "Standing": standing(u),
                 "Active": u.active,
                 "Locked until": u.locked_until,
-                "Failed logins": u.failed_logins,
+                "Failed sign-ins": u.failed_logins,
             }
             for u in found
         ],
@@ -103,24 +129,28 @@ st.dataframe(
             "Name",
             "Email",
             "Role",
-            "KYC",
-            "Accreditation",
+            "Standing",
             "Active",
             "Locked until",
-            "Failed logins",
+            "Failed sign-ins",
         ],
     ),
     hide_index=True,
+    column_config={
+        "Standing": st.column_config.TextColumn(
+            "Standing", help="KYC status and accreditation", width="medium"
+        ),
+        "Active": st.column_config.CheckboxColumn("Active", help="Whether they may sign in"),
+        "Locked until": st.column_config.DatetimeColumn(
+            "Locked until", format="YYYY-MM-DD HH:mm", help="After too many failed sign-ins; UTC"
+        ),
+    },
+    placeholder="not locked",
 )
 
-if found:
-    st.subheader("Change a user", anchor=False)
-    chosen = webapp.choose(
-        "User",
-        found,
-        lambda u: f"{u.username} ({label(u.role)}{'' if u.active else ', inactive'})",
-        key="chosen-user",
-    )
+
+def change(chosen: users.UserView) -> None:
+    """Role, KYC and access of the chosen user, each acting on that user only."""
     role_col, kyc_col, access_col = st.columns(3)
     with role_col, st.container(border=True):
         new_role = st.selectbox(
@@ -132,29 +162,61 @@ if found:
                 done(f"{chosen.username} is now {label(new_role)}.")
     with kyc_col, st.container(border=True):
         new_kyc = st.selectbox(
-            "KYC", KYC_STATUSES, index=KYC_STATUSES.index(chosen.kyc_status), key=f"kyc-{chosen.id}"
+            "KYC",
+            KYC_STATUSES,
+            index=KYC_STATUSES.index(chosen.kyc_status),
+            format_func=label,
+            key=f"kyc-{chosen.id}",
         )
         new_acc = st.selectbox(
             "Accreditation",
             ACCREDITATIONS,
-            format_func=label,
+            format_func=accreditation_words,
             index=ACCREDITATIONS.index(chosen.accreditation),
             key=f"acc-{chosen.id}",
         )
         if st.button("Set KYC", key="set-kyc"):
             with webapp.refusals_shown():
                 webapp.call(users.set_kyc_status, chosen.id, new_kyc, new_acc)
-                done(f"{chosen.username}: KYC {new_kyc}, {label(new_acc)}.")
+                done(f"{chosen.username}: {kyc_words(new_kyc)}, {accreditation_words(new_acc)}.")
     with access_col, st.container(border=True):
         st.caption(
-            "Locked until "
-            + (f"{chosen.locked_until:%Y-%m-%d %H:%M} UTC" if chosen.locked_until else "— (not locked)")
+            f"Locked until {chosen.locked_until:%Y-%m-%d %H:%M} UTC"
+            if chosen.locked_until
+            else "Not locked out."
         )
         if st.button("Unlock", key="unlock", disabled=chosen.locked_until is None):
             with webapp.refusals_shown():
                 webapp.call(users.unlock_user, chosen.id)
-                done(f"{chosen.username} is unlocked.")
-        if st.button("Deactivate" if chosen.active else "Reactivate", key="set-active"):
+                done(f"{chosen.username} is unlocked and may sign in again.")
+        if not chosen.active:
+            if st.button("Reactivate", key="set-active"):
+                with webapp.refusals_shown():
+                    webapp.call(users.set_active, chosen.id, True)
+                    done(f"{chosen.username} is active again and may sign in.")
+        elif webapp.confirmed(
+            "deactivate",
+            "Deactivate",
+            f"Deactivate {md(chosen.username)}? They are signed out at their next click and cannot sign "
+            "in until an admin reactivates them; nothing they own is deleted.",
+            yes="Deactivate",
+            about=(chosen.id, chosen.active),
+        ):
             with webapp.refusals_shown():
-                webapp.call(users.set_active, chosen.id, not chosen.active)
-                done(f"{chosen.username} is {'deactivated' if chosen.active else 'active again'}.")
+                webapp.call(users.set_active, chosen.id, False)
+                done(f"{chosen.username} is deactivated: they are signed out and cannot sign in.")
+
+
+if found:
+    st.subheader("Change a user", anchor=False)
+    picked = webapp.choose(
+        "User",
+        found,
+        lambda u: f"{u.username} ({label(u.role)}{'' if u.active else ', inactive'})",
+        key="chosen-user",
+        placeholder="Choose a user",
+    )
+    if picked is None:
+        st.caption("Choose a user to change their role, KYC or access.")
+    else:
+        change(picked)

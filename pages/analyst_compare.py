@@ -1,15 +1,16 @@
 """Up to five pools side by side: J-curves, IRR over time and multiples, each chart's data as CSV."""
 
-from datetime import date
-
 import streamlit as st
 
-from app import charts, webapp
+from app import charts, format, webapp
+from app.textsafe import md
+from core import clock
 from core.services import platform
 
 actor = webapp.require_actor("analyst")
 st.title("Compare pools")
 options = webapp.call(platform.explorer_options)
+today = clock.today()
 
 left, right = st.columns([4, 1])
 chosen = left.multiselect(
@@ -17,30 +18,44 @@ chosen = left.multiselect(
     options.pools,
     format_func=lambda c: c.label,
     max_selections=platform.MAX_COMPARE,
-    placeholder="type to search by name",
+    placeholder="Type to search by name",
+    help=f"The comparison takes at most {platform.MAX_COMPARE} pools: 'Select all' takes the first "
+    f"{platform.MAX_COMPARE} in the list.",
+    key="compare-pools",
 )
-until = right.date_input("As of", value=date.today(), max_value=date.today())
+until = right.date_input("As of", value=today, max_value=today, format="YYYY-MM-DD")
 
 if not chosen:
-    st.info("Pick pools to compare their J-curves and multiples.")
+    st.info(
+        f"Pick up to {platform.MAX_COMPARE} pools to compare their J-curves, IRRs and multiples "
+        "month by month."
+    )
     st.stop()
+if len(chosen) == platform.MAX_COMPARE and len(options.pools) > platform.MAX_COMPARE:
+    st.caption(
+        f"Comparing {platform.MAX_COMPARE} pools, the most it takes ('Select all' stops at the first "
+        f"{platform.MAX_COMPARE}); remove one to add another."
+    )
 
 with webapp.refusals_shown():
     curves = webapp.call(platform.compare_pools, [c.id for c in chosen], until)
     table = charts.multiples_frame(curves)
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "irr": st.column_config.NumberColumn("irr", format="percent"),
-        },
-    )
-    if any(c.currency != curves[0].currency for c in curves):
+    currencies = sorted({c.currency for c in curves})
+    for currency in currencies:
+        if len(currencies) > 1:
+            st.caption(f"In {md(currency)}:")
+        charts.table(table[table["Currency"] == currency], currency)
+    if len(currencies) > 1:
         st.caption("These pools are in different currencies: compare ratios and percentages, not amounts.")
+    charts.download(lambda: table, "multiples.csv", "multiples-table", "Download this table (CSV)")
     series = charts.curves_frame(curves)
     if series.empty:
-        st.info("No capital has been paid in to these pools yet, so there is no curve to draw.")
+        st.info(
+            "No capital has been paid in to these pools by "
+            f"{format.day(until)}, so there is no curve to draw yet: each curve starts with a pool's "
+            "first contribution."
+        )
     else:
-        charts.show(charts.j_curves(curves), series, "j_curves.csv", "jcurve")
-        charts.show(charts.irr_over_time(curves), series, "irr_over_time.csv", "irr")
-    charts.show(charts.multiples(curves), table, "multiples.csv", "multiples")
+        charts.show(charts.j_curves(curves), lambda: series, "j_curves.csv", "jcurve")
+        charts.show(charts.irr_over_time(curves), lambda: series, "irr_over_time.csv", "irr")
+    charts.show(charts.multiples(curves), lambda: table, "multiples.csv", "multiples")

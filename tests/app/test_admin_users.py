@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.webapp import PAGES
 from core.permissions import Actor
 from core.services import users
-from tests.platform_seed import use_database
+from tests.platform_seed import unreadable, use_database
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"
@@ -61,10 +61,22 @@ def button(at: AppTest, label: str) -> Any:
 
 
 def choose_user(at: AppTest, username: str) -> AppTest:
-    """Search for the user: they are then the one user listed, hence the one chosen."""
+    """Search for the user, then choose them: the one user listed (nothing is chosen for you)."""
     at = at.text_input(key="search").input(username).run()
-    assert [o.split(" (")[0] for o in at.selectbox(key="chosen-user").options] == [username]
-    return at
+    picker = at.selectbox(key="chosen-user")
+    assert [o.split(" (")[0] for o in picker.options] == [username]
+    if picker.value is not None:  # chosen before, and still listed: the choice stays
+        return at
+    return picker.select_index(0).run()
+
+
+def deactivate(at: AppTest) -> AppTest:
+    """Deactivating asks first; the question says what it does; only the answer acts."""
+    at = button(at, "Deactivate").click().run()
+    assert any("cannot sign in until an admin reactivates them" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
+    return at.button(key="deactivate-yes").click().run()
 
 
 def test_admin_creates_a_user_who_logs_in_with_the_temporary_password(make: Any) -> None:
@@ -99,7 +111,10 @@ def test_a_role_change_changes_their_navigation(make: Any) -> None:
     theirs = log_in(person.username)
     assert registered(theirs) == [spec.path for spec in PAGES["investor"]]
 
-    at = choose_user(log_in(admin.username), person.username)
+    at = log_in(admin.username).text_input(key="search").input(person.username).run()
+    assert at.selectbox(key="chosen-user").value is None, "nothing is chosen until the admin chooses"
+    assert any(c.value == "Choose a user to change their role, KYC or access." for c in at.caption)
+    at = choose_user(at, person.username)
     at.selectbox(key=f"role-{person.user_id}").select("analyst")
     at = button(at, "Set role").click().run()
     assert not at.error, [e.value for e in at.error]
@@ -125,15 +140,27 @@ def test_kyc_unlock_and_deactivate(make: Any, uow_factory: Any) -> None:
         )
         uow.commit()
     at = choose_user(log_in(admin.username), person.username)
+    assert [i.value for i in at.info] == [
+        f"1 investor waiting for KYC approval: {person.username}. Choose one below and set their KYC once "
+        "their documents are checked."
+    ]
+    assert list(at.dataframe[0].value["Standing"]) == ["KYC pending, not accredited"]
     at.selectbox(key=f"kyc-{person.user_id}").select("approved")
-    at.selectbox(key=f"acc-{person.user_id}").select("qualified purchaser")
+    at.selectbox(key=f"acc-{person.user_id}").select("qualified_purchaser")
     at = button(at, "Set KYC").click().run()
     assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.success] == [f"{person.username}: KYC approved, qualified purchaser."]
     at = choose_user(at, person.username)
     at = button(at, "Unlock").click().run()
     at = choose_user(at, person.username)
-    at = button(at, "Deactivate").click().run()
-    assert not at.error
+    [standing] = list(at.dataframe[0].value["Standing"])
+    assert standing == "KYC approved, qualified purchaser"
+    assert unreadable(at) == []
+    at = deactivate(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any(
+        s.value.endswith("is deactivated: they are signed out and cannot sign in.") for s in at.success
+    )
     with uow_factory() as uow:
         row = uow.session.execute(
             text("SELECT kyc_status, accreditation, locked_until, active FROM users WHERE id = :id"),
@@ -167,7 +194,7 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(lonely_app: None) -> No
     at.selectbox(key=f"role-{admin_id}").select("investor")
     at = button(at, "Set role").click().run()
     assert [e.value for e in at.error] == ["the last active admin cannot be demoted"]
-    at = button(at, "Deactivate").click().run()
+    at = deactivate(at)
     assert [e.value for e in at.error] == ["the last active admin cannot be deactivated"]
     reload(at)
     assert at.session_state["actor"] == Actor(admin_id, "admin", "only-admin")

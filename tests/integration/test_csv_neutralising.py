@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app import charts
-from core import csvsafe, operations
+from core import clock, csvsafe, operations
 from core.csvsafe import FORMULA_STARTS
 from core.permissions import Actor
-from core.services import investor, manager, platform, pools
-from db.models import CallItem, CapitalCall, User
+from core.services import calls, platform
+from core.views import investor, manager
+from db.models import CapitalCall, User
+from tests.platform_seed import History
 
 POOL_NAME = '=HYPERLINK("https://evil.example","Statement")'
 INVESTOR_NAME = "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -56,38 +58,32 @@ def numbers_in(rows: list[list[str]]) -> list[Decimal]:
     return found
 
 
-def run(make: Any, actor: Actor, pool_id: int, kind: str, payload: dict[str, Any]) -> Any:
-    with make.uow_factory() as uow:
-        status = operations.submit(actor, uow, pool_id, kind, payload)
-    assert operations.process(str(status.id), make.uow_factory) == "done"
-    return status
-
-
 def hostile_pool(make: Any) -> tuple[int, Actor, Actor, int]:
-    """A pool with a formula for a name, an investor with one, a called and paid call."""
-    pool_id, boss = make.pool(name=POOL_NAME, hard_cap="2000000")
+    """A pool with a formula for a name, an investor with one, a call with one for a purpose, paid
+    with one for a wire reference: each through the services."""
+    start = date.today() - timedelta(days=20)
+    with clock.travel(start):
+        pool_id, boss = make.pool(name=POOL_NAME, hard_cap="2000000")
     holder = make.user("investor")
     with make.uow_factory() as uow:  # the investor's display name is hostile too
         uow.session.get(User, holder.user_id).name = INVESTOR_NAME
         uow.commit()
-    make.commitment(pool_id, holder, amount="100000", accept_as=boss)
+    with clock.travel(start + timedelta(days=1)):
+        make.commitment(pool_id, holder, amount="100000", accept_as=boss)
+    fund = History(make.uow_factory, boss, pool_id)
+    fund.close(start + timedelta(days=2))
+    with clock.travel(start + timedelta(days=3)), make.uow_factory() as uow:
+        status = calls.issue(
+            boss, uow, calls.preview(boss, uow, pool_id, {"percent": "25", "purpose": PURPOSE}).command
+        )
+    with clock.travel(start + timedelta(days=3)):
+        assert operations.process(str(status.id), make.uow_factory) == "done"
+    [item] = fund.items()
+    fund.pay(item, start + timedelta(days=4), reference=REFERENCE)
     with make.uow_factory() as uow:
-        pools.close_pool(boss, uow, pool_id)
-    due = (date.today() + timedelta(days=14)).isoformat()
-    run(make, boss, pool_id, "capital_call", {"percent": "25", "purpose": PURPOSE, "due_date": due})
-    with make.uow_factory() as uow:
-        call_id, item_id, due_amount = uow.session.execute(
-            select(CapitalCall.id, CallItem.id, CallItem.amount_due)
-            .join(CallItem, CallItem.call_id == CapitalCall.id)
-            .where(CapitalCall.pool_id == pool_id)
-        ).one()
-    run(
-        make,
-        boss,
-        pool_id,
-        "payment",
-        {"call_item_id": item_id, "amount": str(due_amount), "reference": REFERENCE},
-    )
+        call_id = uow.session.execute(
+            select(CapitalCall.id).where(CapitalCall.pool_id == pool_id)
+        ).scalar_one()
     return pool_id, boss, holder, call_id
 
 
@@ -130,17 +126,22 @@ def test_chart_data_csvs_are_neutralised_and_numbers_stay_numbers(make):
     analyst = make.user("analyst")
     with make.uow_factory() as uow:
         data = platform.explorer(analyst, uow)
-    frames = [charts.pools_frame(data), charts.vintages_frame(data)]
+        curves = platform.compare_pools(analyst, uow, [pool_id])
     currency = next(p.currency for p in data.pools if p.pool_id == pool_id)
-    frames.append(charts.flows_frame(data, currency))
+    frames = [
+        charts.pools_frame(data),
+        charts.vintages_frame(data),
+        charts.flows_frame(data, currency),
+        charts.curves_frame(curves),
+        charts.multiples_frame(curves),
+    ]
     for frame in frames:
         rows = rows_of(csvsafe.frame_to_csv(frame))
-        assert len(rows) >= 1
+        assert len(rows) >= 2
         assert_safe(rows)
     pools_rows = rows_of(csvsafe.frame_to_csv(frames[0]))
-    record = next(dict(zip(pools_rows[0], r, strict=True)) for r in pools_rows[1:] if r[0] == str(pool_id))
-    assert record["pool"] == "'" + POOL_NAME
-    assert Decimal(record["paid_in"]) == Decimal("25000.00")
+    record = next(dict(zip(pools_rows[0], r, strict=True)) for r in pools_rows[1:] if r[0] == "'" + POOL_NAME)
+    assert record["Paid-in"] == "25000.00" and record["Committed"] == "100000.00"
 
 
 def test_one_neutraliser_numbers_stay_numbers_text_is_quoted():
@@ -157,4 +158,4 @@ def test_one_neutraliser_numbers_stay_numbers_text_is_quoted():
         ["1000", ""],  # a Decimal in plain notation; None is empty
         ["'\tx", "plain"],
     ]
-    assert manager.neutralise is csvsafe.neutralise  # the manager's call notice uses the same rule
+    assert manager.csv_text is csvsafe.csv_text  # the manager's call notice uses the same rule

@@ -19,15 +19,14 @@ import bcrypt
 import pytest
 from sqlalchemy import select, text
 
-from core import operations
+from core import clock, operations
 from core.csvsafe import FORMULA_STARTS, neutralise, sql_text
 from core.errors import PermissionDenied, ValidationError
-from core.ledger import posting as ledger
 from core.ledger.checks import unbalanced_journals
 from core.permissions import Actor
-from core.services import exports, pools, users
-from core.services import ledger as ledger_service
-from db.models import AuditLog, CallItem, CapitalCall, Entry, Operation
+from core.services import calls, exports, users
+from db.models import AuditLog, Entry, Operation
+from tests.platform_seed import History, ledger_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
@@ -57,17 +56,20 @@ def export(actor: Actor, uow_factory: Any, report: str, **kwargs: Any) -> list[d
 def assert_no_formula(rows: list[dict[str, str]]) -> None:
     """Every cell a spreadsheet could run is either a number or starts with the neutralising quote."""
     for row in rows:
-        for column, cell in row.items():
+        for cell in row.values():
             if cell and cell[0] in FORMULA_STARTS:
+                assert cell[0] == "-", f"unneutralised cell {cell!r}"
                 D(cell)  # raises unless it is a number, e.g. a loss of -1234.56
-                assert column in {"unrealized_gains", "opening_nav", "closing_nav", "unfunded", "outstanding"}
 
 
 @pytest.fixture
 def evil_pool(make: Any, uow_factory: Any) -> dict[str, Any]:
-    """A pool whose name is a formula, an investor whose name starts with @, a capital call, a
-    payment, and a loss booked with a memo starting with @SUM(1)."""
-    pool_id, manager = make.pool(name=EVIL_POOL, hard_cap="2000000")
+    """A pool whose name is a formula, an investor whose name starts with @, a capital call whose
+    purpose starts with +, a payment whose wire reference starts with =, and a loss booked by a
+    mark whose note starts with @SUM(1): each through the services, on its own day."""
+    start = TODAY - timedelta(days=30)
+    with clock.travel(start):
+        pool_id, manager = make.pool(name=EVIL_POOL, hard_cap="2000000")
     with uow_factory() as uow:
         investor_id, _ = users.create_user(
             Actor.system(),
@@ -81,45 +83,20 @@ def evil_pool(make: Any, uow_factory: Any) -> dict[str, Any]:
             accreditation="accredited",
         )
     investor = Actor(investor_id, "investor", f"evil{pool_id}")
-    make.commitment(pool_id, investor, amount="100000.10", accept_as=manager)
-    with uow_factory() as uow:
-        pools.close_pool(manager, uow, pool_id)
-    with uow_factory() as uow:
-        call = operations.submit(
-            manager,
-            uow,
-            pool_id,
-            "capital_call",
-            {"percent": "25", "purpose": "+1 call", "due_date": str(TODAY + timedelta(days=9))},
-        )
-    assert operations.process(str(call.id), uow_factory) == "done"
-    with uow_factory() as uow:
-        item_id = uow.session.execute(
-            select(CallItem.id).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
-        ).scalar_one()
-        pay = operations.submit(
-            manager,
-            uow,
-            pool_id,
-            "payment",
-            {"call_item_id": item_id, "amount": "25000.03", "reference": "=1+1 wire"},
-        )
-    assert operations.process(str(pay.id), uow_factory) == "done"
-    with uow_factory() as uow:
-        ledger_service.post_journal(
-            manager,
-            uow,
-            pool_id,
-            kind="valuation",
-            idempotency_key=f"test-loss-{pool_id}",
-            effective_date=TODAY,
-            lines=[
-                ledger.debit("capital", D("1234.56"), investor_id),
-                ledger.credit("unrealized", D("1234.56")),
-            ],
-            memo=EVIL_NOTE,
-        )
-    return {"pool_id": pool_id, "manager": manager, "investor": investor}
+    with clock.travel(start + timedelta(days=1)):
+        make.commitment(pool_id, investor, amount="100000.10", accept_as=manager)
+    fund = History(uow_factory, manager, pool_id)
+    fund.close(start + timedelta(days=2))
+    with clock.travel(start + timedelta(days=3)), uow_factory() as uow:
+        call = calls.preview(manager, uow, pool_id, {"percent": "25", "purpose": "+1 call"}).command
+        status = calls.issue(manager, uow, call)
+    with clock.travel(start + timedelta(days=3)):
+        assert operations.process(str(status.id), uow_factory) == "done"
+    [item] = fund.items()
+    fund.pay(item, start + timedelta(days=4), amount=D("25000.03"), reference="=1+1 wire")
+    company = fund.invest("Evil Co", "20000", start + timedelta(days=5))
+    fund.mark(company, "18765.44", start + timedelta(days=6), note=EVIL_NOTE)
+    return {"pool_id": pool_id, "manager": manager, "investor": investor, "fund": fund}
 
 
 def test_python_and_sql_neutralise_alike(uow_factory: Any) -> None:
@@ -157,42 +134,65 @@ def test_exports_neutralise_formulas_and_keep_amounts_exact(
     assert_no_formula(transactions)
     assert {r["pool_name"] for r in transactions} == {"'" + EVIL_POOL}
     memos = {r["memo"] for r in transactions}
-    assert "'" + EVIL_NOTE in memos and any(memo.endswith("ref =1+1 wire") for memo in memos)
+    assert any(memo.endswith(EVIL_NOTE) for memo in memos) and any(
+        memo.endswith("wire =1+1 wire") for memo in memos
+    )
     assert {r["investor_name"] for r in transactions if r["investor_id"]} == {"'@Mallory -1+2"}
     assert {r["investor_id"] for r in transactions if r["investor_id"]} == {str(investor.user_id)}
-    with uow_factory() as uow:
-        stored = dict(
-            uow.session.execute(select(Entry.id, Entry.amount).where(Entry.pool_id == pool_id)).all()
-        )
-    assert len(transactions) == len(stored)
-    for row in transactions:
-        amount = D(row["debit"] or row["credit"])
-        assert amount == stored[int(row["entry_id"])]
-        assert amount == amount.quantize(D("0.01")), "whole cents, as the ledger holds them"
-        assert not (row["debit"] and row["credit"])
-    assert {D(r["debit"] or r["credit"]) for r in transactions} >= {
-        D("25000.03"),
-        D("1234.56"),
-        D("100000.10"),
+    # One row per movement of the read model: each line under its ILPA name, the amount signed as
+    # it moves that line, at the currency's precision; the same as the entries by hand.
+    assert {(r["line"], r["amount"]) for r in transactions} == {
+        ("Commitment", "100000.10"),
+        ("Capital called", "25000.03"),  # 25% of 100,000.10, half up
+        ("Contributions", "25000.03"),
+        ("Cash", "25000.03"),
+        ("Cash", "-20000.00"),
+        ("Investments at cost", "20000.00"),
+        ("Unrealized gain/(loss) on investments", "-1234.56"),
+        ("Change in unrealized gain/(loss)", "-1234.56"),
     }
+    with uow_factory() as uow:
+        entries = uow.session.execute(
+            text(
+                """SELECT count(*) FROM entries e JOIN journals j ON j.id = e.journal_id WHERE e.pool_id = :p
+                    AND NOT (e.account IN ('commitment_memo', 'call_clearing')
+                             OR (e.account = 'receivable' AND j.kind = 'payment'))"""
+            ),
+            {"p": pool_id},
+        ).scalar_one()
+        ids = set(uow.session.execute(select(Entry.id).where(Entry.pool_id == pool_id)).scalars())
+    assert len(transactions) == entries == 8 and {int(r["entry_id"]) for r in transactions} <= ids
 
     [account] = [r for r in export(admin, uow_factory, "capital_accounts") if r["pool_id"] == str(pool_id)]
     assert_no_formula([account])
     assert account["pool_name"] == "'" + EVIL_POOL
-    assert account["unrealized_gains"] == "-1234.56", "a loss is a negative number, not neutralised text"
-    assert D(account["commitment"]) == D("100000.10")
-    assert D(account["contributions"]) == D("25000.03")
-    assert D(account["called_to_date"]) == D("25000.03")  # 25% of 100,000.10, half up
+    assert account["unrealized_gain"] == "-1234.56", "a loss is a negative number, not neutralised text"
+    assert (account["realized_gain"], account["carried_interest"]) == ("0.00", "0.00")
+    assert account["commitment"] == "100000.10"
+    assert account["contributions"] == account["called_to_date"] == account["paid_in_to_date"] == "25000.03"
+    assert account["unfunded"] == "75000.07" and account["outstanding"] == "0.00"
     assert D(account["closing_nav"]) == D("25000.03") - D("1234.56")
     opening, closing = D(account["opening_nav"]), D(account["closing_nav"])
     movements = (
         D(account["contributions"])
         - D(account["distributions"])
         - D(account["management_fees"])
+        + D(account["realized_gain"])
+        + D(account["unrealized_gain"])
         - D(account["carried_interest"])
-        + D(account["unrealized_gains"])
     )
     assert opening + movements == closing
+    with uow_factory() as uow:
+        by_hand = ledger_figures(uow, pool_id, TODAY, investor.user_id)
+    assert D(account["closing_nav"]) == by_hand["nav"] and D(account["unfunded"]) == by_hand["unfunded"]
+    # A period: the opening NAV is what came before it, the lines only what moved within it.
+    [later] = [
+        r
+        for r in export(admin, uow_factory, "capital_accounts", since=TODAY - timedelta(days=24))
+        if r["pool_id"] == str(pool_id)
+    ]
+    assert later["opening_nav"] == "25000.03" and later["contributions"] == "0.00"
+    assert later["unrealized_gain"] == "-1234.56" and later["closing_nav"] == account["closing_nav"]
 
     commitments = [r for r in export(admin, uow_factory, "commitments") if r["pool_id"] == str(pool_id)]
     assert_no_formula(commitments)
@@ -203,36 +203,65 @@ def test_exports_neutralise_formulas_and_keep_amounts_exact(
     assert_no_formula(items)
     assert [(r["purpose"], r["amount_due"], r["status"]) for r in items] == [("'+1 call", "25000.03", "paid")]
 
-    audit = export(admin, uow_factory, "audit_log", since=TODAY)
+    audit = export(admin, uow_factory, "audit_log", since=TODAY - timedelta(days=40))
     assert_no_formula(audit)
     created = [r for r in audit if r["action"] == "pool.create" and r["object_id"] == str(pool_id)]
-    assert len(created) == 1 and EVIL_POOL.replace('"', '\\"') in created[0]["after"]
+    assert len(created) == 1 and json.loads(created[0]["after"])["name"] == EVIL_POOL
 
 
-def test_the_date_range_selects_rows(make: Any, uow_factory: Any) -> None:
+def test_amounts_leave_at_their_currencys_precision(make: Any, uow_factory: Any) -> None:
+    """A yen pool's amounts have no decimals; a dollar pool's two, in every CSV (issue 15)."""
     admin = make.user("admin")
-    pool_id, manager = make.pool(status="closed")
-    with uow_factory() as uow:
-        for days in (400, 40, 4):
-            ledger_service.post_journal(
-                manager,
-                uow,
-                pool_id,
-                kind="investment",
-                idempotency_key=f"range-{pool_id}-{days}",
-                effective_date=TODAY - timedelta(days=days),
-                lines=[ledger.debit("investments", D(days)), ledger.credit("cash", D(days))],
-            )
+    yen, manager = make.pool(
+        currency="JPY", target_size="100000000", hard_cap="150000000", max_ticket="50000000"
+    )
+    make.commitment(yen, amount="1234567", accept_as=manager)
+    for report in ("transactions", "capital_accounts", "commitments"):
+        [row] = [
+            r
+            for r in export(admin, uow_factory, report)
+            if r["pool_id"] == str(yen) and r.get("line", "Commitment") == "Commitment"
+        ]
+        assert "1234567" in row.values() and not any(v.startswith("1234567.") for v in row.values()), (
+            report,
+            row,
+        )
+
+
+def test_the_date_range_selects_rows_and_the_file_says_which(make: Any, uow_factory: Any) -> None:
+    admin = make.user("admin")
+    with clock.travel(TODAY - timedelta(days=500)):
+        pool_id, manager = make.pool()
+        make.commitment(pool_id, amount="100000", accept_as=manager)
+    fund = History(uow_factory, manager, pool_id)
+    fund.close(TODAY - timedelta(days=499))
+    fund.call("50", TODAY - timedelta(days=498))
+    fund.pay_all(TODAY - timedelta(days=497))
+    for days in (400, 40, 4):
+        fund.invest(f"Co {days}", "100", TODAY - timedelta(days=days))
 
     def dates(**kwargs: Any) -> list[str]:
         rows = export(admin, uow_factory, "transactions", **kwargs)
-        return sorted({r["effective_date"] for r in rows if r["pool_id"] == str(pool_id)})
+        return sorted(
+            {
+                r["effective_date"]
+                for r in rows
+                if r["pool_id"] == str(pool_id) and r["journal_kind"] == "investment"
+            }
+        )
 
     assert dates() == sorted(str(TODAY - timedelta(days=d)) for d in (400, 40, 4))
     assert dates(since=TODAY - timedelta(days=40)) == sorted(str(TODAY - timedelta(days=d)) for d in (40, 4))
     assert dates(since=TODAY - timedelta(days=41), until=TODAY - timedelta(days=5)) == [
         str(TODAY - timedelta(days=40))
     ]
+    with uow_factory() as uow:
+        whole = exports.start_export(admin, uow, "transactions", enqueue=False)
+        ranged = exports.start_export(
+            admin, uow, "transactions", TODAY - timedelta(days=41), TODAY - timedelta(days=5), enqueue=False
+        )
+    assert whole.file_name == f"transactions_all_to_{TODAY}.csv"
+    assert ranged.file_name == f"transactions_{TODAY - timedelta(days=41)}_to_{TODAY - timedelta(days=5)}.csv"
     with uow_factory() as uow, pytest.raises(ValidationError):
         exports.start_export(admin, uow, "transactions", TODAY, TODAY - timedelta(days=1), enqueue=False)
     with uow_factory() as uow, pytest.raises(ValidationError):

@@ -1,4 +1,5 @@
-"""The ops command line as an operator runs it: separate processes against a database of the test's own."""
+"""The ops command line as an operator runs it: separate processes against a database of the test's own;
+and `verify`'s checks one by one, each shown to fail on the tampering it exists to catch."""
 
 from __future__ import annotations
 
@@ -6,10 +7,18 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import psycopg
+import pytest
+
+from core import verify
+from core.ledger import read_model
+from core.uow import UnitOfWork
+from db.session import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,8 +84,10 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
     assert "ledger verified: VIOLATIONS FOUND" in result.stdout
     assert "ledger verified: OK" not in result.stdout
     assert failing_checks(result.stdout) == [
-        "every journal balances per currency with at least two entries",
+        verify.BALANCED,
         "each pool's books balance",
+        "holdings equal the investments at cost and unrealized value lines",
+        verify.BOOKS,
     ]
     # The offending journal is named, with its currency and the difference.
     assert re.search(rf"\({journal_id}, 'USD', Decimal\('999999\.0+'\)\)", result.stdout), result.stdout
@@ -90,8 +101,8 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
         conn.commit()
     result = cli(fresh_database, "verify")
     assert result.returncode == 1
-    assert "accepted commitments equal the commitment account" in failing_checks(result.stdout)
-    assert len(failing_checks(result.stdout)) == 3
+    assert "accepted commitments equal the commitment line" in failing_checks(result.stdout)
+    assert len(failing_checks(result.stdout)) == 5
     assert commitment_id
 
     # call items carry no per-row foreign keys to commitments and users (migration 0003): verify
@@ -105,7 +116,9 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
     assert moved, "the demo seed issues capital calls"
     result = cli(fresh_database, "verify")
     assert result.returncode == 1
-    assert "call items name a commitment of their pool and its investor" in failing_checks(result.stdout)
+    failing = failing_checks(result.stdout)
+    assert "call items name a commitment of their pool and its investor" in failing
+    assert "call items due equal what the issued calls booked" in failing, "booked to one, due from another"
     assert f"({moved[0]}, " in result.stdout
 
     # Nor do entries carry a foreign key to their journal (migration 0004; the statement trigger
@@ -186,9 +199,9 @@ def test_verify_builds_every_investors_statement_and_one_tampered_capital_accoun
 
     result = cli(fresh_database, "verify")
     assert result.returncode == 1, result.stdout
-    assert failing_checks(result.stdout) == [
-        "every investor's capital account statement ends at the ledger's capital balance and commitment"
-    ]
+    # A journal kind no line reads: the pool's books (its cash) and the investor's statement (its
+    # capital) disagree with the read model; every figure the read model gives still agrees.
+    assert failing_checks(result.stdout) == [verify.BOOKS, verify.STATEMENTS]
     # The position is named: ledger capital 250, the statement's NAV 0.
     assert re.search(
         rf"\({pool_id}, {investor_id}, Decimal\('250\.0+'\), Decimal\('0\.?0*'\)", result.stdout
@@ -277,7 +290,7 @@ def test_createuser_refuses_bad_input_and_taken_usernames_with_a_clear_message(f
         "long-enough-pw",
     )
     assert bad.returncode == 2
-    assert "email: is not an email address" in bad.stderr
+    assert "Email is not an email address" in bad.stderr, "the field's label, no field code"
     assert "Traceback" not in bad.stderr
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
@@ -286,6 +299,183 @@ def test_createuser_refuses_bad_input_and_taken_usernames_with_a_clear_message(f
     ok(cli(fresh_database, "createuser", *base))
     again = cli(fresh_database, "createuser", *base)
     assert again.returncode == 2
-    assert "username: is already taken" in again.stderr
+    assert "Username is already taken" in again.stderr
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+# --- each check of verify fails on the tampering it exists to catch ------------------------------------
+
+
+@pytest.fixture
+def demo(fresh_database: str) -> Iterator[dict[str, Any]]:
+    """The demo seeded by the command line (it verifies clean), and the means to tamper with it."""
+    ok(cli(fresh_database, "seed"))
+    engine = make_engine(fresh_database, pool_size=1)
+
+    def failing() -> tuple[set[str], dict[str, list[tuple]]]:
+        with UnitOfWork(engine) as uow:
+            report = verify.verify(uow.session)
+        return set(report.violations), report.violations
+
+    def sql(statement: str, params: tuple = ()) -> Any:
+        with psycopg.connect(fresh_database) as conn:
+            found = conn.execute(statement, params)
+            row = found.fetchone() if found.description else None
+            conn.commit()
+        return row
+
+    def journal(kind: str, day: str, legs: list[tuple[int | None, str, str]], amount: int = 1) -> int:
+        """A balanced journal booked by hand (legs: investor, account, side), as a superuser could."""
+        pool_id, investor_id = demo_position()
+        with psycopg.connect(fresh_database) as conn:
+            journal_id = conn.execute(
+                "INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date) "
+                "VALUES (%s, %s, %s, 'by hand', %s) RETURNING id",
+                (f"tampered:{kind}:{day}", pool_id, kind, day),
+            ).fetchone()[0]
+            for investor, account, side in legs:
+                conn.execute(
+                    "INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount) "
+                    "SELECT %s, %s, %s, %s, currency, %s, %s FROM pools WHERE id = %s",
+                    (journal_id, pool_id, investor_id if investor else None, account, side, amount, pool_id),
+                )
+            conn.commit()
+        return journal_id
+
+    def demo_position() -> tuple[int, int]:
+        """The first investor position with contributions (a paid call) in the demo."""
+        return sql(
+            "SELECT p.pool_id, p.investor_id FROM payments p WHERE p.reversed_on IS NULL ORDER BY p.id LIMIT 1"
+        )
+
+    def unbook(journal_id: int) -> None:
+        """Take a hand-booked journal out again: the append-only triggers off for that moment only."""
+        with psycopg.connect(fresh_database) as conn:
+            conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_append_only")
+            conn.execute("ALTER TABLE journals DISABLE TRIGGER journals_append_only")
+            conn.execute("DELETE FROM entries WHERE journal_id = %s", (journal_id,))
+            conn.execute("DELETE FROM journals WHERE id = %s", (journal_id,))
+            conn.execute("ALTER TABLE journals ENABLE TRIGGER journals_append_only")
+            conn.execute("ALTER TABLE entries ENABLE TRIGGER entries_append_only")
+            conn.commit()
+
+    try:
+        assert failing()[0] == set(), "the demo verifies clean"
+        yield {
+            "failing": failing,
+            "sql": sql,
+            "journal": journal,
+            "unbook": unbook,
+            "position": demo_position,
+        }
+    finally:
+        engine.dispose()
+
+
+def test_a_drift_of_a_definition_in_the_read_model_fails_verify(
+    demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unfunded redefined as commitment - paid-in (the drift issue 14 found): every position with
+    capital called and not paid, or called at all, disagrees with the recomputation."""
+    monkeypatch.setattr(read_model.Position, "unfunded", property(lambda p: p.commitment - p.contributions))
+    names, violations = demo["failing"]()
+    assert names == {verify.FIGURES}
+    assert {row[2] for row in violations[verify.FIGURES]} == {"unfunded"}
+
+
+def test_a_movement_no_line_reads_fails_the_figures(demo: dict[str, Any]) -> None:
+    """A commitment booked under another journal kind: the recomputation (every entry on the
+    commitment account) and the read model (commitment journals only) disagree."""
+    pool_id, investor_id = demo["position"]()
+    journal_id = demo["journal"](
+        "payment", "2026-01-02", [(investor_id, "commitment", "C"), (investor_id, "commitment_memo", "D")]
+    )
+    names, violations = demo["failing"]()
+    assert names == {verify.FIGURES, verify.STATEMENTS}
+    assert {(row[0], row[1], row[2]) for row in violations[verify.FIGURES]} == {
+        (pool_id, investor_id, "commitment"),
+        (pool_id, investor_id, "unfunded"),
+    }
+    demo["unbook"](journal_id)
+    assert demo["failing"]()[0] == set()
+
+
+def test_a_posting_before_its_commitment_fails_verify(demo: dict[str, Any]) -> None:
+    pool_id, investor_id = demo["position"]()
+    journal_id = demo["journal"](
+        "management_fee", "2000-01-03", [(investor_id, "capital", "D"), (None, "fee_income", "C")]
+    )
+    names, violations = demo["failing"]()
+    assert names == {"no posting precedes the commitment it depends on"}
+    [row] = violations["no posting precedes the commitment it depends on"]
+    assert row[:4] == (pool_id, investor_id, journal_id, "management_fee")
+    demo["unbook"](journal_id)
+
+
+def test_a_receivable_that_is_not_called_less_paid_fails_verify(demo: dict[str, Any]) -> None:
+    pool_id, investor_id = demo["position"]()
+    journal_id = demo["journal"](
+        "adjustment", "2026-01-04", [(investor_id, "receivable", "D"), (None, "call_clearing", "C")], amount=7
+    )
+    names, violations = demo["failing"]()
+    assert names == {verify.RECEIVABLES}
+    [row] = violations[verify.RECEIVABLES]
+    assert row[:2] == (pool_id, investor_id) and row[2] - row[3] == 7
+    demo["unbook"](journal_id)
+
+
+@pytest.mark.parametrize(
+    ("tampering", "undo", "expected"),
+    [
+        (
+            "UPDATE payments SET amount = amount + 1 WHERE id = (SELECT min(id) FROM payments WHERE reversed_on IS NULL)",
+            "UPDATE payments SET amount = amount - 1 WHERE id = (SELECT min(id) FROM payments WHERE reversed_on IS NULL)",
+            {
+                "payments recorded equal the contributions line",
+                "call items paid equal the payments recorded against them",
+            },
+        ),
+        (
+            "UPDATE call_items SET amount_paid = amount_paid - 1 WHERE id = (SELECT min(id) FROM call_items WHERE amount_paid > 1)",
+            "UPDATE call_items SET amount_paid = amount_paid + 1 WHERE id = (SELECT min(id) FROM call_items WHERE amount_paid > 1)",
+            {"call items paid equal the payments recorded against them"},
+        ),
+        (
+            "UPDATE marks SET change = change + 1 WHERE id = (SELECT min(id) FROM marks WHERE reversed_on IS NULL)",
+            "UPDATE marks SET change = change - 1 WHERE id = (SELECT min(id) FROM marks WHERE reversed_on IS NULL)",
+            {"holdings equal the investments at cost and unrealized value lines"},
+        ),
+        (
+            "UPDATE investments SET amount = amount + 1 WHERE id = (SELECT min(id) FROM investments)",
+            "UPDATE investments SET amount = amount - 1 WHERE id = (SELECT min(id) FROM investments)",
+            {"holdings equal the investments at cost and unrealized value lines"},
+        ),
+        (
+            "UPDATE distributions SET gp_total = gp_total + 1 WHERE id = (SELECT min(id) FROM distributions)",
+            "UPDATE distributions SET gp_total = gp_total - 1 WHERE id = (SELECT min(id) FROM distributions)",
+            {"distributions recorded equal the distributions and carried interest lines"},
+        ),
+        (
+            "UPDATE distributions SET lp_total = lp_total - 1 WHERE id = (SELECT min(id) FROM distributions)",
+            "UPDATE distributions SET lp_total = lp_total + 1 WHERE id = (SELECT min(id) FROM distributions)",
+            {"distributions recorded equal the distributions and carried interest lines"},
+        ),
+        (
+            "UPDATE pools SET status = 'draft' WHERE id = (SELECT min(pool_id) FROM journals)",
+            "UPDATE pools SET status = 'investing' WHERE id = (SELECT min(pool_id) FROM journals)",
+            {"draft pools have no postings"},
+        ),
+    ],
+    ids=["payment", "call item paid", "mark", "investment", "carried interest", "distribution", "draft"],
+)
+def test_a_fact_that_disagrees_with_its_line_fails_verify(
+    demo: dict[str, Any], tampering: str, undo: str, expected: set[str]
+) -> None:
+    """Facts are tables, not append-only: an edit behind the services' back shows as a difference
+    between the fact and the ledger line it stands for."""
+    demo["sql"](tampering)
+    names, _ = demo["failing"]()
+    demo["sql"](undo)
+    assert names == expected
+    assert demo["failing"]()[0] == set()
