@@ -1,7 +1,7 @@
 """The one read model of capital movements: every figure on every surface aggregates it.
 
-movements() is a SQLAlchemy Core subquery of (pool_id, investor_id, journal_id, kind, day, line,
-amount): each ledger entry that feeds a line (core.ledger.accounts.MOVEMENTS), with its amount
+movements() is a SQLAlchemy Core subquery of (pool_id, investor_id, journal_id, entry_id, kind, day,
+line, amount): each ledger entry that feeds a line (core.ledger.accounts.MOVEMENTS), with its amount
 signed as it moves that line (a reversal is negative). Readers group and sum it; they never name
 an account or a debit/credit rule.
 
@@ -63,6 +63,7 @@ def movements(
             Entry.pool_id,
             Entry.investor_id,
             Entry.journal_id,
+            Entry.id.label("entry_id"),
             Journal.kind,
             Journal.effective_date.label("day"),
             _LINE_MAP.c.line,

@@ -43,7 +43,7 @@ from core.permissions import ADMIN, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.settings import settings
 from core.uow import UnitOfWork
-from db.models import Entry, Operation
+from db.models import Operation
 
 INLINE_LIMIT = 50_000  # rows; above this an export is built by a background operation
 BATCH_ROWS = 200_000  # rows per committed batch of a background export
@@ -92,10 +92,9 @@ class Report:
 
 
 def _movements_with_entries(request: ExportRequest) -> Any:
-    """Every movement of the read model dated within the request's range, with its entry's id (the
-    export's key: movements stream in entry id order, batch by batch)."""
-    m = read_model.movements(as_of=request.until, since=request.since)
-    return m.element.add_columns(Entry.id.label("entry_id")).subquery("m")
+    """Every movement of the read model dated within the request's range; its entry_id is the
+    export's key (movements stream in entry id order, batch by batch)."""
+    return read_model.movements(as_of=request.until, since=request.since)
 
 
 # One row per movement of the read model (core.ledger.read_model): the line it moves, named as an
