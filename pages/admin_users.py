@@ -158,7 +158,7 @@ def change(chosen: users.UserView) -> None:
         )
         if st.button("Set role", key="set-role"):
             with webapp.refusals_shown():
-                webapp.call(users.set_role, chosen.id, new_role)
+                webapp.call(users.set_role, chosen.id, new_role, version=chosen.version)
                 done(f"{chosen.username} is now {label(new_role)}.")
     with kyc_col, st.container(border=True):
         new_kyc = st.selectbox(
@@ -177,7 +177,7 @@ def change(chosen: users.UserView) -> None:
         )
         if st.button("Set KYC", key="set-kyc"):
             with webapp.refusals_shown():
-                webapp.call(users.set_kyc_status, chosen.id, new_kyc, new_acc)
+                webapp.call(users.set_kyc_status, chosen.id, new_kyc, new_acc, version=chosen.version)
                 done(f"{chosen.username}: {kyc_words(new_kyc)}, {accreditation_words(new_acc)}.")
     with access_col, st.container(border=True):
         st.caption(
@@ -187,12 +187,12 @@ def change(chosen: users.UserView) -> None:
         )
         if st.button("Unlock", key="unlock", disabled=chosen.locked_until is None):
             with webapp.refusals_shown():
-                webapp.call(users.unlock_user, chosen.id)
+                webapp.call(users.unlock_user, chosen.id, version=chosen.version)
                 done(f"{chosen.username} is unlocked and may sign in again.")
         if not chosen.active:
             if st.button("Reactivate", key="set-active"):
                 with webapp.refusals_shown():
-                    webapp.call(users.set_active, chosen.id, True)
+                    webapp.call(users.set_active, chosen.id, True, version=chosen.version)
                     done(f"{chosen.username} is active again and may sign in.")
         elif webapp.confirmed(
             "deactivate",
@@ -203,7 +203,7 @@ def change(chosen: users.UserView) -> None:
             about=(chosen.id, chosen.active),
         ):
             with webapp.refusals_shown():
-                webapp.call(users.set_active, chosen.id, False)
+                webapp.call(users.set_active, chosen.id, False, version=chosen.version)
                 done(f"{chosen.username} is deactivated: they are signed out and cannot sign in.")
 
 

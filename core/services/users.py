@@ -12,7 +12,7 @@ import bcrypt
 from sqlalchemy import func, or_, select, update
 
 from core.domain import clean_text
-from core.errors import AuthenticationError, InvalidState, NotFound, ValidationError
+from core.errors import AuthenticationError, InvalidState, NotFound, Stale, ValidationError
 from core.logs import log_context
 from core.permissions import ADMIN, ROLES, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
@@ -46,6 +46,7 @@ class UserView:
     active: bool
     locked_until: datetime | None
     failed_logins: int
+    version: int = 0  # the row as shown: a change made since is refused (Stale), never overwritten
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -60,6 +61,7 @@ class UserView:
             user.active,
             user.locked_until,
             user.failed_logins,
+            user.version,
         )
 
 
@@ -79,11 +81,18 @@ def temporary_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _user(uow: UnitOfWork, user_id: int, *, lock: bool = False) -> User:
+def _user(uow: UnitOfWork, user_id: int, *, lock: bool = False, version: int | None = None) -> User:
+    """The user; with `version`, the one the admin's page showed: changed since, it is refused."""
     query = select(User).where(User.id == user_id)
     user = uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if user is None:
         raise NotFound(f"no user {user_id}")
+    if version is not None and version != user.version:
+        raise Stale(
+            f"{user.username} was changed since the page was shown (by another admin or tab); look again"
+        )
+    if lock:
+        user.version += 1  # the caller changes it
     return user
 
 
@@ -145,11 +154,11 @@ def _admins_left(uow: UnitOfWork, excluding: int) -> int:
 
 
 @records_refusals("user.set_role", "user")
-def set_role(actor: Actor, uow: UnitOfWork, user_id: int, role: str) -> None:
+def set_role(actor: Actor, uow: UnitOfWork, user_id: int, role: str, *, version: int | None = None) -> None:
     require_role(actor, ADMIN)
     if role not in ROLES:
         raise ValidationError("role", f"must be one of {', '.join(ROLES)}")
-    user = _user(uow, user_id, lock=True)
+    user = _user(uow, user_id, lock=True, version=version)
     if user.role == ADMIN and role != ADMIN and _admins_left(uow, user.id) == 0:
         raise InvalidState("the last active admin cannot be demoted")
     before = user.role
@@ -160,14 +169,20 @@ def set_role(actor: Actor, uow: UnitOfWork, user_id: int, role: str) -> None:
 
 @records_refusals("user.set_kyc", "user")
 def set_kyc_status(
-    actor: Actor, uow: UnitOfWork, user_id: int, kyc_status: str, accreditation: str | None = None
+    actor: Actor,
+    uow: UnitOfWork,
+    user_id: int,
+    kyc_status: str,
+    accreditation: str | None = None,
+    *,
+    version: int | None = None,
 ) -> None:
     require_role(actor, ADMIN)
     if kyc_status not in KYC_STATUSES:
         raise ValidationError("kyc_status", f"must be one of {', '.join(KYC_STATUSES)}")
     if accreditation is not None and accreditation not in ACCREDITATIONS:
         raise ValidationError("accreditation", f"must be one of {', '.join(ACCREDITATIONS)}")
-    user = _user(uow, user_id, lock=True)
+    user = _user(uow, user_id, lock=True, version=version)
     before = {"kyc_status": user.kyc_status, "accreditation": user.accreditation}
     user.kyc_status = kyc_status
     if accreditation is not None:
@@ -184,9 +199,9 @@ def set_kyc_status(
 
 
 @records_refusals("user.unlock", "user")
-def unlock_user(actor: Actor, uow: UnitOfWork, user_id: int) -> None:
+def unlock_user(actor: Actor, uow: UnitOfWork, user_id: int, *, version: int | None = None) -> None:
     require_role(actor, ADMIN)
-    user = _user(uow, user_id, lock=True)
+    user = _user(uow, user_id, lock=True, version=version)
     before = {"locked_until": user.locked_until.isoformat() if user.locked_until else None}
     user.locked_until = None
     user.failed_logins = 0
@@ -195,9 +210,11 @@ def unlock_user(actor: Actor, uow: UnitOfWork, user_id: int) -> None:
 
 
 @records_refusals("user.set_active", "user")
-def set_active(actor: Actor, uow: UnitOfWork, user_id: int, active: bool) -> None:
+def set_active(
+    actor: Actor, uow: UnitOfWork, user_id: int, active: bool, *, version: int | None = None
+) -> None:
     require_role(actor, ADMIN)
-    user = _user(uow, user_id, lock=True)
+    user = _user(uow, user_id, lock=True, version=version)
     if not active and user.role == ADMIN and _admins_left(uow, user.id) == 0:
         raise InvalidState("the last active admin cannot be deactivated")
     before = user.active

@@ -209,3 +209,24 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(lonely_app: None) -> No
             .all()
         )
     assert refusals == ["user.set_role", "user.set_active"]
+
+
+def test_a_change_made_in_another_tab_is_refused_not_overwritten(make: Any, uow_factory: Any) -> None:
+    """The admin form carries the user's version: a change made since (another admin, another tab)
+    is refused with a message, and the other change stands."""
+    from core.errors import Stale
+    from core.services import users as user_service
+
+    admin = make.user("admin")
+    person = make.user("investor")
+    with uow_factory() as uow:
+        shown = next(
+            u for u in user_service.list_users(admin, uow, person.username) if u.id == person.user_id
+        )
+    with uow_factory() as uow:
+        user_service.set_kyc_status(admin, uow, person.user_id, "rejected", version=shown.version)
+    with uow_factory() as uow, pytest.raises(Stale, match="changed since the page was shown"):
+        user_service.set_role(admin, uow, person.user_id, "analyst", version=shown.version)
+    with uow_factory() as uow:
+        now = next(u for u in user_service.list_users(admin, uow, person.username) if u.id == person.user_id)
+    assert (now.role, now.kyc_status, now.version) == ("investor", "rejected", shown.version + 1)
