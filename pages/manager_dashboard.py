@@ -2,31 +2,34 @@
 
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.charts import plot_float
-from app.manager_ui import chart, choose_pool, metric, money, multiple, percent
-from core.services import manager
+from app.manager_ui import amount, chart, choose_pool, figures
+from core.views import manager
 
 actor = webapp.require_actor("fund_manager")
 st.title("Pool dashboard")
 pool = choose_pool(("open", "closed", "investing", "wound_down"), empty="Open a pool to see its dashboard.")
 board = webapp.call(manager.dashboard, pool.id)
 cur = board.currency
+st.caption(f"As of {format.day(board.as_of)}")
 
-row1 = st.columns(6)
-metric(row1[0], "Committed", board.committed, cur)
-metric(row1[1], "Called", board.called, cur)
-metric(row1[2], "Paid-in", board.paid_in, cur)
-metric(row1[3], "Outstanding", board.outstanding, cur)
-row1[4].metric("Investors", f"{board.investors:,}")
-metric(row1[5], "Fees charged", board.fees, cur)
-row2 = st.columns(6)
-metric(row2[0], "NAV", board.nav, cur)
-metric(row2[1], "Distributed", board.distributed, cur)
-row2[2].metric("Net IRR", percent(board.irr))
-row2[3].metric("TVPI", multiple(board.tvpi))
-row2[4].metric("DPI", multiple(board.dpi))
-row2[5].metric("RVPI", multiple(board.rvpi))
+no_multiple = "n/a until capital is paid in (or while NAV is negative)"
+figures(
+    amount("Committed", board.committed, cur),
+    amount("Called", board.called, cur),
+    amount("Paid-in", board.paid_in, cur),
+    amount("Outstanding", board.outstanding, cur, "Called and not yet paid"),
+    amount("Unfunded", board.unfunded, cur, "Committed and not yet called"),
+    amount("NAV", board.nav, cur),
+    amount("Distributed", board.distributed, cur),
+    amount("Management fees", board.fees, cur),
+    ("Investors", f"{board.investors:,}", None),
+    ("Net IRR", format.percent(board.irr), "n/a until there is a rate to solve for"),
+    ("TVPI", format.multiple(board.tvpi), no_multiple),
+    ("DPI", format.multiple(board.dpi), no_multiple),
+    ("RVPI", format.multiple(board.rvpi), no_multiple),
+)
 
 
 def line(name: str, values: list, **style: object) -> dict:
@@ -36,8 +39,9 @@ def line(name: str, values: list, **style: object) -> dict:
 days = [p.on for p in board.series]
 capital, value = st.columns(2)
 with capital:
-    st.subheader("Paid-in vs called vs committed", anchor=False)
+    st.subheader("Committed, called and paid-in", anchor=False)
     if board.series:
+        target = plot_float(board.target_size)
         chart(
             [
                 line("Committed", [plot_float(p.committed) for p in board.series]),
@@ -52,8 +56,8 @@ with capital:
                     "xref": "paper",
                     "x0": 0,
                     "x1": 1,
-                    "y0": plot_float(board.target_size),
-                    "y1": plot_float(board.target_size),
+                    "y0": target,
+                    "y1": target,
                     "line": {"dash": "dot", "color": "grey"},
                 }
             ],
@@ -61,7 +65,7 @@ with capital:
                 {
                     "xref": "paper",
                     "x": 0,
-                    "y": plot_float(board.target_size),
+                    "y": target,
                     "text": "target",
                     "showarrow": False,
                     "yanchor": "bottom",
@@ -70,7 +74,7 @@ with capital:
             ],
         )
     else:
-        st.caption("Nothing booked yet.")
+        st.caption("Nothing booked yet: the chart starts with the first accepted commitment.")
 with value:
     st.subheader("NAV and distributions", anchor=False)
     if board.series:
@@ -84,13 +88,16 @@ with value:
             hovermode="x unified",
         )
     else:
-        st.caption("Nothing booked yet.")
+        st.caption("Nothing booked yet: NAV starts with the first payment received.")
 
 st.subheader("Investor concentration", anchor=False)
 if board.top:
-    shares = st.columns(3)
-    for column, n in zip(shares, (1, 5, 10), strict=True):
-        column.metric(f"Top {n} investor{'s' if n > 1 else ''}", percent(board.top_share(n)))
+    figures(
+        *(
+            (f"Top {format.count(n, 'investor')}", format.percent(board.top_share(n)), None)
+            for n in (1, 5, 10)
+        )
+    )
     chart(
         [
             {
@@ -98,8 +105,8 @@ if board.top:
                 "orientation": "h",
                 "x": [plot_float(row.share * 100) for row in board.top],
                 "y": [row.investor_name for row in board.top],
-                "text": [percent(row.share) for row in board.top],
-                "hovertext": [money(row.committed, cur) for row in board.top],
+                "text": [format.percent(row.share) for row in board.top],
+                "hovertext": [format.money(row.commitment, cur) for row in board.top],
             }
         ],
         height=60 + 28 * len(board.top),

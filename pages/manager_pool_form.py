@@ -1,20 +1,22 @@
 """Create a pool as a draft, or edit one: every term while draft, only the close date once open.
 
-A refused term is shown under its own field; nothing is saved until every term is valid.
+Every refused term is shown under its own field at once; nothing is saved until every term is valid.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import streamlit as st
 
 from app import webapp
-from app.manager_ui import POOL_KEY
+from app.manager_ui import POOL_KEY, lifecycle_button, show_flash, status
 from app.textsafe import md
-from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, percent_to_rate, rate_to_percent
-from core.errors import DomainError, ValidationError
-from core.money import MINOR_UNITS
-from core.services import manager, pools
+from core import clock
+from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, rate_to_percent
+from core.errors import DomainError, FieldErrors, ValidationError
+from core.money import MINOR_UNITS, to_decimal
+from core.services import pools
+from core.views import manager
 
 actor = webapp.require_actor("fund_manager")
 
@@ -53,65 +55,85 @@ if editing is not None:
         st.session_state.pop("edit_pool_id", None)
         st.stop()
 scope = f"pool-{pool.id if pool else 'new'}"
-draft = pool is None or pool.status == "draft"
-locked = not draft
+locked = not (pool is None or pool.status == "draft")
 
 
 def key(field: str) -> str:
     return f"{scope}-{field}"
 
 
-def message(exc: DomainError) -> tuple[str | None, str]:
-    """The refusal in the form's own words: the field's label, percentages as percentages."""
-    if not isinstance(exc, ValidationError):
-        return None, exc.message
-    label = LABELS.get(exc.field, exc.field)
-    reason = exc.reason
-    if exc.field in PERCENT_FIELDS and "(rates are fractions" in reason:
-        upper = Decimal(reason.split("must be at most ", 1)[1].split(" ", 1)[0]) * 100
-        reason = f"must be at most {upper.normalize():f}%"
-    return exc.field, f"{label}: {reason}"
+def message(error: ValidationError) -> str:
+    """A refusal in the form's words: a rate's limit as a percentage, as the form asks for rates."""
+    limit = error.data.get("limit")
+    if error.field in PERCENT_FIELDS and isinstance(limit, Decimal):
+        return f"{LABELS[error.field].removesuffix(' %')} must be at most {(limit * 100).normalize():f}%"
+    return error.message
+
+
+def as_rate(text: object) -> object:
+    """The form asks for percentages (2 = 2%), the pool stores fractions; what is not a number is
+    passed on as typed, for the service to refuse by the field's name with the other errors."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return to_decimal(text, "rate") / 100
+    except ValidationError:
+        return text
 
 
 def save() -> None:
-    """The form's submit callback: runs before the page is drawn, so a refusal lands beside its field."""
+    """The form's submit callback: runs before the page is drawn, so refusals land beside their fields."""
     state = st.session_state
     outcome: dict[str, object] = {}
     try:
         if locked:
             current = {field: getattr(pool, field) for field in pools.TERM_FIELDS}
-            webapp.call(pools.update_pool_terms, pool.id, {**current, "close_date": state[key("close_date")]})
+            webapp.call(
+                pools.update_pool_terms,
+                pool.id,
+                {**current, "close_date": state[key("close_date")]},
+                version=pool.version,
+            )
             outcome["success"] = "Close date saved."
         else:
             terms = {field: state[key(field)] for field in LABELS if field not in PERCENT_FIELDS}
-            terms.update({field: percent_to_rate(state[key(field)], field) for field in PERCENT_FIELDS})
+            terms |= {field: as_rate(state[key(field)]) for field in PERCENT_FIELDS}
             if pool is None:
                 new_id = webapp.call(pools.create_pool, terms)
                 state["edit_pool_id"] = new_id
                 state[POOL_KEY] = new_id
                 outcome["success"] = "Draft saved. Open it for commitments when you are ready."
             else:
-                webapp.call(pools.update_pool_terms, pool.id, terms)
+                webapp.call(pools.update_pool_terms, pool.id, terms, version=pool.version)
                 outcome["success"] = "Draft saved."
+    except FieldErrors as exc:
+        outcome["fields"] = {error.field: message(error) for error in exc.errors}
+    except ValidationError as exc:
+        outcome["fields"] = {exc.field: message(exc)}
     except DomainError as exc:
-        outcome["field"], outcome["error"] = message(exc)
+        outcome["error"] = exc.message
     state["_pool_form_outcome"] = outcome
 
 
 outcome = st.session_state.pop("_pool_form_outcome", {})
+field_errors: dict[str, str] = outcome.get("fields", {})  # type: ignore[assignment]
 st.title(f"Edit {md(pool.name)}" if pool else "Create a pool")
+show_flash()
 if pool is not None:
-    st.caption(f"Status: {pool.status}")
+    st.caption(f"Status: {status(pool.status)}")
     if st.button("Start a new pool instead", icon=":material/add:"):
         st.session_state.pop("edit_pool_id", None)
         st.rerun()
 if pool is not None and pool.status not in ("draft", "open"):
-    st.info(f"This pool is {pool.status}: its terms are final.")
+    st.info(f"This pool is {status(pool.status).lower()}: its terms are final.")
     st.stop()
 if locked:
     st.info("This pool is open: its terms are fixed; only the close date can still move.")
-if outcome.get("error") and outcome.get("field") not in LABELS:
-    st.error(md(outcome["error"]))  # a refusal about no one field; field errors show under their field
+unplaced = [text for field, text in field_errors.items() if field not in LABELS]
+if outcome.get("error") or unplaced:  # refusals about no one field; field errors show under their field
+    st.error("\n".join(f"- {md(text)}" for text in [outcome.get("error"), *unplaced] if text))
+elif field_errors:
+    st.error(f"Nothing was saved: {len(field_errors)} field(s) need attention, each shown below it.")
 if outcome.get("success"):
     st.success(outcome["success"])
 
@@ -126,11 +148,12 @@ def initial(field: str, default: str = "") -> str:
 
 
 def field_error(field: str, where) -> None:  # noqa: ANN001 - a Streamlit container
-    if outcome.get("field") == field:
-        where.error(md(outcome["error"]), icon=":material/error:")
+    if field in field_errors:
+        where.error(md(field_errors[field]), icon=":material/error:")
 
 
-tomorrow = date.today() + timedelta(days=1)
+today = clock.today()
+tomorrow = today + timedelta(days=1)
 with st.form(f"{scope}-terms"):
     st.text_input(LABELS["name"], value=initial("name"), max_chars=120, disabled=locked, key=key("name"))
     field_error("name", st)
@@ -140,7 +163,7 @@ with st.form(f"{scope}-terms"):
         STRATEGIES,
         index=STRATEGIES.index(pool.strategy) if pool else 0,
         disabled=locked,
-        format_func=lambda s: s.replace("_", " ").title(),
+        format_func=status,
         key=key("strategy"),
     )
     field_error("strategy", left)
@@ -163,8 +186,9 @@ with st.form(f"{scope}-terms"):
         field_error(field, column)
     left.date_input(
         LABELS["close_date"],
-        value=pool.close_date if pool else date.today() + timedelta(days=90),
+        value=pool.close_date if pool else today + timedelta(days=90),
         min_value=min(pool.close_date, tomorrow) if pool else tomorrow,
+        format="YYYY-MM-DD",
         key=key("close_date"),
     )
     field_error("close_date", left)
@@ -172,6 +196,7 @@ with st.form(f"{scope}-terms"):
         LABELS["investment_period_end"],
         value=pool.investment_period_end if pool else None,
         disabled=locked,
+        format="YYYY-MM-DD",
         key=key("investment_period_end"),
     )
     field_error("investment_period_end", right)
@@ -189,7 +214,7 @@ with st.form(f"{scope}-terms"):
         FEE_BASES,
         index=FEE_BASES.index(pool.management_fee_basis) if pool else 0,
         disabled=locked,
-        format_func=lambda b: b.replace("_", " "),
+        format_func=status,
         key=key("management_fee_basis"),
     )
     field_error("management_fee_basis", econ_right)
@@ -206,7 +231,7 @@ with st.form(f"{scope}-terms"):
         ACCREDITATION_ORDER,
         index=ACCREDITATION_ORDER.index(pool.min_accreditation if pool else "accredited"),
         disabled=locked,
-        format_func=lambda a: a.replace("_", " "),
+        format_func=lambda a: "No minimum" if a == "none" else status(a),
         key=key("min_accreditation"),
     )
     field_error("min_accreditation", st)
@@ -215,9 +240,4 @@ with st.form(f"{scope}-terms"):
 if pool is not None and pool.status == "draft":
     st.divider()
     st.write("Once the terms are right, open the pool: investors can then commit, and the terms are fixed.")
-    if st.button("Open for commitments", type="primary"):
-        with webapp.refusals_shown():
-            webapp.call(pools.open_pool, pool.id)
-            st.session_state[POOL_KEY] = pool.id
-            st.session_state["_pool_form_outcome"] = {"success": "The pool is open for commitments."}
-            st.rerun()
+    lifecycle_button(pool.id, "open", key=f"open-{pool.id}")

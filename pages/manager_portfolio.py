@@ -1,13 +1,22 @@
-"""The pool's portfolio: record investments into companies, exits, valuations (marks) and fees; NAV history."""
+"""The pool's portfolio: buy into companies, value each holding, record exits, charge management fees;
+the books, the holdings at their latest marks, and NAV history.
 
-from datetime import date, timedelta
+NAV is the pool's cash plus its holdings at their latest marks (less fees owed to the manager): an
+exit turns a holding into cash and realized gain at once. Each form asks before it posts, says
+what it did, and starts empty again.
+"""
+
+from datetime import timedelta
 
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.charts import plot_float
-from app.manager_ui import chart, choose_pool, metric, money, table
-from core.services import manager
+from app.manager_ui import act, amount, chart, choose_pool, figures, previewed, show_flash, table
+from app.textsafe import md
+from core import clock
+from core.services import fees, investments
+from core.views import manager
 
 actor = webapp.require_actor("fund_manager")
 st.title("Portfolio")
@@ -15,16 +24,28 @@ pool = choose_pool(
     ("closed", "investing", "wound_down"), empty="A pool's portfolio starts once it has closed."
 )
 cur = pool.currency
-for form in ("investment", "valuation", "fee"):
+today = clock.today()
+show_flash()
+FORMS = ("investment", "valuation", "exit", "fee")
+for form in FORMS:
     webapp.show_finished(form)
 view = webapp.call(manager.portfolio, pool.id)
+books = view.books
+CORRECTION = "A mistake is corrected by reversing it on the Corrections page."
 
-cols = st.columns(5)
-metric(cols[0], "Cash", view.cash, cur)
-metric(cols[1], "Invested (cost)", view.invested_cost, cur)
-metric(cols[2], "Unrealized", view.unrealized, cur)
-metric(cols[3], "Portfolio value", view.portfolio_value, cur)
-metric(cols[4], "NAV", view.nav, cur)
+figures(
+    amount("Cash", books.cash, cur),
+    amount("Invested (cost)", books.investments_at_cost, cur, "The holdings still held, at cost"),
+    amount("Unrealized", books.unrealized_value, cur, "The holdings' latest marks above their cost"),
+    amount("Portfolio value", books.portfolio_value, cur, "The holdings at their latest marks"),
+    amount("Realized", view.realized, cur, "Exit proceeds above the cost of what was sold"),
+    amount(
+        "NAV",
+        books.nav,
+        cur,
+        f"Cash plus portfolio value, less {format.money(books.fees_payable, cur)} of management fees owed",
+    ),
+)
 
 st.subheader("NAV history", anchor=False)
 if view.history:
@@ -33,117 +54,236 @@ if view.history:
     def line(name: str, values: list) -> dict:
         return {"type": "scatter", "name": name, "x": days, "y": values, "line": {"shape": "hv"}}
 
-    traces = [
-        line("NAV", [plot_float(p.nav) for p in view.history]),
-        line("Portfolio value", [plot_float(p.portfolio_value) for p in view.history]),
-        line("Cash", [plot_float(p.cash) for p in view.history]),
-    ]
-    if view.marks:
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "Marks",
-                "x": [m.on for m in view.marks],
-                "y": [plot_float(m.value) for m in view.marks],
-                "text": [m.note for m in view.marks],
-                "marker": {"size": 10, "symbol": "diamond"},
-            }
-        )
-    chart(traces, height=360, yaxis={"title": {"text": cur}}, hovermode="x unified")
+    chart(
+        [
+            line("NAV", [plot_float(p.nav) for p in view.history]),
+            line("Portfolio value", [plot_float(p.portfolio_value) for p in view.history]),
+            line("Cash", [plot_float(p.cash) for p in view.history]),
+        ],
+        height=360,
+        yaxis={"title": {"text": cur}},
+        hovermode="x unified",
+    )
 else:
-    st.caption("Nothing booked yet.")
+    st.caption("Nothing booked yet: NAV starts with the first payment received.")
 
-companies_col, marks_col = st.columns(2)
-with companies_col:
-    st.markdown("**Companies**")
-    if view.companies:
-        table(
-            {
-                "Company": [c.company for c in view.companies],
-                "Invested": [c.invested for c in view.companies],
-                "Cost held": [c.cost_held for c in view.companies],
-                "Exit proceeds": [c.exit_proceeds for c in view.companies],
-                "Realized gain": [c.realized_gain for c in view.companies],
-                "Since": [c.first_date for c in view.companies],
-            },
-            cur,
-            ("Invested", "Cost held", "Exit proceeds", "Realized gain"),
-        )
-    else:
-        st.caption("No investment yet.")
-with marks_col:
-    st.markdown("**Valuations**")
-    if view.marks:
-        table(
-            {
-                "Date": [m.on for m in view.marks],
-                "Portfolio value": [m.value for m in view.marks],
-                "Change": [m.change for m in view.marks],
-                "Note": [m.note for m in view.marks],
-            },
-            cur,
-            ("Portfolio value", "Change"),
-        )
-    else:
-        st.caption("No valuation yet.")
+st.subheader("Holdings", anchor=False)
+held = [h for h in view.holdings if h.held]
+exited = [h for h in view.holdings if not h.held]
+if held:
+    table(
+        {
+            "Company": [h.company for h in held],
+            "Cost": [h.cost for h in held],
+            "Value": [h.value for h in held],
+            "Unrealized": [h.unrealized for h in held],
+            "Last marked": [h.last_mark_on for h in held],
+        },
+        cur,
+        money=("Cost", "Value", "Unrealized"),
+        dates=("Last marked",),
+        widths={"Company": 150},
+    )
+else:
+    st.caption("Nothing is held now." if view.holdings else "No investment yet.")
+if exited:
+    st.subheader("Exits", anchor=False)
+    table(
+        {
+            "Company": [h.company for h in exited],
+            "Cost": [h.exited_cost for h in exited],
+            "Proceeds": [h.proceeds for h in exited],
+            "Realized gain": [h.realized_gain for h in exited],
+            "Exited on": [h.exited_on for h in exited],
+        },
+        cur,
+        money=("Cost", "Proceeds", "Realized gain"),
+        dates=("Exited on",),
+        widths={"Company": 150},
+    )
+st.subheader("Valuations", anchor=False)
+if view.marks:
+    table(
+        {
+            "Date": [m.marked_on for m in view.marks],
+            "Company": [m.company for m in view.marks],
+            "Value": [m.value for m in view.marks],
+            "Change": [m.change for m in view.marks],
+            "Note": [m.note for m in view.marks],
+        },
+        cur,
+        money=("Value", "Change"),
+        dates=("Date",),
+        widths={"Company": 140, "Note": 110},
+    )
+else:
+    st.caption("No valuation yet: a holding counts at cost until it is valued.")
 
 if pool.status == "wound_down":
     st.stop()
-invest_tab, mark_tab, fee_tab = st.tabs(
-    ["Record an investment", "Record a valuation", "Charge a management fee"]
-)
-with invest_tab:
-    with st.form("investment"):
-        action = st.radio(
-            "Action",
-            ["buy", "exit"],
-            horizontal=True,
-            key="inv-action",
-            format_func=lambda a: {"buy": "Buy into a company", "exit": "Exit (sell)"}[a],
-        )
-        company = st.text_input("Company", max_chars=120, key="inv-company")
-        left, right = st.columns(2)
-        amount = left.text_input("Amount (paid, or received on an exit)", key="inv-amount")
-        cost = right.text_input("Cost of what is sold (exits only)", key="inv-cost")
-        on = left.date_input("Date", value=date.today(), max_value=date.today(), key="inv-date")
-        submitted = st.form_submit_button("Record", type="primary")
-    if submitted:
-        payload = {"action": action, "company": company, "amount": amount, "date": on.isoformat()}
-        if action == "exit":
-            payload["cost"] = cost
-        with webapp.refusals_shown():
-            webapp.submit_operation(pool.id, "investment", payload, form="investment")
-    webapp.follow_operation("investment", done_message="Investment recorded.")
-with mark_tab:
-    st.caption(
-        f"The new fair value of the whole portfolio (now {money(view.portfolio_value, cur)}); the change is "
-        "shared among investors pro rata to what they have paid in."
+
+
+def buy() -> None:
+    form = webapp.form_key("investment")
+    company = st.text_input(
+        "Company", max_chars=120, key=f"{form}-company", help="A new company, or more of one held (same name)"
     )
-    with st.form("valuation"):
-        value = st.text_input("New portfolio value", key="val-value")
-        left, right = st.columns(2)
-        on = left.date_input("Valuation date", value=date.today(), max_value=date.today(), key="val-date")
-        note = right.text_input("Note", max_chars=200, key="val-note")
-        submitted = st.form_submit_button("Record the valuation", type="primary")
-    if submitted:
-        with webapp.refusals_shown():
-            webapp.submit_operation(
-                pool.id, "valuation", {"value": value, "date": on.isoformat(), "note": note}, form="valuation"
-            )
-    webapp.follow_operation("valuation", done_message="Valuation recorded.")
+    left, right = st.columns(2)
+    amount = left.text_input(f"Amount paid ({cur})", key=f"{form}-amount")
+    on = right.date_input("Date", value=today, max_value=today, format="YYYY-MM-DD", key=f"{form}-date")
+    preview = None
+    if company.strip() and amount.strip():
+        request = {"company": company, "amount": amount, "date": on}
+        preview = previewed(investments.preview_investment, pool.id, request).preview
+    what = "" if preview is None else f"{format.money(preview.command.amount, cur)} in {md(preview.company)}"
+    act(
+        "investment",
+        preview,
+        investments.invest,
+        button="Record the investment",
+        question=f"Invest {what} on {format.day(on)}? The cash leaves the pool's account; the holding counts "
+        f"at cost until it is valued. {CORRECTION}",
+        yes="Yes, record the investment",
+        done=f"Investment recorded: {what}.",
+    )
+
+
+def value_holding() -> None:
+    form = webapp.form_key("valuation")
+    held = webapp.choose(
+        "Holding",
+        view.held,
+        lambda h: (
+            f"{h.name}: {format.money(h.value, cur)}"
+            + (f", valued {format.day(h.last_mark_on)}" if h.last_mark_on else ", at cost")
+        ),
+        key=f"{form}-company",
+        placeholder="Choose the holding to value",
+        gone="The holding you had chosen is no longer held; nothing was done. Choose again.",
+    )
+    left, right = st.columns(2)
+    value = left.text_input(f"New value of the holding ({cur})", key=f"{form}-value")
+    on = right.date_input(
+        "Valuation date", value=today, max_value=today, format="YYYY-MM-DD", key=f"{form}-date"
+    )
+    note = st.text_input("Note", max_chars=200, key=f"{form}-note", placeholder="e.g. Series C price")
+    preview = None
+    if held is not None and value.strip():
+        request = {"company_id": held.id, "value": value, "date": on, "note": note}
+        preview = previewed(investments.preview_mark, pool.id, request).preview
+    name = "" if preview is None else md(preview.company)
+    mark = "" if preview is None else format.money(preview.command.value, cur)
+    change = "" if preview is None else format.money(preview.nav_change, cur)
+    was = "" if preview is None else format.money(preview.value_before, cur)
+    act(
+        "valuation",
+        preview,
+        investments.mark,
+        button="Record the valuation",
+        question=f"Value {name} at {mark} as of {format.day(on)} (now {was})? NAV moves by {change}, shared "
+        f"among the investors pro rata to what they have paid in. A later valuation replaces it. {CORRECTION}",
+        yes="Yes, record the valuation",
+        done=f"Valuation recorded: {name} at {mark} (NAV {change}).",
+    )
+
+
+def exit_holding() -> None:
+    form = webapp.form_key("exit")
+    held = webapp.choose(
+        "Holding",
+        view.held,
+        lambda h: f"{h.name}: cost {format.money(h.cost, cur)}, valued {format.money(h.value, cur)}",
+        key=f"{form}-company",
+        placeholder="Choose the holding sold",
+        gone="The holding you had chosen is no longer held; nothing was done. Choose again.",
+    )
+    left, right = st.columns(2)
+    proceeds = left.text_input(f"Proceeds received ({cur})", key=f"{form}-proceeds")
+    on = right.date_input("Exit date", value=today, max_value=today, format="YYYY-MM-DD", key=f"{form}-date")
+    preview = None
+    if held is not None and proceeds.strip():
+        request = {"company_id": held.id, "proceeds": proceeds, "date": on}
+        preview = previewed(investments.preview_exit, pool.id, request).preview
+    if preview is None:
+        name = sold = gain = change = cost = ""
+    else:
+        command = preview.command
+        name, sold = md(preview.company), format.money(command.proceeds, cur)
+        gain, change = format.money(command.realized_gain, cur), format.money(preview.nav_change, cur)
+        cost = f"cost {format.money(command.cost, cur)}, valued {format.money(preview.value_before, cur)}"
+    act(
+        "exit",
+        preview,
+        investments.exit_holding,
+        button="Record the exit",
+        question=f"Record the sale of the whole holding in {name} ({cost}) for {sold} on {format.day(on)}? "
+        f"The holding leaves the portfolio, the proceeds come into cash and {gain} is realized; NAV moves by "
+        f"{change}. {CORRECTION}",
+        yes="Yes, record the exit",
+        done=f"Exit recorded: {name} sold for {sold}, realized gain {gain}.",
+    )
+
+
+def charge_fee() -> None:
+    form = webapp.form_key("fee")
+    left, right = st.columns(2)
+    start = left.date_input(
+        "Period start", value=today - timedelta(days=90), format="YYYY-MM-DD", key=f"{form}-start"
+    )
+    end = right.date_input("Period end", value=today, format="YYYY-MM-DD", key=f"{form}-end")
+    request = {"period_start": start, "period_end": end}
+    if st.button("Preview the fee", key=f"{form}-preview"):
+        st.session_state["_fee_preview"] = (
+            pool.id,
+            request,
+            previewed(fees.preview, pool.id, request).preview,
+        )
+    stored = st.session_state.get("_fee_preview")
+    if stored is None or stored[0] != pool.id or stored[1] != request or stored[2] is None:
+        return
+    preview = stored[2]
+    if preview.command.pool_version != pool.version:
+        st.session_state.pop("_fee_preview")
+        st.warning("The pool changed since that preview; preview again.")
+        return
+    period = f"{format.day(start)} to {format.day(end)}"
+    st.markdown(
+        f"**{format.money(preview.total, cur)}** for {period} at {format.percent(preview.rate, 2)} "
+        f"({preview.basis.replace('_', ' ')}), from {format.count(len(preview.lines), 'investor')}."
+    )
+    table(
+        {
+            "Investor": [line.investor_name for line in preview.lines],
+            "Fee": [line.fee for line in preview.lines],
+        },
+        cur,
+        money=("Fee",),
+    )
+    later = f" It counts from {format.day(end)} on, the day it is booked." if end > today else ""
+    if act(
+        "fee",
+        preview,
+        fees.charge,
+        button="Charge the fee",
+        question=f"Charge {format.money(preview.total, cur)} of management fees for {period} to "
+        f"{format.count(len(preview.lines), 'investor')}? Each investor's capital account is charged their "
+        f"part.{later} {CORRECTION}",
+        yes="Yes, charge the fee",
+        done=f"Management fee charged: {format.money(preview.total, cur)} for {period}.",
+    ):
+        st.session_state.pop("_fee_preview", None)
+
+
+buy_tab, mark_tab, exit_tab, fee_tab = st.tabs(
+    ["Record an investment", "Value a holding", "Record an exit", "Charge a management fee"]
+)
+with buy_tab:
+    buy()
+with mark_tab:
+    value_holding()
+with exit_tab:
+    exit_holding()
 with fee_tab:
-    with st.form("fee"):
-        left, right = st.columns(2)
-        start = left.date_input("Period start", value=date.today() - timedelta(days=90), key="fee-start")
-        end = right.date_input("Period end", value=date.today(), key="fee-end")
-        submitted = st.form_submit_button("Charge the fee", type="primary")
-    if submitted:
-        with webapp.refusals_shown():
-            webapp.submit_operation(
-                pool.id,
-                "management_fee",
-                {"period_start": start.isoformat(), "period_end": end.isoformat()},
-                form="fee",
-            )
-    webapp.follow_operation("fee", done_message="Management fee charged.")
+    charge_fee()
+for form in FORMS:
+    webapp.follow_operation(form)

@@ -211,17 +211,23 @@ class Lifecycle:
     pending_amount: Decimal
 
 
+def pending(uow: UnitOfWork, pool_id: int) -> tuple[Decimal, int]:
+    """What the pool's pending commitments ask for, and how many there are (not in the ledger yet)."""
+    amount, count = uow.session.execute(
+        select(func.coalesce(func.sum(Commitment.amount_requested), 0), func.count()).where(
+            Commitment.pool_id == pool_id, Commitment.status == CommitmentStatus.PENDING
+        )
+    ).one()
+    return amount, count
+
+
 @audits_refused_reads
 def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
     """The figures an open or close confirmation states, for the pool's manager."""
     pool = load_pool(uow, pool_id)
     require_pool_manager(actor, pool.manager_id)
     held = read_model.positions(uow.session, as_of=clock.today(), pool_id=pool.id, lines=(Line.COMMITMENT,))
-    pending, count = uow.session.execute(
-        select(func.coalesce(func.sum(Commitment.amount_requested), 0), func.count()).where(
-            Commitment.pool_id == pool.id, Commitment.status == CommitmentStatus.PENDING
-        )
-    ).tuples().one()
+    amount, count = pending(uow, pool.id)
     return Lifecycle(
         pool.id,
         pool.version,
@@ -232,7 +238,7 @@ def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
         sum((p.commitment for p in held.values()), Decimal(0)),
         sum(1 for p in held.values() if p.commitment > 0),
         count,
-        pending,
+        amount,
     )
 
 
@@ -283,7 +289,7 @@ class Fundraising:
 @audits_refused_reads
 def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
     pool = visible_pool(uow, actor, pool_id)
-    accepted, pending, investors = uow.session.execute(
+    accepted, asked, investors = uow.session.execute(
         select(
             func.coalesce(func.sum(Commitment.amount_accepted).filter(Commitment.status == "accepted"), 0),
             func.coalesce(func.sum(Commitment.amount_requested).filter(Commitment.status == "pending"), 0),
@@ -291,7 +297,14 @@ def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
         ).where(Commitment.pool_id == pool_id)
     ).one()
     return Fundraising(
-        pool.id, pool.currency, pool.target_size, pool.hard_cap, accepted, pending, investors, pool.version
+        pool.id,
+        pool.currency,
+        pool.target_size,
+        pool.hard_cap,
+        accepted or Decimal(0),  # coalesced in SQL: the typing cannot know
+        asked or Decimal(0),
+        investors,
+        pool.version,
     )
 
 

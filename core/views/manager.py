@@ -21,19 +21,29 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from core import clock
 from core.csvsafe import csv_text
 from core.errors import InvalidState, NotFound
-from core.fundmath import multiples, scale_down, xirr
 from core.formatting import money
+from core.fundmath import multiples, scale_down, xirr
 from core.ledger import BOOK_LINES, CAPITAL_LINES, NAV_LINES, Line, read_model
 from core.ledger.read_model import PoolBooks, Position
 from core.money import minor_unit, quantize
 from core.permissions import FUND_MANAGER, Actor, require_pool_manager, require_role
-from core.services import corrections, investments
+from core.services import corrections, investments, pools
 from core.services.audit import audits_refused_reads
 from core.services.investments import Holding
 from core.services.pools import PoolView, load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import CallItemStatus, CallStatus, CommitmentStatus, PoolStatus, label
-from db.models import CallItem, CapitalCall, Commitment, Distribution, Mark, Payment, Pool, PortfolioCompany, User
+from db.models import (
+    CallItem,
+    CapitalCall,
+    Commitment,
+    Distribution,
+    Mark,
+    Payment,
+    Pool,
+    PortfolioCompany,
+    User,
+)
 
 ZERO = Decimal(0)
 T = TypeVar("T")
@@ -55,7 +65,7 @@ def _ids(values: Iterable[int]) -> Any:
 
 
 def _names(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, str]:
-    return dict(uow.session.execute(select(User.id, User.name).where(User.id == _ids(ids))).tuples().all())
+    return dict(uow.session.execute(select(User.id, User.name).where(User.id == _ids(ids))).all())
 
 
 def _load(cls: type[T], data: dict[str, Any]) -> T:
@@ -69,7 +79,9 @@ def _load(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**values)
 
 
-def _cached(uow: UnitOfWork, key: str, pool: Pool, as_of: date, compute: Callable[[], T], load: Callable) -> T:
+def _cached(
+    uow: UnitOfWork, key: str, pool: Pool, as_of: date, compute: Callable[[], T], load: Callable
+) -> T:
     """A figure cached under the pool's ledger version and the day it is as of."""
     return uow.cache.cached(f"manager:{key}:{pool.id}:v{pool.version}:{as_of.isoformat()}", compute, load)
 
@@ -119,8 +131,11 @@ def _returns(uow: UnitOfWork, pool_id: int, total: Position, as_of: date) -> Ret
 def returns(actor: Actor, uow: UnitOfWork, pool_id: int) -> Returns:
     """Net IRR and multiples as of today."""
     pool, today = _managed(actor, uow, pool_id), clock.today()
-    total = read_model.total(uow.session, as_of=today, pool_id=pool.id)
-    return _cached(uow, "returns", pool, today, lambda: _returns(uow, pool.id, total, today), lambda d: Returns(**d))
+
+    def compute() -> Returns:
+        return _returns(uow, pool.id, read_model.total(uow.session, as_of=today, pool_id=pool.id), today)
+
+    return _cached(uow, "returns", pool, today, compute, lambda d: Returns(**d))
 
 
 # --- my pools ---------------------------------------------------------------------------------------
@@ -154,15 +169,6 @@ class PoolSummary:
         return max(0, min(int(self.committed * 100 / self.hard_cap), 100)) if self.hard_cap else 0
 
 
-def _pending(uow: UnitOfWork, pool_id: int) -> tuple[Decimal, int]:
-    """What pending commitments ask for, and how many there are (not yet in the ledger)."""
-    return uow.session.execute(
-        select(func.coalesce(func.sum(Commitment.amount_requested), 0), func.count()).where(
-            Commitment.pool_id == pool_id, Commitment.status == CommitmentStatus.PENDING
-        )
-    ).tuples().one()
-
-
 def _investors(held: dict[int, Position]) -> int:
     return sum(1 for p in held.values() if p.commitment > 0)
 
@@ -171,7 +177,7 @@ def _summary(uow: UnitOfWork, pool: Pool, today: date) -> PoolSummary:
     def compute() -> PoolSummary:
         held = read_model.positions(uow.session, as_of=today, pool_id=pool.id)
         total = sum(held.values(), Position())
-        pending, _ = _pending(uow, pool.id)
+        pending, _ = pools.pending(uow, pool.id)
         figures = _returns(uow, pool.id, total, today)
         return PoolSummary(
             pool.id,
@@ -249,7 +255,7 @@ class CommitmentBook:
     decided: Decided
 
 
-def _commitment_rows(uow: UnitOfWork, pool: Pool) -> list[Any]:
+def _commitment_rows(uow: UnitOfWork, pool: Pool) -> Sequence[Any]:
     return uow.session.execute(
         select(
             Commitment.id,
@@ -276,7 +282,12 @@ def commitment_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CommitmentBo
     rows = _commitment_rows(uow, pool)
     pending = [
         PendingCommitment(
-            r.id, r.version, r.investor_id, r.name, r.kyc_status, quantize(r.amount_requested, currency),
+            r.id,
+            r.version,
+            r.investor_id,
+            r.name,
+            r.kyc_status,
+            quantize(r.amount_requested, currency),
             r.created_at.date(),
         )
         for r in rows
@@ -337,6 +348,11 @@ class ScaleDownPlan:
     @property
     def left_out(self) -> list[ScaleDownRow]:
         return [row for row in self.rows if row.proposed == 0]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The settle_commitment request that accepts exactly this plan."""
+        return {"commitments": [{"id": r.commitment_id, "amount": str(r.proposed)} for r in self.accepted]}
 
 
 @audits_refused_reads
@@ -408,14 +424,11 @@ class CallBook:
         return sum((c.overdue for c in self.calls), ZERO)
 
 
-@audits_refused_reads
-def call_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CallBook:
-    """A pool's capital calls, newest first, with what is paid, outstanding and overdue on each
-    (from their items), and the pool's totals from the ledger as of today."""
-    pool, today = _managed(actor, uow, pool_id), clock.today()
+def _calls(uow: UnitOfWork, pool: Pool, today: date, call_id: int | None = None) -> list[CallSummary]:
+    """The pool's calls (or one), newest first, each with its items' figures as of today."""
     outstanding = CallItem.amount_due - CallItem.amount_paid
     late = (CallItem.status != CallItemStatus.CANCELLED) & (outstanding > 0) & (CapitalCall.due_date < today)
-    rows = uow.session.execute(
+    query = (
         select(
             CapitalCall.id,
             CapitalCall.version,
@@ -436,17 +449,35 @@ def call_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CallBook:
         .where(CapitalCall.pool_id == pool.id, CapitalCall.status != CallStatus.CANCELLED)
         .group_by(CapitalCall.id)
         .order_by(CapitalCall.number.desc(), CapitalCall.id.desc())
-    ).all()
+    )
+    if call_id is not None:
+        query = query.where(CapitalCall.id == call_id)
     cur = pool.currency
-    calls = [
+    return [
         CallSummary(
-            *r[:6], quantize(r[6], cur), str(r[7]), r[8], r[9], quantize(r[10], cur), quantize(r[11], cur),
-            r[12], quantize(r[13], cur),
+            *r[:6],
+            quantize(r[6], cur),
+            str(r[7]),
+            r[8],
+            r[9],
+            quantize(r[10], cur),
+            quantize(r[11], cur),
+            r[12],
+            quantize(r[13], cur),
         )
-        for r in rows
+        for r in uow.session.execute(query).all()
     ]
+
+
+@audits_refused_reads
+def call_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CallBook:
+    """A pool's capital calls, newest first, with what is paid, outstanding and overdue on each
+    (from their items), and the pool's totals from the ledger as of today."""
+    pool, today = _managed(actor, uow, pool_id), clock.today()
     total = read_model.total(uow.session, as_of=today, pool_id=pool.id)
-    return CallBook(PoolView.of(pool), today, calls, total.called, total.paid_in, total.outstanding)
+    return CallBook(
+        PoolView.of(pool), today, _calls(uow, pool, today), total.called, total.paid_in, total.outstanding
+    )
 
 
 @dataclass(frozen=True)
@@ -465,7 +496,10 @@ def investor_balances(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Inves
     """Per investor across all calls, as of today; most owed first."""
     pool = _managed(actor, uow, pool_id)
     held = read_model.positions(
-        uow.session, as_of=clock.today(), pool_id=pool.id, lines=(Line.COMMITMENT, Line.CALLED, Line.CONTRIBUTIONS)
+        uow.session,
+        as_of=clock.today(),
+        pool_id=pool.id,
+        lines=(Line.COMMITMENT, Line.CALLED, Line.CONTRIBUTIONS),
     )
     names = _names(uow, held)
     ordered = sorted(held.items(), key=lambda kv: (-kv[1].outstanding, names.get(kv[0], ""), kv[0]))
@@ -483,7 +517,6 @@ class CallItemRow:
     investor_id: int
     investor_name: str
     email: str
-    commitment: Decimal
     amount_due: Decimal
     amount_paid: Decimal
     status: str
@@ -534,7 +567,7 @@ def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> CallItems:
     """One call's items with what each investor has paid and whether it is overdue today."""
     call, pool = _call(actor, uow, call_id)
     today, cur = clock.today(), pool.currency
-    summary = next(c for c in call_book(actor, uow, pool.id).calls if c.id == call.id)
+    [summary] = _calls(uow, pool, today, call.id)
     rows = uow.session.execute(
         select(
             CallItem.id,
@@ -550,7 +583,6 @@ def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> CallItems:
         .where(CallItem.call_id == call.id)
         .order_by(User.name, CallItem.id)
     ).all()
-    committed = read_model.positions(uow.session, as_of=today, pool_id=pool.id, lines=(Line.COMMITMENT,))
     items = [
         CallItemRow(
             r.id,
@@ -558,7 +590,6 @@ def call_items(actor: Actor, uow: UnitOfWork, call_id: int) -> CallItems:
             r.investor_id,
             r.name,
             r.email,
-            committed.get(r.investor_id, Position()).commitment,
             quantize(r.amount_due, cur),
             quantize(r.amount_paid, cur),
             str(r.status),
@@ -602,7 +633,14 @@ def call_payments(actor: Actor, uow: UnitOfWork, call_id: int) -> list[PaymentRo
     """The payments recorded against one call, newest first, reversed ones with their reason."""
     call, pool = _call(actor, uow, call_id)
     rows = uow.session.execute(
-        select(Payment.operation_id, User.name, Payment.amount, Payment.reference, Payment.paid_on, Payment.reversed_on)
+        select(
+            Payment.operation_id,
+            User.name,
+            Payment.amount,
+            Payment.reference,
+            Payment.paid_on,
+            Payment.reversed_on,
+        )
         .join(CallItem, CallItem.id == Payment.call_item_id)
         .join(User, User.id == Payment.investor_id)
         .where(CallItem.call_id == call.id)
@@ -610,8 +648,14 @@ def call_payments(actor: Actor, uow: UnitOfWork, call_id: int) -> list[PaymentRo
     ).all()
     reasons = _reasons(uow, pool.id, [r.operation_id for r in rows if r.reversed_on is not None])
     return [
-        PaymentRow(r.name, quantize(r.amount, pool.currency), r.reference, r.paid_on, r.reversed_on,
-                   reasons.get(r.operation_id))
+        PaymentRow(
+            r.name,
+            quantize(r.amount, pool.currency),
+            r.reference,
+            r.paid_on,
+            r.reversed_on,
+            reasons.get(r.operation_id),
+        )
         for r in rows
     ]
 
@@ -642,6 +686,9 @@ def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
     (core.csvsafe). The email and investor_id columns are what a bank statement names a payer by."""
     call, pool = _call(actor, uow, call_id)
     view = call_items(actor, uow, call.id)
+    committed = read_model.positions(
+        uow.session, as_of=clock.today(), pool_id=pool.id, lines=(Line.COMMITMENT,)
+    )
     return csv_text(
         NOTICE_COLUMNS,
         (
@@ -655,7 +702,7 @@ def call_notice_csv(actor: Actor, uow: UnitOfWork, call_id: int) -> str:
                 item.investor_name,
                 item.email,
                 pool.currency,
-                quantize(item.commitment, pool.currency),
+                quantize(committed.get(item.investor_id, Position()).commitment, pool.currency),
                 item.amount_due,
                 item.amount_paid,
                 item.outstanding,
@@ -687,6 +734,17 @@ class NavPoint:
 
 
 @dataclass(frozen=True)
+class HeldCompany:
+    """A holding as a valuation or exit form picks it: by its company's id."""
+
+    id: int
+    name: str
+    cost: Decimal
+    value: Decimal
+    last_mark_on: date | None
+
+
+@dataclass(frozen=True)
 class PortfolioView:
     pool: PoolView
     as_of: date
@@ -697,9 +755,13 @@ class PortfolioView:
     history: list[NavPoint]
 
     @property
-    def held(self) -> list[Holding]:
+    def held(self) -> list[HeldCompany]:
         """The companies still held: what a valuation or an exit can act on."""
-        return [h for h in self.holdings if h.held]
+        return [
+            HeldCompany(h.company_id, h.company, h.cost, h.value, h.last_mark_on)
+            for h in self.holdings
+            if h.held
+        ]
 
 
 def _marks(uow: UnitOfWork, pool_id: int, today: date) -> list[MarkRow]:
@@ -760,17 +822,26 @@ def distributions(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[PastDistr
     """Distributions made so far, newest first: the investors' part and the carried interest;
     reversed ones stay listed with when and why."""
     pool = _managed(actor, uow, pool_id)
-    rows = uow.session.execute(
-        select(Distribution)
-        .where(Distribution.pool_id == pool.id)
-        .order_by(Distribution.distributed_on.desc(), Distribution.id.desc())
-    ).scalars().all()
+    rows = (
+        uow.session.execute(
+            select(Distribution)
+            .where(Distribution.pool_id == pool.id)
+            .order_by(Distribution.distributed_on.desc(), Distribution.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     reasons = _reasons(uow, pool.id, [d.operation_id for d in rows if d.reversed_on is not None])
     cur = pool.currency
     return [
         PastDistribution(
-            d.distributed_on, d.memo, quantize(d.proceeds, cur), quantize(d.lp_total, cur),
-            quantize(d.gp_total, cur), d.reversed_on, reasons.get(d.operation_id),
+            d.distributed_on,
+            d.memo,
+            quantize(d.proceeds, cur),
+            quantize(d.lp_total, cur),
+            quantize(d.gp_total, cur),
+            d.reversed_on,
+            reasons.get(d.operation_id),
         )
         for d in rows
     ]
@@ -805,8 +876,8 @@ _REVERSED = text(
                 'for ' || f.period_start || ' to ' || f.period_end, f.reversed_on
            FROM fee_charges f WHERE f.pool_id = :pool AND f.reversed_on IS NOT NULL
          UNION ALL
-         SELECT 'valuation', m.operation_id, m.marked_on, m.change, co.name || ' valued at ' || m.value,
-                m.reversed_on
+         SELECT 'valuation', m.operation_id, m.marked_on, m.change,
+                co.name || coalesce(' (' || nullif(m.note, '') || ')', ''), m.reversed_on
            FROM marks m JOIN portfolio_companies co ON co.id = m.company_id
           WHERE m.pool_id = :pool AND m.reversed_on IS NOT NULL
          UNION ALL
@@ -838,8 +909,14 @@ def corrections_of(actor: Actor, uow: UnitOfWork, pool_id: int) -> CorrectionsVi
     rows = uow.session.execute(_REVERSED, {"pool": pool.id}).all()
     reasons = _reasons(uow, pool.id, [r.operation_id for r in rows])
     done = [
-        Reversed(corrections.LABELS[r.kind], r.on_day, r.description, quantize(r.amount, pool.currency),
-                 r.reversed_on, reasons.get(r.operation_id, ""))
+        Reversed(
+            corrections.LABELS[r.kind],
+            r.on_day,
+            r.description,
+            quantize(r.amount, pool.currency),
+            r.reversed_on,
+            reasons.get(r.operation_id, ""),
+        )
         for r in rows
     ]
     return CorrectionsView(PoolView.of(pool), corrections.correctable(actor, uow, pool.id), done)
@@ -908,7 +985,9 @@ def series(uow: UnitOfWork, pool_id: int, as_of: date) -> list[SeriesPoint]:
     for day, moved in read_model.daily(uow.session, as_of=as_of, pool_id=pool_id, lines=_SERIES_LINES):
         running += Position(**{line.value: moved.get(line, ZERO) for line in CAPITAL_LINES})
         points.append(
-            SeriesPoint(day, running.commitment, running.called, running.paid_in, running.distributions, running.nav)
+            SeriesPoint(
+                day, running.commitment, running.called, running.paid_in, running.distributions, running.nav
+            )
         )
     return points
 

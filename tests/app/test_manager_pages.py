@@ -1,6 +1,9 @@
 """The fund manager's pages through the real app (AppTest from Home.py) on the real database.
 
-Money-moving steps run as durable operations processed by a real `python -m core worker`.
+Every irreversible act asks first, saying what will happen, and says what happened; money-moving
+steps run as durable operations posted by a real `python -m core worker`. Figures are checked
+against the journal entries summed by hand (manager_support.journal_figures), not against the read
+model the pages use.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,18 +19,24 @@ import bcrypt
 import pytest
 from sqlalchemy import func, select
 
-from app.manager_ui import money
-from core import operations, positions
+from app import format
+from core import clock
 from core.fundmath import scale_down
-from core.services import manager, pools, users
+from core.services import calls, pools, users
+from core.views import manager
 from db.models import CallItem, CapitalCall, Commitment, Pool
 from tests.app.manager_support import (
+    Fund,
     button,
+    confirm,
     deferred_downloads,
     errors,
     goto,
+    journal_figures,
     logged_in,
+    metrics,
     page_text,
+    question,
     real_worker,
     rerun_until,
     run_recording_live_fragments,
@@ -35,11 +44,14 @@ from tests.app.manager_support import (
     tick_fragments,
 )
 
+D = Decimal
 FORM = "pages/manager_pool_form.py"
+POOLS = "pages/manager_pools.py"
 COMMITMENTS = "pages/manager_commitments.py"
 CALLS = "pages/manager_calls.py"
 DISTRIBUTIONS = "pages/manager_distributions.py"
 PORTFOLIO = "pages/manager_portfolio.py"
+DASHBOARD = "pages/manager_dashboard.py"
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +61,14 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def worker() -> Any:
     with real_worker() as proc:
         yield proc
+
+
+def money(amount: D) -> str:
+    return format.money(amount, "USD")
 
 
 def pools_of(uow_factory: Any, manager_id: int) -> list[pools.PoolView]:
@@ -61,13 +77,11 @@ def pools_of(uow_factory: Any, manager_id: int) -> list[pools.PoolView]:
         return [pools.PoolView.of(pool) for pool in found]
 
 
-def run_op(make: Any, actor: Any, pool_id: int, kind: str, payload: dict[str, Any]) -> None:
-    with make.uow_factory() as uow:
-        status = operations.submit(actor, uow, pool_id, kind, payload)
-    assert operations.process(str(status.id), make.uow_factory) == "done"
+def done_with(at: Any, text: str, what: str) -> Any:
+    return rerun_until(at, lambda a: any(text in s for s in successes(a)), what=what)
 
 
-# --- create / edit pool ------------------------------------------------------------------------------
+# --- create / edit / open a pool ---------------------------------------------------------------------
 
 VALID = {
     "name": "Orbit Ventures I",
@@ -81,23 +95,24 @@ VALID = {
     "hurdle_rate": "8",
     "catch_up_rate": "100",
 }
-INVALID = [
-    ({"name": ""}, "Name: is required"),
-    ({"name": "<script>x</script>"}, "Name: must not contain < or >"),
-    ({"target_size": "five million"}, "Target size: is not a number"),
-    ({"target_size": "-1"}, "Target size: must be greater than zero"),
-    ({"target_size": "100.001"}, "Target size: has more than 2 decimal places"),
-    ({"hard_cap": "4000000"}, "Hard cap: must not be below the target size"),
-    ({"min_ticket": "2000000"}, "Minimum ticket: must not be above the max ticket"),
-    ({"max_ticket": "8000000"}, "Maximum ticket: must not be above the hard cap"),
-    ({"management_fee_rate": "15"}, "Management fee %: must be at most 10%"),
-    (
-        {"management_fee_step_down_rate": "3"},
-        "Fee after the investment period % (optional): must not be above",
-    ),
-    ({"carry_rate": "-5"}, "Carry %: must not be negative"),
-    ({"hurdle_rate": "abc"}, "Hurdle %: is not a number"),
-    ({"catch_up_rate": "120"}, "GP catch-up %: must be at most 1"),
+# One submit of all of these at once: each refused under its own field, by its label.
+ALL_BAD = {
+    "name": "",
+    "target_size": "five million",
+    "min_ticket": "1e9",
+    "max_ticket": "100.001",
+    "management_fee_rate": "15",
+    "carry_rate": "-5",
+    "hurdle_rate": "abc",
+}
+REFUSED = [
+    "Name is required",
+    "Target size is not a number",
+    "Minimum ticket must be written out in digits",
+    "Maximum ticket has more than 2 decimal places",
+    "Management fee must be at most",
+    "Carry must not be negative",
+    "Hurdle is not a number",
 ]
 
 
@@ -106,392 +121,99 @@ def fill(at: Any, scope: str, values: dict[str, str]) -> None:
         at.text_input(key=f"{scope}-{field}").input(value)
 
 
-def test_create_a_pool_through_the_form_refusing_each_bad_input(make: Any, uow_factory: Any) -> None:
+def test_the_pool_form_refuses_every_bad_term_at_once_and_writes_nothing(make: Any, uow_factory: Any) -> None:
     boss = make.user("fund_manager")
     at = goto(logged_in(boss.username), FORM)
-    assert "Create a pool" in [t.value for t in at.title]
-    for bad, expected in INVALID:
-        fill(at, "pool-new", {**VALID, **bad})
-        at = button(at, "Save draft").click().run()
-        assert not at.exception, at.exception
-        assert any(expected in e for e in errors(at)), (bad, errors(at))
-        assert not successes(at)
-        assert pools_of(uow_factory, boss.user_id) == [], f"{bad} wrote a pool"
-    # A date refused by the domain (the investment period must not end before the close).
-    fill(at, "pool-new", VALID)
-    at.date_input(key="pool-new-investment_period_end").set_value(date.today() + timedelta(days=30))
+    fill(at, "pool-new", {**VALID, **ALL_BAD})
     at = button(at, "Save draft").click().run()
-    assert any(
-        "Investment period ends (optional): must not be before the close date" in e for e in errors(at)
-    )
-    assert pools_of(uow_factory, boss.user_id) == []
+    shown = errors(at)
+    for expected in REFUSED:
+        assert sum(expected in e for e in shown) == 1, (expected, shown)
+    assert any(f"{len(REFUSED)} field(s) need attention" in e for e in shown), shown
+    assert not any(e.startswith(("name:", "target_size", "amount:")) for e in shown)
+    assert not successes(at) and pools_of(uow_factory, boss.user_id) == []
 
-    period_end = date.today() + timedelta(days=900)
-    at.date_input(key="pool-new-investment_period_end").set_value(period_end)
-    at.selectbox(key="pool-new-strategy").set_value("growth")
-    # The fee: 2% of what is invested, stepping down to 1.5% after the investment period.
-    assert at.selectbox(key="pool-new-management_fee_basis").value != "invested"  # not the default
+
+def test_create_edit_and_open_a_pool_after_confirming_what_opening_means(make: Any, uow_factory: Any) -> None:
+    boss = make.user("fund_manager")
+    at = goto(logged_in(boss.username), FORM)
+    fill(at, "pool-new", VALID)
+    at.date_input(key="pool-new-investment_period_end").set_value(clock.today() + timedelta(days=30))
+    at = button(at, "Save draft").click().run()
+    assert any("Investment period ends must not be before the close date" in e for e in errors(at))
+    assert pools_of(uow_factory, boss.user_id) == []
+    at.date_input(key="pool-new-investment_period_end").set_value(clock.today() + timedelta(days=900))
     at.selectbox(key="pool-new-management_fee_basis").set_value("invested")
     at.text_input(key="pool-new-management_fee_step_down_rate").input("1.5")
     at = button(at, "Save draft").click().run()
-    assert not errors(at), errors(at)
-    assert any("Draft saved" in s for s in successes(at))
+    assert not errors(at) and any("Draft saved" in s for s in successes(at)), (errors(at), successes(at))
     [saved] = pools_of(uow_factory, boss.user_id)
-    assert (saved.name, saved.status, saved.strategy) == ("Orbit Ventures I", "draft", "growth")
-    assert (saved.target_size, saved.carry_rate, saved.management_fee_rate) == (
-        Decimal("5000000"),
-        Decimal("0.2"),
-        Decimal("0.02"),
+    assert (saved.status, saved.management_fee_rate, saved.management_fee_step_down_rate) == (
+        "draft",
+        D("0.02"),
+        D("0.015"),
     )
-    assert (
-        saved.management_fee_basis,
-        saved.management_fee_step_down_rate,
-        saved.investment_period_end,
-    ) == ("invested", Decimal("0.015"), period_end)
-    assert f"Edit {saved.name}" in [t.value for t in at.title]
-    # The draft's form shows the stored fee terms back, as percentages.
-    assert at.selectbox(key=f"pool-{saved.id}-management_fee_basis").value == "invested"
     assert at.text_input(key=f"pool-{saved.id}-management_fee_step_down_rate").value == "1.5"
 
-    # Edit the draft, then open it: the terms freeze except the close date.
-    fill(at, f"pool-{saved.id}", {"name": "Orbit Ventures I (final)"})
-    at = button(at, "Save draft").click().run()
-    assert pools_of(uow_factory, boss.user_id)[0].name == "Orbit Ventures I (final)"
-    at = button(at, "Open for commitments").click().run()
-    assert any("open for commitments" in s for s in successes(at)), successes(at)
+    # A second tab on the same draft, left open while the first opens the pool.
+    other = goto(logged_in(boss.username), FORM, edit_pool_id=saved.id)
+    asked = question(at, f"open-{saved.id}")
+    assert asked.startswith(f"Open {saved.name} for commitments?"), asked
+    assert "terms are fixed" in asked and "cannot go back to draft" in asked
+    assert pools_of(uow_factory, boss.user_id)[0].status == "draft", "asking changed nothing"
+    at.button(key=f"open-{saved.id}-yes").click().run()
+    assert f"{saved.name} is open for commitments." in successes(at)
     assert pools_of(uow_factory, boss.user_id)[0].status == "open"
     assert at.text_input(key=f"pool-{saved.id}-name").disabled
+
+    fill(other, f"pool-{saved.id}", {"name": "Renamed in a stale tab"})
+    other = button(other, "Save draft").click().run()
+    assert any("changed since the page was shown" in e for e in errors(other)), errors(other)
+    assert pools_of(uow_factory, boss.user_id)[0].name == saved.name
+
     version = pools_of(uow_factory, boss.user_id)[0].version
-    later = date.today() + timedelta(days=200)
+    later = clock.today() + timedelta(days=200)
     at.date_input(key=f"pool-{saved.id}-close_date").set_value(later)
     at = button(at, "Save close date").click().run()
     assert "Close date saved." in successes(at)
     [moved] = pools_of(uow_factory, boss.user_id)
-    assert moved.close_date == later
-    assert moved.version == version + 1  # live views of the pool see the new date
+    assert (moved.close_date, moved.version) == (later, version + 1)
 
 
-# --- commitments -------------------------------------------------------------------------------------
+# --- my pools ----------------------------------------------------------------------------------------
 
 
-def test_accept_scale_down_and_reject_commitments_then_close(make: Any, uow_factory: Any) -> None:
-    pool_id, boss = make.pool()
-    full, _ = make.commitment(pool_id, amount="100000")
-    scaled, _ = make.commitment(pool_id, amount="200000")
-    refused, _ = make.commitment(pool_id, amount="50000")
-    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
-    assert "Pending (3)" in page_text(at)
-
-    at = button(at, "Accept").click().run()  # the first card: accepted in full
-    assert any("Accepted 100,000.00 USD" in s for s in successes(at)), successes(at)
-    at.text_input(key=f"amt-{scaled}").input("250000")  # above what was asked: refused, nothing written
-    at = at.button(key=f"accept-{scaled}").click().run()
-    assert any("amount: cannot be above what the investor asked for" in e for e in errors(at))
-    at.text_input(key=f"amt-{scaled}").input("150000")
-    at = at.button(key=f"accept-{scaled}").click().run()
-    assert any("scaled down from 200,000.00 USD" in s for s in successes(at)), successes(at)
-    at = at.button(key=f"reject-{refused}").click().run()
-    assert any("Rejected" in s for s in successes(at))
-    with uow_factory() as uow:
-        rows = dict(
-            uow.session.execute(
-                select(Commitment.id, Commitment.amount_accepted).where(Commitment.pool_id == pool_id)
-            ).all()
-        )
-        status = dict(
-            uow.session.execute(
-                select(Commitment.id, Commitment.status).where(Commitment.pool_id == pool_id)
-            ).all()
-        )
-    assert rows[full] == Decimal("100000") and rows[scaled] == Decimal("150000") and rows[refused] is None
-    assert status[refused] == "rejected"
-    assert "Pending (0)" in page_text(at)
-
-    at = button(at, "Close the pool to new commitments").click().run()
-    assert any("closed" in s for s in successes(at))
-    with uow_factory() as uow:
-        assert pools.load_pool(uow, pool_id).status == "closed"
-
-
-def test_scale_all_down_to_fit_the_hard_cap_with_a_real_worker(
-    make: Any, uow_factory: Any, worker: Any
+def test_my_pools_keep_their_order_show_one_money_format_and_close_after_confirming(
+    make: Any, uow_factory: Any
 ) -> None:
-    pool_id, boss = make.pool(
-        target_size="1000000", hard_cap="1000000", min_ticket="10000", max_ticket="600000"
-    )
-    asked = {make.commitment(pool_id, amount=a)[0]: Decimal(a) for a in ("500000", "400000", "300000.01")}
-    make.commitment(pool_id, amount="100000", accept_as=boss)
-    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
-    at = button(at, "Preview scale-down").click().run()
-    expected = scale_down(asked, Decimal("900000"), Decimal("10000"), Decimal("0.01"))
-    assert "to accept 900,000.00 USD" in page_text(at)
-    with uow_factory() as uow:  # previewing wrote nothing
-        assert (
-            uow.session.execute(
-                select(func.count())
-                .select_from(Commitment)
-                .where(Commitment.pool_id == pool_id, Commitment.status == "pending")
-            ).scalar_one()
-            == 3
-        )
-    at = button(at, "Confirm and accept these amounts").click().run()
-    assert not errors(at), errors(at)
-    at = rerun_until(
-        at, lambda a: "The scaled-down commitments are accepted." in successes(a), what="the settlement"
-    )
+    boss = make.user("fund_manager")
+    empty, _ = make.pool(boss, name="Harbor Fund")
+    raising, _ = make.pool(boss, name="Raising Fund")
+    make.commitment(raising, amount="120000", accept_as=boss)
+    draft, _ = make.pool(boss, status="draft", name="Draft Fund")
+    at = logged_in(boss.username)
+    order = ["Draft Fund", "Raising Fund", "Harbor Fund"]  # newest first
+    assert [s.value for s in at.subheader] == order
+    text = page_text(at)
+    assert "Committed $120,000.00 of a $1,000,000.00 target (hard cap $1,500,000.00)" in text
+    assert "1 investor" in text and "120.00K" not in text and "0.12M" not in text
+
+    asked = question(at, f"close-{empty}")
+    assert asked.startswith("Close Harbor Fund with $0.00 committed by 0 investors"), asked
+    assert "capital can only be called from the commitments accepted" in asked
+    assert "cannot be reopened" in asked
+    at.button(key=f"close-{empty}-yes").click().run()
+    assert any("Harbor Fund is closed with $0.00 committed" in s for s in successes(at)), successes(at)
+    asked = confirm(at, f"open-{draft}")
+    assert "terms are fixed" in asked
+    assert any("Draft Fund is open for commitments." in s for s in successes(at))
     with uow_factory() as uow:
-        accepted = dict(
-            uow.session.execute(
-                select(Commitment.id, Commitment.amount_accepted).where(Commitment.id.in_(list(asked)))
-            ).all()
-        )
-    assert accepted == expected
-    assert sum(expected.values()) == Decimal("900000")
-
-
-# --- capital calls -----------------------------------------------------------------------------------
-
-
-def closed_pool(
-    make: Any, amounts: tuple[str, ...] = ("100000", "200000", "300000.33")
-) -> tuple[int, Any, list]:
-    pool_id, boss = make.pool(hard_cap="2000000")
-    investors = [make.commitment(pool_id, amount=a, accept_as=boss)[1] for a in amounts]
-    with make.uow_factory() as uow:
-        pools.close_pool(boss, uow, pool_id)
-    return pool_id, boss, investors
-
-
-def test_issue_a_capital_call_and_see_it_reach_done_with_a_real_worker(
-    make: Any, uow_factory: Any, worker: Any
-) -> None:
-    pool_id, boss, investors = closed_pool(make)
-    at = goto(logged_in(boss.username), CALLS, manager_pool_id=pool_id)
-    # A bad percentage is refused with the field named, and nothing is written.
-    at.text_input(key="call-value").input("a lot")
-    at.text_input(key="call-purpose").input("Series A")
-    at = button(at, "Preview the call").click().run()
-    assert any("percent: is not a number" in e for e in errors(at)), errors(at)
-
-    at.text_input(key="call-value").input("33.33")
-    at = button(at, "Preview the call").click().run()
-    assert not errors(at), errors(at)
-    preview = at.session_state["_call_preview"]
-    assert preview.total == Decimal("199980.11")
-    assert sum(line.amount for line in preview.lines) == preview.total
-    assert "199,980.11 USD" in page_text(at)
-    with uow_factory() as uow:
-        assert not uow.session.execute(select(CapitalCall.id).where(CapitalCall.pool_id == pool_id)).first()
-
-    at = button(at, "Issue this call").click().run()
-    assert not errors(at), errors(at)
-    at = rerun_until(
-        at, lambda a: "The capital call is posted to every investor." in successes(a), what="the call to post"
-    )
-    with uow_factory() as uow:
-        [(call_id, call_status, call_amount)] = uow.session.execute(
-            select(CapitalCall.id, CapitalCall.status, CapitalCall.amount).where(
-                CapitalCall.pool_id == pool_id
-            )
-        ).all()
-        items = dict(
-            uow.session.execute(
-                select(CallItem.investor_id, CallItem.amount_due).where(CallItem.call_id == call_id)
-            ).all()
-        )
-        item_ids = dict(
-            uow.session.execute(
-                select(CallItem.investor_id, CallItem.id).where(CallItem.call_id == call_id)
-            ).all()
-        )
-    assert call_status == "issued" and call_amount == preview.total
-    assert items == {line.investor_id: line.amount for line in preview.lines}
-    [called] = [m for m in at.metric if m.label == "Called (USD)"]
-    assert (called.value, called.help) == ("199.98K", "199,980.11 USD")
-
-    # Record a payment for one investor, in part, and see it reach done too.
-    at = at.radio(key="calls-view").set_value("Calls and payments").run()
-    assert [b.label for b in at.get("download_button")] == [
-        "Download the call notice (CSV, one row per investor)"
-    ]
-    target = next(line for line in preview.lines if line.investor_id == investors[1].user_id)
-    chooser = at.selectbox(key="pay-item")
-    assert any(investors[1].username in option for option in chooser.options)
-    chooser.set_value(item_ids[investors[1].user_id])  # the options are call item ids
-    at.text_input(key="pay-amount").input("1000.50")
-    at.text_input(key="pay-reference").input("WIRE-77")
-    at = button(at, "Record the payment").click().run()
-    assert not errors(at), errors(at)
-    at = rerun_until(at, lambda a: "Payment recorded." in successes(a), what="the payment to post")
-    with uow_factory() as uow:
-        paid = positions.investor_positions(uow.session, pool_id)[target.investor_id].paid_in
-    assert paid == Decimal("1000.50")
-
-    # The call notice: what the download button hands the browser when clicked, one row per investor.
-    with deferred_downloads() as downloads:
-        at.run()
-    [notice] = at.get("download_button")
-    assert notice.proto.deferred_file_id in downloads, "the CSV is made on click, by the page's callable"
-    data = downloads[notice.proto.deferred_file_id]()
-    rows = {
-        int(row["investor_id"]): row
-        for row in csv.DictReader(io.StringIO(data if isinstance(data, str) else data.decode()))
-    }
-    assert {i: Decimal(row["amount_due"]) for i, row in rows.items()} == items
-    row = rows[investors[1].user_id]
-    assert (row["call_id"], row["purpose"], row["currency"]) == (str(call_id), "Series A", "USD")
-    assert (row["investor_name"], row["status"]) == (f"Test {investors[1].username}", "partially_paid")
-    assert (Decimal(row["amount_due"]), Decimal(row["amount_paid"]), Decimal(row["outstanding"])) == (
-        target.amount,
-        Decimal("1000.50"),
-        target.amount - Decimal("1000.50"),
-    )
-    assert Decimal(row["commitment"]) == Decimal("200000")
-
-
-# --- distributions -----------------------------------------------------------------------------------
-
-
-def test_preview_and_confirm_a_distribution_summing_exactly_to_the_proceeds(
-    make: Any, uow_factory: Any, worker: Any
-) -> None:
-    pool_id, boss, _ = closed_pool(make)
-    # Capital paid in 400 days ago: a preferred return has accrued, so every tier of the waterfall is reached.
-    called_on = date.today() - timedelta(days=400)
-    run_op(
-        make,
-        boss,
-        pool_id,
-        "capital_call",
-        {
-            "percent": "50",
-            "purpose": "invest",
-            "call_date": called_on.isoformat(),
-            "due_date": (called_on + timedelta(days=10)).isoformat(),
-        },
-    )
-    with uow_factory() as uow:
-        items = uow.session.execute(
-            select(CallItem.id, CallItem.amount_due).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
-        ).all()
-    for item_id, amount in items:
-        payment = {"call_item_id": item_id, "amount": str(amount), "reference": "W"}
-        run_op(make, boss, pool_id, "payment", {**payment, "paid_on": called_on.isoformat()})
-    run_op(make, boss, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "250000"})
-    run_op(
-        make,
-        boss,
-        pool_id,
-        "investment",
-        {"action": "exit", "company": "Acme", "amount": "410000.17", "cost": "250000"},
-    )
-    proceeds = Decimal("400000.01")
-
-    at = goto(logged_in(boss.username), DISTRIBUTIONS, manager_pool_id=pool_id)
-    at.text_input(key="dist-proceeds").input("99999999")
-    at = button(at, "Preview the waterfall").click().run()
-    assert any(e.startswith("proceeds:") and "more than the pool's cash" in e for e in errors(at)), errors(at)
-
-    at.text_input(key="dist-proceeds").input(str(proceeds))
-    at.text_input(key="dist-memo").input("Acme exit")
-    at = button(at, "Preview the waterfall").click().run()
-    assert not errors(at), errors(at)
-    preview = at.session_state["_distribution_preview"]
-    assert sum(line.share for line in preview.lines) == proceeds
-    assert sum(line.lp + line.gp for line in preview.lines) == proceeds
-    assert sum(t.total for t in preview.tiers) == proceeds
-    assert {m.label for m in at.metric} >= {"To investors (USD)", "Carried interest (USD)"}
-    # The waterfall chart: each tier a step (the profit split as its LP and GP parts), then the total.
-    [chart] = at.get("plotly_chart")
-    [trace] = json.loads(chart.proto.spec)["data"]
-    assert trace["type"] == "waterfall"
-    tiers = {t.tier: t for t in preview.tiers}
-    steps = [
-        ("Return of capital", tiers["return_of_capital"].total),
-        ("Preferred return", tiers["preferred_return"].total),
-        ("GP catch-up", tiers["catch_up"].total),
-        ("Profit split to LPs", tiers["split"].lp),
-        ("Carry to GP", tiers["split"].gp),
-        ("Proceeds", proceeds),
-    ]
-    assert trace["x"] == [label for label, _ in steps]
-    assert trace["measure"] == ["relative"] * 5 + ["total"]
-    assert trace["y"] == [float(amount) for _, amount in steps]  # float-ok: plotly's coordinates
-    assert trace["text"] == [money(amount, "USD") for _, amount in steps]
-    assert all(amount > 0 for _, amount in steps), steps  # every tier is reached: none drawn as zero
-    assert sum(amount for _, amount in steps[:-1]) == proceeds
-    with uow_factory() as uow:
-        before = positions.investor_positions(uow.session, pool_id)
-
-    at = button(at, "Confirm the distribution").click().run()
-    assert not errors(at), errors(at)
-    at = rerun_until(
-        at, lambda a: "The distribution is posted to every investor." in successes(a), what="the distribution"
-    )
-    with uow_factory() as uow:
-        after = positions.investor_positions(uow.session, pool_id)
-    got = {i: (after[i].distributed - before[i].distributed, after[i].carry - before[i].carry) for i in after}
-    assert got == {line.investor_id: (line.lp, line.gp) for line in preview.lines}
-    assert sum(lp + gp for lp, gp in got.values()) == proceeds
-    assert "Acme exit" in [str(v) for v in at.dataframe[-1].value["Memo"]]
-
-
-# --- my pools, portfolio, dashboard ------------------------------------------------------------------
-
-
-def nav_chart(at: Any) -> dict[str, dict[str, Any]]:
-    """The portfolio page's NAV history chart: its traces by name."""
-    [chart] = at.get("plotly_chart")
-    return {trace["name"]: trace for trace in json.loads(chart.proto.spec)["data"]}
-
-
-def test_record_a_valuation_through_the_form_and_see_it_on_the_nav_history(
-    make: Any, uow_factory: Any, worker: Any
-) -> None:
-    pool_id, boss, _ = closed_pool(make)
-    month_ago = (date.today() - timedelta(days=30)).isoformat()
-    due = (date.today() + timedelta(days=10)).isoformat()
-    run_op(
-        make,
-        boss,
-        pool_id,
-        "capital_call",
-        {"percent": "50", "purpose": "invest", "call_date": month_ago, "due_date": due},
-    )
-    with uow_factory() as uow:
-        items = uow.session.execute(
-            select(CallItem.id, CallItem.amount_due).join(CapitalCall).where(CapitalCall.pool_id == pool_id)
-        ).all()
-    for item_id, amount in items:
-        payment = {"call_item_id": item_id, "amount": str(amount), "reference": "W", "paid_on": month_ago}
-        run_op(make, boss, pool_id, "payment", payment)
-    buy = {"action": "buy", "company": "Acme", "amount": "250000", "date": month_ago}
-    run_op(make, boss, pool_id, "investment", buy)
-    paid_in = Decimal("300000.17")  # half of 600,000.33, to the cent
-
-    at = goto(logged_in(boss.username), PORTFOLIO, manager_pool_id=pool_id)
-    assert "No valuation yet." in page_text(at)
-    traces = nav_chart(at)
-    assert "Marks" not in traces
-    assert traces["NAV"]["y"][-1] == float(paid_in)  # float-ok: plotly's coordinates
-
-    at.text_input(key="val-value").input("400000")
-    at.text_input(key="val-note").input("Series B up-round")
-    at = button(at, "Record the valuation").click().run()
-    assert not errors(at), errors(at)
-    at = rerun_until(at, lambda a: "Valuation recorded." in successes(a), what="the valuation")
-    today = date.today().isoformat()
-    traces = nav_chart(at)
-    nav = traces["NAV"]
-    assert (str(nav["x"][-1])[:10], nav["y"][-1]) == (today, float(paid_in + 150000))  # float-ok
-    assert nav["y"][-2] == float(paid_in)  # float-ok: the NAV before the mark
-    marks = traces["Marks"]
-    assert [str(x)[:10] for x in marks["x"]] == [today]
-    assert (marks["y"], marks["text"]) == ([400000.0], ["Series B up-round"])
-    with uow_factory() as uow:
-        view = manager.portfolio(boss, uow, pool_id)
-    assert (view.portfolio_value, view.nav) == (Decimal("400000"), paid_in + 150000)
-    assert [m.help for m in at.metric if m.label == "NAV (USD)"] == [money(paid_in + 150000, "USD")]
+        statuses = {p: pools.load_pool(uow, p).status for p in (empty, draft, raising)}
+    assert statuses == {empty: "closed", draft: "open", raising: "open"}
+    assert [s.value for s in at.subheader] == order, "the cards keep their places after each act"
+    make.commitment(raising, amount="30000", accept_as=boss)
+    at.run()
+    assert [s.value for s in at.subheader] == order
 
 
 def test_my_pools_progress_is_live_without_a_page_run(
@@ -499,10 +221,6 @@ def test_my_pools_progress_is_live_without_a_page_run(
 ) -> None:
     boss = make.user("fund_manager")
     open_id, _ = make.pool(boss, name="Live Fund")
-    closed_id, _, _ = closed_pool(make)
-    with uow_factory() as uow:  # hand the closed pool to the same manager for this page
-        uow.session.get(Pool, closed_id).manager_id = boss.user_id
-        uow.commit()
     make.commitment(open_id, amount="120000", accept_as=boss)
     reads: list[int] = []
     my_pools = manager.my_pools
@@ -514,51 +232,341 @@ def test_my_pools_progress_is_live_without_a_page_run(
     monkeypatch.setattr(manager, "my_pools", counted)
     at = logged_in(boss.username)
     live = run_recording_live_fragments(at)
-    assert "My pools" in [t.value for t in at.title]
-    assert len(live) == 1 and 0 < next(iter(live.values())) <= 5, live  # one live part, every few seconds
-    text = page_text(at)
-    assert "Live Fund" in [s.value for s in at.subheader]
-    assert "committed 120,000.00 USD of target 1,000,000.00 USD (hard cap 1,500,000.00 USD)" in text
-    assert "pending 0.00 USD" in text
-    assert {m.label for m in at.metric} >= {"Called (USD)", "Paid-in (USD)", "NAV (USD)", "Net IRR", "TVPI"}
-
-    # Nothing changed: the timer's rerun polls the versions and reads no pool.
+    assert len(live) == 1 and 0 < next(iter(live.values())) <= 5, live
+    assert "pending $0.00" in page_text(at)
     reads.clear()
     at = tick_fragments(at, list(live))
-    assert reads == [] and "pending 0.00 USD" in page_text(at)
-    # Another investor commits: the next tick of the fragment alone shows it; the page itself
-    # did not run (its title, drawn outside the fragment, is not among this run's elements).
+    assert reads == [] and "pending $0.00" in page_text(at)  # nothing moved: no pool re-read
     make.commitment(open_id, amount="30000")
     at = tick_fragments(at, list(live))
-    assert "My pools" not in [t.value for t in at.title]
-    assert "pending 30,000.00 USD" in page_text(at), page_text(at)
-    assert reads == [1]
-    # Moving the open pool's close date shows the same way (the move bumps the pool's version).
-    later = date.today() + timedelta(days=123)
+    assert "My pools" not in [t.value for t in at.title]  # the fragment alone ran
+    assert "pending $30,000.00" in page_text(at) and reads == [1]
+    later = clock.today() + timedelta(days=123)
     with uow_factory() as uow:
         current = {f: getattr(pools.get_pool(boss, uow, open_id), f) for f in pools.TERM_FIELDS}
         pools.update_pool_terms(boss, uow, open_id, {**current, "close_date": later})
     at = tick_fragments(at, list(live))
-    assert f"closes {later:%d %b %Y}" in page_text(at), page_text(at)
-
-    at.run()  # and the page's next full run is the whole page again
-    assert "My pools" in [t.value for t in at.title]
+    assert f"closes {later.isoformat()}" in page_text(at)
 
 
-def test_the_other_pool_pages_render(make: Any, uow_factory: Any) -> None:
-    boss = make.user("fund_manager")
-    closed_id, _, _ = closed_pool(make)
+# --- commitments -------------------------------------------------------------------------------------
+
+
+def test_accept_scaled_down_and_reject_commitments_each_after_confirming(make: Any, uow_factory: Any) -> None:
+    pool_id, boss = make.pool()
+    full, first = make.commitment(pool_id, amount="100000")
+    scaled, _ = make.commitment(pool_id, amount="200000")
+    refused, third = make.commitment(pool_id, amount="50000")
+    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
+    assert "Pending (3)" in page_text(at)
+    other = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
+
+    asked = confirm(at, f"accept-{full}")
+    assert asked.startswith(f"Accept $100,000.00 from Test {first.username} (asked $100,000.00)?"), asked
+    assert f"Accepted $100,000.00 from Test {first.username}." in successes(at)
+    at.text_input(key=f"amt-{scaled}").input("1e5").run()
+    assert any("Amount must be written out in digits" in e for e in errors(at)), errors(at)
+    assert at.button(key=f"accept-{scaled}-ask").disabled
+    at.text_input(key=f"amt-{scaled}").input("250000").run()
+    confirm(at, f"accept-{scaled}")
+    assert any("Amount cannot be above what the investor asked for" in e for e in errors(at)), errors(at)
+    at.text_input(key=f"amt-{scaled}").input("150000").run()
+    asked = confirm(at, f"accept-{scaled}")
+    assert "Accept $150,000.00" in asked
+    assert any("(scaled down from $200,000.00)" in s for s in successes(at)), successes(at)
+
+    # The other tab asked to accept the commitment this one then rejects: its answer decides nothing.
+    question(other, f"accept-{refused}")
+    asked = confirm(at, f"reject-{refused}")
+    assert asked.startswith(f"Reject Test {third.username}'s commitment of $50,000.00?"), asked
+    other.button(key=f"accept-{refused}-yes").click().run()
+    assert not [b for b in other.button if b.key == f"accept-{refused}-yes"]
     with uow_factory() as uow:
-        uow.session.get(Pool, closed_id).manager_id = boss.user_id
-        uow.commit()
-    at = logged_in(boss.username)
-    due = (date.today() + timedelta(days=10)).isoformat()
-    run_op(make, boss, closed_id, "capital_call", {"percent": "50", "purpose": "invest", "due_date": due})
-    for page in ("pages/manager_portfolio.py", "pages/manager_dashboard.py", CALLS, DISTRIBUTIONS):
-        at = goto(at, page, manager_pool_id=closed_id)
-        assert not errors(at), (page, errors(at))
-    at = goto(at, "pages/manager_dashboard.py", manager_pool_id=closed_id)
+        rows = {
+            c.id: (c.status, c.amount_accepted)
+            for c in uow.session.execute(select(Commitment).where(Commitment.pool_id == pool_id)).scalars()
+        }
+    assert rows == {
+        full: ("accepted", D("100000")),
+        scaled: ("accepted", D("150000")),
+        refused: ("rejected", None),
+    }
+    at.run()
+    assert "Pending (0)" in page_text(at)
+    assert metrics(at)["Committed"] == money(journal_figures(uow_factory, pool_id)["commitment"])
+
+    asked = confirm(at, f"close-{pool_id}")
+    assert "with $250,000.00 committed by 2 investors" in asked
     with uow_factory() as uow:
-        expected = manager.dashboard(boss, uow, closed_id)
-    assert [m.help for m in at.metric if m.label == "Called (USD)"] == [money(expected.called, "USD")]
+        assert pools.load_pool(uow, pool_id).status == "closed"
+
+
+def test_scale_all_down_to_fit_the_hard_cap_with_a_real_worker(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    pool_id, boss = make.pool(
+        target_size="1000000", hard_cap="1000000", min_ticket="10000", max_ticket="600000"
+    )
+    asked_for = {make.commitment(pool_id, amount=a)[0]: D(a) for a in ("500000", "400000", "300000.01")}
+    make.commitment(pool_id, amount="100000", accept_as=boss)
+    at = goto(logged_in(boss.username), COMMITMENTS, manager_pool_id=pool_id)
+    at = button(at, "Preview scale-down").click().run()
+    expected = scale_down(asked_for, D("900000"), D("10000"), D("0.01"))
+    assert "to accept $900,000.00" in page_text(at)
+    asked = confirm(at, "scale-down")
+    assert "Accept 3 commitments for $900,000.00 in all" in asked
+    at = done_with(at, "3 commitments accepted for $900,000.00", "the settlement")
+    with uow_factory() as uow:
+        accepted = dict(
+            uow.session.execute(
+                select(Commitment.id, Commitment.amount_accepted).where(Commitment.id.in_(list(asked_for)))
+            ).all()
+        )
+    assert accepted == expected and sum(expected.values()) == D("900000")
+    assert journal_figures(uow_factory, pool_id)["commitment"] == D("1000000")
+
+
+# --- capital calls -----------------------------------------------------------------------------------
+
+
+def test_issue_a_capital_call_after_confirming_it(make: Any, uow_factory: Any, worker: Any) -> None:
+    fund = Fund(make, age=30)
+    at = goto(logged_in(fund.manager.username), CALLS, manager_pool_id=fund.pool_id)
+    form = "capital-call-0"
+    today = clock.today()
+    assert at.date_input(key=f"{form}-due").value == calls.default_due_date(today)
+    at.date_input(key=f"{form}-date").set_value(today - timedelta(days=3)).run()
+    assert at.date_input(key=f"{form}-due").value == calls.default_due_date(today - timedelta(days=3))
+    # Bounds the service enforces show as messages naming the field, every one of a form at once.
+    at.text_input(key=f"{form}-value").input("abc")
+    at = button(at, "Preview the call").click().run()
+    assert any("Percentage is not a number" in e for e in errors(at)), errors(at)
+    assert any("Purpose is required" in e for e in errors(at)), errors(at)
+    at.text_input(key=f"{form}-purpose").input("Series A")
+    at.text_input(key=f"{form}-value").input("0.0000001")
+    at = button(at, "Preview the call").click().run()
+    assert any("Percentage would call" in e and "larger percentage" in e for e in errors(at)), errors(at)
+    at.radio(key=f"{form}-mode").set_value("An amount").run()
+    at.text_input(key=f"{form}-value").input("1e5")
+    at = button(at, "Preview the call").click().run()
+    assert any("Amount must be written out in digits" in e for e in errors(at)), errors(at)
+    with uow_factory() as uow:
+        assert not uow.session.execute(
+            select(CapitalCall.id).where(CapitalCall.pool_id == fund.pool_id)
+        ).first()
+
+    at.radio(key=f"{form}-mode").set_value("A percentage of commitments").run()
+    at.text_input(key=f"{form}-value").input("33.33")
+    at = button(at, "Preview the call").click().run()
+    assert not errors(at), errors(at)
+    assert "**Capital call 1 (Series A)**: $199,980.00 from 3 investors" in page_text(at)
+    asked = confirm(at, "capital-call")
+    due = calls.default_due_date(today - timedelta(days=3)).isoformat()
+    assert asked.startswith(f"Issue Capital call 1 (Series A) for $199,980.00 to 3 investors, due {due}?")
+    assert "cannot be withdrawn" in asked
+    at = done_with(at, "Capital call 1 (Series A) is issued", "the call to post")
+    # The form is empty again.
+    assert (
+        at.text_input(key="capital-call-1-value").value == ""
+        and at.text_input(key="capital-call-1-purpose").value == ""
+    )
+    with uow_factory() as uow:
+        [(call_id, status, amount, call_date)] = uow.session.execute(
+            select(CapitalCall.id, CapitalCall.status, CapitalCall.amount, CapitalCall.call_date).where(
+                CapitalCall.pool_id == fund.pool_id
+            )
+        ).all()
+        dues = dict(
+            uow.session.execute(
+                select(CallItem.investor_id, CallItem.amount_due).where(CallItem.call_id == call_id)
+            ).all()
+        )
+    assert (status, amount, call_date) == ("issued", D("199980"), today - timedelta(days=3))
+    assert sum(dues.values()) == amount
+    fig = journal_figures(uow_factory, fund.pool_id)
+    assert metrics(at)["Called"] == money(fig["called"]) == money(amount)
+
+    # The call book names it and shows its status; the notice downloads as CSV, one row per investor.
+    at = at.radio(key="calls-view").set_value("Calls and payments").run()
+    book = at.dataframe[0].value
+    assert (list(book["Capital call"]), list(book["Status"])) == (["Capital call 1 (Series A)"], ["Issued"])
+    with deferred_downloads() as downloads:
+        at.run()
+    [notice] = at.get("download_button")
+    data = downloads[notice.proto.deferred_file_id]()
+    rows = list(csv.DictReader(io.StringIO(data if isinstance(data, str) else data.decode())))
+    assert {int(r["investor_id"]): D(r["amount_due"]) for r in rows} == dues
+    assert {(r["call"], r["due_date"], r["status"]) for r in rows} == {("1", due, "open")}
+    assert all(r["amount_due"] == f"{D(r['amount_due']):.2f}" for r in rows)
+
+    # By investor: unfunded is what is committed and not yet called (ILPA), per investor.
+    at = at.radio(key="calls-view").set_value("By investor").run()
+    balances = at.dataframe[0].value
+    for investor in fund.investors:
+        mine = journal_figures(uow_factory, fund.pool_id, investor_id=investor.user_id)
+        row = balances[balances["Investor"] == f"Test {investor.username}"].iloc[0]
+        assert (row["Unfunded"], row["Outstanding"]) == (
+            mine["commitment"] - mine["called"],
+            mine["outstanding"],
+        )
+
+
+# --- distributions -----------------------------------------------------------------------------------
+
+
+def test_distribute_after_confirming_the_previewed_waterfall(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    fund = Fund(make, age=500)
+    fund.call("50", fund.day(10))
+    fund.pay_call(1, fund.day(12))
+    fund.invest(fund.day(20), "Acme", "250000")
+    fund.exit(fund.day(450), "Acme", "410000.17")
+    proceeds = D("400000.01")
+    at = goto(logged_in(fund.manager.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    at.text_input(key="distribution-0-proceeds").input("99999999")
+    at = button(at, "Preview the waterfall").click().run()
+    assert any(e.startswith("Proceeds ") and "more than the pool's cash" in e for e in errors(at)), errors(at)
+    at.text_input(key="distribution-0-proceeds").input(str(proceeds))
+    at.text_input(key="distribution-0-memo").input("Acme exit")
+    at = button(at, "Preview the waterfall").click().run()
+    assert not errors(at), errors(at)
+    [chart] = at.get("plotly_chart")
+    [trace] = json.loads(chart.proto.spec)["data"]
+    assert trace["type"] == "waterfall" and trace["x"][-1] == "Proceeds"
+    assert sum(D(str(y)) for y in trace["y"][:-1]) == proceeds  # float-ok: plotly's coordinates sum back
+    lp, gp = metrics(at)["To investors"], metrics(at)["Carried interest"]
+    before = journal_figures(uow_factory, fund.pool_id)
+    asked = confirm(at, "distribution")
+    assert asked.startswith(
+        f"Distribute {money(proceeds)} on {clock.today().isoformat()} (Acme exit): {lp} to 3 investors and {gp} of carried interest"
+    )
+    assert "exactly as in the waterfall above" in asked
+    at = done_with(at, "Distributed $400,000.01", "the distribution")
+    after = journal_figures(uow_factory, fund.pool_id)
+    assert money(after["distributions"] - before["distributions"]) == lp
+    assert money(after["carried_interest"] - before["carried_interest"]) == gp
+    assert after["cash"] == before["cash"] - proceeds
+    past = at.dataframe[-1].value
+    assert list(past["Memo"]) == ["Acme exit"]
+    assert past["To investors"][0] + past["Carry"][0] == proceeds
+    assert at.text_input(key="distribution-1-proceeds").value == ""
+
+
+# --- portfolio ---------------------------------------------------------------------------------------
+
+
+def test_buy_value_and_exit_through_the_forms_then_nav_is_cash_plus_holdings_at_their_marks(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    fund = Fund(make, age=200)
+    fund.call("50", fund.day(10))
+    fund.pay_call(1, fund.day(12))  # 300,000 in cash
+    fund.invest(fund.day(20), "Beta", "50000")
+    at = goto(logged_in(fund.manager.username), PORTFOLIO, manager_pool_id=fund.pool_id)
+
+    at.text_input(key="investment-0-company").input("Acme")
+    at.text_input(key="investment-0-amount").input("200000").run()
+    asked = confirm(at, "investment")
+    assert asked.startswith(f"Invest $200,000.00 in Acme on {clock.today().isoformat()}?"), asked
+    at = done_with(at, "Investment recorded: $200,000.00 in Acme", "the investment")
+    assert at.text_input(key="investment-1-company").value == ""
+
+    acme = fund.company("Acme")
+    [holding] = [s for s in at.selectbox if s.key == "valuation-0-company"]
+    assert holding.value is None
+    holding.set_value(acme).run()
+    at.text_input(key="valuation-0-value").input("260000").run()
+    asked = confirm(at, "valuation")
+    assert "Value Acme at $260,000.00" in asked and "NAV moves by $60,000.00" in asked, asked
+    at = done_with(at, "Valuation recorded: Acme at $260,000.00", "the valuation")
+    assert metrics(at)["Portfolio value"] == money(D("310000"))
+
+    at.selectbox(key="exit-0-company").set_value(acme).run()
+    at.text_input(key="exit-0-proceeds").input("400000").run()
+    asked = confirm(at, "exit")
+    assert "cost $200,000.00, valued $260,000.00" in asked and "$200,000.00 is realized" in asked, asked
+    assert "NAV moves by $140,000.00" in asked
+    at = done_with(at, "Exit recorded: Acme sold for $400,000.00, realized gain $200,000.00", "the exit")
+
+    fig = journal_figures(uow_factory, fund.pool_id)
+    shown = metrics(at)
+    assert shown["Cash"] == money(fig["cash"]) == money(D("450000"))
+    assert shown["Portfolio value"] == money(fig["portfolio_value"]) == money(D("50000"))  # Beta at cost
+    assert shown["Unrealized"] == money(D(0)) and shown["Realized"] == money(D("200000"))
+    assert shown["NAV"] == money(fig["cash"] + fig["portfolio_value"]) == money(fig["nav"])
+    held, exits = at.dataframe[0].value, at.dataframe[1].value
+    assert list(held["Company"]) == ["Beta"] and list(held["Value"]) == [D("50000")]
+    assert list(exits["Company"]) == ["Acme"] and list(exits["Realized gain"]) == [D("200000")]
+    assert (
+        list(exits["Proceeds"]) == [D("400000")]
+        and str(exits["Exited on"][0])[:10] == clock.today().isoformat()
+    )
+    # The exited company is no longer offered to value or to sell.
+    assert not [o for o in at.selectbox(key="valuation-1-company").options if o.startswith("Acme")]
+    nav = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}["NAV"]
+    assert D(str(nav["y"][-1])) == fig["nav"]
+
+
+def test_charge_a_management_fee_after_previewing_it(make: Any, uow_factory: Any, worker: Any) -> None:
+    fund = Fund(make, age=200)
+    at = goto(logged_in(fund.manager.username), PORTFOLIO, manager_pool_id=fund.pool_id)
+    start, end = fund.day(1), fund.day(183)
+    at.date_input(key="fee-0-start").set_value(start)
+    at.date_input(key="fee-0-end").set_value(end)
+    at = button(at, "Preview the fee").click().run()
+    assert not errors(at), errors(at)
+    fees = at.dataframe[-1].value
+    total = sum(fees["Fee"], D(0))
+    asked = confirm(at, "fee")
+    assert asked.startswith(f"Charge {money(total)} of management fees for {start} to {end} to 3 investors?")
+    at = done_with(at, f"Management fee charged: {money(total)}", "the fee")
+    assert journal_figures(uow_factory, fund.pool_id)["management_fees"] == total > 0
+
+
+# --- dashboard and the rest --------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_journal_entries_figures(make: Any, uow_factory: Any) -> None:
+    fund = Fund(make, age=400)
+    fund.call("50", fund.day(10))
+    fund.pay_call(1, fund.day(12))
+    fund.invest(fund.day(20), "Acme", "200000")
+    fund.mark(fund.day(200), "Acme", "300000")
+    fund.distribute(fund.day(300), "50000")
+    at = goto(logged_in(fund.manager.username), DASHBOARD, manager_pool_id=fund.pool_id)
+    fig = journal_figures(uow_factory, fund.pool_id)
+    shown = metrics(at)
+    for label, key in (
+        ("Committed", "commitment"),
+        ("Called", "called"),
+        ("Paid-in", "contributions"),
+        ("Outstanding", "outstanding"),
+        ("Unfunded", "unfunded"),
+        ("NAV", "nav"),
+        ("Distributed", "distributions"),
+    ):
+        assert shown[label] == money(fig[key]), label
+    tvpi = (fig["distributions"] + fig["nav"]) / fig["contributions"]
+    assert shown["TVPI"] == format.multiple(tvpi) and shown["Investors"] == "3"
+    assert shown["Net IRR"].endswith("%")
     assert len(at.get("plotly_chart")) == 3
+    capital = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert D(str(capital["Committed"]["y"][0])) == D("600000")  # committed before anything was called
+    for page in (CALLS, PORTFOLIO, DISTRIBUTIONS, POOLS):
+        at = goto(at, page, manager_pool_id=fund.pool_id)
+        assert not errors(at), (page, errors(at))
+        assert not any(c in page_text(at) for c in ("None", "nan", "0.00K"))
+
+
+def test_an_open_pools_calls_page_says_what_comes_first(make: Any) -> None:
+    pool_id, boss = make.pool()
+    at = goto(logged_in(boss.username), CALLS, manager_pool_id=pool_id)
+    assert any("Close the pool to new commitments before calling capital" in i.value for i in at.info)
+    with make.uow_factory() as uow:
+        assert (
+            uow.session.scalar(
+                select(func.count()).select_from(CapitalCall).where(CapitalCall.pool_id == pool_id)
+            )
+            == 0
+        )

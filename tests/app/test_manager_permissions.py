@@ -3,7 +3,7 @@ session state, or a direct service call. Other roles cannot open the manager's p
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import bcrypt
@@ -14,21 +14,43 @@ from streamlit.testing.v1 import AppTest
 from app.webapp import PAGES
 from core import operations
 from core.errors import PermissionDenied
-from core.services import commitments, manager, pools, users
+from core.services import (
+    calls,
+    commitments,
+    corrections,
+    distributions,
+    fees,
+    investments,
+    payments,
+    pools,
+    users,
+)
+from core.views import manager
 from db.models import CapitalCall, Journal, Operation
-from tests.app.manager_support import ROOT, TIMEOUT, errors, goto, logged_in, page_text
+from tests.app.manager_support import (
+    CORRECTIONS,
+    ROOT,
+    TIMEOUT,
+    errors,
+    goto,
+    logged_in,
+    page_text,
+    post,
+    with_corrections_page,
+)
 
-MANAGER_PAGES = [spec.path for spec in PAGES["fund_manager"]]
+MANAGER_PAGES = sorted({spec.path for spec in PAGES["fund_manager"]} | {CORRECTIONS})
 POOL_PAGES = [p for p in MANAGER_PAGES if p not in ("pages/manager_pools.py", "pages/manager_pool_form.py")]
 REFUSED = "only the pool's manager may do this"
 SECRET = "Secret Fund"
 
 
 @pytest.fixture(autouse=True)
-def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+def setup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         users, "hash_password", lambda p: bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()
     )
+    with_corrections_page(monkeypatch)
 
 
 @pytest.fixture
@@ -41,12 +63,15 @@ def world(make: Any) -> dict[str, Any]:
     pending_id, _ = make.commitment(pool_id, amount="50000")
     with make.uow_factory() as uow:
         pools.close_pool(owner, uow, pool_id)
-    due = (date.today() + timedelta(days=10)).isoformat()
-    with make.uow_factory() as uow:
-        call = operations.submit(
-            owner, uow, pool_id, "capital_call", {"percent": "10", "purpose": "x", "due_date": due}
-        )
-    operations.process(str(call.id), make.uow_factory)
+    call = post(
+        make.uow_factory,
+        date.today(),
+        calls.preview,
+        calls.issue,
+        owner,
+        pool_id,
+        {"percent": "10", "purpose": "x"},
+    )
     intruder = make.user("fund_manager")
     own_id, _ = make.pool(intruder, name="Intruder Fund")
     make.commitment(own_id, amount="100000", accept_as=intruder)
@@ -113,19 +138,27 @@ def test_ids_planted_in_session_state_are_refused(world: dict[str, Any], make: A
 def test_direct_service_calls_on_another_managers_pool_are_refused(world: dict[str, Any], make: Any) -> None:
     intruder, pool_id = world["intruder"], world["pool_id"]
     before = ledger_size(make)
-    due = (date.today() + timedelta(days=10)).isoformat()
     attempts = [
         (manager.managed_pool, (pool_id,)),
         (manager.commitment_book, (pool_id,)),
         (manager.scale_down_plan, (pool_id,)),
-        (manager.call_preview, (pool_id, {"percent": "10", "purpose": "x", "due_date": due})),
         (manager.call_book, (pool_id,)),
+        (manager.investor_balances, (pool_id,)),
         (manager.call_items, (world["call_id"],)),
+        (manager.call_payments, (world["call_id"],)),
         (manager.call_notice_csv, (world["call_id"],)),
         (manager.portfolio, (pool_id,)),
-        (manager.distribution_preview, (pool_id, {"proceeds": "1"})),
         (manager.distributions, (pool_id,)),
+        (manager.corrections_of, (pool_id,)),
         (manager.dashboard, (pool_id,)),
+        (manager.returns, (pool_id,)),
+        (calls.preview, (pool_id, {"percent": "10", "purpose": "x"})),
+        (distributions.preview, (pool_id, {"proceeds": "1"})),
+        (fees.preview, (pool_id, {"period_start": "2026-01-01", "period_end": "2026-02-01"})),
+        (investments.preview_investment, (pool_id, {"company": "X", "amount": "1"})),
+        (corrections.correctable, (pool_id,)),
+        (payments.read_statement, (world["call_id"], b"email,amount,reference,received_on\n")),
+        (pools.lifecycle, (pool_id,)),
         (pools.update_pool_terms, (pool_id, {"close_date": "2099-01-01"})),
         (pools.close_pool, (pool_id,)),
         (commitments.accept_commitment, (world["pending_id"],)),
@@ -134,15 +167,6 @@ def test_direct_service_calls_on_another_managers_pool_are_refused(world: dict[s
     for service, args in attempts:
         with make.uow_factory() as uow, pytest.raises(PermissionDenied):
             service(intruder, uow, *args)
-    for kind, payload in [
-        ("capital_call", {"percent": "10", "purpose": "x", "due_date": due}),
-        ("settle_commitment", {"commitments": [{"id": world["pending_id"], "amount": None}]}),
-        ("distribution", {"proceeds": "1"}),
-        ("valuation", {"value": "1"}),
-        ("investment", {"action": "buy", "company": "X", "amount": "1"}),
-    ]:
-        with make.uow_factory() as uow, pytest.raises(PermissionDenied):
-            operations.submit(intruder, uow, pool_id, kind, payload)
     with make.uow_factory() as uow, pytest.raises(PermissionDenied):
         operations.operation_status(intruder, uow, world["operation_id"])
     assert ledger_size(make) == before

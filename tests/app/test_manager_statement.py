@@ -11,11 +11,20 @@ import bcrypt
 import pytest
 from sqlalchemy import func, select
 
-from core import operations, positions
-from core.services import pools, users
-from core.verify import verify
-from db.models import CallItem, Operation
-from tests.app.manager_support import button, errors, goto, logged_in, real_worker, rerun_until, successes
+from core.services import calls, users
+from db.models import CallItem, Operation, Payment
+from tests.app.manager_support import (
+    Fund,
+    confirm,
+    errors,
+    goto,
+    journal_figures,
+    logged_in,
+    post,
+    real_worker,
+    rerun_until,
+    successes,
+)
 
 CALLS = "pages/manager_calls.py"
 
@@ -44,23 +53,19 @@ def upload(at: Any, content: str) -> Any:
 
 
 def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_factory: Any) -> None:
-    pool_id, boss = make.pool(hard_cap="2000000")
-    investors = [
-        make.commitment(pool_id, amount=a, accept_as=boss)[1] for a in ("100000", "200000", "300000")
-    ]
+    fund = Fund(make, age=30)
+    pool_id, boss, investors = fund.pool_id, fund.manager, fund.investors
+    call = post(
+        make.uow_factory,
+        date.today() - timedelta(days=2),
+        calls.preview,
+        calls.issue,
+        boss,
+        pool_id,
+        {"percent": "10", "purpose": "Q1"},
+    )
     with make.uow_factory() as uow:
-        pools.close_pool(boss, uow, pool_id)
-    with make.uow_factory() as uow:
-        call = operations.submit(
-            boss,
-            uow,
-            pool_id,
-            "capital_call",
-            {"percent": "10", "purpose": "Q1", "due_date": str(date.today() + timedelta(days=10))},
-        )
-    assert operations.process(str(call.id), make.uow_factory) == "done"
-    with make.uow_factory() as uow:
-        call_id = operations.operation_status(boss, uow, call.id).result["call_id"]
+        call_id = uow.session.get(Operation, call.id).result["call_id"]
     with uow_factory() as uow:
         due = dict(
             uow.session.execute(
@@ -78,18 +83,18 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
         f"email,amount,reference,received_on\n{first.username}@example.com,100.00,W-1,{date.today()}\n"
         f"nobody@example.com,5.00,W-2,{date.today()}\n",
     )
-    assert any("line 2 email" in e for e in errors(at)), errors(at)
+    assert any("Line 2: Email" in e for e in errors(at)), errors(at)
     # So does an overpayment, with the amount's field named.
     at = upload(at, f"email,amount\n{third.username}@example.com,1\n")
     assert any("needs a header with email" in e for e in errors(at)), errors(at)
     # A line without the day the bank received it (part of each payment's key) is refused too.
     at = upload(at, f"email,amount,reference,received_on\n{third.username}@example.com,1,W,\n")
-    assert any("line 1 received_on" in e for e in errors(at)), errors(at)
+    assert any("Line 1: Received on" in e for e in errors(at)), errors(at)
     at = upload(
         at,
         f"email,amount,reference,received_on\n{third.username}@example.com,{due[third.user_id] + 1},W,{date.today()}\n",
     )
-    assert any("line 1 amount" in e and "outstanding" in e for e in errors(at)), errors(at)
+    assert any("Line 1: Amount" in e and "outstanding" in e for e in errors(at)), errors(at)
     assert payments(uow_factory, pool_id) == 0
 
     statement = (
@@ -99,34 +104,39 @@ def test_a_bank_statement_becomes_one_payment_operation_per_line(make: Any, uow_
     )
     at = upload(at, statement)
     assert not errors(at), errors(at)
-    record = button(at, f"Record 2 payments ({Decimal('2500.25') + due[third.user_id]:,.2f} USD)")
+    total = Decimal("2500.25") + due[third.user_id]
+    assert any(b.label == f"Record 2 payments (${total:,.2f})" for b in at.button)
     with real_worker():
-        at = record.click().run()
+        asked = confirm(at, "statement")
+        assert f"Record 2 payments for ${total:,.2f} in all against Capital call 1 (Q1)" in asked
         assert not errors(at), errors(at)
         at = rerun_until(
-            at, lambda a: "Every payment of the statement is posted." in successes(a), what="the statement"
+            at,
+            lambda a: any("Every payment of the statement is posted" in s for s in successes(a)),
+            what="the statement",
         )
     assert payments(uow_factory, pool_id) == 2
     # The recorded statement has left the uploader: it is not offered (nor refused) again.
     assert not at.get("file_uploader")[0].value and not errors(at), errors(at)
+    assert journal_figures(uow_factory, pool_id, investor_id=first.user_id)["contributions"] == Decimal(
+        "2500.25"
+    )
+    assert (
+        journal_figures(uow_factory, pool_id, investor_id=third.user_id)["contributions"]
+        == due[third.user_id]
+    )
     with uow_factory() as uow:
-        held = positions.investor_positions(uow.session, pool_id)
-        assert verify(uow.session).ok
         references = sorted(
-            uow.session.execute(
-                select(Operation.payload["reference"].astext).where(
-                    Operation.kind == "payment", Operation.pool_id == pool_id
-                )
-            ).scalars()
+            uow.session.execute(select(Payment.reference).where(Payment.pool_id == pool_id)).scalars()
         )
-    assert held[first.user_id].paid_in == Decimal("2500.25")
-    assert held[third.user_id].paid_in == due[third.user_id]
     assert references == ["WIRE-1", "WIRE-2"]
 
-    # The same statement uploaded and recorded again is the same two operations: nothing is paid twice.
+    # The same statement uploaded and recorded again is the same operations: nothing is paid twice.
     at = upload(
         at,
         statement.replace(f"{third.username}@example.com,{due[third.user_id]},WIRE-2,{date.today()}\n", ""),
     )
-    at = button(at, "Record 1 payments (2,500.25 USD)").click().run()
+    confirm(at, "statement")
+    at.run()
+    assert any("already recorded, once" in i.value for i in at.info), [i.value for i in at.info]
     assert payments(uow_factory, pool_id) == 2

@@ -29,4 +29,6 @@ def test_the_latest_migration_goes_down_and_up_keeping_the_data(fresh_database: 
     upgrade(fresh_database)
     command.check(config)
     with UnitOfWork(engine_for(fresh_database)) as uow:
-        assert uow.session.execute(text("SELECT version FROM users WHERE username = 'kept'")).scalar_one() == 0
+        assert (
+            uow.session.execute(text("SELECT version FROM users WHERE username = 'kept'")).scalar_one() == 0
+        )
