@@ -20,7 +20,7 @@ from app.textsafe import md
 from core import operations
 from core.errors import DomainError, FieldErrors
 from core.money import MINOR_UNITS
-from core.services import payments, pools
+from core.services import commitments, payments, pools
 from core.uow import UnitOfWork
 from core.views import manager
 from core.vocabulary import label
@@ -205,20 +205,8 @@ def act(
         )
         and command is not None
     ):
-        finished_replay: list[bool] = []
-
-        def submitting(actor: Any, uow: UnitOfWork, command: Any) -> Any:
-            result = service(actor, uow, command)
-            statuses = result if isinstance(result, list) else [result]
-            finished_replay.append(all(s.replayed and s.finished for s in statuses))
-            return result
-
         with webapp.refusals_shown():
-            webapp.submit(submitting, command, form=form, done=done)
-            if finished_replay and finished_replay[0]:
-                # Recorded and finished before: nothing to follow. Following it would report it as
-                # done anew, over submit()'s notice that it was recorded once and not again.
-                st.session_state.get("_following", {}).pop(form, None)
+            webapp.submit(service, command, form=form, done=done)
             return True
     return False
 
@@ -232,8 +220,10 @@ def record_statement(
 
 def accept_plan(actor: Any, uow: UnitOfWork, plan: manager.ScaleDownPlan) -> operations.OperationStatus:
     """Submit a scale-down plan as it was shown: refused as stale if the pool's commitments moved."""
-    pools.require_unchanged(actor, uow, plan.pool_id, plan.pool_version)
-    return operations.submit(actor, uow, plan.pool_id, "settle_commitment", plan.payload, queue=uow.queue)
+    command = commitments.SettleMany(
+        plan.pool_id, tuple((row.commitment_id, row.proposed) for row in plan.accepted), plan.pool_version
+    )
+    return commitments.settle_many(actor, uow, command)
 
 
 # --- opening and closing a pool ----------------------------------------------------------------------

@@ -467,6 +467,7 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec("pages/manager_calls.py", "Capital calls", ":material/request_quote:"),
         PageSpec("pages/manager_portfolio.py", "Portfolio", ":material/business_center:"),
         PageSpec("pages/manager_distributions.py", "Distributions", ":material/payments:"),
+        PageSpec("pages/manager_corrections.py", "Corrections", ":material/undo:"),
         PageSpec("pages/manager_dashboard.py", "Pool dashboard", ":material/monitoring:"),
     ],
     "analyst": [
@@ -523,7 +524,9 @@ def choose(
     figures land between runs, and a changed option would silently move the choice to another one
     (a second tab once paid another investor's item). Nothing is chosen until the person chooses
     (unless `selected` names an id); a choice that has disappeared since (paid in another tab,
-    decided by someone else) is cleared with the `gone` message, never replaced by the next item."""
+    decided by someone else) is cleared with the `gone` message, never replaced by the next item.
+    Streamlit keeps a choice by its option's label, so `describe` should give an item a label that
+    does not change with its figures; one that does fails safe, as a "gone" choice."""
     by_id = {item.id: item for item in items}  # type: ignore[attr-defined]
     current = st.session_state.get(key)
     if current is not None and current not in by_id:
@@ -597,14 +600,16 @@ def submit(service: Callable[..., Any], command: Any, *, form: str, done: str) -
     with unit_of_work() as uow:
         result = service(st.session_state["actor"], uow, command)
     statuses = result if isinstance(result, list) else [result]
-    ids = [str(status.id) for status in statuses]
-    st.session_state.setdefault("_following", {})[form] = ids[0] if len(ids) == 1 else ids
-    st.session_state.setdefault("_done_messages", {})[form] = done
     if all(status.replayed for status in statuses):
         st.session_state.setdefault("_finished", {})[form] = (
             "info",
             "This was already recorded, once; it was not recorded again.",
         )
+        if all(status.finished for status in statuses):
+            return  # nothing to follow: following would report it done anew, over this notice
+    ids = [str(status.id) for status in statuses]
+    st.session_state.setdefault("_following", {})[form] = ids[0] if len(ids) == 1 else ids
+    st.session_state.setdefault("_done_messages", {})[form] = done
 
 
 def start_following(form: str, operation_id: object) -> None:

@@ -14,7 +14,7 @@ from core import clock
 from core.errors import Collector, InvalidState, ValidationError
 from core.formatting import money
 from core.money import check_currency, parse_amount, to_decimal
-from core.vocabulary import Accreditation, FeeBasis, Strategy, values
+from core.vocabulary import Accreditation, CallPurpose, FeeBasis, Strategy, values
 
 NAME_MAX = 120
 STRATEGIES = values(Strategy)
@@ -72,7 +72,7 @@ def parse_rate(value: object, field: str, *, upper: Decimal = Decimal(1)) -> Dec
     if rate < 0:
         raise ValidationError(field, "must not be negative")
     if rate > upper:
-        raise ValidationError(field, f"must be at most {upper} (rates are fractions: 0.2 = 20%)")
+        raise ValidationError(field, f"must be at most {upper} (rates are fractions: 0.2 = 20%)", limit=upper)
     if rate != rate.quantize(Decimal("0.000001")):
         raise ValidationError(field, "has more than 6 decimal places")
     return rate
@@ -248,3 +248,177 @@ def not_in_future(when: date, field: str) -> date:
     if when > clock.today():
         raise ValidationError(field, "cannot be in the future")
     return when
+
+
+# --- wire instructions: IBAN, SWIFT/BIC, routing numbers, payment references -------------------------
+
+# IBAN lengths by country (SWIFT's IBAN registry); a country not listed is checked by the generic
+# rules and its check digits only.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+_BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+_ACCOUNT = re.compile(r"[A-Z0-9]{4,34}")
+_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def _compact(value: object, field: str) -> str:
+    """Bank identifiers as people type them ("de89 3704 0044-0532"), without spaces and hyphens."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    return _SEPARATORS.sub("", value).upper()
+
+
+def looks_like_iban(value: str) -> bool:
+    """Two letters and two digits first: read as an IBAN (and checked as one), not an account number."""
+    compact = _SEPARATORS.sub("", value).upper()
+    return len(compact) >= 4 and compact[:2].isalpha() and compact[2:4].isdigit()
+
+
+def iban_check_digits_ok(iban: str) -> bool:
+    """ISO 13616's check: the country and check digits moved to the end, letters as 10..35, mod 97 = 1."""
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def check_iban(value: object, field: str = "account_number") -> str:
+    """An IBAN, compact and upper-case, with its country's length and valid check digits."""
+    iban = _compact(value, field)
+    if not _IBAN.fullmatch(iban):
+        raise ValidationError(
+            field, "is not an IBAN: two letters, two check digits, then 11 to 30 letters or digits"
+        )
+    expected = IBAN_LENGTHS.get(iban[:2])
+    if expected is not None and len(iban) != expected:
+        raise ValidationError(
+            field, f"is not a valid IBAN: an IBAN from {iban[:2]} has {expected} characters, not {len(iban)}"
+        )
+    if not iban_check_digits_ok(iban):
+        raise ValidationError(field, "is not a valid IBAN: its check digits do not match (a typing error?)")
+    return iban
+
+
+def check_account_number(value: object, field: str = "account_number") -> str:
+    """An IBAN (checked as one) or another bank's account number of 4 to 34 letters or digits."""
+    if isinstance(value, str) and looks_like_iban(value):
+        return check_iban(value, field)
+    number = _compact(value, field)
+    if not _ACCOUNT.fullmatch(number):
+        raise ValidationError(field, "must be an IBAN or an account number of 4 to 34 letters or digits")
+    return number
+
+
+def check_bic(value: object, field: str = "bank_code") -> str:
+    """A SWIFT/BIC (ISO 9362): bank code, country, location and an optional branch, 8 or 11 characters."""
+    bic = _compact(value, field)
+    if not _BIC.fullmatch(bic):
+        raise ValidationError(
+            field,
+            "is not a SWIFT/BIC: 4 letters for the bank, 2 for the country, 2 letters or digits, an optional 3",
+        )
+    return bic
+
+
+def routing_number_ok(number: str) -> bool:
+    """An ABA routing number: 9 digits whose weighted sum (3, 7, 1 repeating) is a multiple of 10."""
+    if len(number) != 9 or not number.isdigit():
+        return False
+    return sum(int(digit) * weight for digit, weight in zip(number, (3, 7, 1) * 3, strict=True)) % 10 == 0
+
+
+def check_bank_code(value: object, field: str = "bank_code") -> str:
+    """A SWIFT/BIC, or a US routing number (9 digits with a valid checksum)."""
+    code = _compact(value, field)
+    if code.isdigit():
+        if not routing_number_ok(code):
+            raise ValidationError(field, "is not a valid routing number: 9 digits with a matching checksum")
+        return code
+    return check_bic(code, field)
+
+
+def grouped_iban(account_number: str) -> str:
+    """An IBAN in groups of four, as it is printed ("DE89 3704 0044 0532 0130 00"); others unchanged."""
+    if not looks_like_iban(account_number):
+        return account_number
+    return " ".join(account_number[i : i + 4] for i in range(0, len(account_number), 4))
+
+
+REFERENCE_PLACEHOLDERS = ("pool", "investor", "call")
+REFERENCE_MAX = 35  # what a SWIFT MT103 reference line and a SEPA end-to-end id hold
+_PLACEHOLDER = re.compile(r"\{([a-z]+)\}")
+_REFERENCE_TEXT = re.compile(r"[A-Za-z0-9/.\- ]*")
+
+
+def check_reference_pattern(value: object, field: str = "reference_pattern") -> str:
+    """A payment reference pattern: letters, digits, / . - and spaces, with {investor} (so each
+    investor's reference is their own) and optionally {pool} and {call}; at most 35 characters once
+    filled in with ids of ten digits."""
+    pattern = clean_text(value, field, max_length=60)
+    names = _PLACEHOLDER.findall(pattern)
+    unknown = sorted(set(names) - set(REFERENCE_PLACEHOLDERS))
+    if unknown:
+        raise ValidationError(
+            field, f"may only use {{pool}}, {{investor}} and {{call}}, not {{{unknown[0]}}}"
+        )
+    if "investor" not in names:
+        raise ValidationError(
+            field, "must contain {investor}, so that each investor's reference is their own"
+        )
+    if len(names) != len(set(names)):
+        raise ValidationError(field, "must use each of {pool}, {investor} and {call} at most once")
+    if not _REFERENCE_TEXT.fullmatch(_PLACEHOLDER.sub("", pattern)):
+        raise ValidationError(
+            field, "may only hold letters, digits, / . - and spaces besides the {...} parts"
+        )
+    longest = _PLACEHOLDER.sub("9" * 10, pattern)
+    if len(longest) > REFERENCE_MAX:
+        raise ValidationError(
+            field, f"must stay within {REFERENCE_MAX} characters once filled in", limit=REFERENCE_MAX
+        )
+    return pattern
+
+
+def payment_reference(pattern: str, *, pool_id: int, investor_id: int, call_number: int | None = None) -> str:
+    """The reference an investor quotes on a wire: the pool's pattern filled in ({call} left out
+    where no call is named)."""
+    values_ = {
+        "pool": str(pool_id),
+        "investor": str(investor_id),
+        "call": "" if call_number is None else str(call_number),
+    }
+    return _PLACEHOLDER.sub(lambda m: values_[m.group(1)], pattern).strip(" -/.")
+
+
+def parse_payment_reference(pattern: str, reference: str) -> dict[str, int] | None:
+    """Whom a wire's reference names under the pool's pattern ({"pool": 3, "investor": 17,
+    "call": 2}), found anywhere in the bank's text, case and spacing aside; None if it names nobody."""
+    regex = ""
+    position = 0
+    for match in _PLACEHOLDER.finditer(pattern):
+        regex += r"\s*".join(re.escape(ch) for ch in pattern[position : match.start()] if not ch.isspace())
+        regex += rf"\s*(?P<{match.group(1)}>[0-9]+)\s*"
+        position = match.end()
+    regex += r"\s*".join(re.escape(ch) for ch in pattern[position:] if not ch.isspace())
+    found = re.search(rf"(?<![A-Za-z0-9]){regex}(?![0-9])", reference, re.IGNORECASE)
+    if found is None:
+        return None
+    return {name: int(number) for name, number in found.groupdict().items()}
+
+
+def call_purpose(purpose: str) -> CallPurpose:
+    """Which line of the ILPA capital call template a call's purpose is: a call has one purpose, read
+    as management fees or fund expenses when it says so, and as investments otherwise."""
+    words = purpose.lower()
+    if "fee" in words:
+        return CallPurpose.MANAGEMENT_FEES
+    if "expense" in words:
+        return CallPurpose.FUND_EXPENSES
+    return CallPurpose.INVESTMENTS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -15,6 +16,7 @@ from core.formatting import money
 from core.ledger import Account, JournalKind
 from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
+from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
 from core.permissions import (
     FUND_MANAGER,
@@ -299,13 +301,43 @@ def list_commitments(
     return _views(uow, query)
 
 
+SETTLE = "settle_commitment"
+
+
+@dataclass(frozen=True)
+class SettleMany:
+    """The command: accept many pending commitments at once, each in full (amount None) or scaled
+    down to its amount, as the plan the manager saw of the pool at pool_version."""
+
+    pool_id: int
+    commitments: tuple[tuple[int, Decimal | None], ...]
+    pool_version: int
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "commitments": [
+                {"id": commitment_id, "amount": None if amount is None else str(amount)}
+                for commitment_id, amount in self.commitments
+            ],
+            "pool_version": self.pool_version,
+        }
+
+
+def settle_many(actor: Actor, uow: UnitOfWork, command: SettleMany) -> OperationStatus:
+    """Accept the plan as one durable operation; refused as stale if the pool moved since."""
+    return submit(actor, uow, command.pool_id, SETTLE, command.payload(), queue=uow.queue)
+
+
 class SettleCommitments(Kind):
     """Accept many commitments (e.g. all scaled down to fit the hard cap) as one request."""
 
-    name = "settle_commitment"
+    name = SETTLE
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
         require_pool_manager(actor, pool.manager_id)
+        version = payload.get("pool_version")
+        if version is not None and version != pool.version:
+            raise Stale(f"{pool.name}'s commitments changed since this plan was made; look at it again")
         items = payload.get("commitments")
         if not isinstance(items, list) or not items or len(items) > 50_000:
             raise ValidationError("commitments", "must list between 1 and 50,000 commitments")

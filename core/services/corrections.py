@@ -20,6 +20,7 @@ from sqlalchemy import select, text, update
 from core import clock
 from core.domain import clean_text
 from core.errors import InvalidState, NotFound
+from core.formatting import money
 from core.ledger import posting as ledger
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
@@ -95,20 +96,19 @@ def _may_correct(actor: Actor, pool: Pool) -> None:
         require_pool_manager(actor, pool.manager_id)
 
 
+# Every posted fact not reversed: (kind, operation, day, amount, whose or what, its detail, the
+# company it concerns); describe() turns a row into words.
 _FACTS_SQL = text(
-    """SELECT 'payment', p.operation_id, p.paid_on, p.amount,
-              u.name || ', capital call ' || c.number || coalesce(' (wire ' || nullif(p.reference, '') || ')', ''),
-              p.call_item_id, NULL::bigint
+    """SELECT 'payment', p.operation_id, p.paid_on, p.amount, u.name, c.number::text || '|' || p.reference,
+              NULL::bigint
          FROM payments p JOIN users u ON u.id = p.investor_id
          JOIN call_items i ON i.id = p.call_item_id JOIN capital_calls c ON c.id = i.call_id
         WHERE p.pool_id = :pool AND p.reversed_on IS NULL
        UNION ALL
-       SELECT 'management_fee', f.operation_id, f.period_end, f.total,
-              'for ' || f.period_start || ' to ' || f.period_end,
-              NULL, NULL
+       SELECT 'management_fee', f.operation_id, f.period_end, f.total, f.period_start::text, f.period_end::text, NULL
          FROM fee_charges f WHERE f.pool_id = :pool AND f.reversed_on IS NULL
        UNION ALL
-       SELECT 'valuation', m.operation_id, m.marked_on, m.change, co.name || ' valued at ' || m.value, NULL, m.company_id
+       SELECT 'valuation', m.operation_id, m.marked_on, m.change, co.name, m.value::text, m.company_id
          FROM marks m JOIN portfolio_companies co ON co.id = m.company_id
         WHERE m.pool_id = :pool AND m.reversed_on IS NULL
        UNION ALL
@@ -124,6 +124,25 @@ _FACTS_SQL = text(
          FROM distributions d WHERE d.pool_id = :pool AND d.reversed_on IS NULL
        ORDER BY 3 DESC, 1"""
 )
+
+
+def _words(kind: str, amount: Decimal, subject: str, detail: str | None, currency: str) -> str:
+    """A fact in the users' words, money in the one format (core.formatting)."""
+    if kind == "payment":
+        number, _, reference = (detail or "").partition("|")
+        wire = f", wire {reference}" if reference else ""
+        return f"{money(amount, currency)} from {subject}, capital call {number}{wire}"
+    if kind == "management_fee":
+        return f"{money(amount, currency)} for {subject} to {detail}"
+    if kind == "valuation":
+        return (
+            f"{subject} valued at {money(Decimal(detail or 0), currency)} ({money(amount, currency)} change)"
+        )
+    if kind == "investment":
+        return f"{money(amount, currency)} in {subject}"
+    if kind == "exit":
+        return f"{subject} sold for {money(amount, currency)}"
+    return f"{money(amount, currency)}: {subject}"
 
 
 def _blocked(kind: str, on: date, company: int | None, facts: list[tuple[Any, ...]]) -> str | None:
@@ -149,8 +168,16 @@ def correctable(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Correctable
     _may_correct(actor, pool)
     facts = [tuple(row) for row in uow.session.execute(_FACTS_SQL, {"pool": pool.id})]
     return [
-        Correctable(op_id, kind, on, description, amount, pool.currency, _blocked(kind, on, company, facts))
-        for kind, op_id, on, amount, description, _, company in facts
+        Correctable(
+            op_id,
+            kind,
+            on,
+            _words(kind, amount, subject, detail, pool.currency),
+            amount,
+            pool.currency,
+            _blocked(kind, on, company, facts),
+        )
+        for kind, op_id, on, amount, subject, detail, company in facts
     ]
 
 
@@ -256,7 +283,8 @@ class ReversePosting(Kind):
 
 def describe(uow: UnitOfWork, pool_id: int, operation_id: uuid.UUID) -> str:
     """A posted fact in a sentence, for confirmations and messages."""
-    for row in uow.session.execute(_FACTS_SQL, {"pool": pool_id}):
-        if row[1] == operation_id:
-            return f"{LABELS[row[0]]} of {row[4]}"
+    pool = load_pool(uow, pool_id)
+    for kind, op_id, _, amount, subject, detail, _ in uow.session.execute(_FACTS_SQL, {"pool": pool_id}):
+        if op_id == operation_id:
+            return f"{LABELS[kind]} of {_words(kind, amount, subject, detail, pool.currency)}"
     raise NotFound("no such posting")

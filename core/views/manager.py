@@ -349,11 +349,6 @@ class ScaleDownPlan:
     def left_out(self) -> list[ScaleDownRow]:
         return [row for row in self.rows if row.proposed == 0]
 
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The settle_commitment request that accepts exactly this plan."""
-        return {"commitments": [{"id": r.commitment_id, "amount": str(r.proposed)} for r in self.accepted]}
-
 
 @audits_refused_reads
 def scale_down_plan(actor: Actor, uow: UnitOfWork, pool_id: int) -> ScaleDownPlan:

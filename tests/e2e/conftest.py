@@ -68,6 +68,7 @@ def running_app(
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
     streamlit = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)]
+    streamlit += ["--server.fileWatcherType", "none"]  # a served app does not reload code under it
     streamlit += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     commands = ([[sys.executable, "-m", "core", "worker"]] if worker else []) + [streamlit]
     log = open(Path(env["DATA_DIR"]) / log_name, "w")  # noqa: SIM115 - closed below
