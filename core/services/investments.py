@@ -532,10 +532,9 @@ def preview_exit(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[s
 
 
 def companies(uow: UnitOfWork, pool_id: int) -> list[tuple[int, str]]:
-    return list(
-        uow.session.execute(
-            select(PortfolioCompany.id, PortfolioCompany.name)
-            .where(PortfolioCompany.pool_id == pool_id)
-            .order_by(PortfolioCompany.name)
-        ).tuples()
+    rows = uow.session.execute(
+        select(PortfolioCompany.id, PortfolioCompany.name)
+        .where(PortfolioCompany.pool_id == pool_id)
+        .order_by(PortfolioCompany.name)
     )
+    return [(company_id, name) for company_id, name in rows]
