@@ -2,7 +2,9 @@
 for an investor in 50 pools with 10 years of monthly flows among 100,000 investors, printed beside the
 same page for an investor whose portfolio is empty. Prints; asserts nothing (DESIGN.md).
 
-Targets (issue 5): at most 300 ms with a warm cache, 2 s cold.
+Targets: at most 300 ms with a warm cache and 2 s cold for the default 50 pools (issue 5); for a fund
+of funds in 2,000 pools (--pools 2000 --scale-pools 2000 --investors 10000) 150 ms warm, 1 s cold
+(issue 14).
 - cold: this investor's cached overview is deleted from Redis before the run, so the page reads the
   ledger and runs the fund maths (PostgreSQL's own buffers stay warm, as on a live server);
 - warm: the same page rerun with the cache in place (a click, or the return from another page).
@@ -39,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user in a throwaway database
+# (label, seconds) per scale: a portfolio of tens of pools, or a fund of funds in 2,000.
+TARGETS = {False: (("warm", 0.300), ("cold", 2.0)), True: (("warm", 0.150), ("cold", 1.0))}
 
 
 def parse_args() -> argparse.Namespace:
@@ -242,10 +246,11 @@ def page_runs(username: str, investor_id: int, runs: int) -> dict[str, list[floa
 
 
 def service_runs(investor_id: int, runs: int) -> dict[str, list[float]]:
-    """The one service the page calls, alone: where the page's time goes."""
+    """The one read model the page calls (core.views.investor.portfolio_overview), alone: where the
+    page's time goes."""
     from core import bootstrap
     from core.permissions import Actor
-    from core.services import investor
+    from core.views import investor
 
     actor = Actor(investor_id, "investor", "bench")
     timings: dict[str, list[float]] = {"cold": [], "warm": []}
@@ -289,7 +294,7 @@ def main() -> int:
         upgrade(url)
         seeded = seed(args)
         ids = seeded["ids"]
-        from core.services.investor import Period, period_for  # noqa: F401 - warms imports
+        from core.views.investor import Period, period_for  # noqa: F401 - warms imports
 
         print(
             f"data: {seeded['investors']:,} investors, {seeded['journals']:,} journals, {seeded['entries']:,} "
@@ -300,8 +305,11 @@ def main() -> int:
         full = page_runs("bench_investor", ids["bench_investor"], args.runs)
         empty = page_runs("bench_empty", ids["bench_empty"], args.runs)
         service = service_runs(ids["bench_investor"], args.runs)
-        print(f"portfolio page (AppTest script run from Home.py), {args.runs} runs each:")
-        for label, target in (("warm", 0.300), ("cold", 2.0)):
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())  # other work on the machine skews every figure
+        print(
+            f"portfolio page (AppTest script run from Home.py), {args.runs} runs each; load average {load}:"
+        )
+        for label, target in TARGETS[args.pools >= 2000]:
             mine, reference = statistics.median(full[label]), statistics.median(empty[label])
             verdict = "within" if mine <= target else "OVER"
             print(
@@ -309,7 +317,7 @@ def main() -> int:
                 f"ratio {mine / reference:4.2f}x | target {target * 1000:.0f} ms: {verdict}"
             )
         print(
-            f"  the service alone (portfolio_overview): cold {ms(service['cold'])}, warm {ms(service['warm'])}"
+            f"  the read model alone (portfolio_overview): cold {ms(service['cold'])}, warm {ms(service['warm'])}"
         )
     finally:
         if "core.runtime" in sys.modules:

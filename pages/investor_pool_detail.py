@@ -1,15 +1,15 @@
 """One pool as the investor sees it: terms, fundraising, their capital account and every transaction.
 
-The pool comes from ?pool=<id> or the pool last opened; the service refuses one that is not theirs.
+The pool comes from ?pool=<id> or the pool last opened; the read model refuses one that is not theirs.
 """
 
 import streamlit as st
 
+from app import format, webapp
 from app import investor_ui as ui
-from app import webapp
 from app.textsafe import md
 from core.errors import DomainError, NotFound
-from core.services import investor
+from core.views import investor
 
 actor = webapp.require_actor("investor")
 st.title("Pool detail")
@@ -19,7 +19,7 @@ requested = st.query_params.get("pool") or st.session_state.get(ui.POOL_KEY)
 try:
     pool_id = None if requested is None else int(requested)
 except (TypeError, ValueError):
-    pool_id = -1  # not a pool id at all: the service says there is no such pool
+    pool_id = -1  # not a pool id at all: the read model says there is no such pool
 detail = None
 try:
     detail = webapp.call(investor.pool_detail, pool_id, period)
@@ -38,10 +38,10 @@ if detail is None:
     st.stop()
 
 pool, cur = detail.pool, detail.pool.currency
-names = {c.pool_id: f"{c.name} ({c.status})" for c in detail.choices} | {
-    pool.id: f"{pool.name} ({pool.status})"
-}
-picked = st.selectbox("Pool", list(names), index=list(names).index(pool.id), format_func=names.get)
+names = {c.id: f"{c.name} ({c.status})" for c in detail.choices} | {pool.id: f"{pool.name} ({pool.status})"}
+picked = st.selectbox(
+    "Pool", list(names), index=list(names).index(pool.id), format_func=lambda pool: names[pool]
+)
 if picked != pool.id:
     st.query_params["pool"] = str(picked)
     st.rerun()
@@ -56,12 +56,12 @@ ui.fundraising_bar(detail.fundraising)
 st.subheader("Your position", anchor=False)
 st.caption(f"Figures {period.label}.")
 if detail.figures is None:
-    st.info("You have no position in this pool yet.")
+    st.info("You have no position in this pool yet: it starts once the manager accepts your commitment.")
 else:
     ui.figures_metrics(detail.figures, period)
 
 st.subheader("Capital account", anchor=False)
-st.caption(f"ILPA-style statement {period.label}; outflows are negative so the NAV lines add up.")
+st.caption(f"ILPA capital account statement {period.label}; outflows are negative so the NAV lines add up.")
 ui.capital_account_table(detail.capital_account, cur, key="capital-account")
 st.subheader("Transactions", anchor=False)
 ui.transactions_table(detail.transactions, cur, key="transactions")
@@ -69,18 +69,25 @@ st.subheader("Capital calls", anchor=False)
 if detail.call_items:
     ui.call_items_table(detail.call_items, cur, key="calls")
 else:
-    st.caption("No capital calls to you in this pool.")
+    st.caption("No capital calls to you in this pool yet.")
 st.subheader("Your commitments", anchor=False)
 st.dataframe(
     [
-        {"Date": c.created_at, "Requested": c.requested, "Accepted": c.accepted, "Status": c.status}
+        {
+            "Date": c.created_at.date(),
+            "Requested": c.requested,
+            "Accepted": c.accepted,
+            "Status": c.status.capitalize(),
+        }
         for c in detail.commitments
     ],
     hide_index=True,
     column_config={
-        "Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
-        **ui.money_columns(cur, "Requested", "Accepted"),
+        "Date": format.date_column("Date"),
+        "Requested": format.money_column("Requested", cur),
+        "Accepted": format.money_column("Accepted", cur, help="n/a until the manager decides"),
     },
+    placeholder=format.NA,
     key="commitments",
 )
 st.subheader("Documents", anchor=False)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from app import investor_ui as ui
 from app import webapp
-from core.services import investor
+from app.textsafe import md
+from core.views import investor
 
 actor = webapp.require_actor("investor")
 st.title("Portfolio")
@@ -16,8 +17,17 @@ st.caption(
     "NAV and outstanding calls are as of its end."
     + ("" if period.since_inception else " Multiples and IRR count the NAV at the start as paid in.")
 )
-if overview.empty:
-    st.info("You have no investments yet. Browse **Open pools** in the menu to commit to one.")
+if overview.standing is not None:
+    standing = overview.standing
+    if standing.kyc_note:
+        st.info(f"You have no investments yet. {md(standing.kyc_note)}")
+    elif standing.pending:
+        st.info(
+            "You have no investments yet: your commitment awaits the manager's decision (below). Once it "
+            "is accepted the pool shows here, and its capital calls under **Capital calls**."
+        )
+    else:
+        st.info("You have no investments yet. Browse **Open pools** in the menu to commit to one.")
 ui.portfolio_totals(overview)
 ui.holdings_tables(overview)
 ui.portfolio_charts(overview)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from core.errors import ValidationError
 from core.fundmath._common import WIDE, ZERO, CurrencyTracker, a_date, amount
 from core.ledger.accounts import CAPITAL_LINES, NAV_LINES, NAV_SIGN, Line
+from core.money import quantize
 
 BEGINNING_NAV = "Beginning NAV"
 ENDING_NAV = "Ending NAV"
@@ -56,6 +57,30 @@ class CapitalAccount:
     beginning_unfunded: Decimal
     ending_unfunded: Decimal
     currency: str | None = None
+
+    def in_currency(self, currency: str) -> CapitalAccount:
+        """The statement in a pool's currency, every amount at its minor unit (exact for ledger
+        amounts, which are on that grid already)."""
+
+        def q(value: Decimal) -> Decimal:
+            return quantize(value, currency)
+
+        return CapitalAccount(
+            period_start=self.period_start,
+            period_end=self.period_end,
+            commitment=q(self.commitment),
+            beginning_nav=q(self.beginning_nav),
+            contributions=q(self.contributions),
+            distributions=q(self.distributions),
+            management_fees=q(self.management_fees),
+            realized_gain=q(self.realized_gain),
+            unrealized_gain=q(self.unrealized_gain),
+            carried_interest=q(self.carried_interest),
+            ending_nav=q(self.ending_nav),
+            beginning_unfunded=q(self.beginning_unfunded),
+            ending_unfunded=q(self.ending_unfunded),
+            currency=currency,
+        )
 
     def line(self, line: Line) -> Decimal:
         """The period's amount of a NAV line, positive as labelled."""

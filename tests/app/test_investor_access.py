@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from app import investor_ui as ui
 from app.webapp import PAGES
-from core import bootstrap, operations
-from core.services import pools, users
+from core import bootstrap, clock, operations
+from core.services import calls, pools, users
 from db.models import CallItem, CapitalCall, Entry, Journal, Operation
 from tests.conftest import Factory
 
@@ -148,19 +148,19 @@ def test_a_malformed_pool_id_is_refused_cleanly(someone_elses: dict[str, Any]) -
 
 def issued_call(make: Factory, pool_name: str) -> tuple[Any, int]:
     """A closed pool with one investor and an issued call to them: the investor and their item id."""
-    pool_id, manager = make.pool(name=pool_name)
-    _, person = make.commitment(pool_id, amount="100000", accept_as=manager)
-    with bootstrap.unit_of_work() as uow:
-        pools.close_pool(manager, uow, pool_id)
     today = date.today()
-    payload = {
+    with clock.travel(today - timedelta(days=10)):
+        pool_id, manager = make.pool(name=pool_name)
+        _, person = make.commitment(pool_id, amount="100000", accept_as=manager)
+        with bootstrap.unit_of_work() as uow:
+            pools.close_pool(manager, uow, pool_id)
+    request = {
         "percent": "25",
         "purpose": f"{pool_name} call",
-        "call_date": (today - timedelta(days=5)).isoformat(),
         "due_date": (today + timedelta(days=10)).isoformat(),
     }
     with bootstrap.unit_of_work() as uow:
-        status = operations.submit(manager, uow, pool_id, "capital_call", payload)
+        status = calls.issue(manager, uow, calls.preview(manager, uow, pool_id, request).command)
     assert operations.process(str(status.id), bootstrap.unit_of_work) == "done"
     with bootstrap.unit_of_work() as uow:
         item_id = uow.session.execute(
@@ -181,34 +181,28 @@ def writes() -> dict[str, Any]:
 
 
 def test_another_investors_call_item_planted_in_the_session_is_refused(make: Factory) -> None:
-    """The payment form pays the call item whose id the page keeps under ui.PAY_ITEM_KEY; another
-    investor's id put there is refused by the service when the payment is submitted: an error,
-    and nothing written."""
+    """The payment form keeps the chosen call item's id under its key; another investor's id put
+    there is dropped with a message before anything is shown or sent, and no item of the payer's
+    takes its place: nothing is written."""
     payer, own_item = issued_call(make, "Payer Fund")
     _, foreign_item = issued_call(make, "Victim Fund")
+    before = writes()
     at = log_in(payer.username)
+    at.session_state["pay-0-item"] = foreign_item  # the form's choice on a fresh session
     at.switch_page("pages/investor_capital_calls.py").run()
     assert not at.exception, at.exception
-    assert at.session_state[ui.PAY_ITEM_KEY] == own_item  # the page's own choice, as a plain id
-    before = writes()
-
-    at.text_input(key="pay-amount").input("25000.00")
-    at.text_input(key="pay-reference").input("WIRE-NOT-MINE")
-    at.session_state[ui.PAY_ITEM_KEY] = foreign_item
-    at = next(b for b in at.button if b.label == "Record payment").click().run()
-    assert not at.exception, at.exception
-    assert [e.value for e in at.error] == ["this call item is not yours"]
-    assert not at.success and not at.get("progress")
-    assert "_following" not in at.session_state or "pay" not in at.session_state["_following"]
+    assert "no longer open" in " ".join(w.value for w in at.warning)
+    assert at.selectbox(key="pay-0-item").value is None
+    assert at.text_input(key="pay-0-amount").value == "" and not at.get("progress")
+    assert at.button(key="pay-0-confirm-ask").disabled
     assert "Victim Fund" not in " ".join(
-        str(e.value) for kind in ("markdown", "caption") for e in at.get(kind)
+        str(e.value) for kind in ("markdown", "caption", "warning") for e in at.get(kind)
     )
-    assert not [b for b in at.button if b.label == "Record payment"], "no form offered for another item"
+    assert "_following" not in at.session_state or ui.PAY_FORM not in at.session_state["_following"]
     assert writes() == before
 
-    # The next run offers the payer's own item again, and the refusal is not repeated.
-    at.run()
+    # The payer's own item is there to choose, and choosing it offers its own amount, nothing else.
+    at.selectbox(key="pay-0-item").set_value(own_item).run()
     assert not at.exception and not at.error, (at.exception, at.error)
-    assert at.session_state[ui.PAY_ITEM_KEY] == own_item
-    assert [b for b in at.button if b.label == "Record payment"]
+    assert at.text_input(key="pay-0-amount").value == "25000.00"
     assert writes() == before

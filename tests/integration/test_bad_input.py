@@ -110,7 +110,11 @@ def test_pool_amounts(uow_factory: Any, make: Any, field: str, value: object, re
         ({"currency": ""}, "currency", "unknown currency ''"),
         ({"currency": None}, "currency", "unknown currency 'None'"),
         ({"currency": "US Dollars and then some"}, "currency", "unknown currency 'US Dollars a'"),
-        ({"min_ticket": "600000", "max_ticket": "500000"}, "min_ticket", "must not be above the maximum ticket"),
+        (
+            {"min_ticket": "600000", "max_ticket": "500000"},
+            "min_ticket",
+            "must not be above the maximum ticket",
+        ),
         (
             {"target_size": "1000000", "hard_cap": "999999.99"},
             "hard_cap",

@@ -146,3 +146,13 @@ def test_ending_nav_identity_is_exact(movements: list) -> None:
     lines = dict(account.lines())
     nav_lines = list(lines.values())[2:8]
     assert sum(nav_lines, lines["Beginning NAV"]) == lines["Ending NAV"]
+
+
+def test_in_a_currency_every_amount_is_at_its_minor_unit() -> None:
+    account = capital_account(MOVEMENTS, *Q1).in_currency("USD")
+    assert account.currency == "USD" and account.management_fees == D("4.50")
+    assert {str(value).split(".")[-1].__len__() for _, value in account.lines()} == {2}
+    assert account.lines() == [(label, value) for label, value in capital_account(MOVEMENTS, *Q1).lines()]
+    assert capital_account([(date(2024, 1, 1), L.COMMITMENT, D(1000))], *Q1).in_currency(
+        "JPY"
+    ).commitment == D(1000)

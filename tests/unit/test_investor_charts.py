@@ -1,23 +1,24 @@
-"""The portfolio page's chart builders (app.investor_ui) drawn from a portfolio overview as the
-service computes it: the J-curve ends on the portfolio's totals, contributions go down and
-distributions up, and each allocation pie splits exactly the figure it says it splits.
+"""The portfolio page's chart builders (app.investor_ui) drawn from a portfolio overview as the read
+model computes it: the J-curve ends on the portfolio's totals, contributions go down and
+distributions up, each allocation donut splits exactly the figure it says it splits and draws no
+slice for a part of nothing, and no legend sits under the toolbar.
 
-No I/O: the overview is built by the service's own aggregation (investor._compute and
-investor._allocations) from the rows its single ledger query returns, given here by hand for a
-small history (the same rows the SQL would return for it), through a stand-in unit of work.
+No I/O: the overview is built by the read model's own aggregation (core.views.investor._compute,
+_allocations) from per-pool books and monthly lines given here by hand for a small history (what its
+one ledger statement returns for it), in place of that statement.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from app import investor_ui as ui
-from core.services import investor
+from core.ledger.read_model import Position
+from core.views import investor
 
 END = date(2024, 12, 31)
 D = Decimal
@@ -28,38 +29,44 @@ METAS = [
     investor._PoolMeta(2, "Beta", "growth", "investing", "USD", 3, 100),
     investor._PoolMeta(3, "Gamma", "venture", "closed", "USD", 1, 100),
 ]
-# part, pool, currency, day, then the part's figures (see investor._FIGURES):
-# pool:  committed, called, outstanding, nav, paid to date, nav before the start, fees
-# flow:  contributions, distributions (of one day)
-# month: contributions, distributions, change of NAV (of one month, per currency)
-ROWS = [
-    ("pool", 1, None, None, D(300000), D(100000), D(0), D(108000), D(100000), D(0), D(2000)),
-    ("pool", 2, None, None, D(200000), D(100000), D(50000), D(45000), D(50000), D(0), D(0)),
-    ("pool", 3, None, None, D(100000), D(0), D(0), D(0), D(0), D(0), D(0)),
-    ("flow", 1, None, date(2024, 1, 20), D(100000), D(0), None, None, None, None, None),
-    ("flow", 1, None, date(2024, 9, 15), D(0), D(20000), None, None, None, None, None),
-    ("flow", 2, None, date(2024, 2, 15), D(50000), D(0), None, None, None, None, None),
-    ("flow", 2, None, date(2024, 11, 10), D(0), D(5000), None, None, None, None, None),
-    ("month", None, "USD", date(2024, 1, 31), D(100000), D(0), D(100000), None, None, None, None),
-    ("month", None, "USD", date(2024, 2, 29), D(50000), D(0), D(50000), None, None, None, None),
-    ("month", None, "USD", date(2024, 3, 31), D(0), D(0), D(-2000), None, None, None, None),
-    ("month", None, "USD", date(2024, 6, 30), D(0), D(0), D(30000), None, None, None, None),
-    ("month", None, "USD", date(2024, 9, 30), D(0), D(20000), D(-20000), None, None, None, None),
-    ("month", None, "USD", date(2024, 11, 30), D(0), D(5000), D(-5000), None, None, None, None),
-]
 
 
-class _Rows:
-    """Stands in for the unit of work: its one query returns ROWS."""
+def account(**lines: str) -> Position:
+    return Position(**{name: D(value) for name, value in lines.items()})
 
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self.session = SimpleNamespace(execute=lambda *args, **kwargs: SimpleNamespace(all=lambda: rows))
+
+# Per pool: the capital account as of the end, the period's NAV lines (since inception: the same),
+# and the dated cash flows (paid in negative).
+ALPHA = account(
+    commitment="300000", called="100000", contributions="100000", distributions="20000",
+    management_fees="2000", unrealized_gain="30000",
+)  # fmt: skip
+BETA = account(commitment="200000", called="100000", contributions="50000", distributions="5000")
+GAMMA = account(commitment="100000")
+BOOKS = {
+    1: investor._Book(ALPHA, ALPHA, [(date(2024, 1, 20), D(-100000)), (date(2024, 9, 15), D(20000))]),
+    2: investor._Book(BETA, BETA, [(date(2024, 2, 15), D(-50000)), (date(2024, 11, 10), D(5000))]),
+    3: investor._Book(GAMMA, GAMMA, []),
+}
+# Per month: the month's NAV lines.
+MONTHS = {
+    "USD": {
+        date(2024, 1, 31): account(contributions="100000"),
+        date(2024, 2, 29): account(contributions="50000"),
+        date(2024, 3, 31): account(management_fees="2000"),
+        date(2024, 6, 30): account(unrealized_gain="30000"),
+        date(2024, 9, 30): account(distributions="20000"),
+        date(2024, 11, 30): account(distributions="5000"),
+    }
+}
 
 
 @pytest.fixture(scope="module")
 def overview() -> investor.PortfolioOverview:
     period = investor.period_for("inception", on=END)
-    totals, holdings, series = investor._compute(_Rows(ROWS), 1, METAS, period)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(investor, "_ledger_rows", lambda *args, **kwargs: (BOOKS, MONTHS))
+        totals, holdings, series = investor._compute(None, 1, METAS, period)  # type: ignore[arg-type]
     by_pool, by_strategy = investor._allocations(holdings)
     return investor.PortfolioOverview(1, period, totals, holdings, series, by_pool, by_strategy, [])
 
@@ -74,11 +81,20 @@ def exact(value: float) -> Decimal:
 
 
 def test_the_overview_is_what_the_history_says(overview: investor.PortfolioOverview) -> None:
-    """The figures the charts are checked against, from the service's aggregation."""
+    """The figures the charts are checked against, from the read model's aggregation."""
     [totals] = overview.totals
-    assert (totals.committed, totals.paid_in, totals.distributed) == (D(600000), D(150000), D(25000))
+    assert (totals.committed, totals.called, totals.paid_in, totals.distributed) == (
+        D(600000),
+        D(200000),
+        D(150000),
+        D(25000),
+    )
+    assert totals.unfunded == D(400000)  # commitment - called
+    assert totals.outstanding == D(50000)  # called - paid-in
     assert (totals.nav, totals.total_value) == (D(153000), D(178000))
     assert [h.pool_name for h in overview.holdings] == ["Alpha", "Beta", "Gamma"]
+    gamma = overview.holdings[2].figures
+    assert (gamma.tvpi, gamma.irr, gamma.unfunded) == (None, None, D(100000))
 
 
 def test_the_j_curve_ends_on_the_portfolio_totals(overview: investor.PortfolioOverview) -> None:
@@ -104,6 +120,8 @@ def test_the_j_curve_ends_on_the_portfolio_totals(overview: investor.PortfolioOv
     ):
         assert exact(nav) + exact(distributed) == exact(total)
     assert figure["layout"]["yaxis"]["title"]["text"] == "USD"
+    # The legend sits under the plot, away from the top where a toolbar would be (and none is drawn).
+    assert figure["layout"]["legend"]["y"] < 0 and ui.PLOTLY == {"displayModeBar": False}
 
 
 def test_cash_flows_go_down_for_contributions_and_up_for_distributions(
@@ -131,11 +149,20 @@ def test_allocation_by_pool_and_by_strategy_splits_the_totals(
     for rows in (overview.by_pool, overview.by_strategy):
         labels = [a.label for a in rows]
         pie = ui.allocation_chart(labels, [getattr(a, measure) for a in rows], "title")["data"][0]
-        assert pie["type"] == "pie" and pie["labels"] == labels
+        assert pie["type"] == "pie"
         assert sum(exact(v) for v in pie["values"]) == whole
-    by_pool = dict(zip([a.label for a in overview.by_pool], [getattr(a, measure) for a in overview.by_pool]))
+        assert all(v > 0 for v in pie["values"])  # no slice of nothing
+    by_pool = {a.label: getattr(a, measure) for a in overview.by_pool}
     by_strategy = {a.label: getattr(a, measure) for a in overview.by_strategy}
-    assert by_strategy == {
-        "venture": by_pool["Alpha"] + by_pool["Gamma"],
-        "growth": by_pool["Beta"],
-    }
+    assert by_strategy == {"venture": by_pool["Alpha"] + by_pool["Gamma"], "growth": by_pool["Beta"]}
+
+
+def test_a_donut_draws_no_slice_for_a_part_of_nothing(overview: investor.PortfolioOverview) -> None:
+    """Gamma holds a commitment and no NAV: by NAV it is left out, not drawn as a 0% slice."""
+    pie = ui.allocation_chart(
+        [a.label for a in overview.by_pool], [a.nav for a in overview.by_pool], "By pool (NAV, USD)"
+    )["data"][0]
+    assert pie["labels"] == ["Alpha", "Beta"]
+    assert [exact(v) for v in pie["values"]] == [D(108000), D(45000)]
+    negative = ui.allocation_chart(["Up", "Down"], [D(10), D(-5)], "t")["data"][0]
+    assert negative["labels"] == ["Up"]
