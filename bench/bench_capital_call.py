@@ -42,21 +42,22 @@ TARGET_SECONDS = 3.0
 
 def instrument(timings: _common.Timings) -> None:
     """Timers around the functions a capital call spends its time in (wrapped, never edited)."""
-    from core import positions
     from core.ledger import posting as ledger
-    from core.operations import kinds
+    from core.ledger import read_model
+    from core.operations import KINDS
+    from core.services import calls
     from core.uow import UnitOfWork
 
-    call_kind = type(kinds.KINDS["capital_call"])
+    call_kind = type(KINDS["capital_call"])
     for name in ("prepare", "on_submit", "_write_items", "run_batch", "finish"):
         if hasattr(call_kind, name):
             timings.wrap(call_kind, name, f"IssueCapitalCall.{name}")
-    for name in ("call_allocation", "call_total", "allocate"):
-        if hasattr(kinds, name):
-            timings.wrap(kinds, name, f"kinds.{name}")
-    for name in ("investor_positions", "pool_total", "last_journal"):
-        if hasattr(positions, name):
-            timings.wrap(positions, name, f"positions.{name}")
+    for name in ("allocation", "check", "allocate"):
+        if hasattr(calls, name):
+            timings.wrap(calls, name, f"calls.{name}")
+    for name in ("positions", "total", "last_journal"):
+        if hasattr(read_model, name):
+            timings.wrap(read_model, name, f"read_model.{name}")
     for name in ("post", "post_many", "post_query", "check_lines", "bump_version"):
         if hasattr(ledger, name):
             timings.wrap(ledger, name, f"ledger.{name}")

@@ -22,7 +22,7 @@ FIELD_LABELS = {
     "due_date": "Due date",
     "paid_on": "Received on",
     "reference": "Reference",
-    "call_item_id": "Investor",
+    "call_item_id": "Call item",
     "period_start": "Period start",
     "period_end": "Period end",
     "company": "Company",

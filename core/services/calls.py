@@ -27,6 +27,8 @@ from core.money import minor_unit, parse_amount, quantize, to_decimal
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, batch_size
 from core.permissions import Actor, require_pool_manager
+from core.services import notices
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import CallStatus, CommitmentStatus
@@ -194,6 +196,7 @@ class CallPreview:
         return self.command.total
 
 
+@audits_refused_reads
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CallPreview:
     """What the call would post, investor by investor: checked exactly as issuing it checks it."""
     pool = load_pool(uow, pool_id)
@@ -360,6 +363,7 @@ class IssueCapitalCall(Kind):
         call = self._call(uow, op)
         call.status = CallStatus.ISSUED
         call.version += 1
+        notices.capital_call_issued(uow, call, author_id=op.actor_id)  # the outbox, in this transaction
         return {
             "call_id": call.id,
             "number": call.number,

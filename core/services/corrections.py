@@ -26,6 +26,7 @@ from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
 from core.permissions import ADMIN, Actor, require_pool_manager
 from core.services import calls
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import OperationStatus as Status
@@ -162,6 +163,7 @@ def _blocked(kind: str, on: date, company: int | None, facts: list[tuple[Any, ..
     return f"reverse the {names} first"
 
 
+@audits_refused_reads
 def correctable(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Correctable]:
     """Every posted fact of the pool that has not been reversed, newest first."""
     pool = load_pool(uow, pool_id)
@@ -215,6 +217,7 @@ class CorrectionPreview:
         return f"{self.correctable.label} of {self.correctable.description}"
 
 
+@audits_refused_reads
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CorrectionPreview:
     pool = load_pool(uow, pool_id)
     command = check(actor, uow, pool, request)

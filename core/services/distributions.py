@@ -25,6 +25,8 @@ from core.money import minor_unit, parse_amount
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_pool_manager
+from core.services import notices
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from db.models import Distribution, Pool
@@ -199,6 +201,7 @@ class DistributionPreview:
         return sum((line.gp for line in self.lines), ZERO)
 
 
+@audits_refused_reads
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> DistributionPreview:
     """The waterfall per tier and per investor for proposed proceeds, checked as posting checks it."""
     pool = load_pool(uow, pool_id)
@@ -292,4 +295,5 @@ class DistributeProceeds(Kind):
         return op.progress_done + len(batch)
 
     def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
+        notices.distribution_posted(uow, op, pool)  # the outbox, in the last batch's transaction
         return {"proceeds": op.payload["proceeds"]}

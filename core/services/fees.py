@@ -24,6 +24,7 @@ from core.money import quantize
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_pool_manager
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import FeeBasis
@@ -132,6 +133,7 @@ class FeePreview:
         return sum((line.fee for line in self.lines), ZERO)
 
 
+@audits_refused_reads
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> FeePreview:
     pool = load_pool(uow, pool_id)
     command = check(actor, uow, pool, request)

@@ -31,6 +31,7 @@ from core.money import minor_unit, parse_amount
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
 from core.permissions import Actor, require_pool_manager
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import PoolStatus
@@ -505,6 +506,7 @@ class HoldingPreview:
     command: MarkHolding | ExitHolding | Invest
 
 
+@audits_refused_reads
 def preview_investment(
     actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]
 ) -> HoldingPreview:
@@ -514,6 +516,7 @@ def preview_investment(
     return HoldingPreview(command.company, pool.currency, held.value if held else ZERO, ZERO, command)
 
 
+@audits_refused_reads
 def preview_mark(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> HoldingPreview:
     pool = load_pool(uow, pool_id)
     command = check_mark(actor, uow, pool, request)
@@ -523,6 +526,7 @@ def preview_mark(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[s
     return HoldingPreview(held.company, pool.currency, held.value, command.change, command)
 
 
+@audits_refused_reads
 def preview_exit(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> HoldingPreview:
     pool = load_pool(uow, pool_id)
     command = check_exit(actor, uow, pool, request)

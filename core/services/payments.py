@@ -31,6 +31,7 @@ from core.operations import OperationStatus, submit_many
 from core.operations.kind import MAX_REQUESTS, Kind, each_line, refusal
 from core.permissions import FUND_MANAGER, INVESTOR, Actor, require_pool_manager, require_role
 from core.services import calls
+from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import CallItemStatus, CallStatus
@@ -247,6 +248,7 @@ class PaymentPreview:
         return self.outstanding_before - self.command.amount
 
 
+@audits_refused_reads
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> PaymentPreview:
     """What recording this payment would do, checked exactly as recording it checks it."""
     pool = load_pool(uow, pool_id)
@@ -282,6 +284,7 @@ class StatementLine:
     command: RecordPayment
 
 
+@audits_refused_reads
 def read_statement(
     actor: Actor, uow: UnitOfWork, call_id: int, data: bytes, *, reuse_references: bool = False
 ) -> list[StatementLine]:

@@ -242,6 +242,7 @@ def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
     )
 
 
+@audits_refused_reads
 def require_unchanged(actor: Actor, uow: UnitOfWork, pool_id: int, version: int) -> None:
     """Refuse an act prepared on a pool that has changed since (a plan, a preview) as stale."""
     pool = load_pool(uow, pool_id)

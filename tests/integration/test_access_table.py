@@ -1,6 +1,7 @@
 """Who may call what: one table over every public service function, discovered from the code.
 
-Every public function in core/services/*.py and core/operations whose first parameter is an Actor
+Every public function in core/services/*.py, core/views/*.py and core/operations whose first
+parameter is an Actor
 has a row here (and operations.submit one row per operation kind); a service without a row fails
 test_every_service_has_a_row. Each row is called as every actor of the world below: an investor
 and a fund manager who own the objects named, another investor and another manager who do not, an
@@ -31,24 +32,27 @@ from sqlalchemy import select, text
 
 import core.operations
 import core.services
+import core.views
 from core import bootstrap, operations
 from core.errors import PermissionDenied
-from core.ledger import posting as ledger
 from core.operations import KINDS
 from core.permissions import Actor
 from core.services import (
-    analytics,
     audit,
+    calls,
     commitments,
+    corrections,
+    distributions,
     exports,
+    fees,
     health,
-    investor,
-    manager,
+    investments,
+    payments,
     platform,
     pools,
     users,
 )
-from core.services import ledger as ledger_service
+from core.views import investor, manager
 from db.models import CallItem, CapitalCall, Operation
 from tests.conftest import Factory
 from tests.workers import table_state
@@ -90,6 +94,7 @@ class World:
     item_id: int  # the investor's call item (part paid)
     operation_id: uuid.UUID  # the investor's payment operation
     export_id: uuid.UUID  # a finished background export
+    company_id: int  # Acme, held by pool_id, marked
 
     def actor(self, name: str) -> Actor:
         return self.actors[name]
@@ -150,8 +155,16 @@ def world() -> Iterator[World]:
         process(
             make, boss, pool_id, "payment", {"call_item_id": other_item, "amount": "50000", "reference": "W2"}
         )
-        process(make, boss, pool_id, "investment", {"action": "buy", "company": "Acme", "amount": "20000"})
-        process(make, boss, pool_id, "valuation", {"value": "25000", "note": "mark"})
+        process(make, boss, pool_id, "investment", {"company": "Acme", "amount": "20000"})
+        with make.uow_factory() as uow:
+            (acme,) = investments.holdings(uow, pool_id)
+        process(
+            make,
+            boss,
+            pool_id,
+            "valuation",
+            {"company_id": acme.company_id, "value": "25000", "note": "mark"},
+        )
         open_pool_id, _ = make.pool(boss)
         pending_id, _ = make.commitment(open_pool_id, actors[INVESTOR], "50000")
         fresh_pool_id, _ = make.pool(boss)
@@ -178,6 +191,7 @@ def world() -> Iterator[World]:
             item_id,
             operation_id,
             started.operation_id,
+            acme.company_id,
         )
 
 
@@ -257,25 +271,28 @@ def locked_someone(w: World) -> int:
     return user_id
 
 
-def journal(w: World) -> int:
-    with w.make.uow_factory() as uow:
-        return ledger_service.post_journal(w.actor(MANAGER), uow, w.pool_id, **journal_args())
+def pool(uow: Any, pool_id: int) -> Any:
+    return pools.load_pool(uow, pool_id)
 
 
-def journal_args() -> dict[str, Any]:
-    return {
-        "kind": "investment",
-        "idempotency_key": new_key(),
-        "effective_date": TODAY,
-        "lines": [ledger.debit("investments", Decimal("1.00")), ledger.credit("cash", Decimal("1.00"))],
-    }
+def a_fact(w: World) -> uuid.UUID:
+    """A fresh posted fact to correct: another mark of Acme, processed as a worker would."""
+    value = str(25000 + int(secrets.token_hex(2), 16))
+    return process(
+        w.make, w.actor(MANAGER), w.pool_id, "valuation", {"company_id": w.company_id, "value": value}
+    )
 
 
 def failed_operation(w: World) -> str:
     """A failed operation of the manager's (an admin may send it round again)."""
     with w.make.uow_factory() as uow:
         status = operations.submit(
-            w.actor(MANAGER), uow, w.pool_id, "valuation", {"value": "25000"}, idempotency_key=new_key()
+            w.actor(MANAGER),
+            uow,
+            w.pool_id,
+            "valuation",
+            {"company_id": w.company_id, "value": "25000"},
+            idempotency_key=new_key(),
         )
     with w.make.uow_factory() as uow:
         uow.session.execute(
@@ -308,7 +325,7 @@ def submit_row(kind: str, allowed: frozenset[str], pool: Callable[[World], int |
 def manager_read(name: str, *extra: Any, pool: str = "pool_id", **kwargs: Any) -> Row:
     service = getattr(manager, name)
     return Row(
-        f"core.services.manager.{name}",
+        f"core.views.manager.{name}",
         service,
         frozenset({MANAGER}),
         lambda w, uow: a(getattr(w, pool), *extra, **kwargs),
@@ -330,7 +347,83 @@ def position_read(name: str, *, pool: bool = False) -> Row:
         build = lambda w, uow: a(PERIOD, w.pool_id, w.actor(INVESTOR).user_id)  # noqa: E731
     else:
         build = lambda w, uow: a(PERIOD, None, w.actor(INVESTOR).user_id)  # noqa: E731
-    return Row(f"core.services.investor.{name}{'[pool]' if pool else ''}", service, POSITION, build)
+    return Row(f"core.views.investor.{name}{'[pool]' if pool else ''}", service, POSITION, build)
+
+
+def preview(
+    module: Any, name: str, request: Callable[[World], dict[str, Any]], allowed: frozenset[str]
+) -> Row:
+    """A concept's preview: a read, checked exactly as the operation it previews."""
+    return Row(
+        f"{module.__name__}.{name}",
+        getattr(module, name),
+        allowed,
+        lambda w, uow: a(w.pool_id, request(w)),
+    )
+
+
+def check(module: Any, name: str, request: Callable[[World], dict[str, Any]], allowed: frozenset[str]) -> Row:
+    """A concept's one validation, run inside its caller's transaction (preview or submission)."""
+    return Row(
+        f"{module.__name__}.{name}",
+        getattr(module, name),
+        allowed,
+        lambda w, uow: a(pool(uow, w.pool_id), request(w)),
+        kind="step",
+    )
+
+
+def command_row(
+    module: Any, name: str, make_command: Callable[[World, Any], Any], allowed: frozenset[str]
+) -> Row:
+    """A typed command submitted through its concept (a write: refused in operations.submit)."""
+    return Row(
+        f"{module.__name__}.{name}",
+        getattr(module, name),
+        allowed,
+        lambda w, uow: a(make_command(w, uow)),
+        kind="write",
+        action="operation.submit",
+    )
+
+
+def call_request(w: World) -> dict[str, Any]:
+    return {"percent": "1", "purpose": f"more {secrets.token_hex(3)}"}
+
+
+def payment_request(w: World) -> dict[str, Any]:
+    return {"call_item_id": w.item_id, "amount": "1", "reference": f"W-{secrets.token_hex(4)}"}
+
+
+def fee_request(w: World) -> dict[str, Any]:
+    return {"period_start": TODAY.isoformat(), "period_end": (TODAY + timedelta(days=30)).isoformat()}
+
+
+def buy_request(w: World) -> dict[str, Any]:
+    return {"company": f"Beta {secrets.token_hex(3)}", "amount": "1"}
+
+
+def mark_request(w: World) -> dict[str, Any]:
+    return {"company_id": w.company_id, "value": str(25000 + int(secrets.token_hex(2), 16))}
+
+
+def exit_request(w: World) -> dict[str, Any]:
+    return {"company_id": w.company_id, "proceeds": "30000"}
+
+
+def distribution_request(w: World) -> dict[str, Any]:
+    return {"proceeds": "1", "memo": f"payout {secrets.token_hex(3)}"}
+
+
+def correction_request(w: World) -> dict[str, Any]:
+    return {"operation_id": str(a_fact(w)), "reason": "test correction"}
+
+
+def previewed(
+    module: Any, name: str, request: Callable[[World], dict[str, Any]]
+) -> Callable[[World, Any], Any]:
+    """The command its rightful actor previewed (the manager's, unless an investor's payment)."""
+    return lambda w, uow: getattr(module, name)(w.actor(MANAGER), uow, w.pool_id, request(w)).command
 
 
 TABLE: list[Row] = [
@@ -436,81 +529,133 @@ TABLE: list[Row] = [
             else len(found) == 2
         ),
     ),
-    # --- the ledger ---
     Row(
-        "core.services.ledger.post_journal",
-        ledger_service.post_journal,
+        "core.services.commitments.settle_many",
+        commitments.settle_many,
         frozenset({MANAGER}),
-        lambda w, uow: a(w.pool_id, **journal_args()),
+        lambda w, uow: a(
+            commitments.SettleMany(
+                w.open_pool_id, ((pending_of_someone(w), None),), pool(uow, w.open_pool_id).version
+            )
+        ),
         kind="write",
-        action="ledger.post",
+        action="operation.submit",
+    ),
+    # --- concepts: previews, their one check, their commands ---
+    preview(calls, "preview", call_request, frozenset({MANAGER})),
+    check(calls, "check", call_request, frozenset({MANAGER})),
+    command_row(calls, "issue", previewed(calls, "preview", call_request), frozenset({MANAGER})),
+    preview(payments, "preview", payment_request, frozenset({INVESTOR, MANAGER})),
+    Row(
+        "core.services.payments.check_many",
+        payments.check_many,
+        frozenset({INVESTOR, MANAGER}),
+        lambda w, uow: a(pool(uow, w.pool_id), [payment_request(w)]),
+        kind="step",
+    ),
+    command_row(
+        payments, "record", previewed(payments, "preview", payment_request), frozenset({INVESTOR, MANAGER})
     ),
     Row(
-        "core.services.ledger.reverse_journal",
-        ledger_service.reverse_journal,
-        frozenset({MANAGER}),
-        lambda w, uow: a(journal(w), memo="reversed", effective_date=TODAY),
+        "core.services.payments.record_many",
+        payments.record_many,
+        frozenset({INVESTOR, MANAGER}),
+        lambda w, uow: a(w.pool_id, [previewed(payments, "preview", payment_request)(w, uow)]),
         kind="write",
-        action="ledger.reverse",
-    ),
-    # --- analytics ---
-    Row(
-        "core.services.analytics.pool_analytics",
-        analytics.pool_analytics,
-        POOL_SEEN,
-        lambda w, uow: a(w.pool_id),
+        action="operation.submit",
     ),
     Row(
-        "core.services.analytics.portfolio",
-        analytics.portfolio,
-        POSITION,
-        lambda w, uow: a(w.actor(INVESTOR).user_id),
-        check=lambda held, w, who: [h.pool_id for h in held] == [w.pool_id],
-    ),
-    # --- the investor's pages ---
-    position_read("portfolio_overview"),
-    position_read("pool_detail"),
-    position_read("capital_calls"),
-    Row("core.services.investor.call_item", investor.call_item, POSITION, lambda w, uow: a(w.item_id)),
-    Row("core.services.investor.open_pools", investor.open_pools, INVESTORS),
-    Row(
-        "core.services.investor.check_commitment",
-        investor.check_commitment,
-        INVESTORS,
-        lambda w, uow: a(w.fresh_pool_id, "20000"),
-    ),
-    position_read("statement"),
-    position_read("statement", pool=True),
-    position_read("capital_account_csv"),
-    position_read("transactions_csv", pool=True),
-    # --- the manager's pages ---
-    manager_read("managed_pool"),
-    Row("core.services.manager.pool_versions", manager.pool_versions, MANAGERS),
-    Row("core.services.manager.my_pools", manager.my_pools, MANAGERS),
-    manager_read("commitment_book", pool="open_pool_id"),
-    manager_read("scale_down_plan", pool="open_pool_id"),
-    manager_read("call_preview", {"percent": "10", "purpose": "next", "due_date": DUE}),
-    manager_read("call_book"),
-    manager_read("investor_balances"),
-    manager_read("call_items", pool="call_id"),
-    manager_read("call_notice_csv", pool="call_id"),
-    Row(
-        "core.services.manager.read_bank_statement",
-        manager.read_bank_statement,
+        "core.services.payments.read_statement",
+        payments.read_statement,
         frozenset({MANAGER}),
         lambda w, uow: a(
             w.call_id,
             f"investor_id,amount,reference,received_on\n{w.actor(INVESTOR).user_id},1.00,W,{TODAY}\n".encode(),
         ),
         check=lambda lines, w, who: (
-            [(line.call_item_id, line.amount) for line in lines] == [(w.item_id, Decimal("1.00"))]
+            [(line.command.call_item_id, line.command.amount) for line in lines]
+            == [(w.item_id, Decimal("1.00"))]
         ),
     ),
-    manager_read("portfolio_companies"),
-    manager_read("nav_history"),
+    preview(fees, "preview", fee_request, frozenset({MANAGER})),
+    check(fees, "check", fee_request, frozenset({MANAGER})),
+    command_row(fees, "charge", previewed(fees, "preview", fee_request), frozenset({MANAGER})),
+    preview(investments, "preview_investment", buy_request, frozenset({MANAGER})),
+    check(investments, "check_investment", buy_request, frozenset({MANAGER})),
+    command_row(
+        investments, "invest", previewed(investments, "preview_investment", buy_request), frozenset({MANAGER})
+    ),
+    preview(investments, "preview_mark", mark_request, frozenset({MANAGER})),
+    check(investments, "check_mark", mark_request, frozenset({MANAGER})),
+    command_row(
+        investments, "mark", previewed(investments, "preview_mark", mark_request), frozenset({MANAGER})
+    ),
+    preview(investments, "preview_exit", exit_request, frozenset({MANAGER})),
+    check(investments, "check_exit", exit_request, frozenset({MANAGER})),
+    Row(
+        "core.services.investments.exit_holding",
+        investments.exit_holding,
+        frozenset({MANAGER}),
+        # Submitted, not processed: Acme stays held for the other rows.
+        lambda w, uow: a(previewed(investments, "preview_exit", exit_request)(w, uow)),
+        kind="write",
+        action="operation.submit",
+    ),
+    preview(distributions, "preview", distribution_request, frozenset({MANAGER})),
+    check(distributions, "check", distribution_request, frozenset({MANAGER})),
+    command_row(
+        distributions,
+        "distribute",
+        previewed(distributions, "preview", distribution_request),
+        frozenset({MANAGER}),
+    ),
+    Row(
+        "core.services.corrections.correctable",
+        corrections.correctable,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(w.pool_id),
+        check=lambda found, w, who: any(c.kind == "payment" for c in found),
+    ),
+    preview(corrections, "preview", correction_request, frozenset({MANAGER, ADMIN})),
+    check(corrections, "check", correction_request, frozenset({MANAGER, ADMIN})),
+    command_row(
+        corrections,
+        "reverse",
+        previewed(corrections, "preview", correction_request),
+        frozenset({MANAGER, ADMIN}),
+    ),
+    Row("core.services.pools.lifecycle", pools.lifecycle, frozenset({MANAGER}), lambda w, uow: a(w.pool_id)),
+    Row(
+        "core.services.pools.require_unchanged",
+        pools.require_unchanged,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id, pool(uow, w.pool_id).version),
+    ),
+    # --- the investor's pages ---
+    position_read("portfolio_overview"),
+    position_read("pool_detail"),
+    position_read("capital_calls"),
+    Row("core.views.investor.call_item", investor.call_item, POSITION, lambda w, uow: a(w.item_id)),
+    Row("core.views.investor.open_pools", investor.open_pools, INVESTORS),
+    position_read("statement"),
+    position_read("statement", pool=True),
+    position_read("capital_account_csv"),
+    position_read("transactions_csv", pool=True),
+    # --- the manager's pages ---
+    manager_read("managed_pool"),
+    Row("core.views.manager.pool_versions", manager.pool_versions, MANAGERS),
+    Row("core.views.manager.my_pools", manager.my_pools, MANAGERS),
+    manager_read("commitment_book", pool="open_pool_id"),
+    manager_read("scale_down_plan", pool="open_pool_id"),
+    manager_read("call_book"),
+    manager_read("investor_balances"),
+    manager_read("call_items", pool="call_id"),
+    manager_read("call_payments", pool="call_id"),
+    manager_read("call_notice_csv", pool="call_id"),
     manager_read("portfolio"),
-    manager_read("distribution_preview", {"proceeds": "100"}),
     manager_read("distributions"),
+    manager_read("corrections_of"),
+    manager_read("returns"),
     manager_read("dashboard"),
     # --- the analyst's explorer ---
     Row("core.services.platform.explorer_options", platform.explorer_options, READERS),
@@ -656,23 +801,12 @@ TABLE: list[Row] = [
         kind="write",
         action="operation.submit",
     ),
-    submit_row(
-        "management_fee",
-        frozenset({MANAGER}),
-        lambda w: w.pool_id,
-        lambda w: {
-            "period_start": (TODAY - timedelta(days=90)).isoformat(),
-            "period_end": TODAY.isoformat(),
-        },
-    ),
-    submit_row(
-        "investment",
-        frozenset({MANAGER}),
-        lambda w: w.pool_id,
-        lambda w: {"action": "buy", "company": "Beta", "amount": "1"},
-    ),
-    submit_row("valuation", frozenset({MANAGER}), lambda w: w.pool_id, lambda w: {"value": "26000"}),
-    submit_row("distribution", frozenset({MANAGER}), lambda w: w.pool_id, lambda w: {"proceeds": "1"}),
+    submit_row("management_fee", frozenset({MANAGER}), lambda w: w.pool_id, fee_request),
+    submit_row("investment", frozenset({MANAGER}), lambda w: w.pool_id, buy_request),
+    submit_row("valuation", frozenset({MANAGER}), lambda w: w.pool_id, mark_request),
+    submit_row("exit", frozenset({MANAGER}), lambda w: w.pool_id, exit_request),
+    submit_row("distribution", frozenset({MANAGER}), lambda w: w.pool_id, distribution_request),
+    submit_row("reversal", frozenset({MANAGER, ADMIN}), lambda w: w.pool_id, correction_request),
     submit_row("export", frozenset({ADMIN}), lambda w: None, lambda w: {"report": "commitments"}),
     Row(
         "core.operations.operation_status",
@@ -705,7 +839,7 @@ TABLE: list[Row] = [
 
 def _modules() -> list[Any]:
     found = []
-    for package in (core.services, core.operations):
+    for package in (core.services, core.views, core.operations):
         found.append(package)
         found += [
             importlib.import_module(f"{package.__name__}.{m.name}")
@@ -749,7 +883,8 @@ def test_every_service_has_a_row() -> None:
 def test_discovery_finds_what_it_should() -> None:
     """The guard itself: it sees services in every module, operations included."""
     discovered = public_services()
-    assert "core.services.manager.dashboard" in discovered
+    assert "core.views.manager.dashboard" in discovered
+    assert "core.services.payments.record" in discovered
     assert "core.operations.retry" in discovered
     assert "core.operations.submit[payment]" in discovered
     assert "core.services.users.login_record" not in discovered  # no Actor: before anyone logs in

@@ -1,9 +1,9 @@
-"""The analytics cache: keyed by the pool's ledger version, so a posting shows at once; and with
-Redis gone the same figures come straight from PostgreSQL, with a warning and no error."""
+"""The figures cache: keyed by the pool's ledger version (and the day the figures are as of), so a
+posting shows at once; and with Redis gone the same figures come straight from PostgreSQL, with a
+warning and no error. Checked on the manager's dashboard and the investor's portfolio."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import bootstrap, cache, operations, runtime
+from core import bootstrap, cache, clock, operations, runtime
 from core.permissions import Actor
-from core.services.analytics import pool_analytics, portfolio
+from core.views import investor as investor_views
+from core.views import manager as manager_views
 from db.models import CallItem, CapitalCall
 from tests.workers import closed_pool_with_investors, process_in_process, queue_for, unique_queue_name
 
@@ -43,7 +44,12 @@ def called(make: Any, redis_client: Any) -> tuple[int, Actor, list[Any]]:
 
 def analytics(make: Any, actor: Actor, pool_id: int) -> Any:
     with make.uow_factory() as uow:
-        return pool_analytics(actor, uow, pool_id)
+        return manager_views.dashboard(actor, uow, pool_id)
+
+
+def portfolio(investor: Actor, uow: Any) -> list[Any]:
+    overview = investor_views.portfolio_overview(investor, uow, investor_views.period_for("inception"))
+    return overview.holdings
 
 
 def pay(make: Any, manager: Actor, pool_id: int, item: Any, amount: Decimal, **submit: Any) -> Any:
@@ -61,13 +67,15 @@ def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, r
     pool_id, manager, items = called
     before = analytics(make, manager, pool_id)
     assert before.called == Decimal("120000") and before.paid_in == 0 and before.outstanding == before.called
-    key = bootstrap.resources().cache.full_key(f"analytics:pool:{pool_id}:v{before.version}")
+    key = bootstrap.resources().cache.full_key(
+        f"manager:dashboard:top10:{pool_id}:v{before.version}:{clock.today().isoformat()}"
+    )
     assert redis_client.exists(key), "the figures were not cached under the pool's version"
 
     # Served from the cache: the stored entry is what comes back (proved by planting a marker in it).
-    planted = dataclasses.replace(before, investors=before.investors + 1000)
-    redis_client.set(key, cache._encode(dataclasses.asdict(planted)))  # noqa: SLF001
-    assert analytics(make, manager, pool_id) == planted
+    stored = cache._decode(redis_client.get(key))  # noqa: SLF001
+    redis_client.set(key, cache._encode({**stored, "investors": before.investors + 1000}))  # noqa: SLF001
+    assert analytics(make, manager, pool_id).investors == before.investors + 1000
 
     half = items[0].amount_due / 2
     pay(make, manager, pool_id, items[0], half)
@@ -78,7 +86,9 @@ def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, r
     assert after.outstanding == before.outstanding - half
     assert after.nav == before.nav + half
     assert redis_client.exists(
-        bootstrap.resources().cache.full_key(f"analytics:pool:{pool_id}:v{after.version}")
+        bootstrap.resources().cache.full_key(
+            f"manager:dashboard:top10:{pool_id}:v{after.version}:{clock.today().isoformat()}"
+        )
     )
     # The planted entry is simply unreachable now: the posting moved the version on.
     assert after.investors == before.investors
@@ -87,11 +97,11 @@ def test_a_cached_figure_changes_right_after_a_posting(make: Any, called: Any, r
     investor = Actor(items[0].investor_id, "investor", "seeded")
     with make.uow_factory() as uow:
         (holding,) = [h for h in portfolio(investor, uow) if h.pool_id == pool_id]
-    assert holding.paid_in == half and holding.outstanding == items[0].amount_due - half
+    assert holding.figures.paid_in == half and holding.figures.outstanding == items[0].amount_due - half
     pay(make, manager, pool_id, items[0], items[0].amount_due - half)
     with make.uow_factory() as uow:
         (holding,) = [h for h in portfolio(investor, uow) if h.pool_id == pool_id]
-    assert holding.paid_in == items[0].amount_due and holding.outstanding == 0
+    assert holding.figures.paid_in == items[0].amount_due and holding.figures.outstanding == 0
     assert analytics(make, manager, pool_id).paid_in == items[0].amount_due
 
 

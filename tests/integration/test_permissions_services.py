@@ -8,6 +8,7 @@ because the request was broken for some other reason.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +19,10 @@ import bcrypt
 import pytest
 from sqlalchemy import text
 
+from core import operations
 from core.errors import PermissionDenied, ValidationError
-from core.ledger import posting as ledger
 from core.permissions import Actor
 from core.services import commitments, pools, users
-from core.services import ledger as ledger_service
 from tests.workers import table_state
 
 D = Decimal
@@ -78,13 +78,9 @@ def key() -> str:
     return f"perm:{secrets.token_hex(8)}"
 
 
-def journal_args() -> dict[str, Any]:
-    return {
-        "kind": "investment",
-        "idempotency_key": key(),
-        "effective_date": TODAY,
-        "lines": [ledger.debit("investments", D("10.00")), ledger.credit("cash", D("10.00"))],
-    }
+def investment(pool_id: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A request that moves a pool's money: buying into a company with its cash."""
+    return (pool_id, "investment", {"company": "Acme", "amount": "10.00"}), {"idempotency_key": key()}
 
 
 @dataclass
@@ -211,14 +207,8 @@ def test_investors_cannot_manage_pools_or_move_money(uow_factory: Any, world: Wo
     denied(
         uow_factory, commitments.accept_commitment, investor, world.commitment_id, action="commitment.accept"
     )
-    denied(
-        uow_factory,
-        ledger_service.post_journal,
-        investor,
-        world.pool_id,
-        action="ledger.post",
-        **journal_args(),
-    )
+    args, kwargs = investment(world.pool_id)
+    denied(uow_factory, operations.submit, investor, *args, action="operation.submit", **kwargs)
     denied(
         uow_factory,
         users.set_kyc_status,
@@ -267,27 +257,16 @@ def test_a_manager_cannot_touch_another_managers_pool(uow_factory: Any, world: W
         make.terms(name="Hijacked"),
         action="pool.update_terms",
     )
+    args, kwargs = investment(world.pool_id)
+    denied(uow_factory, operations.submit, intruder, *args, action="operation.submit", **kwargs)
     denied(
         uow_factory,
-        ledger_service.post_journal,
+        operations.submit,
         intruder,
         world.pool_id,
-        action="ledger.post",
-        **journal_args(),
-    )
-    with uow_factory() as uow:
-        journal_id = uow.session.execute(
-            text("SELECT id FROM journals WHERE idempotency_key = :k"),
-            {"k": f"commitment:{world.accepted_id}"},
-        ).scalar_one()
-    denied(
-        uow_factory,
-        ledger_service.reverse_journal,
-        intruder,
-        journal_id,
-        memo="oops",
-        effective_date=TODAY,
-        action="ledger.reverse",
+        "reversal",
+        {"operation_id": str(uuid.uuid4()), "reason": "oops"},
+        action="operation.submit",
     )
     denied(uow_factory, pools.get_pool, intruder, world.pool_id)
     denied(uow_factory, pools.fundraising, intruder, world.draft_id)
@@ -301,8 +280,6 @@ def test_a_manager_cannot_touch_another_managers_pool(uow_factory: Any, world: W
         pools.open_pool(world.manager, uow, world.draft_id)
     with uow_factory() as uow:
         assert commitments.accept_commitment(world.manager, uow, world.commitment_id, "20000") == D("20000")
-    with uow_factory() as uow:
-        assert ledger_service.post_journal(world.manager, uow, world.pool_id, **journal_args())
     with uow_factory() as uow:
         pools.close_pool(world.manager, uow, world.pool_id)
 
@@ -346,7 +323,7 @@ def test_an_analyst_writes_nothing(uow_factory: Any, world: World, make: Any) ->
         ("commitment.accept", commitments.accept_commitment, (world.commitment_id,), {}),
         ("commitment.reject", commitments.reject_commitment, (world.commitment_id,), {}),
         ("commitment.withdraw", commitments.withdraw_commitment, (world.commitment_id,), {}),
-        ("ledger.post", ledger_service.post_journal, (world.pool_id,), journal_args()),
+        ("operation.submit", operations.submit, investment(world.pool_id)[0], investment(world.pool_id)[1]),
         (
             "user.create",
             users.create_user,
@@ -368,9 +345,8 @@ def test_an_analyst_writes_nothing(uow_factory: Any, world: World, make: Any) ->
 
 def test_an_admin_cannot_move_pool_money_or_run_pools(uow_factory: Any, world: World, make: Any) -> None:
     admin = world.admin
-    error = denied(
-        uow_factory, ledger_service.post_journal, admin, world.pool_id, action="ledger.post", **journal_args()
-    )
+    args, kwargs = investment(world.pool_id)
+    error = denied(uow_factory, operations.submit, admin, *args, action="operation.submit", **kwargs)
     assert error.message == "only the pool's manager may do this"
     denied(uow_factory, commitments.accept_commitment, admin, world.commitment_id, action="commitment.accept")
     denied(uow_factory, commitments.reject_commitment, admin, world.commitment_id, action="commitment.reject")
