@@ -38,8 +38,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app.launcher import launch
+    import logging
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # it speaks on import
+    from app.launcher import launch, quiet_setup
+
+    quiet_setup()
     return launch(port=args.port)
 
 

@@ -17,6 +17,12 @@ from db.migrate import upgrade
 log = logging.getLogger("investment_pools")
 
 
+def quiet_setup() -> None:
+    """The set-up (migrating, seeding the demo's operations) speaks only when something goes wrong."""
+    for noisy in ("pgserver", "alembic", "investment_pools.operations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -26,8 +32,6 @@ def launch(port: int | None = None) -> int:
     goes to files under DATA_DIR/logs, so the last thing on the screen is where to go and how to
     sign in, printed once the app answers."""
     port = port or settings().app_port
-    for noisy in ("pgserver", "alembic"):  # the set-up speaks only when something goes wrong
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     # Ctrl-C, or a TERM from a process manager: either way take everything down in order, whenever it
     # comes (while migrating or seeding too), including the embedded servers this process started.
     signal.signal(signal.SIGINT, _stop)

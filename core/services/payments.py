@@ -381,7 +381,7 @@ class RecordPaymentKind(Kind):
         """Re-check the payment against the locked item and settle it; what to post and to record."""
         item = found.get(op.payload["call_item_id"])
         if item is None or item.pool_id != pool.id:
-            raise NotFound("no such call item in this pool")
+            raise ValidationError("call_item_id", "is not one of this pool's call items")
         _may_pay(actor, pool, item)
         amount = Decimal(op.payload["amount"])
         _payable(item, amount, pool.currency)

@@ -511,11 +511,15 @@ def _restart_under_load(db: Db, server: PrivatePostgres) -> None:
 
 GARBAGE: list[tuple[str, Any, str]] = [
     ("payment", "not a mapping at all", "malformed request"),
-    ("payment", {"call_item_id": "1; DROP TABLE operations"}, "call_item_id"),
+    ("payment", {"call_item_id": "1; DROP TABLE operations"}, "Call item is not one of this pool's"),
     ("payment", {"call_item_id": 1}, "malformed request"),  # no amount
     ("payment", None, "malformed request"),
     ("capital_call", {"percent": "10"}, "could not be processed"),  # no call was ever recorded for it
-    ("valuation", {"delta": "1", "upto_journal": "abc", "date": "2024-01-01", "note": "x"}, "could not be"),
+    (
+        "valuation",
+        {"company_id": 1, "value": "1", "change": "1", "upto_journal": "abc", "date": "2024-01-01", "note": "x"},
+        "could not be",
+    ),
     ("distribution", {"proceeds": "NaN", "date": "2024-01-01", "upto_journal": 0, "memo": "x"}, "malformed"),
     ("no_such_kind", {}, "unknown operation kind"),
 ]

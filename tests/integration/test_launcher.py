@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -71,18 +72,26 @@ def embedded_pids(data_dir: Path) -> list[int]:
     return pids
 
 
-def wait_healthy(launcher: subprocess.Popen[str], port: int) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        assert launcher.poll() is None, f"the launcher exited early with {launcher.returncode}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"Streamlit did not answer /_stcore/health within {START_TIMEOUT} s")
+def wait_ready(launcher: subprocess.Popen[str], port: int) -> list[str]:
+    """Read the launcher's output until it says where the app runs (it does so once Streamlit
+    answers): the lines read so far. Streamlit's health is checked too."""
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert launcher.stdout is not None
+        for line in launcher.stdout:
+            lines.append(line)
+            if "Investment Pools is running" in line:
+                done.set()
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert done.wait(START_TIMEOUT), f"no 'running' line within {START_TIMEOUT} s: {''.join(lines)}"
+    assert launcher.poll() is None, f"the launcher exited early with {launcher.returncode}: {''.join(lines)}"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
+        assert response.status == 200
+    return lines
 
 
 def alive(pids: list[int]) -> list[str]:
@@ -119,7 +128,7 @@ def run_and_stop(data_dir: Path, deliver: str, *, port_by_env: bool = False) -> 
         start_new_session=True,
     )
     try:
-        wait_healthy(launcher, port)
+        lines = wait_ready(launcher, port)
         started = [child.pid for child in psutil.Process(launcher.pid).children(recursive=True)]
         servers = embedded_pids(data_dir)
         assert len(started) >= 2, "a worker and Streamlit"
@@ -129,7 +138,9 @@ def run_and_stop(data_dir: Path, deliver: str, *, port_by_env: bool = False) -> 
             os.killpg(launcher.pid, signal.SIGINT)
         else:
             launcher.send_signal(signal.SIGTERM)
-        output, _ = launcher.communicate(timeout=STOP_TIMEOUT)
+        launcher.wait(timeout=STOP_TIMEOUT)
+        time.sleep(0.2)  # the reader thread takes the last lines
+        output = "".join(lines)
         deadline = time.monotonic() + STOP_TIMEOUT
         while alive(started + servers) and time.monotonic() < deadline:
             time.sleep(0.2)
