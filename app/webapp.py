@@ -459,6 +459,7 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec("pages/investor_open_pools.py", "Open pools", ":material/storefront:"),
         PageSpec("pages/investor_capital_calls.py", "Capital calls", ":material/payments:"),
         PageSpec("pages/investor_statements.py", "Statements", ":material/description:"),
+        PageSpec("pages/investor_documents.py", "Documents", ":material/folder_open:"),
     ],
     "fund_manager": [
         PageSpec("pages/manager_pools.py", "My pools", ":material/folder_managed:", default=True),

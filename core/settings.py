@@ -24,6 +24,8 @@ class SettingsError(RuntimeError):
 
 
 OIDC_REQUIRED = ("client_id", "client_secret", "server_metadata_url", "redirect_uri")
+SMTP_TLS_MODES = ("off", "starttls", "ssl")
+SMTP_DEFAULT_PORTS = {"off": 25, "starttls": 587, "ssl": 465}
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,15 @@ class Settings:
     session_idle_minutes: int = 30  # a signed-in session idle longer than this is signed out
     oidc: OidcSettings | None = None  # sign-in with an OpenID Connect provider, when configured
     oidc_missing: tuple[str, ...] = ()  # OIDC settings left out of a partial configuration
+    # Mail (core.mail). No SMTP_HOST: mail is off, notices are stored and shown in the app only.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # off | starttls | ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    mail_from: str = ""
+    mail_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800)  # the waits between tries of one send
+    templates_dir: Path = field(default=ROOT / "templates")  # branding and wording a fund edits
 
     @property
     def demo(self) -> bool:
@@ -103,6 +114,12 @@ class Settings:
                 "OpenID Connect is partly configured; also set "
                 + ", ".join(f"OIDC_{name.upper()}" for name in self.oidc_missing)
             )
+        if self.smtp_tls not in SMTP_TLS_MODES:
+            raise SettingsError(
+                f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {self.smtp_tls[:20]!r}"
+            )
+        if self.smtp_host and "@" not in self.mail_from:
+            raise SettingsError("MAIL_FROM must be set to the sender's address when SMTP_HOST is set")
         if self.oidc is not None and not self.demo:
             redirect = urlsplit(self.oidc.redirect_uri)
             if redirect.scheme != "https" and redirect.hostname not in ("localhost", "127.0.0.1", "::1"):
@@ -179,7 +196,30 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_format=get("LOG_FORMAT", "text") or "text",
         session_idle_minutes=number("SESSION_IDLE_MINUTES", 30),
         **_oidc_settings(get, secrets),
+        **_mail_settings(get, number),
     )
+
+
+def _mail_settings(get: Callable[..., str | None], number: Callable[[str, int], int]) -> dict[str, Any]:
+    """SMTP_* and MAIL_* variables; the port defaults to the one the TLS mode uses (25, 587, 465)."""
+    tls = (get("SMTP_TLS", "starttls") or "starttls").strip().lower()
+    retries = get("MAIL_RETRY_SECONDS")
+    try:
+        waits = tuple(int(part) for part in retries.split(",")) if retries else (30, 120, 600, 1800)
+    except ValueError:
+        raise SettingsError(
+            f"MAIL_RETRY_SECONDS must be whole numbers of seconds separated by commas, not {str(retries)[:40]!r}"
+        ) from None
+    return {
+        "smtp_host": get("SMTP_HOST"),
+        "smtp_port": number("SMTP_PORT", SMTP_DEFAULT_PORTS.get(tls, 587)),
+        "smtp_tls": tls,
+        "smtp_user": get("SMTP_USER"),
+        "smtp_password": get("SMTP_PASSWORD"),
+        "mail_from": get("MAIL_FROM", "") or "",
+        "mail_retry_seconds": tuple(max(0, wait) for wait in waits),
+        "templates_dir": Path(get("TEMPLATES_DIR", str(ROOT / "templates")) or ROOT / "templates"),
+    }
 
 
 def _oidc_settings(get: Callable[..., str | None], secrets: dict[str, object]) -> dict[str, Any]:

@@ -103,3 +103,49 @@ def values(enum: type[StrEnum]) -> tuple[str, ...]:
 def label(member: StrEnum | str) -> str:
     """How a code reads to a person: 'fund_manager' -> 'fund manager'."""
     return str(member).replace("_", " ")
+
+
+# --- notices and the document vault (issue 16) --------------------------------------------------------
+
+
+class NoticeKind(StrEnum):
+    """What a notice tells an investor. Reminders and overdue notices follow a capital call."""
+
+    CAPITAL_CALL = "capital_call"
+    DISTRIBUTION = "distribution"
+    STATEMENT = "statement"
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+
+
+class NoticeStatus(StrEnum):
+    """pending: written with what it tells of (the outbox), not yet rendered; ready: its document is
+    in the vault and its email waits to be sent; sent: the mail server accepted it; failed: refused
+    after every retry (an admin or the pool's manager may send it round again); in_app: mail is off
+    or the investor has no address, so it is shown in the app only."""
+
+    PENDING = "pending"
+    READY = "ready"
+    SENT = "sent"
+    FAILED = "failed"
+    IN_APP = "in_app"
+
+
+class DocumentKind(StrEnum):
+    """Generated notices and statements, and what a manager uploads for a pool."""
+
+    CAPITAL_CALL_NOTICE = "capital_call_notice"
+    DISTRIBUTION_NOTICE = "distribution_notice"
+    CAPITAL_ACCOUNT_STATEMENT = "capital_account_statement"
+    AGREEMENT = "agreement"
+    SUBSCRIPTION = "subscription"
+    REPORT = "report"
+    OTHER = "other"
+
+
+class CallPurpose(StrEnum):
+    """The ILPA capital call template's lines for what capital is called for."""
+
+    INVESTMENTS = "investments"
+    MANAGEMENT_FEES = "management_fees"
+    FUND_EXPENSES = "fund_expenses"

@@ -15,14 +15,16 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.ledger.accounts import POOL_ACCOUNTS, Account
@@ -31,8 +33,11 @@ from core.vocabulary import (
     CallItemStatus,
     CallStatus,
     CommitmentStatus,
+    DocumentKind,
     FeeBasis,
     KycStatus,
+    NoticeKind,
+    NoticeStatus,
     OperationStatus,
     PoolStatus,
     Role,
@@ -131,6 +136,19 @@ class Pool(Base):
     opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[Created]
+    # Wire instructions (core.services.notices.set_wire_instructions validates them): where investors
+    # pay capital calls, and the reference pattern that names each investor's payments.
+    wire_bank_name: Mapped[str | None] = mapped_column(String(140))
+    wire_account_name: Mapped[str | None] = mapped_column(String(140))
+    wire_account_number: Mapped[str | None] = mapped_column(String(34))  # an IBAN or an account number
+    wire_bank_code: Mapped[str | None] = mapped_column(String(11))  # a SWIFT/BIC or a routing number
+    payment_reference_pattern: Mapped[str] = mapped_column(
+        String(60), server_default="IP{pool}-{investor}-{call}"
+    )
+    # Reminders of an open call item: this many days before its due date, then every so many days
+    # once it is overdue (empty / NULL: none).
+    reminder_days_before: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), server_default="{7,1}")
+    overdue_reminder_days: Mapped[int | None] = mapped_column(SmallInteger, server_default="7")
 
     manager: Mapped[User] = relationship(lazy="raise")
 
@@ -414,3 +432,122 @@ class Distribution(Reversible, Base):
     gp_total: Mapped[Amount]
     distributed_on: Mapped[date] = mapped_column(Date)
     memo: Mapped[str] = mapped_column(String(200), server_default="")
+
+
+# --- notices and the document vault (issue 16) --------------------------------------------------------
+
+
+class Document(Base):
+    """One version of a document in the vault: generated notices and statements, and what a manager
+    uploads. Immutable (the database refuses UPDATE and DELETE, migration 0006): a reissue or a
+    replacement is the next version of its series, with a note. investor_id NULL: shared with
+    the pool's investors."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DocumentKind), name="kind"),
+        CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("size > 0", name="size"),
+        Index("uq_documents_series_version", "series", "version", unique=True),
+        Index("ix_documents_pool_id_investor_id", "pool_id", "investor_id"),
+        Index("ix_documents_investor_id", "investor_id"),
+    )
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    investor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    # The document across its versions: "call:12:investor:5", "upload:3:<uuid>".
+    series: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(server_default="1")
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), server_default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[Created]
+    # Loaded only when asked for: listings never read the bytes.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+class NoticeBatch(Base):
+    """The notices one statement wrote (a call's, a distribution's, a quarter's, a round of
+    reminders): the range of their ids, written in the same statement, and when all were rendered.
+    The renderer and the sweeper find pending notices through the few open batches, so writing a
+    call's notices costs the notices table nothing but its primary key."""
+
+    __tablename__ = "notice_batches"
+    __table_args__ = (Index("ix_notice_batches_open", "id", postgresql_where=text("rendered_at IS NULL")),)
+
+    id: Mapped[IntPK]
+    cause: Mapped[str] = mapped_column(String(200), unique=True)  # "capital_call:12": written once
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int]
+    created_at: Mapped[Created]
+    rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The notices an investor or a page may see: rendered ones (a pending notice has no document yet).
+_RENDERED = text("status IN ('ready', 'sent', 'failed', 'in_app')")
+
+
+class Notice(Base):
+    """A notice to one investor: the outbox row written in the transaction of what it tells of (a
+    call's items, a distribution's journals, a quarter's statements), rendered into the vault and
+    emailed by jobs (jobs.notices), and the investor's inbox entry (read_at). Its status, changed
+    under a row lock, decides whether it is still to be sent. Every secondary index is partial and
+    excludes pending notices: a call writing thousands of them pays for the primary key only."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NoticeKind), name="kind"),
+        CheckConstraint(_in("status", NoticeStatus), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        # Notices that could be written twice (statements, reminders, reissues) carry a key; a
+        # call's or a distribution's exist once by their batch's cause.
+        Index("uq_notices_key", "key", unique=True, postgresql_where=text("key IS NOT NULL")),
+        Index("ix_notices_investor_id_created_at", "investor_id", "created_at", postgresql_where=_RENDERED),
+        Index(
+            "ix_notices_call_id",
+            "call_id",
+            postgresql_where=text("call_id IS NOT NULL AND status <> 'pending'"),
+        ),
+        Index(
+            "ix_notices_operation_id",
+            "operation_id",
+            postgresql_where=text("operation_id IS NOT NULL AND status <> 'pending'"),
+        ),
+        Index("ix_notices_ready", "id", postgresql_where=text("status = 'ready'")),
+        Index("ix_notices_failed", "updated_at", postgresql_where=text("status = 'failed'")),
+    )
+
+    id: Mapped[IntPK]
+    key: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    # Copied from rows that hold these keys already (call items, journals, commitments): the outbox
+    # is written inside the posting transaction, which must not pay a foreign-key check per row.
+    pool_id: Mapped[int] = mapped_column(BigInteger)
+    investor_id: Mapped[int] = mapped_column(BigInteger)
+    call_id: Mapped[int | None] = mapped_column(BigInteger)
+    call_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # the distribution's
+    cutoff_journal: Mapped[int | None] = mapped_column(BigInteger)  # the ledger the distribution saw
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))  # the headline figure, for lists
+    note: Mapped[str] = mapped_column(String(500), server_default="")  # a reissue's reason
+    reissue_of: Mapped[int | None] = mapped_column(BigInteger)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    document_id: Mapped[int | None] = mapped_column(BigInteger)
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[Created]
+    updated_at: Mapped[Created]

@@ -10,6 +10,7 @@ from rq import Queue, Worker
 
 from core import metrics, runtime
 from core.settings import settings
+from jobs import notices
 from jobs.operations import sweep
 
 log = logging.getLogger("investment_pools.worker")
@@ -22,6 +23,7 @@ def _sweeper(stop: threading.Event, queue: Queue) -> None:
     while not stop.wait(interval):
         try:
             sweep()
+            notices.sweep()  # reminders due, and notices whose render or send job was lost
             metrics.QUEUE_DEPTH.labels(queue=queue.name).set(queue.count)
         except Exception as exc:  # noqa: BLE001 - the database or Redis may be restarting; try again later
             log.warning("sweep failed, will retry: %s", exc)
