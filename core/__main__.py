@@ -1,4 +1,4 @@
-"""Ops command line: python -m core {migrate,seed,createuser,verify,worker}. The app is `python -m app`.
+"""Ops command line: python -m core {migrate,seed,createuser,verify,worker,statements}. The app is `python -m app`.
 
 The composition root (core.bootstrap) is imported inside each command, not here: a worker must set
 PROMETHEUS_MULTIPROC_DIR before any metric exists, and bootstrap's imports create them.
@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import date
 
 from core import logs, runtime
 from core.settings import SettingsError, settings
@@ -123,6 +124,30 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(burst=args.burst)
 
 
+def _statements(args: argparse.Namespace) -> int:
+    """Issue a quarter's capital account statements for every running pool (the last ended quarter
+    unless --quarter-end names one). Idempotent: a pool's quarter issued before is skipped, so a
+    scheduler may run it again. The workers render and send what it writes."""
+    from core.errors import DomainError
+    from jobs.notices import issue_quarter_statements
+
+    quarter_end = None if args.quarter_end is None else args.quarter_end.isoformat()
+    try:
+        written = issue_quarter_statements(quarter_end)
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(f"{written:,} statement(s) written; the workers render and send them")
+    return 0
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, not {value[:40]!r}") from None
+
+
 def _production_ready() -> bool:
     """A production worker refuses to start with a default cookie key or demo passwords."""
     from core import bootstrap
@@ -167,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run an RQ worker for the operations queue")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(fn=_worker)
+    statements = sub.add_parser(
+        "statements",
+        help="issue a quarter's capital account statements for every running pool (for a scheduler)",
+    )
+    statements.add_argument(
+        "--quarter-end",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the quarter's last day (default: the last quarter that has ended)",
+    )
+    statements.set_defaults(fn=_statements)
     args = parser.parse_args(argv)
     if not start_process():
         return 2

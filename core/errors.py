@@ -57,6 +57,15 @@ FIELD_LABELS = {
     "password": "Password",
     "statement": "Bank statement",
     "version": "Version",
+    "bank_name": "Bank name",
+    "account_name": "Account name",
+    "account_number": "IBAN or account number",
+    "bank_code": "SWIFT/BIC or routing number",
+    "reference_pattern": "Payment reference pattern",
+    "days_before": "Reminders before the due date (days)",
+    "overdue_every_days": "Overdue reminders every (days)",
+    "quarter_end": "Quarter",
+    "file": "File",
 }
 
 

@@ -83,8 +83,16 @@ OIDC_SETTINGS = {
     "OIDC_COOKIE_SECRET",
     "OIDC_PROVIDER_NAME",
 }
-SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "COOKIE_SECRET", "OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET"}
-OPTIONAL_SECRETS = {"OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET"}  # empty = provider sign-in off
+SECRET_SETTINGS = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "COOKIE_SECRET",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_COOKIE_SECRET",
+    "SMTP_PASSWORD",
+}
+# Empty = off: provider sign-in; no login at the mail server.
+OPTIONAL_SECRETS = {"OIDC_CLIENT_SECRET", "OIDC_COOKIE_SECRET", "SMTP_PASSWORD"}
 
 
 def settings_names() -> set[str]:
@@ -365,6 +373,31 @@ def test_every_container_is_hardened_and_sized() -> None:
             assert security["capabilities"]["drop"] == ["ALL"]
             if kind == "Deployment":
                 assert "livenessProbe" in container, name
+
+
+def test_quarterly_statements_run_as_a_hardened_cronjob_of_the_cli() -> None:
+    """The scheduled `python -m core statements`: the release's image (the overlay's `images:` sets it,
+    as for the Deployments), never two at once, hardened and sized like every other container."""
+    cronjob = k8s_objects()[("CronJob", "pools-statements")]
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["timeZone"] == "Etc/UTC"
+    minute, hour, day, months, weekday = spec["schedule"].split()
+    assert months == "1,4,7,10" and int(day) >= 1 and weekday == "*", spec["schedule"]
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["image"] == "investment-pools"
+    assert container["args"] == ["cli", "statements"]
+    assert {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]} == {
+        "pools-config",
+        "pools-secrets",
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    entrypoint = (DEPLOY / "entrypoint.sh").read_text()
+    assert 'exec python -m core "$@"' in entrypoint  # `cli statements` is `python -m core statements`
 
 
 def test_app_probes_use_streamlit_health_and_worker_probe_checks_heartbeat() -> None:
