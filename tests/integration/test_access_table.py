@@ -33,7 +33,7 @@ from sqlalchemy import select, text
 import core.operations
 import core.services
 import core.views
-from core import bootstrap, operations
+from core import bootstrap, clock, operations
 from core.errors import PermissionDenied
 from core.operations import KINDS
 from core.permissions import Actor
@@ -43,19 +43,21 @@ from core.services import (
     commitments,
     corrections,
     distributions,
+    documents,
     exports,
     fees,
     health,
     investments,
+    notices,
     payments,
     platform,
     pools,
     users,
 )
 from core.views import investor, manager
-from db.models import CallItem, CapitalCall, Operation
+from db.models import CallItem, CapitalCall, Notice, Operation
 from tests.conftest import Factory
-from tests.workers import table_state
+from tests.workers import BUSINESS_TABLES, table_state
 
 TODAY = date.today()
 DUE = (TODAY + timedelta(days=14)).isoformat()
@@ -95,6 +97,9 @@ class World:
     operation_id: uuid.UUID  # the investor's payment operation
     export_id: uuid.UUID  # a finished background export
     company_id: int  # Acme, held by pool_id, marked
+    notice_id: int = 0  # the investor's capital call notice of call_id, rendered (in the app)
+    document_id: int = 0  # its document in the vault
+    shared_id: int = 0  # a document the manager shared with pool_id's investors
 
     def actor(self, name: str) -> Actor:
         return self.actors[name]
@@ -179,6 +184,21 @@ def world() -> Iterator[World]:
             )
         assert started.operation_id is not None
         assert operations.process(str(started.operation_id), make.uow_factory) == "done"
+        while True:  # the call's notices, rendered into the vault as the workers would
+            with make.uow_factory() as uow:
+                rendered = notices.render_pending(uow)
+                uow.commit()
+            if not rendered.count:
+                break
+        with make.uow_factory() as uow:
+            notice_id, document_id = uow.session.execute(
+                select(Notice.id, Notice.document_id).where(
+                    Notice.call_id == call_id, Notice.investor_id == actors[INVESTOR].user_id
+                )
+            ).one()
+            shared = documents.upload(
+                boss, uow, pool_id, kind="agreement", title="LPA", filename="lpa.pdf", data=PDF
+            )
         yield World(
             make,
             actors,
@@ -192,6 +212,9 @@ def world() -> Iterator[World]:
             operation_id,
             started.operation_id,
             acme.company_id,
+            notice_id,
+            document_id,
+            shared.id,
         )
 
 
@@ -221,12 +244,22 @@ class Row:
     allowed: frozenset[str]
     args: Callable[[World, Any], Args] = lambda w, uow: ((), {})
     kind: str = "read"
-    action: str = ""
+    action: str = ""  # a write's; a read's when it audits its refusals under a name of its own
     check: Callable[[Any, World, str], bool] = field(default=lambda result, world, actor: True)
+    tables: tuple[str, ...] = ()  # written besides the business tables (notices, documents)
 
 
 def a(*args: Any, **kwargs: Any) -> Args:
     return args, kwargs
+
+
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+WIRE = {
+    "bank_name": "Harbor Bank",
+    "account_name": "Harbor Fund LP",
+    "account_number": "GB82 WEST 1234 5698 7654 32",
+    "bank_code": "NWBKGB2L",
+}
 
 
 def new_key() -> str:
@@ -300,6 +333,48 @@ def failed_operation(w: World) -> str:
         )
         uow.commit()
     return str(status.id)
+
+
+def past_pool(w: World) -> tuple[int, date]:
+    """A closed pool of the manager's whose investor committed in the last quarter, and that quarter's end."""
+    start, _ = notices.quarter_of(notices.quarter_of(TODAY)[0] - timedelta(days=1))
+    with clock.travel(start + timedelta(days=3)):
+        pool_id = w.make.pool(w.actor(MANAGER))[0]
+        w.make.commitment(pool_id, amount="10000", accept_as=w.actor(MANAGER))
+        with w.make.uow_factory() as uow:
+            pools.close_pool(w.actor(MANAGER), uow, pool_id)
+    return pool_id, notices.quarter_of(start)[1]
+
+
+def failed_notice(w: World) -> int:
+    """A copy of the investor's call notice whose email failed (a manager or an admin may send it again)."""
+    with w.make.uow_factory() as uow:
+        notice = Notice(
+            key=new_key(),
+            kind="capital_call",
+            pool_id=w.pool_id,
+            investor_id=w.actor(INVESTOR).user_id,
+            call_id=w.call_id,
+            call_item_id=w.item_id,
+            amount=Decimal("50000"),
+            status="failed",
+            attempts=4,
+            last_error="550 mailbox unavailable",
+            document_id=w.document_id,
+        )
+        uow.session.add(notice)
+        uow.session.flush()
+        notice_id = notice.id
+        uow.commit()
+    return notice_id
+
+
+def documents_seen(found: Any, w: World, who: str) -> bool:
+    """The investor's own notice: them, their manager, an admin; the shared one: the pool's people."""
+    ids = {d.id for d in found}
+    return (w.document_id in ids) == (who in POSITION - {ANALYST}) and (w.shared_id in ids) == (
+        who in POOL_SEEN
+    )
 
 
 def export_operation(w: World, uow: Any) -> Operation:
@@ -657,6 +732,154 @@ TABLE: list[Row] = [
     manager_read("corrections_of"),
     manager_read("returns"),
     manager_read("dashboard"),
+    # --- notices and the document vault ---
+    Row(
+        "core.services.notices.wire_instructions",
+        notices.wire_instructions,
+        frozenset({INVESTOR, OTHER_INVESTOR, MANAGER, ADMIN}),
+        lambda w, uow: a(w.pool_id),
+    ),
+    Row(
+        "core.services.notices.set_wire_instructions",
+        notices.set_wire_instructions,
+        frozenset({MANAGER}),
+        lambda w, uow: a(draft(w), WIRE),
+        kind="write",
+        action="pool.wire_instructions",
+    ),
+    Row(
+        "core.services.notices.reminders",
+        notices.reminders,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id),
+    ),
+    Row(
+        "core.services.notices.set_reminders",
+        notices.set_reminders,
+        frozenset({MANAGER}),
+        lambda w, uow: a(draft(w), days_before="5, 2", overdue_every_days="3"),
+        kind="write",
+        action="pool.reminders",
+    ),
+    Row(
+        "core.services.notices.payment_instructions",
+        notices.payment_instructions,
+        POSITION - {ANALYST},
+        lambda w, uow: a(w.item_id),
+        check=lambda shown, w, who: shown.call_item_id == w.item_id,
+    ),
+    Row(
+        "core.services.notices.issue_statements",
+        notices.issue_statements,
+        frozenset({MANAGER}),
+        lambda w, uow: a(*past_pool(w)),
+        kind="write",
+        action="notice.statements",
+        check=lambda written, w, who: written == 1,
+        tables=("notices",),
+    ),
+    Row(
+        "core.services.notices.inbox",
+        notices.inbox,
+        frozenset({INVESTOR, ADMIN}),
+        lambda w, uow: a(investor_id=w.actor(INVESTOR).user_id),
+        check=lambda found, w, who: w.notice_id in {n.id for n in found},
+    ),
+    Row(
+        "core.services.notices.unread_count",
+        notices.unread_count,
+        frozenset({INVESTOR, ADMIN}),
+        lambda w, uow: a(investor_id=w.actor(INVESTOR).user_id),
+    ),
+    Row(
+        "core.services.notices.mark_read",
+        notices.mark_read,
+        frozenset({INVESTOR, ADMIN}),
+        lambda w, uow: a(w.notice_id),
+        action="notice.read",
+    ),
+    Row(
+        "core.services.notices.open_notice",
+        notices.open_notice,
+        frozenset({INVESTOR, ADMIN}),
+        lambda w, uow: a(w.notice_id),
+        action="notice.open",
+        check=lambda opened, w, who: (
+            opened.document.id == w.document_id and opened.content.startswith(b"%PDF")
+        ),
+    ),
+    Row(
+        "core.services.notices.notified",
+        notices.notified,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(call_id=w.call_id),
+        check=lambda found, w, who: w.notice_id in {n.notice_id for n in found},
+    ),
+    Row(
+        "core.services.notices.reissue",
+        notices.reissue,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.notice_id, "Corrected wire instructions"),
+        kind="write",
+        action="notice.reissue",
+        tables=("notices",),
+    ),
+    Row("core.services.notices.delivery", notices.delivery, frozenset({ADMIN})),
+    Row(
+        "core.services.notices.retry",
+        notices.retry,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(failed_notice(w)),
+        kind="write",
+        action="notice.retry",
+        tables=("notices",),
+    ),
+    Row(
+        "core.services.documents.visible",
+        documents.visible,
+        frozenset(ACTORS),
+        lambda w, uow: a(pool_id=w.pool_id),
+        check=documents_seen,
+    ),
+    Row(
+        "core.services.documents.pool_documents",
+        documents.pool_documents,
+        frozenset(ACTORS),
+        lambda w, uow: a(w.pool_id),
+        check=documents_seen,
+    ),
+    Row(
+        "core.services.documents.document",
+        documents.document,
+        POSITION - {ANALYST},
+        lambda w, uow: a(w.document_id),
+        action="document.read",
+    ),
+    Row(
+        "core.services.documents.versions",
+        documents.versions,
+        POSITION - {ANALYST},
+        lambda w, uow: a(w.document_id),
+        action="document.read",
+        check=lambda found, w, who: [d.id for d in found] == [w.document_id],
+    ),
+    Row(
+        "core.services.documents.download",
+        documents.download,
+        POSITION - {ANALYST},
+        lambda w, uow: a(w.document_id),
+        action="document.download",
+        check=lambda got, w, who: got.content.startswith(b"%PDF"),
+    ),
+    Row(
+        "core.services.documents.upload",
+        documents.upload,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id, kind="report", title="Quarterly report", filename="q3.pdf", data=PDF),
+        kind="write",
+        action="document.upload",
+        tables=("documents",),
+    ),
     # --- the analyst's explorer ---
     Row("core.services.platform.explorer_options", platform.explorer_options, READERS),
     Row("core.services.platform.explorer", platform.explorer, READERS),
@@ -893,8 +1116,8 @@ def test_discovery_finds_what_it_should() -> None:
 # --- the calls -------------------------------------------------------------------------------------
 
 
-def state() -> dict[str, tuple[Any, ...]]:
-    return table_state(bootstrap.unit_of_work)
+def state(tables: tuple[str, ...] = ()) -> dict[str, tuple[Any, ...]]:
+    return table_state(bootstrap.unit_of_work, BUSINESS_TABLES + tables)
 
 
 def audit_mark() -> int:
@@ -921,7 +1144,7 @@ def call(row: Row, world: World, actor_name: str) -> tuple[Any, dict[str, Any], 
     actor = world.actor(actor_name)
     with bootstrap.unit_of_work() as uow:
         args, kwargs = row.args(world, uow)
-        before, mark = state(), audit_mark()
+        before, mark = state(row.tables), audit_mark()
         try:
             return row.service(actor, uow, *args, **kwargs), before, mark
         except Exception as exc:  # noqa: BLE001 - judged by the caller
@@ -934,7 +1157,7 @@ def test_access(row: Row, world: World) -> None:
     for name in refused:
         outcome, before, mark = call(row, world, name)
         assert isinstance(outcome, PermissionDenied), f"{row.name} as {name}: {outcome!r}"
-        assert state() == before, f"{row.name} as {name} was refused but wrote something"
+        assert state(row.tables) == before, f"{row.name} as {name} was refused but wrote something"
         audits = audits_since(mark)
         actor_id = world.actor(name).user_id
         if row.kind == "step":
@@ -943,7 +1166,7 @@ def test_access(row: Row, world: World) -> None:
         assert len(audits) == 1, f"{row.name} as {name}: refusal audit rows {audits}"
         action, who, outcome_, reason = audits[0]
         assert (who, outcome_, reason) == (actor_id, "refused", outcome.message), (row.name, name, audits)
-        if row.kind == "write":
+        if row.kind == "write" or row.action:
             assert action == row.action, (row.name, name, action)
         else:
             assert action.startswith("read."), (row.name, name, action)
@@ -953,6 +1176,6 @@ def test_access(row: Row, world: World) -> None:
         assert row.check(outcome, world, name), f"{row.name} as {name}: unexpected result {outcome!r}"
         assert audits_since(mark) == [], f"{row.name} as {name} succeeded yet left a refusal"
         if row.kind == "write":
-            assert state() != before, f"{row.name} as {name} succeeded but wrote nothing"
+            assert state(row.tables) != before, f"{row.name} as {name} succeeded but wrote nothing"
         else:
-            assert state() == before, f"{row.name} as {name} is a read yet wrote something"
+            assert state(row.tables) == before, f"{row.name} as {name} is a read yet wrote something"
