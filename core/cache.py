@@ -54,8 +54,15 @@ class Cache:
             self._namespace = self._namespace_of()
         return f"{self._namespace}:{key}"
 
-    def cached(self, key: str, compute: Callable[[], T], load: Callable[[Any], T]) -> T:
-        """The cached value under key, or compute() stored there; `load` rebuilds it from JSON."""
+    def cached(
+        self,
+        key: str,
+        compute: Callable[[], T],
+        load: Callable[[Any], T],
+        dump: Callable[[T], Any] | None = None,
+    ) -> T:
+        """The cached value under key, or compute() stored there; `dump` makes it JSON (by default
+        a dataclass's fields), `load` rebuilds it from that. A computed value is returned as is."""
         if self._client is None:
             return compute()
         key = self.full_key(key)
@@ -71,7 +78,8 @@ class Cache:
         self._count("miss")
         value = compute()
         try:
-            self._client.set(key, _encode(asdict(value) if is_dataclass(value) else value), ex=TTL_SECONDS)  # type: ignore[arg-type]
+            stored = dump(value) if dump else asdict(value) if is_dataclass(value) else value  # type: ignore[arg-type]
+            self._client.set(key, _encode(stored), ex=TTL_SECONDS)
         except redis.RedisError as exc:
             log.warning("cache unavailable (%s); %s not stored", type(exc).__name__, key)
         return value

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.fundmath import capital_account
 from core.ledger import BOOK_LINES, CAPITAL_LINES, Line, checks, read_model
+from core.ledger.accounts import MOVEMENTS
 from core.ledger.read_model import PoolBooks, Position
 from core.vocabulary import CallStatus, CommitmentStatus, PoolStatus
 from db.models import (
@@ -37,6 +38,7 @@ from db.models import (
     Exit,
     Investment,
     Journal,
+    LedgerLineMap,
     Mark,
     Payment,
     Pool,
@@ -258,6 +260,38 @@ def _books(session: Session, as_of: date) -> list[tuple[Any, ...]]:
     return wrong[:LIMIT]
 
 
+def _line_map(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    """The database's copy of the vocabulary (the rows its pool_days trigger reads) against the code's."""
+    stored = {
+        (row.kind, row.account): (row.line, row.side)
+        for row in session.execute(select(LedgerLineMap)).scalars()
+    }
+    spoken = {
+        (kind.value, account.value): (line.value, side.value)
+        for (kind, account), (line, side) in MOVEMENTS.items()
+    }
+    return [
+        (kind, account, stored.get((kind, account)), spoken.get((kind, account)))
+        for kind, account in sorted(stored.keys() | spoken.keys())
+        if stored.get((kind, account)) != spoken.get((kind, account))
+    ][:LIMIT]
+
+
+def _pool_days(session: Session, as_of: date) -> list[tuple[Any, ...]]:
+    """The daily sums the database keeps (read_model.pool_days) against the movements they sum."""
+    m = read_model.movements(as_of=None)
+    moved = (
+        select(m.c.pool_id, m.c.day, m.c.line, func.sum(m.c.amount).label("amount"))
+        .group_by(m.c.pool_id, m.c.day, m.c.line)
+        .subquery("moved")
+    )
+    kept = read_model.pool_days(as_of=None)
+    return [
+        tuple(r)
+        for r in session.execute(_compare(kept, moved, ("pool_id", "day", "line"), [("amount", "amount")]))
+    ]
+
+
 # Ledger-internal checks (raw accounts, core.ledger.checks) and the rest, in the order shown.
 CHECKS: dict[str, Callable[[Session, date], list[tuple[Any, ...]]]] = {
     BALANCED: lambda session, as_of: checks.unbalanced_journals(session),
@@ -278,6 +312,8 @@ CHECKS: dict[str, Callable[[Session, date], list[tuple[Any, ...]]]] = {
     "distributions recorded equal the distributions and carried interest lines": _distributions,
     "holdings equal the investments at cost and unrealized value lines": _holdings,
     BOOKS: _books,
+    "the database's line map is the ledger's vocabulary": _line_map,
+    "each pool's daily sums equal its movements": _pool_days,
 }
 POSITION_CHECKS = (FIGURES, RECEIVABLES, STATEMENTS)
 

@@ -287,6 +287,13 @@ class Entry(Base):
         Index("ix_entries_pool_id_investor_id_account", "pool_id", "investor_id", "account"),
         Index("ix_entries_investor_id", "investor_id"),
         Index("ix_entries_journal_id", "journal_id"),
+        Index(
+            "ix_entries_commitments",
+            "pool_id",
+            "investor_id",
+            postgresql_include=["journal_id", "side", "amount"],
+            postgresql_where=text("account = 'commitment'"),
+        ),
     )
 
     id: Mapped[IntPK]
@@ -301,6 +308,30 @@ class Entry(Base):
     account: Mapped[str] = mapped_column(String(30))
     currency: Mapped[str] = mapped_column(String(3))
     side: Mapped[str] = mapped_column(String(1))
+    amount: Mapped[Amount]
+
+
+class LedgerLineMap(Base):
+    """core.ledger.accounts.MOVEMENTS as rows, for the trigger that keeps pool_days (migration 0007);
+    a test and `python -m core verify` check that the two agree."""
+
+    __tablename__ = "ledger_line_map"
+    __table_args__ = (CheckConstraint("side IN ('D', 'C')", name="side"),)
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account: Mapped[str] = mapped_column(String(30), primary_key=True)
+    line: Mapped[str] = mapped_column(String(30))
+    side: Mapped[str] = mapped_column(String(1))
+
+
+class PoolDay(Base):
+    """A pool's line summed over one day's movements, kept by the entries_pool_days trigger."""
+
+    __tablename__ = "pool_days"
+
+    pool_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    line: Mapped[str] = mapped_column(String(30), primary_key=True)
     amount: Mapped[Amount]
 
 

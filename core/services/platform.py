@@ -32,7 +32,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Select, cast, func, or_, select, text, type_coerce
+from sqlalchemy import BigInteger, Date, Integer, Select, case, cast, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.sqltypes import NullType
 
 from core import clock
@@ -306,14 +307,15 @@ class Explorer:
         return sorted(held, key=lambda p: (-p.top5_share, p.pool_id))[:n]  # type: ignore[operator]
 
 
-# The explorer reads the read model in two passes of one set-based query: the capital lines of
-# every pool in scope (with the days capital was committed, called, paid in and distributed, for
-# the IRRs, the months and the days to target), and the commitment line per investor
-# (concentration). The planner cannot foresee how many movements join their (kind, account) line:
-# left to itself it probes the entries' journal index once per journal (118,000 probes at 10,000
-# pools); scanning both and hashing the join is several times faster.
+# The explorer reads the pools' daily sums (read_model.pool_days, kept by the database as entries
+# are posted) for every capital line, the IRR flows, the first call and the day the target was
+# reached, and the commitment line per investor from the entries (concentration), in one query;
+# then the months, in a second. The planner cannot foresee how many movements join their (kind,
+# account) line: left to itself it probes the entries' journal index once per journal (118,000
+# probes at 10,000 pools); scanning both and hashing the join is several times faster.
 _ONE_PASS = ("SET LOCAL enable_nestloop = off",)
-_DATED_LINES = (Line.COMMITMENT, Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
+_FLOW_LINES = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
+_MONTH_LINES = (Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
 
 
 def _shares(until: date) -> Any:
@@ -343,32 +345,50 @@ def _shares(until: date) -> Any:
     )
 
 
+def _reached(until: date) -> Any:
+    """Per pool, the first day its commitments (the line's running total) reached its target."""
+    d = read_model.pool_days(as_of=until, lines=(Line.COMMITMENT,))
+    running = (
+        select(
+            d.c.pool_id,
+            d.c.day,
+            func.sum(d.c.amount).over(partition_by=d.c.pool_id, order_by=d.c.day).label("committed"),
+        )
+    ).subquery("running")
+    return (
+        select(running.c.pool_id, func.min(running.c.day).label("day"))
+        .join(Pool, Pool.id == running.c.pool_id)
+        .where(running.c.committed >= Pool.target_size)
+        .group_by(running.c.pool_id)
+        .subquery("reached")
+    )
+
+
 def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
     """The pools in scope as of the end of the range (drafts too: the caller says what it leaves
     out) with their vintage (the year of the first capital call, else of the opening), their
-    capital lines, the days their dated lines moved (an array of days and one of each dated line's
-    change that day, in no particular order) and the shares of their largest investors."""
+    capital lines, their flows for the IRR (two arrays: days, and contributions paid in as negative
+    amounts beside distributions as positive ones), the day they reached their target and the
+    shares of their largest investors."""
     until = filters.until
     assert until is not None
-    m = read_model.movements(as_of=until, lines=CAPITAL_LINES)
-    daily = read_model.select_positions(m, [m.c.pool_id, m.c.day]).subquery("daily")
-    d = daily.c
-    dated = or_(*(d[line.value] != 0 for line in _DATED_LINES))
+    d = read_model.pool_days(as_of=until, lines=CAPITAL_LINES)
+    flow = d.c.line.in_([line.value for line in _FLOW_LINES]) & (d.c.amount != 0)
     totals = (
         select(
-            d.pool_id,
-            *(func.sum(d[line.value]).label(line.value) for line in CAPITAL_LINES),
-            func.min(d.day).filter(d[Line.CALLED.value] > 0).label("first_call"),
-            func.array_agg(d.day).filter(dated).label("days"),
-            *(
-                func.array_agg(d[line.value]).filter(dated).label(f"{line.value}_by_day")
-                for line in _DATED_LINES
-            ),
+            d.c.pool_id,
+            *read_model.line_sums(d, CAPITAL_LINES),
+            func.min(d.c.day).filter((d.c.line == Line.CALLED.value) & (d.c.amount > 0)).label("first_call"),
+            func.array_agg(d.c.day).filter(flow).label("flow_days"),
+            func.array_agg(case((d.c.line == Line.CONTRIBUTIONS.value, -d.c.amount), else_=d.c.amount))
+            .filter(flow)
+            .label("flow_amounts"),
         )
-        .group_by(d.pool_id)
+        .group_by(d.c.pool_id)
         .subquery("totals")
     )
     shares = _shares(until)
+    reached = _reached(until)
     opened = func.coalesce(Pool.opened_at, Pool.created_at)
     vintage = cast(func.extract("year", func.coalesce(totals.c.first_call, opened)), Integer)
     query: Select[*tuple[Any, ...]] = (
@@ -380,14 +400,13 @@ def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
             Pool.status,
             User.name.label("manager"),
             vintage.label("vintage"),
-            cast(opened, Date).label("opened"),
             Pool.target_size,
             Pool.hard_cap,
             *(func.coalesce(totals.c[line.value], 0).label(line.value) for line in CAPITAL_LINES),
-            type_coerce(totals.c.days, NullType).label("days"),
-            *(
-                type_coerce(totals.c[f"{line.value}_by_day"], NullType).label(f"{line.value}_by_day")
-                for line in _DATED_LINES
+            type_coerce(totals.c.flow_days, NullType).label("flow_days"),
+            type_coerce(totals.c.flow_amounts, NullType).label("flow_amounts"),
+            case((reached.c.day.is_not(None), func.greatest(reached.c.day - cast(opened, Date), 0))).label(
+                "days_to_target"
             ),
             func.coalesce(shares.c.investors, 0).label("investors"),
             shares.c.total,
@@ -397,6 +416,7 @@ def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
         )
         .join(User, User.id == Pool.manager_id)
         .outerjoin(totals, totals.c.pool_id == Pool.id)
+        .outerjoin(reached, reached.c.pool_id == Pool.id)
         .outerjoin(shares, shares.c.pool_id == Pool.id)
         .where(func.least(Pool.created_at, opened) < cast(until, Date) + 1)  # existed by then
         .order_by(Pool.id)
@@ -411,6 +431,20 @@ def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
         if chosen:
             query = query.where(column.in_(chosen))
     return query
+
+
+def _months(uow: UnitOfWork, pool_ids: list[int], until: date) -> list[FlowMonth]:
+    """Capital called, paid in and distributed per month and currency over these pools."""
+    d = read_model.pool_days(as_of=until, lines=_MONTH_LINES)
+    month = cast(func.date_trunc("month", d.c.day), Date)
+    rows = uow.session.execute(
+        select(month, Pool.currency, *read_model.line_sums(d, _MONTH_LINES))
+        .join(Pool, Pool.id == d.c.pool_id)
+        .where(d.c.pool_id == func.any(cast(pool_ids, ARRAY(BigInteger))))
+        .group_by(month, Pool.currency)
+        .order_by(month, Pool.currency)
+    ).all()
+    return [FlowMonth(month_, currency, *sums) for month_, currency, *sums in rows]
 
 
 def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
@@ -436,33 +470,13 @@ def _vintages(pools: list[PoolFacts]) -> list[VintageSummary]:
     return summaries
 
 
-def _facts(row: Any, until: date, months: dict[tuple[date, str], list[Decimal]]) -> PoolFacts:
-    """One pool's facts from its row (_pools_query's columns, in order); its capital called, paid
-    in and distributed are added to the months (per month and currency)."""
-    pool_id, name, strategy, currency, status, manager, vintage, opened, target, cap, *rest = row
-    lines, (days, *by_line), (investors, total, top1, top5, top10) = (
-        rest[: len(CAPITAL_LINES)],
-        rest[len(CAPITAL_LINES) : len(CAPITAL_LINES) + 1 + len(_DATED_LINES)],
-        rest[len(CAPITAL_LINES) + 1 + len(_DATED_LINES) :],
-    )
+def _facts(row: Any, until: date) -> PoolFacts:
+    """One pool's facts from its row (_pools_query's columns, in order)."""
+    pool_id, name, strategy, currency, status, manager, vintage, target, cap, *rest = row
+    width = len(CAPITAL_LINES)
+    lines, (days, amounts, days_to_target, investors, total, top1, top5, top10) = rest[:width], rest[width:]
     position = Position(*lines)
     nav = position.nav
-    flows: list[tuple[date, Decimal]] = []
-    committed: list[tuple[date, Decimal]] = []
-    for day_, commitment, called, paid_in, distributed in zip(
-        days or (), *(a or () for a in by_line), strict=True
-    ):
-        if commitment:
-            committed.append((day_, commitment))
-        if called or paid_in or distributed:
-            month = months.setdefault((day_.replace(day=1), currency), [ZERO, ZERO, ZERO])
-            month[0] += called
-            month[1] += paid_in
-            month[2] += distributed
-            if paid_in:
-                flows.append((day_, -paid_in))
-            if distributed:
-                flows.append((day_, distributed))
     tvpi, dpi, rvpi = pool_multiples(position.paid_in, position.distributions, nav)
     return PoolFacts(
         pool_id=pool_id,
@@ -479,23 +493,13 @@ def _facts(row: Any, until: date, months: dict[tuple[date, str], list[Decimal]])
         tvpi=tvpi,
         dpi=dpi,
         rvpi=rvpi,
-        irr=pool_irr(flows, nav, until) if position.paid_in > 0 else None,
+        irr=pool_irr(list(zip(days, amounts, strict=True)), nav, until) if position.paid_in > 0 else None,
         raised_pct=(position.commitment * 100 / target).quantize(PERCENT, ROUNDING),
-        days_to_target=_days_to_target(committed, target, opened),
+        days_to_target=days_to_target,
         top1_share=_share(top1, total),
         top5_share=_share(top5, total),
         top10_share=_share(top10, total),
     )
-
-
-def _days_to_target(committed: list[tuple[date, Decimal]], target: Decimal, opened: date) -> int | None:
-    """Days from the opening to the day the commitments first reached the target (None: not yet)."""
-    total = ZERO
-    for day_, amount in sorted(committed):
-        total += amount
-        if total >= target:
-            return max((day_ - opened).days, 0)
-    return None
 
 
 def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
@@ -507,13 +511,12 @@ def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
     for setting in _ONE_PASS:
         uow.session.execute(text(setting))
     pools, drafts_left_out = [], 0
-    months: dict[tuple[date, str], list[Decimal]] = {}
     for row in uow.session.execute(_pools_query(filters)):
         if row.status == PoolStatus.DRAFT.value and not filters.include_drafts:
-            drafts_left_out += 1  # a draft has no capital lines: nothing is left out of the months
+            drafts_left_out += 1
         else:
-            pools.append(_facts(row, until, months))
-    flows = [FlowMonth(month, currency, *sums) for (month, currency), sums in sorted(months.items())]
+            pools.append(_facts(row, until))
+    flows = _months(uow, [pool.pool_id for pool in pools], until)
     return Explorer(filters, platform_version(uow), pools, flows, _vintages(pools), drafts_left_out)
 
 
@@ -575,19 +578,22 @@ def _dump_explorer(data: Explorer) -> dict[str, Any]:
     }
 
 
-def _load_explorer(data: dict[str, Any], since: date | None) -> Explorer:
+def _load_explorer(data: dict[str, Any]) -> Explorer:
     raw = data["filters"]
-    until = date.fromisoformat(raw[6])
-    months = _objects(FlowMonth, data["flows"])
-    if since is not None:
-        months = [m for m in months if m.month >= since.replace(day=1)]
     return Explorer(
         Filters(
-            tuple(raw[0]), tuple(raw[1]), tuple(raw[2]), tuple(raw[3]), tuple(raw[4]), since, until, raw[7]
+            tuple(raw[0]),
+            tuple(raw[1]),
+            tuple(raw[2]),
+            tuple(raw[3]),
+            tuple(raw[4]),
+            None,
+            date.fromisoformat(raw[6]),
+            raw[7],
         ),
         data["version"],
         _unpack(data["pools"]),
-        months,
+        _objects(FlowMonth, data["flows"]),
         _objects(VintageSummary, data["vintages"]),
         data["drafts_left_out"],
     )
@@ -595,12 +601,16 @@ def _load_explorer(data: dict[str, Any], since: date | None) -> Explorer:
 
 def _explorer(uow: UnitOfWork, chosen: Filters) -> Explorer:
     whole = replace(chosen, since=None)
-    stored = uow.cache.cached(
+    data = uow.cache.cached(
         _key(uow, "explorer", asdict(whole)),
-        lambda: _dump_explorer(_compute_explorer(uow, whole)),
-        lambda d: d,
+        lambda: _compute_explorer(uow, whole),
+        _load_explorer,
+        _dump_explorer,
     )
-    return _load_explorer(stored, chosen.since)
+    if chosen.since is None:
+        return data
+    months = [m for m in data.flows if m.month >= chosen.since.replace(day=1)]
+    return replace(data, filters=chosen, flows=months)
 
 
 @audits_refused_reads
@@ -772,7 +782,7 @@ def compare_pools(
         return []
 
     def compute() -> list[PoolCurve]:
-        m = read_model.movements(as_of=end, pool_ids=ids, lines=CAPITAL_LINES)
+        m = read_model.pool_days(as_of=end, pool_ids=ids, lines=CAPITAL_LINES)
         by_pool: dict[int, list[tuple[date, Position]]] = {}
         query = read_model.select_positions(m, [m.c.pool_id, m.c.day]).order_by(m.c.pool_id, m.c.day)
         for row in uow.session.execute(query):
