@@ -81,7 +81,10 @@ class PoolView:
 
 
 def _terms_snapshot(pool: Pool) -> dict[str, Any]:
-    return {name: str(getattr(pool, name)) for name in TERM_FIELDS}
+    """The terms for the audit log: values as text (exact decimals), a term not set as null, never "None"."""
+    return {
+        name: None if (value := getattr(pool, name)) is None else str(value) for name in TERM_FIELDS
+    }
 
 
 def _unchanged(pool: Pool, version: int | None) -> None:
@@ -148,7 +151,9 @@ def update_pool_terms(
         for name, value in valid.as_dict().items():
             setattr(pool, name, value)
     elif pool.status == "open":
-        changed = {k for k, v in terms.items() if k in TERM_FIELDS and str(v) != before[k]}
+        changed = {
+            k for k, v in terms.items() if k in TERM_FIELDS and (None if v is None else str(v)) != before[k]
+        }
         if changed - {"close_date"}:
             raise InvalidState("only the close date can change once the pool is open")
         close_date = parse_date(terms.get("close_date", pool.close_date), "close_date")
