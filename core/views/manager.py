@@ -115,14 +115,23 @@ class Returns:
 
 
 def _returns(uow: UnitOfWork, pool_id: int, total: Position, as_of: date) -> Returns:
-    """The investors' dated flows (contributions in, distributions out) with NAV as the last one."""
-    if total.paid_in <= 0 or total.nav < 0 or total.distributions < 0:
+    """The investors' dated flows as docs/figures.md and every other surface take them: each day's
+    contributions paid in (negative) and distributions out (positive), NAV as the last value. The
+    IRR is n/a only when no rate solves them (a negative NAV does not make it so); the multiples
+    also when NAV is negative."""
+    if total.paid_in <= 0:
         return Returns(None, None, None, None)
     days = read_model.daily(
         uow.session, as_of=as_of, pool_id=pool_id, lines=(Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
     )
-    flows = [(day, moved[Line.DISTRIBUTIONS] - moved[Line.CONTRIBUTIONS]) for day, moved in days]
-    flows = [(day, amount) for day, amount in flows if amount] + ([(as_of, total.nav)] if total.nav else [])
+    flows = [
+        flow
+        for day, moved in days
+        for flow in ((day, -moved[Line.CONTRIBUTIONS]), (day, moved[Line.DISTRIBUTIONS]))
+        if flow[1]
+    ] + ([(as_of, total.nav)] if total.nav else [])
+    if total.nav < 0 or total.distributions < 0:
+        return Returns(xirr(flows), None, None, None)
     ratios = multiples(total.paid_in, total.distributions, total.nav)
     return Returns(xirr(flows), ratios.tvpi, ratios.dpi, ratios.rvpi)
 
