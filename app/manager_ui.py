@@ -9,6 +9,7 @@ references) goes through md() wherever it lands in markdown.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -16,11 +17,13 @@ import pyarrow as pa
 import streamlit as st
 
 from app import format, webapp
+from app.notices_ui import WHEN
 from app.textsafe import md
 from core import operations
-from core.errors import DomainError, FieldErrors
+from core.domain import grouped_iban
+from core.errors import DomainError, FieldErrors, ValidationError, field_label
 from core.money import MINOR_UNITS
-from core.services import commitments, payments, pools
+from core.services import commitments, notices, payments, pools
 from core.uow import UnitOfWork
 from core.views import manager
 from core.vocabulary import label
@@ -171,12 +174,12 @@ class Checked:
         self.reused = False
 
 
-def previewed(service: Callable[..., T], *args: Any) -> Checked:
+def previewed(service: Callable[..., T], *args: Any, **kwargs: Any) -> Checked:
     """Run a preview as the actor; a refusal is shown (every error of the form at once)."""
     checked = Checked()
     with webapp.refusals_shown():
         try:
-            checked.preview = webapp.call(service, *args)
+            checked.preview = webapp.call(service, *args, **kwargs)
         except DomainError as exc:
             errors = exc.errors if isinstance(exc, FieldErrors) else [exc]
             checked.reused = any(isinstance(e, payments.ReferenceReused) for e in errors)
@@ -274,3 +277,277 @@ def lifecycle_button(pool_id: int, target: str, *, key: str, **options: Any) -> 
                 "committed: capital calls can start."
             )
             st.rerun()
+
+
+# --- a pool's payment settings: wire instructions, reminders -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One text field of a settings form: the service's name for it (its label is the one messages
+    use, core.errors.FIELD_LABELS) and its value as saved now."""
+
+    field: str
+    value: str
+    help: str | None = None
+    placeholder: str | None = None
+
+
+def settings_form(
+    name: str,
+    pool_id: int,
+    version: int,
+    fields: Sequence[Setting],
+    save: Callable[[dict[str, str], int], str],
+    *,
+    button: str,
+) -> None:
+    """A form over some of one pool's settings, bound to the pool's id and its version as shown:
+    saving calls save(values, version) (one service) before the page is drawn, so every refused
+    field shows its message under it, all at once, and a pool changed since is refused as stale.
+    Its widgets are keyed by the version: after a save (or another person's) the form shows what is
+    saved now, never an edit made on what was there before."""
+    scope = f"{name}-{pool_id}-{version}"
+    outcome_key = f"_{name}_outcome"
+
+    def submit(shown_version: int) -> None:
+        values = {f.field: st.session_state[f"{scope}-{f.field}"] for f in fields}
+        outcome: dict[str, Any] = {}
+        try:
+            outcome["success"] = save(values, shown_version)
+        except FieldErrors as exc:
+            outcome["fields"] = {error.field: error.message for error in exc.errors}
+        except ValidationError as exc:
+            outcome["fields"] = {exc.field: exc.message}
+        except DomainError as exc:
+            outcome["error"] = exc.message
+        st.session_state[outcome_key] = (pool_id, outcome)
+
+    stored = st.session_state.pop(outcome_key, None)
+    outcome: dict[str, Any] = stored[1] if stored and stored[0] == pool_id else {}
+    refused: dict[str, str] = outcome.get("fields", {})
+    placed = {f.field for f in fields}
+    elsewhere = [outcome.get("error"), *(text for field, text in refused.items() if field not in placed)]
+    if any(elsewhere):
+        st.error("\n".join(f"- {md(text)}" for text in elsewhere if text))
+    elif refused:
+        st.error(f"Nothing was saved: {format.count(len(refused), 'field')} to correct, each shown below it.")
+    if outcome.get("success"):
+        st.success(outcome["success"])
+    with st.form(scope):
+        columns = st.columns(2)
+        for index, setting in enumerate(fields):
+            where = columns[index % 2]
+            where.text_input(
+                field_label(setting.field),
+                value=setting.value,
+                help=setting.help,
+                placeholder=setting.placeholder,
+                key=f"{scope}-{setting.field}",
+            )
+            if setting.field in refused:
+                where.error(md(refused[setting.field]), icon=":material/error:")
+        st.form_submit_button(button, type="primary", on_click=submit, args=(version,))
+
+
+def wire_instructions_form(pool_id: int) -> None:
+    """Where the pool's investors wire their capital: shown on every call notice and on their Capital
+    calls page; the reference pattern names each investor's (and call's) payments, which is how a bank
+    statement line carrying only the reference is matched."""
+    wire = webapp.call(notices.wire_instructions, pool_id)
+    st.subheader("Wire instructions", anchor=False)
+    st.caption(
+        "Shown to investors on every capital call notice and on their Capital calls page. An IBAN's check "
+        "digits and a SWIFT/BIC's form are checked; a 9-digit US routing number is checked by its checksum."
+    )
+
+    def save(values: dict[str, str], version: int) -> str:
+        saved = webapp.call(notices.set_wire_instructions, pool_id, values, version=version)
+        example = saved.for_investor(1234, 2).reference
+        return (
+            f"Wire instructions of {md(saved.pool_name)} saved. Investors see them on their next notice and "
+            f"on their Capital calls page; investor 1234 quotes {md(example)} on capital call 2."
+        )
+
+    settings_form(
+        "wire",
+        pool_id,
+        wire.version,
+        [
+            Setting("bank_name", wire.bank_name, placeholder="e.g. First Harbor Bank"),
+            Setting("account_name", wire.account_name, placeholder="e.g. Harbor Fund I LP"),
+            Setting(
+                "account_number",
+                grouped_iban(wire.account_number),
+                help="An IBAN (spaces allowed), or another bank's account number",
+                placeholder="e.g. DE89 3704 0044 0532 0130 00",
+            ),
+            Setting(
+                "bank_code",
+                wire.bank_code,
+                help="8 or 11 characters (SWIFT/BIC), or a US ABA routing number of 9 digits",
+                placeholder="e.g. COBADEFFXXX",
+            ),
+            Setting(
+                "reference_pattern",
+                wire.reference_pattern,
+                help="{investor} is required (each investor's reference is their own); {pool} and {call} "
+                "are optional. Letters, digits, / . - and spaces.",
+            ),
+        ],
+        save,
+        button="Save wire instructions",
+    )
+
+
+def reminders_form(pool_id: int) -> None:
+    """When investors are reminded of an unpaid call item: days before its due date, then every so
+    many days while it is overdue."""
+    now = webapp.call(notices.reminders, pool_id)
+    st.subheader("Payment reminders", anchor=False)
+    st.caption(
+        "Sent to each investor with something outstanding on a capital call, by email when mail is on "
+        "and in their Documents inbox. Leave a field empty for no such reminders."
+    )
+
+    def save(values: dict[str, str], version: int) -> str:
+        saved = webapp.call(
+            notices.set_reminders,
+            pool_id,
+            days_before=values["days_before"],
+            overdue_every_days=values["overdue_every_days"],
+            version=version,
+        )
+        before = (
+            "no reminder before the due date"
+            if not saved.days_before
+            else f"reminders {' and '.join(str(d) for d in saved.days_before)} day(s) before the due date"
+        )
+        after = (
+            "none once overdue"
+            if saved.overdue_every_days is None
+            else f"then every {format.count(saved.overdue_every_days, 'day')} while overdue"
+        )
+        return f"Reminders saved: {before}, {after}."
+
+    settings_form(
+        "reminders",
+        pool_id,
+        now.version,
+        [
+            Setting(
+                "days_before",
+                ", ".join(str(d) for d in now.days_before),
+                help="Whole days, separated by commas (at most 5), e.g. 7, 1",
+                placeholder="e.g. 7, 1",
+            ),
+            Setting(
+                "overdue_every_days",
+                "" if now.overdue_every_days is None else str(now.overdue_every_days),
+                help="The day after the due date, then every so many days while something is outstanding",
+                placeholder="e.g. 7",
+            ),
+        ],
+        save,
+        button="Save reminders",
+    )
+
+
+# --- notices: who was notified of a call or a distribution, and reissues ------------------------------
+
+
+def notified(*, call_id: int | None = None, distribution_id: int | None = None, what: str) -> None:
+    """Per investor, every notice a capital call (its notice, reminders) or a distribution gave rise
+    to: emailed when, read when, or why it failed; a notice can be reissued with a note (asked first)."""
+    shown = webapp.call(notices.notified, call_id=call_id, distribution_id=distribution_id)
+    st.markdown(f"**Who was notified of {md(what)}**")
+    if not shown:
+        st.caption(
+            "No notice yet: notices are written once it is posted (one made before notices existed has none)."
+        )
+        return
+    by_status: dict[str, int] = {}
+    for n in shown:
+        by_status[n.status_label] = by_status.get(n.status_label, 0) + 1
+    read = sum(n.read_at is not None for n in shown)
+    st.caption(
+        f"{format.count(len(shown), 'notice')}: "
+        + ", ".join(f"{count:,} {status.lower()}" for status, count in sorted(by_status.items()))
+        + f"; {read:,} opened by the investor."
+    )
+    st.dataframe(
+        [
+            {
+                "Investor": n.investor_name,
+                "Notice": n.kind_label,
+                "Status": n.status_label,
+                "Emailed (UTC)": n.sent_at,
+                "Read (UTC)": n.read_at,
+                "Problem": n.last_error or "",
+                "Note": n.note,
+            }
+            for n in shown
+        ],
+        hide_index=True,
+        column_config={
+            "Investor": st.column_config.TextColumn("Investor", width=160),
+            "Notice": st.column_config.TextColumn("Notice", width=170),
+            "Status": st.column_config.TextColumn("Status", width=150),
+            "Emailed (UTC)": st.column_config.DatetimeColumn("Emailed (UTC)", format=WHEN, width=130),
+            "Read (UTC)": st.column_config.DatetimeColumn("Read (UTC)", format=WHEN, width=130),
+            "Problem": st.column_config.TextColumn("Problem", help="Why the last try to email it failed"),
+            "Note": st.column_config.TextColumn("Note", help="Why it was reissued"),
+        },
+        placeholder=format.NA,  # not emailed (mail off, or not yet), not read yet
+        key=f"notified-{call_id}-{distribution_id}",
+    )
+    reissuable = [n for n in shown if n.reissuable]
+    if reissuable:
+        with st.expander("Reissue a notice"):
+            reissue_form(reissuable, scope=f"{call_id}-{distribution_id}")
+
+
+def reissue_form(shown: Sequence[notices.Notified], *, scope: str) -> None:
+    """Reissue one notice with a note: rendered again from the ledger as the next version of the same
+    document, and sent. Asked first; the form starts empty again afterwards."""
+    form = f"{webapp.form_key('reissue')}-{scope}"
+    chosen = webapp.choose(
+        "Notice",
+        shown,
+        lambda n: f"{n.investor_name}: {n.kind_label}" + (f" (reissued: {n.note[:40]})" if n.note else ""),
+        key=f"{form}-notice",
+        placeholder="Choose the notice to reissue",
+        gone="The notice you had chosen is no longer listed; nothing was reissued. Choose again.",
+    )
+    note = st.text_input(
+        "Note",
+        max_chars=500,
+        key=f"{form}-note",
+        placeholder="e.g. Corrected wire instructions",
+        help="Why it is reissued: printed on the new version and shown to the investor",
+    )
+    if chosen is None or not note.strip():
+        st.button("Reissue", key=f"{form}-ask", disabled=True, help="Choose a notice and say why first")
+        return
+    who, kind = md(chosen.investor_name), md(chosen.kind_label.lower())
+    if webapp.confirmed(
+        form,
+        "Reissue",
+        f"Reissue the {kind} to {who} with the note “{md(note.strip())}”? It is rendered again from the "
+        "ledger as it stands now, as the next version of the same document, and sent to them (by email "
+        "when mail is on). The earlier version stays in the vault; a reissue cannot be withdrawn.",
+        yes="Yes, reissue it",
+        about=(chosen.notice_id, note),
+    ):
+        with webapp.refusals_shown():
+            webapp.call(notices.reissue, chosen.notice_id, note)
+            webapp.reset_form("reissue")
+            flash(f"The {kind} to {who} is reissued with your note; it is being prepared and sent.")
+            st.rerun()
+
+
+def payment_settings(pool_id: int) -> None:
+    """How the pool's investors pay: its wire instructions and its reminders (in every status: a
+    closed pool's calls need them most)."""
+    wire_instructions_form(pool_id)
+    reminders_form(pool_id)

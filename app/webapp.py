@@ -468,6 +468,7 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec("pages/manager_calls.py", "Capital calls", ":material/request_quote:"),
         PageSpec("pages/manager_portfolio.py", "Portfolio", ":material/business_center:"),
         PageSpec("pages/manager_distributions.py", "Distributions", ":material/payments:"),
+        PageSpec("pages/manager_documents.py", "Documents", ":material/folder_open:"),
         PageSpec("pages/manager_corrections.py", "Corrections", ":material/undo:"),
         PageSpec("pages/manager_dashboard.py", "Pool dashboard", ":material/monitoring:"),
     ],

@@ -1,4 +1,5 @@
-"""Operations health: database and Redis, queues, workers, running and failed work (with retry), cache.
+"""Operations health: database and Redis, queues, workers, mail and the notices' delivery (failed ones
+sent again), running and failed work (with retry), cache.
 
 Where the servers are arrives without URLs from the health service (embedded, or configured and the
 host); error texts arrive masked (core.logs.mask_secrets). Texts that could quote user input are
@@ -8,10 +9,10 @@ shown as text (app.textsafe.md, tables).
 import pandas as pd
 import streamlit as st
 
-from app import format, webapp
+from app import format, notices_ui, webapp
 from app.textsafe import md
 from core.operations import OperationStatus
-from core.services import health
+from core.services import health, notices
 from core.vocabulary import label
 
 actor = webapp.require_actor("admin")
@@ -105,6 +106,8 @@ def board() -> None:
             },
             placeholder=format.NA,
         )
+    st.subheader("Mail and notices", anchor=False)
+    notices_ui.delivery(webapp.call(notices.delivery))
     st.subheader("Operations", anchor=False)
     st.caption(
         " · ".join(

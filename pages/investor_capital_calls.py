@@ -1,10 +1,11 @@
-"""Capital calls: what is due and when, overdue items highlighted, and paying one call item through
-a preview the investor confirms; the payment is a durable operation whose progress shows until it
-is posted, after which the form starts empty again."""
+"""Capital calls: what is due and when, overdue items highlighted, where to wire each open item and
+the reference to quote, and paying one call item through a preview the investor confirms; the
+payment is a durable operation whose progress shows until it is posted, after which the form starts
+empty again."""
 
 import streamlit as st
 
-from app import format, webapp
+from app import format, notices_ui, webapp
 from app import investor_ui as ui
 from app.textsafe import md
 from core.views import investor
@@ -59,6 +60,8 @@ for cur in sorted({i.currency for i in calls.open}):
     ui.call_items_table([i for i in calls.open if i.currency == cur], cur, key=f"open-{cur}")
 
 if calls.open:
+    st.subheader("How to pay", anchor=False)
+    notices_ui.payment_instructions(calls.open)
     st.subheader("Record a payment", anchor=False)
     ui.payment_form(calls.open)
 

@@ -2,23 +2,14 @@
 reminders), unread ones marked, and the documents their pools share. Each file is read from the
 vault only when its button is clicked, and every download is audited; opening a notice marks it read."""
 
-from collections.abc import Callable
-from typing import Any
-
 import streamlit as st
 
-from app import format, webapp
+from app import format, notices_ui, webapp
 from app import investor_ui as ui
 from core.services import documents, notices
 
 actor = webapp.require_actor("investor")
 st.title("Documents")
-
-
-def file_of(service: Callable[..., Any], object_id: int) -> Callable[[], bytes]:
-    """The download's bytes, read (and audited) only when the button is clicked."""
-    build = ui.deferred(service, object_id)
-    return lambda: build().content
 
 
 inbox = ui.load(notices.inbox)
@@ -69,7 +60,7 @@ else:
         if chosen.document_id is not None:
             left.download_button(
                 "Download the notice (PDF)",
-                data=file_of(notices.open_notice, chosen.id),
+                data=notices_ui.file_of(notices.open_notice, chosen.id),
                 file_name=chosen.filename or f"notice-{chosen.id}.pdf",
                 mime="application/pdf",
                 on_click="ignore",
@@ -89,47 +80,5 @@ if not files:
         "reports here, and your notices and statements are kept here too."
     )
     st.stop()
-st.dataframe(
-    [
-        {
-            "Pool": d.pool_name,
-            "Document": d.title,
-            "Kind": d.kind_label,
-            "For": "All investors" if d.shared else "You",
-            "Version": d.version,
-            "Added": d.created_at.date(),
-            "Size (KB)": round(d.size / 1024, 1),  # float-ok: a file size, not money
-            "Note": d.note,
-        }
-        for d in files
-    ],
-    hide_index=True,
-    column_config={
-        "Pool": st.column_config.TextColumn("Pool", width=170),
-        "Document": st.column_config.TextColumn("Document", width=280),
-        "Kind": st.column_config.TextColumn("Kind", width=170),
-        "For": st.column_config.TextColumn("For", width=95),
-        "Version": st.column_config.NumberColumn("Version", width=65),
-        "Added": format.date_column("Added", width=90),
-        "Size (KB)": st.column_config.NumberColumn("Size (KB)", format="%.1f", width=75),
-        "Note": st.column_config.TextColumn("Note", help="What a new version changed"),
-    },
-    key="documents-vault",
-)
-document = webapp.choose(
-    "Document to download",
-    files,
-    lambda d: f"{d.title} · {d.pool_name} · version {d.version}",
-    key="documents-file",
-    placeholder="Choose a document",
-)
-if document is not None:
-    st.download_button(
-        f"Download {document.filename}",
-        data=file_of(documents.download, document.id),
-        file_name=document.filename,
-        mime=document.content_type,
-        on_click="ignore",
-        icon=":material/download:",
-        key=f"download-document-{document.id}",
-    )
+notices_ui.documents_table(files, key="documents-vault")
+notices_ui.download_picker(files, key="documents-file")

@@ -1,11 +1,12 @@
-"""One pool as the investor sees it: terms, fundraising, their capital account and every transaction.
+"""One pool as the investor sees it: terms, fundraising, their capital account, every transaction and
+the pool's documents (shared ones and their own notices and statements).
 
 The pool comes from ?pool=<id> or the pool last opened; the read model refuses one that is not theirs.
 """
 
 import streamlit as st
 
-from app import format, webapp
+from app import format, notices_ui, webapp
 from app import investor_ui as ui
 from app.textsafe import md
 from core.errors import DomainError, NotFound
@@ -93,5 +94,10 @@ st.dataframe(
 st.subheader("Documents", anchor=False)
 if not detail.documents:
     st.caption("No documents have been shared for this pool yet.")
-for document in detail.documents:
-    st.text(document)
+else:
+    notices_ui.documents_table(detail.documents, key="pool-documents", pool=False)
+    notices_ui.download_picker(
+        detail.documents,
+        key=f"pool-document-{pool.id}",
+        describe=lambda d: f"{d.title} · version {d.version}",
+    )

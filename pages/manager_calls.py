@@ -1,5 +1,5 @@
 """Capital calls: preview and issue a call, follow it until posted, track payments and overdue items,
-record a payment or a bank statement's, export notices.
+see who was notified (and reissue a notice), record a payment or a bank statement's, export notices.
 
 The payment form is bound to the item it pays: only items with something outstanding are offered,
 none is chosen until the manager chooses, choosing prefills that item's outstanding amount, and the
@@ -18,6 +18,7 @@ from app.manager_ui import (
     choose_pool,
     deferred,
     figures,
+    notified,
     previewed,
     record_statement,
     show_flash,
@@ -213,7 +214,9 @@ def payment_form(call: manager.CallSummary, items: manager.CallItems) -> None:
 def statement_form(call: manager.CallSummary) -> None:
     st.caption(
         "One row per payment received: an email (or investor_id) column as in the call notice, "
-        "amount, reference and received_on (YYYY-MM-DD). Lines count from the first payment."
+        "amount, reference and received_on (YYYY-MM-DD). A line without an email is matched by its "
+        "reference when that is the one the pool's wire instructions give the investor. Lines count "
+        "from the first payment."
     )
     # A recorded statement leaves the uploader (a new key), so it is not offered again.
     uploads = st.session_state.setdefault("statements_recorded", 0)
@@ -236,6 +239,7 @@ def statement_form(call: manager.CallSummary) -> None:
         {
             "Line": [line.line for line in lines],
             "Investor": [line.investor_name for line in lines],
+            "Matched by": [line.matched_by.replace("_", " ") for line in lines],
             "Amount": [line.command.amount for line in lines],
             "Reference": [line.command.reference for line in lines],
             "Received on": [line.command.paid_on for line in lines],
@@ -243,7 +247,7 @@ def statement_form(call: manager.CallSummary) -> None:
         cur,
         money=("Amount",),
         dates=("Received on",),
-        widths={"Line": 50, "Investor": 150, "Reference": 120},
+        widths={"Line": 50, "Investor": 150, "Matched by": 90, "Reference": 120},
     )
     total = format.money(sum((line.command.amount for line in lines), Decimal(0)), cur)
     count = format.count(len(lines), "payment")
@@ -319,6 +323,7 @@ def calls_and_payments() -> None:
         widths={"Investor": 160, "Status": 85},
         highlight=[i.overdue for i in items.items],
     )
+    notified(call_id=call.id, what=call.name)
     received = webapp.call(manager.call_payments, call.id)
     if received:
         with st.expander(f"Payments received ({len(received):,})"):

@@ -1,11 +1,12 @@
 """Distributions: enter proceeds, preview the waterfall per tier and per investor, confirm exactly that
-waterfall, follow it to posted; past distributions, reversed ones with their reason."""
+waterfall, follow it to posted; past distributions, reversed ones with their reason, and who was
+notified of each."""
 
 import streamlit as st
 
 from app import format, webapp
 from app.charts import plot_float
-from app.manager_ui import act, amount, chart, choose_pool, figures, previewed, show_flash, table
+from app.manager_ui import act, amount, chart, choose_pool, figures, notified, previewed, show_flash, table
 from app.textsafe import md
 from core import clock
 from core.services import distributions
@@ -136,5 +137,14 @@ if past:
         dates=("Date",),
         widths={"Memo": 150, "Reversed": 100},
     )
+    shown = webapp.choose(
+        "Distribution",
+        past,
+        lambda d: f"{format.day(d.distributed_on)}: {d.memo}",
+        key=f"distribution-notices-{pool.id}",
+        selected=past[0].id,
+    )
+    if shown is not None:
+        notified(distribution_id=shown.id, what=f"the distribution of {format.day(shown.distributed_on)}")
 else:
     st.caption("No distribution yet.")

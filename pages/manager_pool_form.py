@@ -1,4 +1,5 @@
-"""Create a pool as a draft, or edit one: every term while draft, only the close date once open.
+"""Create a pool as a draft, or edit one: every term while draft, only the close date once open; and,
+in every status, how its investors pay (wire instructions, payment reminders).
 
 Every refused term is shown under its own field at once; nothing is saved until every term is valid.
 """
@@ -9,7 +10,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app import webapp
-from app.manager_ui import POOL_KEY, lifecycle_button, show_flash, status
+from app.manager_ui import POOL_KEY, lifecycle_button, payment_settings, show_flash, status
 from app.textsafe import md
 from core import clock
 from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, rate_to_percent
@@ -126,6 +127,7 @@ if pool is not None:
         st.rerun()
 if pool is not None and pool.status not in ("draft", "open"):
     st.info(f"This pool is {status(pool.status).lower()}: its terms are final.")
+    payment_settings(pool.id)
     st.stop()
 if locked:
     st.info("This pool is open: its terms are fixed; only the close date can still move.")
@@ -241,3 +243,7 @@ if pool is not None and pool.status == "draft":
     st.divider()
     st.write("Once the terms are right, open the pool: investors can then commit, and the terms are fixed.")
     lifecycle_button(pool.id, "open", key=f"open-{pool.id}")
+
+if pool is not None:
+    st.divider()
+    payment_settings(pool.id)

@@ -67,6 +67,11 @@ def card(pool: manager.PoolSummary) -> None:
         if pool.status == "open" and actions.button("Change the close date", key=f"date-{pool.id}"):
             st.session_state["edit_pool_id"] = pool.id
             st.switch_page("pages/manager_pool_form.py")
+        if pool.status not in ("draft", "open") and actions.button(
+            "Wire instructions and reminders", key=f"wire-{pool.id}"
+        ):
+            st.session_state["edit_pool_id"] = pool.id
+            st.switch_page("pages/manager_pool_form.py")
         for label, page in NEXT_PAGES.get(pool.status, []):
             if actions.button(label, key=f"{page}-{pool.id}"):
                 go(pool.id, page)

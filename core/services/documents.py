@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from core.domain import clean_text
 from core.errors import Collector, NotFound, PermissionDenied, ValidationError
 from core.permissions import ADMIN, ANALYST, FUND_MANAGER, INVESTOR, Actor, require_pool_manager
-from core.services.audit import records_refusals
+from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import CommitmentStatus, DocumentKind, label
@@ -310,8 +310,29 @@ def safe_filename(name: object, extension: str) -> str:
     return f"{_UNSAFE.sub('_', stem).strip(' ._')[:120] or 'document'}{extension}"
 
 
-@records_refusals("document.upload", "pool")
-def upload(
+@dataclass(frozen=True)
+class UploadPreview:
+    """What an upload will put in the vault, checked exactly as the upload checks it."""
+
+    pool_id: int
+    pool_name: str
+    investor_id: int | None  # None: shared with the pool's investors
+    kind: str
+    title: str
+    filename: str  # as it will be stored: a safe name with the extension of what the file is
+    content_type: str
+    size: int
+    sha256: str
+    note: str
+    replaces: int | None
+    version: int  # the version it will be: 1, or the replaced document's series' next
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(DocumentKind(self.kind), label(self.kind))
+
+
+def _checked_upload(
     actor: Actor,
     uow: UnitOfWork,
     pool_id: int,
@@ -320,13 +341,12 @@ def upload(
     title: str,
     filename: str,
     data: bytes,
-    investor_id: int | None = None,
-    note: str = "",
-    replaces: int | None = None,
-) -> DocumentView:
-    """A manager puts a pool document in the vault: shared with the pool's investors, or for one
-    investor of the pool. `replaces` (a document of the pool) makes it that document's next
-    version, and then a note saying why is required. Every problem is reported at once."""
+    investor_id: int | None,
+    note: str,
+    replaces: int | None,
+) -> tuple[UploadPreview, NewDocument]:
+    """The one validation of an upload, for its preview and for the upload itself: every problem
+    reported at once."""
     pool = load_pool(uow, pool_id)
     require_pool_manager(actor, pool.manager_id)
     collect = Collector()
@@ -350,7 +370,7 @@ def upload(
     with collect("investor_id"):
         if investor_id is not None and not is_member(uow, pool.id, investor_id):
             raise ValidationError("investor_id", "is not an investor of this pool")
-    series = f"upload:{pool.id}:{uuid.uuid4().hex}"
+    series, version = f"upload:{pool.id}:{uuid.uuid4().hex}", 1
     with collect("replaces"):
         if replaces is not None:
             earlier = uow.session.execute(
@@ -363,24 +383,104 @@ def upload(
             if earlier.investor_id != investor_id or earlier.kind != kind:
                 raise ValidationError("replaces", "is a document of another kind or for someone else")
             series = earlier.series
-    collect.raise_any()
-    [document_id] = store(
-        uow,
-        [
-            NewDocument(
-                pool.id,
-                investor_id,
-                DocumentKind(kind),
-                series,
-                title,
-                safe_filename(filename, extension),
-                content_type,
-                data,
-                actor.user_id,
-                note,
+            version = (
+                1
+                + uow.session.execute(
+                    select(func.max(Document.version)).where(Document.series == series)
+                ).scalar_one()
             )
-        ],
+    collect.raise_any()
+    stored_name = safe_filename(filename, extension)
+    preview = UploadPreview(
+        pool.id,
+        pool.name,
+        investor_id,
+        kind,
+        title,
+        stored_name,
+        content_type,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        note,
+        replaces,
+        version,
     )
+    document = NewDocument(
+        pool.id,
+        investor_id,
+        DocumentKind(kind),
+        series,
+        title,
+        stored_name,
+        content_type,
+        data,
+        actor.user_id,
+        note,
+    )
+    return preview, document
+
+
+@audits_refused_reads
+def preview_upload(
+    actor: Actor,
+    uow: UnitOfWork,
+    pool_id: int,
+    *,
+    kind: str,
+    title: str,
+    filename: str,
+    data: bytes,
+    investor_id: int | None = None,
+    note: str = "",
+    replaces: int | None = None,
+) -> UploadPreview:
+    """What upload() would store, checked as upload() checks it (type and size by the file's
+    contents, title, note, whom it is for, what it replaces); nothing is written."""
+    return _checked_upload(
+        actor,
+        uow,
+        pool_id,
+        kind=kind,
+        title=title,
+        filename=filename,
+        data=data,
+        investor_id=investor_id,
+        note=note,
+        replaces=replaces,
+    )[0]
+
+
+@records_refusals("document.upload", "pool")
+def upload(
+    actor: Actor,
+    uow: UnitOfWork,
+    pool_id: int,
+    *,
+    kind: str,
+    title: str,
+    filename: str,
+    data: bytes,
+    investor_id: int | None = None,
+    note: str = "",
+    replaces: int | None = None,
+) -> DocumentView:
+    """A manager puts a pool document in the vault: shared with the pool's investors, or for one
+    investor of the pool. `replaces` (a document of the pool) makes it that document's next
+    version, and then a note saying why is required. Every problem is reported at once
+    (preview_upload() shows the same checks before the person confirms)."""
+    _, new = _checked_upload(
+        actor,
+        uow,
+        pool_id,
+        kind=kind,
+        title=title,
+        filename=filename,
+        data=data,
+        investor_id=investor_id,
+        note=note,
+        replaces=replaces,
+    )
+    [document_id] = store(uow, [new])
     view = _views(uow, _listing(Document.id == document_id))[0]
     uow.audit(
         actor.user_id,
@@ -388,14 +488,14 @@ def upload(
         "document",
         document_id,
         after={
-            "pool_id": pool.id,
+            "pool_id": new.pool_id,
             "investor_id": investor_id,
             "kind": kind,
-            "title": title,
+            "title": new.title,
             "version": view.version,
             "size": view.size,
             "sha256": view.sha256,
-            "note": note,
+            "note": new.note,
         },
     )
     uow.commit()

@@ -1506,8 +1506,16 @@ class Notified:
     note: str
 
     @property
+    def id(self) -> int:  # what a page's chooser keys a choice by
+        return self.notice_id
+
+    @property
     def kind_label(self) -> str:
         return KIND_LABELS[NoticeKind(self.kind)]
+
+    @property
+    def reissuable(self) -> bool:
+        return self.kind in REISSUABLE
 
     @property
     def status_label(self) -> str:

@@ -30,7 +30,7 @@ from core.money import parse_amount
 from core.operations import OperationStatus, submit_many
 from core.operations.kind import MAX_REQUESTS, Kind, each_line, refusal
 from core.permissions import FUND_MANAGER, INVESTOR, Actor, require_pool_manager, require_role
-from core.services import calls
+from core.services import calls, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -282,6 +282,7 @@ class StatementLine:
     investor_name: str
     email: str
     command: RecordPayment
+    matched_by: str = "email"  # what named the investor: "email", "investor_id" or "reference"
 
 
 @audits_refused_reads
@@ -292,9 +293,12 @@ def read_statement(
     recording it: CSV with a header naming `email` or `investor_id` (the call notice's columns),
     `amount`, `reference` and `received_on` (required: the day is part of each payment's
     idempotency key, so the same statement uploaded again on another day is the same payments, not
-    new ones). Lines count from the first payment. Every line is checked as its payment operation
-    will be (check_many), so a statement that reads cleanly here is recorded as it is shown;
-    nothing is written.
+    new ones). A line whose email and investor_id are empty (or a file without those columns) is
+    matched by its reference, when the reference is the one the pool's wire instructions give the
+    investor (core.services.notices.reference_owner; one naming another capital call is refused);
+    a reference naming someone other than the line's email is refused too. Lines count from the
+    first payment. Every line is checked as its payment operation will be (check_many), so a
+    statement that reads cleanly here is recorded as it is shown; nothing is written.
     """
     require_role(actor, FUND_MANAGER)
     call = uow.session.get(CapitalCall, call_id) if isinstance(call_id, int) else None
@@ -313,10 +317,11 @@ def read_statement(
         raise ValidationError("statement", f"is not a readable UTF-8 CSV file ({exc})") from None
     columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
     who = "email" if "email" in columns else "investor_id" if "investor_id" in columns else None
-    if who is None or not {"amount", "reference", "received_on"} <= columns.keys():
+    if not {"amount", "reference", "received_on"} <= columns.keys():
         raise ValidationError(
             "statement",
-            "needs a header with email (or investor_id), amount, reference and received_on columns",
+            "needs a header with email (or investor_id), amount, reference and received_on columns "
+            "(email and investor_id may be left out where each reference names its investor)",
         )
     if not 1 <= len(rows) <= MAX_REQUESTS:
         raise ValidationError("statement", f"must list 1 to {MAX_REQUESTS:,} payments")
@@ -327,17 +332,49 @@ def read_statement(
     )
     items = _items(uow, item_ids)
     by_key = {(i.email.lower() if who == "email" else str(i.investor_id)): i for i in items.values()}
+    by_investor = {i.investor_id: i for i in items.values()}
 
     def cell(row: dict[str, Any], column: str) -> str:
         value = row.get(columns.get(column, ""), "")
         return value.strip() if isinstance(value, str) else ""
 
-    matched = []
-    for line, row in enumerate(rows, 1):
-        item = by_key.get(cell(row, who).lower())
+    def owner(line: int, reference: str) -> Item | None:
+        """The item of the investor this call's reference names; None when it names nobody."""
+        found = notices.reference_owner(uow, pool.id, reference) if reference else None
+        if found is None:
+            return None
+        if found.get("call", call.number) != call.number:
+            raise ValidationError(
+                f"line {line} reference",
+                f"{reference[:80]!r} names capital call {found['call']}, not this one ({call.number})",
+            )
+        item = by_investor.get(found["investor"])
         if item is None:
             raise ValidationError(
-                f"line {line} {who}", f"{cell(row, who)[:80]!r} is not an investor in this call"
+                f"line {line} reference", f"{reference[:80]!r} names an investor who is not in this call"
+            )
+        return item
+
+    matched = []
+    for line, row in enumerate(rows, 1):
+        named, reference = (cell(row, who) if who else ""), cell(row, "reference")
+        item = by_key.get(named.lower()) if named else None
+        if named and item is None:
+            raise ValidationError(f"line {line} {who}", f"{named[:80]!r} is not an investor in this call")
+        by_reference = owner(line, reference)
+        if item is None:
+            if by_reference is None:
+                raise ValidationError(
+                    f"line {line} reference",
+                    (f"{reference[:80]!r} names" if reference else "is empty, and the line names")
+                    + " no investor: give the line an email (or investor_id), or the reference from "
+                    "the investor's wire instructions",
+                )
+            item = by_reference
+        elif by_reference is not None and by_reference.id != item.id:
+            raise ValidationError(
+                f"line {line} reference",
+                f"{reference[:80]!r} names {by_reference.investor_name}, not {item.investor_name}",
             )
         if not cell(row, "received_on"):
             raise ValidationError(f"line {line} received_on", "is required (the day the bank received it)")
@@ -351,12 +388,13 @@ def read_statement(
                     "paid_on": cell(row, "received_on"),
                     "reuse_reference": reuse_references,
                 },
+                who if named and who else "reference",
             )
         )
-    checked = check_many(actor, uow, pool, [request for _, request in matched], range(1, len(matched) + 1))
+    checked = check_many(actor, uow, pool, [request for _, request, _ in matched], range(1, len(matched) + 1))
     return [
-        StatementLine(line, item.investor_name, item.email, command)
-        for line, ((item, _), command) in enumerate(zip(matched, checked, strict=True), 1)
+        StatementLine(line, item.investor_name, item.email, command, how)
+        for line, ((item, _, how), command) in enumerate(zip(matched, checked, strict=True), 1)
     ]
 
 

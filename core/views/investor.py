@@ -50,7 +50,9 @@ from core.permissions import (
     require_read_investor_position,
     require_role,
 )
+from core.services import documents as vault
 from core.services.audit import audits_refused_reads
+from core.services.documents import DocumentView
 from core.services.pools import Fundraising, PoolView, fundraising, visible_pool
 from core.uow import UnitOfWork
 from core.vocabulary import (
@@ -1020,8 +1022,8 @@ class PoolDetail:
     call_items: list[CallItemView]
     commitments: list[CommitmentLine]  # every commitment of theirs to this pool, any status
     choices: list[PoolChoice]
-    # No document store exists yet; pages say so until one does.
-    documents: list[str] = field(default_factory=list)
+    # The pool's shared documents and the investor's own (notices, statements), latest versions.
+    documents: list[DocumentView] = field(default_factory=list)
 
 
 def _capital_accounts(
@@ -1082,6 +1084,7 @@ def pool_detail(
         call_items=_call_items(uow, investor, pool_id=pool.id),
         commitments=_commitment_lines(uow, investor, pool_id=pool.id),
         choices=choices,
+        documents=vault.visible(actor, uow, pool_id=pool.id, investor_id=investor),
     )
 
 

@@ -819,6 +819,7 @@ class PastDistribution:
     gp: Decimal
     reversed_on: date | None
     reason: str | None
+    id: int = 0  # the distribution's: who was notified of it (core.services.notices.notified)
 
 
 @audits_refused_reads
@@ -846,6 +847,7 @@ def distributions(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[PastDistr
             quantize(d.gp_total, cur),
             d.reversed_on,
             reasons.get(d.operation_id),
+            d.id,
         )
         for d in rows
     ]

@@ -872,6 +872,13 @@ TABLE: list[Row] = [
         check=lambda got, w, who: got.content.startswith(b"%PDF"),
     ),
     Row(
+        "core.services.documents.preview_upload",
+        documents.preview_upload,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id, kind="report", title="Quarterly report", filename="q3.pdf", data=PDF),
+        check=lambda shown, w, who: (shown.version, shown.content_type) == (1, "application/pdf"),
+    ),
+    Row(
         "core.services.documents.upload",
         documents.upload,
         frozenset({MANAGER}),
