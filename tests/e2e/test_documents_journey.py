@@ -1,12 +1,17 @@
-"""The investor's Documents journey in Chromium against the running app (Streamlit + a worker, demo
-data): the worker has rendered the demo's capital call notices (mail is off: they are kept in the
-app); the investor opens Documents, sees the unread notices, chooses one and downloads it. The PDF
-holds the investor's figures as the ledger has them; the download is audited and marks it read."""
+"""The Documents journeys in Chromium against the running app (Streamlit + a worker, demo data).
+
+1. The worker has rendered the demo's capital call notices (mail is off: they are kept in the app);
+   the investor opens Documents, sees the unread notices, chooses one and downloads it. The PDF holds
+   the investor's figures as the ledger has them; the download is audited and marks it read.
+2. The manager issues a capital call and sees who was notified: each investor, first being prepared,
+   then kept in the app once the worker has rendered the notices; one is reissued with a note.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +22,12 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from app.webapp import PAGES
+from core.permissions import Actor
+from core.services import pools
 from core.uow import UnitOfWork
 from db.models import AuditLog, CallItem, CapitalCall, Notice, Pool, User
 from db.session import engine_for
+from tests.conftest import Factory
 from tests.e2e.conftest import log_in
 from tests.workers import wait_until
 
@@ -139,3 +147,79 @@ def test_the_investor_opens_documents_and_downloads_their_notice(  # noqa: ANN00
             "option", name=re.compile(r"^Capital call notice: capital call 3 · Growth SPV 2024 · ")
         )
     ).to_be_visible()
+
+
+def closed_pool_of_the_demo_manager(database_url: str, name: str) -> list[str]:
+    """A pool of the demo manager's, closed with two new investors' commitments (not the demo
+    investors: their pages stay as the other journeys expect them); the investors' names."""
+    with uow(database_url) as unit:
+        manager_id = unit.session.execute(select(User.id).where(User.username == "manager")).scalar_one()
+    manager = Actor(manager_id, "fund_manager", "manager")
+    make = Factory(lambda: uow(database_url))
+    pool_id, _ = make.pool(manager, name=name)
+    investors = [make.commitment(pool_id, amount=a, accept_as=manager)[1] for a in ("100000", "300000")]
+    with uow(database_url) as unit:
+        pools.close_pool(manager, unit, pool_id)
+    return sorted(f"Test {person.username}" for person in investors)
+
+
+def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
+    page, app_url: str, app_env: dict[str, str]
+) -> None:
+    database_url = app_env["DATABASE_URL"]
+    name = f"Notices Fund {secrets.token_hex(3)}"
+    investors = closed_pool_of_the_demo_manager(database_url, name)
+    page.set_default_timeout(90_000)
+    log_in(page, app_url, "manager")
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name="Capital calls").click()
+    page.get_by_role("heading", name="Capital calls", level=1).wait_for()
+    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Pool", exact=True)).click()
+    page.get_by_role("option", name=f"{name} (closed)").click()
+    page.get_by_role("textbox", name="Percentage of commitments").fill("10")
+    page.get_by_role("textbox", name="Purpose").fill("Series A notices")
+    page.get_by_role("button", name="Preview the call").click()
+    page.get_by_text(re.compile(r"\$40,000\.00 from 2 investors")).first.wait_for()
+    page.get_by_role("button", name="Issue this call", exact=True).click()
+    page.get_by_role("button", name="Yes, issue the call").click()
+    page.get_by_text("Capital call 1 (Series A notices) is issued").wait_for()
+
+    # Who was notified: both investors, as soon as the call is posted; then, once the app's worker
+    # has rendered the notices (mail is off here), kept in the app.
+    page.get_by_text("Calls and payments", exact=True).click()
+    page.get_by_text("Who was notified of Capital call 1 (Series A notices)").wait_for()
+    cells = page.get_by_test_id("stDataFrame").locator('td[role="gridcell"]')
+    for investor in investors:
+        expect(cells.filter(has_text=investor).first).to_be_attached()
+
+    def rendered() -> bool:
+        page.get_by_text("By investor", exact=True).click()
+        page.get_by_text("Calls and payments", exact=True).click()
+        page.get_by_text("Who was notified of Capital call 1 (Series A notices)").wait_for()
+        return cells.filter(has_text=re.compile(r"^In the app only$")).count() == 2
+
+    wait_until(rendered, 120, what="the call's notices to show as kept in the app")
+    page.get_by_text(re.compile(r"^2 notices: 2 in the app only; 0 opened")).wait_for()
+    with uow(database_url) as unit:
+        statuses = (
+            unit.session.execute(
+                select(Notice.status)
+                .join(Pool, Pool.id == Notice.pool_id)
+                .where(Pool.name == name, Notice.kind == "capital_call")
+            )
+            .scalars()
+            .all()
+        )
+    assert statuses == ["in_app", "in_app"]
+
+    # Reissue one of them with a note: asked first, then said; the reissue is listed with its note.
+    page.get_by_text("Reissue a notice").click()
+    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Notice", exact=True)).click()
+    page.get_by_role("option", name=f"{investors[0]}: Capital call notice").click()
+    page.get_by_role("textbox", name="Note").fill("Corrected wire instructions")
+    page.get_by_role("textbox", name="Note").press("Enter")
+    page.get_by_role("button", name="Reissue", exact=True).click()
+    page.get_by_text(f"Reissue the capital call notice to {investors[0]}").wait_for()
+    page.get_by_role("button", name="Yes, reissue it").click()
+    page.get_by_text("is reissued with your note").wait_for()
+    expect(cells.filter(has_text="Corrected wire instructions").first).to_be_attached()
