@@ -96,18 +96,36 @@ WHOLE = {  # whole numbers: years and counts, never 2,025
 }
 
 
+# Headers short enough for a column of amounts; the full name is the header's tooltip (and the
+# CSV's column name). Their columns get a width of their own: the grid would size them by the name.
+SHORT_WIDTH = 110
+SHORT = {
+    Line.MANAGEMENT_FEES.label: "Fees",
+    Line.REALIZED_GAIN.label: "Realized",
+    Line.UNREALIZED_GAIN.label: "Unrealized",
+    Line.CARRIED_INTEREST.label: "Carry",
+    "Largest investor": "Largest",
+}
+
+
 def columns(frame: pd.DataFrame, currency: str | None) -> dict[str, Any]:
     """st.column_config for a frame: money in `currency` (None: the frame mixes currencies, so its
     amounts are left as plain numbers beside their Currency), multiples as 1.52x, rates as
     percentages, months as dates."""
     config: dict[str, Any] = {}
     for name in frame.columns:
+        shown = SHORT.get(name, name)
         if name in MONEY and currency is not None:
-            config[name] = format.money_column(name, currency)
+            config[name] = format.money_column(
+                shown, currency, **({"help": name, "width": SHORT_WIDTH} if shown != name else {})
+            )
         elif name in MULTIPLES:
             config[name] = format.multiple_column(name, help=NO_MULTIPLE)
         elif name in RATES:
-            config[name] = format.percent_column(name, help=RATES[name])
+            if shown == name:
+                config[name] = format.percent_column(name, help=RATES[name])
+            else:
+                config[name] = format.percent_column(shown, help=f"{name}: {RATES[name]}", width=80)
         elif name == "Month":
             config[name] = format.date_column(name)
         elif name in WHOLE:
@@ -199,19 +217,20 @@ POOL_VIEWS = {
         "RVPI",
         "IRR",
     ],
+    # The capital account rolls forward to NAV: paid-in, less distributions and fees, plus gains,
+    # less carry; with what is still unfunded. Eight amounts: as many as fit the page at 1400 px.
     "Capital account": [
         "Pool",
-        "Committed",
-        "Capital called",
         "Paid-in",
-        "Unfunded",
-        "Outstanding",
+        Line.DISTRIBUTIONS.label,
         Line.MANAGEMENT_FEES.label,
         Line.REALIZED_GAIN.label,
         Line.UNREALIZED_GAIN.label,
         Line.CARRIED_INTEREST.label,
         "NAV",
+        "Unfunded",
     ],
+    "Calls": ["Pool", "Committed", "Capital called", "Paid-in", "Outstanding", "Unfunded"],
     "Fundraising": [
         "Pool",
         "Strategy",

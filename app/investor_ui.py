@@ -194,10 +194,10 @@ def holdings_tables(overview: investor.PortfolioOverview) -> None:
                     "Unfunded": h.figures.unfunded,
                     "Distributed": h.figures.distributed,
                     "NAV": h.figures.nav,
-                    "TVPI": h.figures.tvpi,
-                    "DPI": h.figures.dpi,
-                    "RVPI": h.figures.rvpi,
-                    "IRR": h.figures.irr,
+                    "TVPI": format.multiple_value(h.figures.tvpi),
+                    "DPI": format.multiple_value(h.figures.dpi),
+                    "RVPI": format.multiple_value(h.figures.rvpi),
+                    "IRR": format.rate_value(h.figures.irr),
                 }
                 for h in mine
             ],
@@ -346,6 +346,7 @@ def fundraising_bar(raising: pools.Fundraising) -> None:
 
 
 def capital_account_table(account: CapitalAccount, currency: str, key: str) -> None:
+    """Every line of the statement in view, down to the unfunded commitment: none scrolled away."""
     st.dataframe(
         pd.DataFrame(account.lines(), columns=["Line", "Amount"]),
         hide_index=True,
@@ -353,6 +354,7 @@ def capital_account_table(account: CapitalAccount, currency: str, key: str) -> N
             "Line": st.column_config.TextColumn("Line", width=260),
             **_money_columns(currency, "Amount", width=130),
         },
+        height="content",
         key=key,
     )
 
@@ -440,9 +442,9 @@ def open_pools_tables(view: investor.OpenPools) -> None:
                         "Room": p.remaining,
                         "Min ticket": p.pool.min_ticket,
                         "Max ticket": p.pool.max_ticket,
-                        "Fee": p.pool.management_fee_rate,
-                        "Carry": p.pool.carry_rate,
-                        "Hurdle": p.pool.hurdle_rate,
+                        "Fee": format.rate_value(p.pool.management_fee_rate),
+                        "Carry": format.rate_value(p.pool.carry_rate),
+                        "Hurdle": format.rate_value(p.pool.hurdle_rate),
                         "Yours": ""
                         if p.my_commitment is None
                         else label(p.my_commitment.status).capitalize(),
@@ -493,9 +495,10 @@ def statement_tables(
     shown: Sequence[str],
     money_labels: Sequence[str],
     key: str,
+    whole: bool = False,
 ) -> None:
     """A statement's rows (exactly those the CSV file holds) as one table per currency, with the
-    columns `shown`."""
+    columns `shown`; `whole`: every row in view (a capital account), not ten and a scroll bar."""
     frame = pd.DataFrame(list(rows), columns=list(header))
     if frame.empty:
         st.caption("Nothing in this period.")
@@ -512,6 +515,7 @@ def statement_tables(
                 "Line": st.column_config.TextColumn("Line", width=260),
                 **_money_columns(cur, *money_labels),
             },
+            height="content" if whole else "auto",
             key=f"{key}-{cur}",
         )
 

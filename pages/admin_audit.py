@@ -84,9 +84,15 @@ right.download_button(
 st.dataframe(
     frame,
     hide_index=True,
+    # Widths that fit the page from 1024 px up; a long before/after shows whole when its cell is opened.
     column_config={
-        "When": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
-        "Before": st.column_config.TextColumn("Before", width="medium"),
-        "After": st.column_config.TextColumn("After", width="medium"),
+        "When": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss", width=135),
+        "Who": st.column_config.TextColumn("Who", width=75),
+        "Action": st.column_config.TextColumn("Action", width=125),
+        "Object": st.column_config.TextColumn("Object", width=125),
+        "Outcome": st.column_config.TextColumn("Outcome", width=65),
+        "Reason": st.column_config.TextColumn("Reason", width=95),
+        "Before": st.column_config.TextColumn("Before", width=140),
+        "After": st.column_config.TextColumn("After", width=150),
     },
 )

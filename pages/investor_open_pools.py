@@ -36,5 +36,5 @@ if joinable:
 
 st.subheader("My pending commitments", anchor=False)
 if not view.pending:
-    st.caption("None.")
+    st.caption("You have no commitment awaiting a manager's decision.")
 ui.pending_commitments(view.pending, withdraw=True)

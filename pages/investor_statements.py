@@ -51,6 +51,7 @@ ui.statement_tables(
     ["Pool", "Line", "Amount"],
     ["Amount"],
     key="statement-account",
+    whole=True,
 )
 st.subheader("Transactions", anchor=False)
 ui.statement_tables(

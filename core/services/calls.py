@@ -106,11 +106,16 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
     percent: Decimal | None = None
     total = ZERO
     if (percent_text in (None, "")) == (amount_text in (None, "")):
-        collect.errors.append(
-            ValidationError("percent", "is needed: give a percentage of commitments, or else an amount")
-            if percent_text in (None, "")
-            else ValidationError("percent", "and an amount were both given: give one of them")
-        )
+        if percent_text is None and amount_text == "":  # the form asked for an amount: name that field
+            collect.errors.append(ValidationError("amount", "is needed: give the amount to call"))
+        elif percent_text in (None, ""):
+            collect.errors.append(
+                ValidationError("percent", "is needed: give a percentage of commitments, or else an amount")
+            )
+        else:
+            collect.errors.append(
+                ValidationError("percent", "and an amount were both given: give one of them")
+            )
     elif percent_text not in (None, ""):
         with collect("percent"):
             percent = to_decimal(percent_text, "percent")

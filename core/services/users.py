@@ -12,7 +12,7 @@ import bcrypt
 from sqlalchemy import func, or_, select, update
 
 from core.domain import clean_text
-from core.errors import AuthenticationError, InvalidState, NotFound, Stale, ValidationError
+from core.errors import AuthenticationError, Collector, InvalidState, NotFound, Stale, ValidationError
 from core.logs import log_context
 from core.permissions import ADMIN, ROLES, Actor, require_role
 from core.services.audit import audits_refused_reads, records_refusals
@@ -111,25 +111,34 @@ def create_user(
 ) -> tuple[int, str | None]:
     """Create a user; with no password, a temporary one is generated and returned to show once."""
     require_role(actor, ADMIN)
+    collect = Collector()  # every mistake of the form at once
     username = (username or "").strip().lower()
-    if not USERNAME.match(username):
-        raise ValidationError("username", "must be 3-64 characters: lowercase letters, digits, . _ -")
-    name = clean_text(name, "name", max_length=200)
+    with collect("username"):
+        if not USERNAME.match(username):
+            raise ValidationError("username", "must be 3-64 characters: lowercase letters, digits, . _ -")
+        if uow.session.execute(select(User.id).where(User.username == username)).first():
+            raise ValidationError("username", "is already taken")
+    with collect("name"):
+        name = clean_text(name, "name", max_length=200)
     email = (email or "").strip()
-    if not EMAIL.match(email):
-        raise ValidationError("email", "is not an email address")
-    if role not in ROLES:
-        raise ValidationError("role", f"must be one of {', '.join(ROLES)}")
-    if kyc_status not in KYC_STATUSES:
-        raise ValidationError("kyc_status", f"must be one of {', '.join(KYC_STATUSES)}")
-    if accreditation not in ACCREDITATIONS:
-        raise ValidationError("accreditation", f"must be one of {', '.join(ACCREDITATIONS)}")
+    with collect("email"):
+        if not EMAIL.match(email):
+            raise ValidationError("email", "is not an email address")
+    with collect("role"):
+        if role not in ROLES:
+            raise ValidationError("role", f"must be one of {', '.join(ROLES)}")
+    with collect("kyc_status"):
+        if kyc_status not in KYC_STATUSES:
+            raise ValidationError("kyc_status", f"must be one of {', '.join(KYC_STATUSES)}")
+    with collect("accreditation"):
+        if accreditation not in ACCREDITATIONS:
+            raise ValidationError("accreditation", f"must be one of {', '.join(ACCREDITATIONS)}")
     temporary = None
     if password is None:
         password = temporary = temporary_password()
-    check_password_strength(password)
-    if uow.session.execute(select(User.id).where(User.username == username)).first():
-        raise ValidationError("username", "is already taken")
+    with collect("password"):
+        check_password_strength(password)
+    collect.raise_any()
     user = User(
         username=username,
         name=name,
