@@ -450,8 +450,9 @@ def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: i
     )
     uow.session.execute(
         text(
-            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
-               SELECT j.id, s.pool_id, s.investor_id, acct.account, 'USD', acct.side, s.amount
+            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount, kind, day)
+               SELECT j.id, s.pool_id, s.investor_id, acct.account, 'USD', acct.side, s.amount, j.kind,
+                      j.effective_date
                  FROM scale_commitments s
                  JOIN journals j ON j.idempotency_key = 'seed:commitments:' || :run || ':' || s.pool_id
                  CROSS JOIN (VALUES ('commitment_memo', 'D'), ('commitment', 'C')) AS acct(account, side)"""

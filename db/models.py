@@ -291,7 +291,7 @@ class Entry(Base):
             "ix_entries_commitments",
             "pool_id",
             "investor_id",
-            postgresql_include=["journal_id", "side", "amount"],
+            postgresql_include=["day", "kind", "side", "amount"],
             postgresql_where=text("account = 'commitment'"),
         ),
     )
@@ -309,6 +309,10 @@ class Entry(Base):
     currency: Mapped[str] = mapped_column(String(3))
     side: Mapped[str] = mapped_column(String(1))
     amount: Mapped[Amount]
+    # The journal's kind and effective date, copied as the entry is posted (checked against the
+    # journal by entries_journal_open) so the read model never joins the journals (migration 0007).
+    kind: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date] = mapped_column(Date)
 
 
 class LedgerLineMap(Base):

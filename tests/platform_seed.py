@@ -195,8 +195,8 @@ _STATEMENTS = [
     """INSERT INTO journals (idempotency_key, pool_id, kind, memo, effective_date, operation_id)
        SELECT DISTINCT jkey, pool_id, kind, memo, eff, CASE WHEN kind = 'capital_call' THEN md5(jkey)::uuid END
          FROM seed_lines ORDER BY eff, jkey""",
-    """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
-       SELECT j.id, l.pool_id, l.investor_id, l.account, p.currency, l.side, l.amount
+    """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount, kind, day)
+       SELECT j.id, l.pool_id, l.investor_id, l.account, p.currency, l.side, l.amount, j.kind, j.effective_date
          FROM seed_lines l JOIN journals j ON j.idempotency_key = l.jkey JOIN pools p ON p.id = l.pool_id
         ORDER BY j.id""",
     """INSERT INTO capital_calls (pool_id, amount, percent, purpose, call_date, due_date, status, operation_id,
@@ -298,12 +298,12 @@ def seed_entries(uow: Any, *, total: int = 1_000_000, per_journal: int = 1000, i
     )
     session.execute(
         text(
-            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
+            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount, kind, day)
            SELECT j.id, :pool,
                   CASE WHEN k % 2 = 0 THEN inv.ids[1 + (k / 2 + j.id) % cardinality(inv.ids)] END,
                   CASE WHEN k % 2 = 0 THEN 'capital' ELSE 'cash' END, 'USD',
                   CASE WHEN k % 2 = 0 THEN 'C' ELSE 'D' END,
-                  ((j.id * 31 + ((k + 1) / 2) * 17) % 100000 + 1)::numeric / 100
+                  ((j.id * 31 + ((k + 1) / 2) * 17) % 100000 + 1)::numeric / 100, j.kind, j.effective_date
              FROM journals j
              CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM users
                           WHERE starts_with(username, 'bulk' || :run || '_i')) inv

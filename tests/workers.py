@@ -282,8 +282,9 @@ def seed_accepted_commitments(uow: Any, pool_id: int, investors: int, amount: st
     ).scalar_one()
     uow.session.execute(
         text(
-            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount)
-               SELECT :journal, :pool, inv.id, acct.account, p.currency, acct.side, :amount
+            """INSERT INTO entries (journal_id, pool_id, investor_id, account, currency, side, amount, kind, day)
+               SELECT :journal, :pool, inv.id, acct.account, p.currency, acct.side, :amount, 'commitment',
+                      current_date
                  FROM unnest(CAST(:ids AS bigint[])) AS inv(id)
                  CROSS JOIN (VALUES ('commitment_memo', 'D'), ('commitment', 'C')) AS acct(account, side)
                  CROSS JOIN pools p WHERE p.id = :pool"""

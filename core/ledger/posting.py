@@ -138,12 +138,13 @@ def post_many(session: Session, postings: list[Posting]) -> list[tuple[int, bool
             text(
                 f"""INSERT INTO entries ({_ENTRY_COLUMNS})
                     SELECT line.journal, line.pool, line.investor, line.account, line.currency, line.side,
-                           line.amount
+                           line.amount, line.kind, line.day
                       FROM unnest(CAST(:journals AS bigint[]), CAST(:pools AS bigint[]),
                                   CAST(:investors AS bigint[]), CAST(:accounts AS text[]),
                                   CAST(:currencies AS text[]), CAST(:sides AS text[]),
-                                  CAST(:amounts AS numeric[]))
-                           WITH ORDINALITY AS line(journal, pool, investor, account, currency, side, amount, n)
+                                  CAST(:amounts AS numeric[]), CAST(:kinds AS text[]), CAST(:days AS date[]))
+                           WITH ORDINALITY
+                           AS line(journal, pool, investor, account, currency, side, amount, kind, day, n)
                      ORDER BY line.n"""
             ),
             {
@@ -154,6 +155,8 @@ def post_many(session: Session, postings: list[Posting]) -> list[tuple[int, bool
                 "currencies": [p.currency for _, p, _ in lines],
                 "sides": [line.side for _, _, line in lines],
                 "amounts": [line.amount for _, _, line in lines],
+                "kinds": [p.kind for _, p, _ in lines],
+                "days": [p.effective_date for _, p, _ in lines],
             },
         )
     return results
@@ -174,7 +177,8 @@ def post_query(session: Session, posting: Posting, lines_sql: str, params: dict[
     result: Any = session.execute(
         text(
             f"""INSERT INTO entries ({_ENTRY_COLUMNS})
-                SELECT :journal, :pool, line.investor_id, line.account, :currency, line.side, line.amount
+                SELECT :journal, :pool, line.investor_id, line.account, :currency, line.side, line.amount,
+                       :kind, CAST(:day AS date)
                   FROM ({lines_sql}) AS line(investor_id, account, side, amount)"""
         ),
         {
@@ -182,12 +186,15 @@ def post_query(session: Session, posting: Posting, lines_sql: str, params: dict[
             "journal": inserted[posting.idempotency_key],
             "pool": posting.pool_id,
             "currency": posting.currency,
+            "kind": posting.kind,
+            "day": posting.effective_date,
         },
     )
     return int(result.rowcount)
 
 
-_ENTRY_COLUMNS = "journal_id, pool_id, investor_id, account, currency, side, amount"
+# kind and day are the journal's, written with each entry so the read model reads entries alone.
+_ENTRY_COLUMNS = "journal_id, pool_id, investor_id, account, currency, side, amount, kind, day"
 
 
 def _journals(session: Session, postings: list[Posting]) -> tuple[dict[str, int], list[tuple[int, bool]]]:

@@ -69,20 +69,16 @@ def movements(
     """The movements feeding `lines` (all by default), dated from `since` to `as_of` inclusive."""
     wanted = tuple(lines) if lines is not None else tuple(Line)
     amount = case((Entry.side == _LINE_MAP.c.side, Entry.amount), else_=-Entry.amount)
-    query = (
-        select(
-            Entry.pool_id,
-            Entry.investor_id,
-            Entry.journal_id,
-            Entry.id.label("entry_id"),
-            Journal.kind,
-            Journal.effective_date.label("day"),
-            _LINE_MAP.c.line,
-            amount.label("amount"),
-        )
-        .join(Journal, Journal.id == Entry.journal_id)
-        .join(_LINE_MAP, and_(_LINE_MAP.c.kind == Journal.kind, _LINE_MAP.c.account == Entry.account))
-    )
+    query = select(
+        Entry.pool_id,
+        Entry.investor_id,
+        Entry.journal_id,
+        Entry.id.label("entry_id"),
+        Entry.kind,
+        Entry.day,
+        _LINE_MAP.c.line,
+        amount.label("amount"),
+    ).join(_LINE_MAP, and_(_LINE_MAP.c.kind == Entry.kind, _LINE_MAP.c.account == Entry.account))
     if lines is not None:
         # The accounts those lines read, so the entries' indexes narrow the scan before the join.
         # Written as literals: the planner can then use a partial index on them (a bound
@@ -93,9 +89,9 @@ def movements(
             Entry.account.in_([literal(a, literal_execute=True) for a in accounts]),
         )
     if as_of is not None:
-        query = query.where(Journal.effective_date <= as_of)
+        query = query.where(Entry.day <= as_of)
     if since is not None:
-        query = query.where(Journal.effective_date >= since)
+        query = query.where(Entry.day >= since)
     if pool_id is not None:
         query = query.where(Entry.pool_id == pool_id)
     if pool_ids is not None:

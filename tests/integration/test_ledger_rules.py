@@ -640,6 +640,47 @@ def test_verify_is_ok_after_real_postings(make: Any, uow_factory: Any) -> None:
     assert report.counts["journals"] >= 1
 
 
+# --- each entry carries its journal's kind and day (the read model reads entries alone) ----------------
+
+
+def test_an_entry_written_without_its_journals_kind_and_day_gets_them(
+    uow_factory: Any, pool: tuple[int, int]
+) -> None:
+    pool_id, _ = pool
+    with uow_factory() as uow:
+        journal_id = insert_journal(uow.session, pool_id, key())
+        insert_entry(uow.session, journal_id, pool_id, "unrealized", "D", "5.00")
+        insert_entry(uow.session, journal_id, pool_id, "unrealized", "C", "5.00")
+        copied = uow.session.execute(
+            text("SELECT DISTINCT kind, day FROM entries WHERE journal_id = :j"), {"j": journal_id}
+        ).all()
+        uow.commit()
+    assert copied == [("valuation", TODAY)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "day"), [("payment", TODAY), ("valuation", date(2020, 1, 1))], ids=["kind", "day"]
+)
+def test_the_database_refuses_an_entry_whose_kind_or_day_is_not_its_journals(
+    uow_factory: Any, pool: tuple[int, int], kind: str, day: date
+) -> None:
+    pool_id, _ = pool
+    before = count(uow_factory, "SELECT count(*) FROM entries")
+    with uow_factory() as uow, pytest.raises(DBAPIError) as caught:
+        journal_id = insert_journal(uow.session, pool_id, key())
+        uow.session.execute(
+            text(
+                "INSERT INTO entries (journal_id, pool_id, account, currency, side, amount, kind, day) "
+                "VALUES (:j, :p, 'unrealized', 'USD', 'D', 5, :kind, :day), "
+                "(:j, :p, 'unrealized', 'USD', 'C', 5, 'valuation', current_date)"
+            ),
+            {"j": journal_id, "p": pool_id, "kind": kind, "day": day},
+        )
+    assert sqlstate(caught.value) == "23514"
+    assert "kind and day must be its journal's" in str(caught.value)
+    assert count(uow_factory, "SELECT count(*) FROM entries") == before
+
+
 # --- pool_days: the daily sums the database keeps as entries are posted --------------------------------
 
 

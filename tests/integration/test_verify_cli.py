@@ -126,8 +126,8 @@ def test_seed_then_verify_passes_and_a_tampered_ledger_fails(fresh_database: str
     with psycopg.connect(fresh_database) as conn:
         conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_journal_open")
         orphan = conn.execute(
-            "INSERT INTO entries (journal_id, pool_id, account, currency, side, amount) "
-            "SELECT max(j.id) + 1000, %s, a.account, 'USD', a.side, 5 FROM journals j, "
+            "INSERT INTO entries (journal_id, pool_id, account, currency, side, amount, kind, day) "
+            "SELECT max(j.id) + 1000, %s, a.account, 'USD', a.side, 5, 'investment', current_date FROM journals j, "
             "(VALUES ('cash', 'D'), ('investments', 'C')) AS a(account, side) GROUP BY a.account, a.side "
             "RETURNING id",
             (pool_id,),
