@@ -165,6 +165,15 @@ def _references_in_use(uow: UnitOfWork, pool: Pool, references: set[str]) -> dic
     return used
 
 
+def _clean_reference(request: Mapping[str, Any]) -> str | None:
+    """The reference as it would be recorded; None when there is none, or it is refused (control
+    characters, NUL included, which no query may be handed: each line reports its own refusal)."""
+    try:
+        return clean_text(request.get("reference", ""), "reference", max_length=100, required=False) or None
+    except ValidationError:
+        return None
+
+
 def check_many(
     actor: Actor,
     uow: UnitOfWork,
@@ -175,9 +184,7 @@ def check_many(
     """Every request checked as its operation will be, in order (a later line sees what earlier ones
     pay); with `lines`, a refusal names the line of the file it came from."""
     found = _items(uow, [request.get("call_item_id") for request in requests])
-    references = {
-        str(r.get("reference", "")).strip() for r in requests if str(r.get("reference", "")).strip()
-    }
+    references = {ref for r in requests if (ref := _clean_reference(r))}
     in_use = _references_in_use(uow, pool, references)
     earlier: dict[int, Decimal] = {}
     named: dict[str, int] = {}  # reference -> the item a line of this submission pays with it
