@@ -61,10 +61,11 @@ def documents_table(
         rows,
         hide_index=True,
         column_config={
-            "Pool": st.column_config.TextColumn("Pool", width=170),
-            "Document": st.column_config.TextColumn("Document", width=280),
-            "Kind": st.column_config.TextColumn("Kind", width=170),
-            "For": st.column_config.TextColumn("For", width=110),
+            # Widths that leave the note in view at 1400 px (a longer title shows whole on hover).
+            "Pool": st.column_config.TextColumn("Pool", width=140),
+            "Document": st.column_config.TextColumn("Document", width=230),
+            "Kind": st.column_config.TextColumn("Kind", width=140),
+            "For": st.column_config.TextColumn("For", width=100),
             "Version": st.column_config.NumberColumn("Version", width=65),
             "Added": format.date_column("Added", width=90),
             "Size (KB)": st.column_config.NumberColumn("Size (KB)", format="%.1f", width=75),

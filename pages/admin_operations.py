@@ -35,12 +35,15 @@ def board() -> None:
         col.metric(service.name, "Up" if service.ok else "Down")
         latency = "" if service.latency_ms is None else f"answered in {service.latency_ms:.1f} ms · "
         col.caption(md(latency + service.detail))
-    cols[2].metric(
-        "Queued jobs", format.count(sum(q.queued for q in state.queues), "job") if state.queues else format.NA
-    )
-    cols[3].metric("Workers", format.count(len(state.workers), "worker"))
+    # Short values and labels: five tiles side by side stay whole from 1024 px up.
+    cols[2].metric("Queued jobs", f"{sum(q.queued for q in state.queues):,}" if state.queues else format.NA)
+    cols[3].metric("Workers", f"{len(state.workers):,}")
     rate = state.cache_hit_rate
-    cols[4].metric("Analytics cache hit rate", format.NA if rate is None else f"{rate:.0%}")
+    cols[4].metric(
+        "Cache hit rate",
+        format.NA if rate is None else f"{rate:.0%}",
+        help="Of the analytics (pool and portfolio figures) asked of the cache",
+    )
     cols[4].caption(
         "this app process"
         + ("" if state.redis_hit_rate is None else f"; Redis overall {state.redis_hit_rate:.0%}")
@@ -84,11 +87,9 @@ def board() -> None:
                 [
                     {
                         "Worker": w.name,
-                        "Host": w.hostname or "",
-                        "Process": w.pid,
+                        "Host": (w.hostname or "unknown host") + (f", process {w.pid}" if w.pid else ""),
                         "State": label(w.state),
                         "Queues": w.queues,
-                        "Last heartbeat": w.last_heartbeat,
                         "Since heartbeat": w.seconds_since_heartbeat,
                         "Working on": "an operation" if w.current_job else "nothing",
                         "Jobs done": w.successful_jobs,
@@ -100,9 +101,13 @@ def board() -> None:
             ),
             hide_index=True,
             column_config={
-                "Since heartbeat": st.column_config.NumberColumn("Since heartbeat", format="%.0f s"),
-                "Last heartbeat": st.column_config.DatetimeColumn("Last heartbeat", format=WHEN),
-                "Started": st.column_config.DatetimeColumn("Started", format=WHEN),
+                # Widths that fit the page at 1400 px; a worker's name shows whole on hover.
+                "Worker": st.column_config.TextColumn("Worker", width=130),
+                "Host": st.column_config.TextColumn("Host", width=130),
+                "Since heartbeat": st.column_config.NumberColumn(
+                    "Last heartbeat", format="%.0f s ago", help="Seconds since the worker last reported in"
+                ),
+                "Started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm"),
             },
             placeholder=format.NA,
         )

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from app import webapp
+from app import format, webapp
 from app.manager_ui import POOL_KEY, lifecycle_button, payment_settings, show_flash, status
 from app.textsafe import md
 from core import clock
@@ -135,7 +135,11 @@ unplaced = [text for field, text in field_errors.items() if field not in LABELS]
 if outcome.get("error") or unplaced:  # refusals about no one field; field errors show under their field
     st.error("\n".join(f"- {md(text)}" for text in [outcome.get("error"), *unplaced] if text))
 elif field_errors:
-    st.error(f"Nothing was saved: {len(field_errors)} field(s) need attention, each shown below it.")
+    wrong = len(field_errors)
+    st.error(
+        f"Nothing was saved: {format.count(wrong, 'field')} {'needs' if wrong == 1 else 'need'} attention, "
+        "each shown below it."
+    )
 if outcome.get("success"):
     st.success(outcome["success"])
 

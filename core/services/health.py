@@ -120,7 +120,9 @@ def _redis(client: Any) -> tuple[ServiceStatus, float | None, Any]:
             None,
         )
     hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
-    detail = f"version {info.get('redis_version', '?')}, {info.get('used_memory_human', '?')} used"
+    used = info.get("used_memory")
+    memory = f"{int(used) / 1e6:,.1f} MB" if isinstance(used, int | str) and str(used).isdigit() else "?"
+    detail = f"version {info.get('redis_version', '?')}, {memory} of memory used"  # never Redis' "50.27M"
     return (
         ServiceStatus("Redis", True, latency, detail),
         (hits / (hits + misses) if hits + misses else None),

@@ -580,7 +580,7 @@ def test_the_pool_form_names_every_mistake_at_once_by_its_label(demo: dict[str, 
         "Carry",
         "Hurdle",
     }, said
-    assert said[0] == "Nothing was saved: 8 field(s) need attention, each shown below it.", said
+    assert said[0] == "Nothing was saved: 8 fields need attention, each shown below it.", said
     for message in said[1:]:
         assert not FIELD_CODE.match(message) and field_of(message) is not None, message
     assert writes() == before
