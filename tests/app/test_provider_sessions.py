@@ -304,7 +304,7 @@ def test_an_admin_invites_through_the_users_page_and_the_invitee_signs_in(
     at.text_input(key="invite-email").input(email.lower())
     at.selectbox(key="invite-role").select("admin")
     at = [b for b in at.button if b.label == "Invite"][0].click().run()
-    assert errors(at) == ["email: already belongs to a user"]
+    assert errors(at) == ["Email already belongs to a user"]
     assert [r[1] for r in audit_rows(uow_factory, "user.invite", email.lower())] == ["refused"]
 
     theirs = app(provider_user(email.lower()))

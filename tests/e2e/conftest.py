@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -139,6 +140,21 @@ def page(browser, app_url: str, tmp_path: Path) -> Iterator[object]:
     yield tab
     tab.screenshot(path=str(tmp_path / "last.png"), full_page=True)
     context.close()
+
+
+def open_select(page, label: str):  # noqa: ANN001, ANN201 - Playwright objects
+    """Open the select box with this label as a person does: scrolled to first, then clicked. (One
+    click on a box below the fold scrolls the page as it opens the list, and the scroll closes it.)"""
+    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).first
+    box.scroll_into_view_if_needed()
+    box.get_by_role("combobox").click()
+    return box
+
+
+def choose(page, label: str, option: Any) -> None:  # noqa: ANN001
+    """Pick an option (its text or a pattern) in the select box with this label."""
+    open_select(page, label)
+    page.get_by_role("option", name=option).click()
 
 
 def log_in(page, app_url: str, username: str, password: str | None = None) -> None:  # noqa: ANN001

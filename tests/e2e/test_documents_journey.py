@@ -28,7 +28,7 @@ from core.uow import UnitOfWork
 from db.models import AuditLog, CallItem, CapitalCall, Notice, Pool, User
 from db.session import engine_for
 from tests.conftest import Factory
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, open_select
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +102,7 @@ def test_the_investor_opens_documents_and_downloads_their_notice(  # noqa: ANN00
     page.get_by_role("heading", name="Documents", level=1).wait_for()
     expect(page.get_by_role("heading", name=re.compile(r"^Inbox, [0-9]+ unread notices?$"))).to_be_visible()
 
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Notice to open", exact=True)).click()
+    open_select(page, "Notice to open")
     page.get_by_role(
         "option", name=re.compile(r"^● Capital call notice: capital call 3 · Growth SPV 2024 · ")
     ).click()
@@ -141,7 +141,7 @@ def test_the_investor_opens_documents_and_downloads_their_notice(  # noqa: ANN00
     page.get_by_role("heading", name="Portfolio", level=1).wait_for()
     nav.get_by_role("link", name="Documents").click()
     page.get_by_role("heading", name="Documents", level=1).wait_for()
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Notice to open", exact=True)).click()
+    open_select(page, "Notice to open")
     expect(
         page.get_by_role(
             "option", name=re.compile(r"^Capital call notice: capital call 3 · Growth SPV 2024 · ")
@@ -174,7 +174,7 @@ def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name="Capital calls").click()
     page.get_by_role("heading", name="Capital calls", level=1).wait_for()
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Pool", exact=True)).click()
+    open_select(page, "Pool")
     page.get_by_role("option", name=f"{name} (closed)").click()
     page.get_by_role("textbox", name="Percentage of commitments").fill("10")
     page.get_by_role("textbox", name="Purpose").fill("Series A notices")
@@ -214,7 +214,7 @@ def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
 
     # Reissue one of them with a note: asked first, then said; the reissue is listed with its note.
     page.get_by_text("Reissue a notice").click()
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Notice", exact=True)).click()
+    open_select(page, "Notice")
     page.get_by_role("option", name=f"{investors[0]}: Capital call notice").click()
     page.get_by_role("textbox", name="Note").fill("Corrected wire instructions")
     page.get_by_role("textbox", name="Note").press("Enter")

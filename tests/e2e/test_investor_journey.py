@@ -22,7 +22,7 @@ from core.services import calls
 from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Operation, Payment, Pool, User
 from db.session import engine_for
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import choose, log_in
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -60,12 +60,6 @@ def metric(page, label: str):  # noqa: ANN001, ANN201 - Playwright objects
 def go(page, title: str) -> None:  # noqa: ANN001
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title, level=1).wait_for()
-
-
-def choose(page, label: str, option: re.Pattern[str] | str) -> None:  # noqa: ANN001
-    """Pick an option in the select box with this label, as a person does."""
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).click()
-    page.get_by_role("option", name=option).click()
 
 
 def second_open_call(database_url: str) -> int:

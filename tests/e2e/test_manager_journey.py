@@ -34,7 +34,7 @@ from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Operation, Payment, Pool, User
 from db.session import engine_for
 from tests.conftest import Factory
-from tests.e2e.conftest import DEMO_PASSWORDS
+from tests.e2e.conftest import DEMO_PASSWORDS, choose
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -70,12 +70,6 @@ def sign_in(page, app_url: str, username: str) -> None:  # noqa: ANN001
 def go(page, title: str) -> None:  # noqa: ANN001
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title, level=1).wait_for()
-
-
-def choose(page, label: str, option: str) -> None:  # noqa: ANN001
-    """Pick an option in the select box with this label, as a person does."""
-    page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).click()
-    page.get_by_role("option", name=option).click()
 
 
 def confirm(page, button: str, yes: str) -> None:  # noqa: ANN001

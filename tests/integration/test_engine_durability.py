@@ -517,7 +517,14 @@ GARBAGE: list[tuple[str, Any, str]] = [
     ("capital_call", {"percent": "10"}, "could not be processed"),  # no call was ever recorded for it
     (
         "valuation",
-        {"company_id": 1, "value": "1", "change": "1", "upto_journal": "abc", "date": "2024-01-01", "note": "x"},
+        {
+            "company_id": 1,
+            "value": "1",
+            "change": "1",
+            "upto_journal": "abc",
+            "date": "2024-01-01",
+            "note": "x",
+        },
         "could not be",
     ),
     ("distribution", {"proceeds": "NaN", "date": "2024-01-01", "upto_journal": 0, "memo": "x"}, "malformed"),

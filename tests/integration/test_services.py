@@ -521,7 +521,7 @@ def test_draft_terms_can_be_edited(uow_factory: Any, make: Any) -> None:
 def test_open_pool_allows_only_the_close_date_to_move(uow_factory: Any, make: Any) -> None:
     pool_id, manager = make.pool()
     pool = row(uow_factory, Pool, pool_id)
-    current = {name: str(getattr(pool, name)) for name in pools.TERM_FIELDS}
+    current = {name: getattr(pool, name) for name in pools.TERM_FIELDS}
     err = refused(
         uow_factory,
         InvalidState,
@@ -534,7 +534,7 @@ def test_open_pool_allows_only_the_close_date_to_move(uow_factory: Any, make: An
     assert err.message == "only the close date can change once the pool is open"
     refused(
         uow_factory,
-        InvalidState,
+        ValidationError,
         pools.update_pool_terms,
         manager,
         pool_id,
@@ -655,8 +655,8 @@ def test_an_eligible_investor_submits_a_commitment(uow_factory: Any, make: Any) 
 @pytest.mark.parametrize(
     ("amount", "reason"),
     [
-        ("9999.99", "is below the minimum ticket of 10,000.00"),
-        ("500000.01", "is above the maximum ticket of 500,000.00"),
+        ("9999.99", "is below the minimum ticket of $10,000.00"),
+        ("500000.01", "is above the maximum ticket of $500,000.00"),
     ],
 )
 def test_commitment_tickets(uow_factory: Any, make: Any, amount: str, reason: str) -> None:
@@ -689,7 +689,7 @@ def test_commitment_cannot_exceed_the_remaining_capacity(uow_factory: Any, make:
         "60000",
         action="commitment.submit",
     )
-    assert error.reason == "is above the remaining capacity of 50,000.00"
+    assert error.reason == "is above the room left under the hard cap, $50,000.00"
     with uow_factory() as uow:
         commitments.submit_commitment(investor, uow, pool_id, "50000")
 
@@ -877,7 +877,7 @@ def test_accepting_past_the_hard_cap_is_refused(uow_factory: Any, make: Any) -> 
         second,
         action="commitment.accept",
     )
-    assert error.message == "accepting 100,000.00 would exceed the hard cap; 50,000.00 USD left"
+    assert error.message == "accepting $100,000.00 would exceed the hard cap; $50,000.00 left"
     # Scaling down to what is left is how the manager fits it in.
     with uow_factory() as uow:
         commitments.accept_commitment(manager, uow, second, "50000")
