@@ -38,6 +38,8 @@ MAX_AMOUNT = Decimal("1e15")
 
 
 def check_currency(currency: object, field: str = "currency") -> str:
+    if currency is None or currency == "":
+        raise ValidationError(field, "is needed")  # never "unknown currency 'None'"
     if not isinstance(currency, str) or currency not in MINOR_UNITS:
         raise ValidationError(field, f"unknown currency {str(currency)[:12]!r}")
     return currency
