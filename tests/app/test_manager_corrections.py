@@ -1,11 +1,14 @@
 """Corrections on the manager's pages (AppTest from Home.py, a real worker): each reversible kind
 (payment, fee, valuation, investment, exit, distribution) reversed with a reason through the
 Corrections page, after the manager confirmed what it will do. Afterwards the manager's books,
-call book, portfolio, dashboard and My pools show the figures an independent sum of the journal
-entries gives, and the fact is back in its earlier state."""
+call book, portfolio, dashboard and My pools, each investor's pool page and the admin's capital
+accounts export show the figures an independent sum of the journal entries gives, and the fact is
+back in its earlier state."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +17,8 @@ import pytest
 
 from app import format
 from core import clock
-from core.services import users
+from core.services import exports, users
+from core.views import investor
 from tests.app.manager_support import (
     CORRECTIONS,
     Fund,
@@ -135,7 +139,48 @@ def surfaces_agree(at: Any, history: History) -> dict[str, D]:
         money(fig["contributions"]),
         money(fig["nav"]),
     )
+    investors_agree(history)
     return fig
+
+
+def investors_agree(history: History) -> None:
+    """Each investor's pool page and the admin's capital accounts export, against that investor's
+    journal entries summed by hand."""
+    admin = history.make.user("admin")
+    out = io.BytesIO()
+    with history.uow() as uow:
+        exports.export_to(admin, uow, "capital_accounts", out)
+    exported = {
+        int(row["investor_id"]): row
+        for row in csv.DictReader(io.StringIO(out.getvalue().decode()))
+        if int(row["pool_id"]) == history.pool_id
+    }
+    assert len(exported) == len(history.investors)
+    for actor in history.investors:
+        mine = journal_figures(history.uow, history.pool_id, as_of=clock.today(), investor_id=actor.user_id)
+        with history.uow() as uow:
+            shown = investor.pool_detail(
+                actor, uow, history.pool_id, investor.period_for("inception")
+            ).figures
+        assert shown is not None
+        assert (shown.nav, shown.paid_in, shown.distributed, shown.fees) == (
+            mine["nav"],
+            mine["contributions"],
+            mine["distributions"],
+            mine["management_fees"],
+        ), actor.username
+        assert (shown.called, shown.outstanding, shown.unfunded) == (
+            mine["called"],
+            mine["outstanding"],
+            mine["unfunded"],
+        )
+        row = exported[actor.user_id]
+        assert [D(row[k]) for k in ("closing_nav", "paid_in_to_date", "called_to_date", "unfunded")] == [
+            mine["nav"],
+            mine["contributions"],
+            mine["called"],
+            mine["unfunded"],
+        ], actor.username
 
 
 def test_reversing_a_payment_reopens_the_item_on_every_surface(history: History, worker: Any) -> None:

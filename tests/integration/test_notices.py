@@ -142,6 +142,12 @@ def render_all(uow_factory: Callable[[], Any]) -> list[int]:
         ready += batch.ready
 
 
+@pytest.fixture(autouse=True)
+def empty_outbox(uow_factory: Callable[[], Any]) -> None:
+    """Notices that other test files left waiting are rendered first: each test counts its own."""
+    render_all(uow_factory)
+
+
 def send_all(uow_factory: Callable[[], Any], ids: list[int]) -> list[str]:
     """Send each notice as its job would, trying again at once after a failed try (as RQ's Retry
     does after the backoff, 0 s here) until it is sent or failed."""
