@@ -333,7 +333,9 @@ def test_filters_narrow_the_pools_and_drafts_are_left_out_unless_counted(
     assert {"venture", "growth"} <= set(options.strategies) and {"USD", "EUR"} <= set(options.currencies)
     assert {a, b, c} <= {p.id for p in options.pools}
     # (other tests' pools, hostile names among them, share this database: this test's own are checked)
-    assert not any("#" in p.label for p in options.pools if p.id in {a, b, c}), "no internal ids in the picker"
+    assert not any("#" in p.label for p in options.pools if p.id in {a, b, c}), (
+        "no internal ids in the picker"
+    )
     assert world["manager"].user_id in {m.id for m in options.managers}
 
 

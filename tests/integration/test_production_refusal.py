@@ -123,7 +123,9 @@ def test_the_health_report_shows_no_password(make, uow_factory, environment):
         report = health.health(admin, uow)
     assert "hunter2" not in repr(report)
     # Where the servers are, never how to log in to them.
-    assert report.servers.startswith("PostgreSQL configured, host 127.0.0.1 · Redis configured, host 127.0.0.1")
+    assert report.servers.startswith(
+        "PostgreSQL configured, host 127.0.0.1 · Redis configured, host 127.0.0.1"
+    )
     mine = next(op for op in report.failed if op.id == status.id)
     assert mine.error == "could not connect to postgresql://app:***@db:5432/pools"
 

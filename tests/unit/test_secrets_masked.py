@@ -93,10 +93,16 @@ J = "\u2060"
 @pytest.mark.parametrize(
     ("text", "escaped"),
     [
-        ("[Claim your refund](https://evil.example)", r"\[Claim your refund\](https\:" + J + "//evil.example)"),
+        (
+            "[Claim your refund](https://evil.example)",
+            r"\[Claim your refund\](https\:" + J + "//evil.example)",
+        ),
         ("![pixel](http://evil/x.png)", r"!\[pixel\](http\:" + J + "//evil/x.png)"),
         ("**URGENT** _pay_ `now` ~~gone~~", r"\*\*URGENT\*\* \_pay\_ \`now\` \~\~gone\~\~"),
-        ("$x^2$ :red[alert] &amp; <https://evil>", r"\$x^2\$ :red\[alert\] \&amp; <" + J + r"https\:" + J + "//evil>"),
+        (
+            "$x^2$ :red[alert] &amp; <https://evil>",
+            r"\$x^2\$ :red\[alert\] \&amp; <" + J + r"https\:" + J + "//evil>",
+        ),
         ("> quoted", r"\> quoted"),
         ("# heading", r"\# heading"),
         ("- item", r"\- item"),
