@@ -26,7 +26,7 @@ from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount, quantize, to_decimal
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, batch_size
-from core.permissions import Actor, require_pool_manager
+from core.permissions import Actor, require_manager_of
 from core.services import notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
@@ -91,7 +91,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
     request: "percent" or "amount" (text as typed), "purpose", "call_date" (default today),
     "due_date" (default ten business days later) and "pool_version" (the version previewed; absent
     on a first preview)."""
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "a capital call")
     version = request.get("pool_version")
     if version is not None and version != pool.version:
@@ -304,7 +304,7 @@ class IssueCapitalCall(Kind):
         return call
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
         call = self._call(uow, op)
         if op.progress_done == 0:
             self._write_items(uow, pool, call, op)

@@ -24,7 +24,7 @@ from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
-from core.permissions import Actor, require_pool_manager
+from core.permissions import Actor, require_manager_of
 from core.services import notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
@@ -61,7 +61,7 @@ class Distribute:
 
 
 def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute:
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "a distribution")
     version = request.get("pool_version")
     if version is not None and version != pool.version:
@@ -238,7 +238,7 @@ class DistributeProceeds(Kind):
         return {**command.payload(), "upto_journal": upto}, len(split.shares)
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
         p = op.payload
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
