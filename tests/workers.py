@@ -82,6 +82,7 @@ BUSINESS_TABLES = (
     "journals",
     "entries",
     "operations",
+    "approvals",
 )
 
 
