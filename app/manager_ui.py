@@ -22,8 +22,8 @@ from app.textsafe import md
 from core import operations
 from core.domain import grouped_iban
 from core.errors import DomainError, FieldErrors, ValidationError, field_label
-from core.money import MINOR_UNITS
-from core.services import commitments, notices, payments, pools
+from core.money import MINOR_UNITS, quantize
+from core.services import approvals, commitments, notices, payments, pools
 from core.uow import UnitOfWork
 from core.views import manager
 from core.vocabulary import label
@@ -143,7 +143,7 @@ def table(
     st.dataframe(shown, hide_index=True, column_config=config, **options)
 
 
-def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> None:
+def chart(traces: list[dict[str, Any]], *, height: int = 340, key: str | None = None, **layout: Any) -> None:
     """A plotly chart built from plain dicts in one go; amounts already floats (app.charts.plot_float),
     at this last step only. Amount axes tick in full (1,500,000, never 1.5M); the legend sits below
     the plot, clear of the toolbar."""
@@ -159,6 +159,7 @@ def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> 
             },
         },
         width="stretch",
+        key=key,
     )
 
 
@@ -551,3 +552,248 @@ def payment_settings(pool_id: int) -> None:
     closed pool's calls need them most)."""
     wire_instructions_form(pool_id)
     reminders_form(pool_id)
+
+
+# --- approval by a second person: drafts awaiting another manager of the pool (or an admin) ---------
+
+
+def submit_for_approval(form: str, preview: Any, kind: str, *, question: str, done: str, stored: str) -> None:
+    """In place of posting: the button that submits exactly the previewed request for approval by
+    another manager of the pool (asked first); `done` says what happened. Once submitted the form
+    resets and the preview (session key `stored`) goes: it now waits under "Waiting for approval"."""
+    command = None if preview is None else preview.command
+    if (
+        webapp.confirmed(
+            f"{form}-draft",
+            "Submit for approval",
+            question,
+            yes="Yes, submit it for approval",
+            about=command,
+            disabled=command is None,
+            type="primary",
+        )
+        and command is not None
+    ):
+        with webapp.refusals_shown():
+            webapp.call(approvals.draft, command.pool_id, kind, command.payload())
+            st.session_state.pop(stored, None)
+            webapp.reset_form(form)
+            flash(done)
+            st.rerun()
+
+
+def _decision(form: str, waiting: approvals.Waiting, what: str, describe: str) -> None:
+    """Approve (asked first, then followed to posted) or reject with a reason, for a manager who may."""
+    left, right = st.columns(2)
+    with left:
+        if webapp.confirmed(
+            f"{form}-approve-{waiting.id}",
+            "Approve",
+            f"Approve {describe}, drafted by {md(waiting.drafted_by_name)}, exactly as shown above? It is "
+            f"posted at once and cannot be undone: a mistake is corrected by reversing it on the Corrections "
+            "page. If the pool changed since it was drafted, nothing is posted and you are told what changed.",
+            yes="Yes, approve and post it",
+            about=(waiting.id, waiting.preview.command),
+            type="primary",
+        ):
+            with webapp.refusals_shown():
+                webapp.submit(
+                    approvals.approve, waiting.id, form=form, done=f"Approved and posted {describe}."
+                )
+    with right:
+        reason = st.text_input(
+            "Reason", key=f"{form}-reject-reason-{waiting.id}", max_chars=500, placeholder="e.g. Wrong memo"
+        )
+        if webapp.confirmed(
+            f"{form}-reject-{waiting.id}",
+            "Reject",
+            f"Reject {describe}? Nothing is posted; {md(waiting.drafted_by_name)} sees your reason and can draft "
+            "it again.",
+            yes="Yes, reject it",
+            about=(waiting.id, reason),
+        ):
+            with webapp.refusals_shown():
+                webapp.call(approvals.reject, waiting.id, reason)
+                flash(f"Rejected {describe}. Nothing was posted.")
+                st.rerun()
+
+
+def _withdrawal(form: str, waiting: approvals.Waiting, describe: str) -> None:
+    st.info(
+        "Waiting for a second manager: another manager of this pool, or an admin, approves it before it "
+        "is posted. You drafted it, so you cannot approve it yourself.",
+        icon=":material/hourglass_top:",
+    )
+    reason = st.text_input("Reason to withdraw it", key=f"{form}-withdraw-reason-{waiting.id}", max_chars=500)
+    if webapp.confirmed(
+        f"{form}-withdraw-{waiting.id}",
+        "Withdraw",
+        f"Withdraw {describe}? Nothing is posted; you can draft it again.",
+        yes="Yes, withdraw it",
+        about=(waiting.id, reason),
+    ):
+        with webapp.refusals_shown():
+            webapp.call(approvals.withdraw, waiting.id, reason)
+            flash(f"Withdrew {describe}. Nothing was posted.")
+            st.rerun()
+
+
+def waiting_for_approval(
+    pool_id: int,
+    currency: str,
+    kind: str,
+    *,
+    form: str,
+    what: str,
+    describe: Callable[[Any], str],
+    render: Callable[[Any, str], None],
+    quiet: bool = False,
+) -> None:
+    """The drafts of this kind waiting on the pool, each with its preview exactly as drafted
+    (render(preview, key), the same as the drafter saw); Approve and Reject for another manager of the
+    pool (asked first), Withdraw for the one who drafted it; then the latest decisions. `quiet`: say
+    nothing while there has never been a draft."""
+    listed = webapp.call(approvals.approvals, pool_id, kind)
+    if quiet and not listed.waiting and not listed.decided:
+        return  # (a pool whose calls never needed approval says nothing of it)
+    st.subheader("Waiting for approval", anchor=False)
+    if not listed.waiting:
+        st.caption(f"No {what} is waiting for approval.")
+    for waiting in listed.waiting:
+        described = describe(waiting.preview)
+        with st.container(border=True):
+            st.markdown(
+                f"**{described}**, drafted by {md(waiting.drafted_by_name)} on {format.day(waiting.drafted_at.date())}"
+            )
+            render(waiting.preview, f"{form}-draft-{waiting.id}")
+            if waiting.changes:
+                st.warning(
+                    f"The pool changed since this was drafted ({md('; '.join(waiting.changes))}): approving it "
+                    "would be refused. Reject or withdraw it, and draft it again."
+                )
+            if waiting.mine:
+                _withdrawal(form, waiting, described)
+            elif waiting.may_decide:
+                _decision(form, waiting, what, described)
+    if listed.decided:
+        st.markdown("**Latest decisions**")
+        table(
+            {
+                "Decided": [d.decided_at.date() if d.decided_at else None for d in listed.decided],
+                "Outcome": [status(d.status) for d in listed.decided],
+                "Drafted by": [d.drafted_by_name for d in listed.decided],
+                "Decided by": [d.decided_by_name for d in listed.decided],
+                "Amount": [d.total for d in listed.decided],
+                "Reason": [d.reason for d in listed.decided],
+            },
+            currency,
+            money=("Amount",),
+            dates=("Decided",),
+            widths={"Reason": 200},
+        )
+
+
+# --- who manages a pool, and the call approval threshold ---------------------------------------------
+
+
+def managers_form(pool_id: int, currency: str) -> None:
+    """The pool's managers (the lead manager and co-managers); the lead manager or an admin adds or
+    removes co-managers (asked first) and sets above what a capital call needs a second approval."""
+    now = webapp.call(pools.pool_managers, pool_id)
+    st.subheader("Managers", anchor=False)
+    st.caption(
+        "Every manager of the pool works it. A distribution, and a capital call above the amount below, is "
+        "drafted by one manager and approved by another (or an admin) before it is posted."
+    )
+    table(
+        {
+            "Name": [m.name for m in now.managers],
+            "Username": [m.username for m in now.managers],
+            "Role": ["Lead manager" if m.lead else "Co-manager" for m in now.managers],
+        },
+        currency,
+        widths={"Name": 200, "Username": 160},
+    )
+    if not now.may_change:
+        threshold = now.call_approval_threshold
+        st.caption(
+            "Capital calls need a second manager's approval "
+            + ("never." if threshold is None else f"above {format.money(threshold, currency)}.")
+            + " Only the lead manager or an admin changes who manages the pool and this amount."
+        )
+        return
+    candidates = webapp.call(pools.manager_candidates, pool_id)
+    left, right = st.columns(2)
+    with left:
+        chosen = webapp.choose(
+            "Add a co-manager",
+            [_Choice(m.user_id, m) for m in candidates],
+            lambda c: f"{c.view.name} ({c.view.username})",
+            key=f"co-manager-add-{pool_id}",
+        )
+        if chosen is not None and webapp.confirmed(
+            f"co-manager-add-{pool_id}-ask",
+            "Add as co-manager",
+            f"Make {md(chosen.view.name)} a co-manager of this pool? They can then work it as you do: preview "
+            "and draft its money movements, and approve those another manager drafted.",
+            yes="Yes, add them",
+            about=chosen.id,
+        ):
+            with webapp.refusals_shown():
+                webapp.call(pools.add_manager, pool_id, chosen.id)
+                flash(f"{md(chosen.view.name)} is now a co-manager of the pool.")
+                st.rerun()
+    with right:
+        co = [_Choice(m.user_id, m) for m in now.managers if not m.lead]
+        gone = webapp.choose(
+            "Remove a co-manager",
+            co,
+            lambda c: f"{c.view.name} ({c.view.username})",
+            key=f"co-manager-remove-{pool_id}",
+        )
+        if gone is not None and webapp.confirmed(
+            f"co-manager-remove-{pool_id}-ask",
+            "Remove",
+            f"Remove {md(gone.view.name)} from this pool's managers? They no longer see or work it; what they "
+            "drafted and still waits can be approved or rejected by the others.",
+            yes="Yes, remove them",
+            about=gone.id,
+        ):
+            with webapp.refusals_shown():
+                webapp.call(pools.remove_manager, pool_id, gone.id)
+                flash(f"{md(gone.view.name)} no longer manages the pool.")
+                st.rerun()
+
+    def save(values: dict[str, str], version: int) -> str:
+        webapp.call(
+            pools.set_call_approval_threshold, pool_id, values["call_approval_threshold"], version=version
+        )
+        saved = webapp.call(pools.pool_managers, pool_id).call_approval_threshold
+        return "Capital calls now need a second manager's approval " + (
+            "never." if saved is None else f"above {format.money(saved, currency)}."
+        )
+
+    settings_form(
+        "call-approval",
+        pool_id,
+        now.version,
+        [
+            Setting(
+                "call_approval_threshold",
+                ""
+                if now.call_approval_threshold is None
+                else str(quantize(now.call_approval_threshold, currency)),
+                help="A capital call whose total is above this amount is approved by a second manager before "
+                "it is issued. Leave it empty: no call needs approval.",
+                placeholder="e.g. 1000000",
+            )
+        ],
+        save,
+        button="Save the approval threshold",
+    )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    id: int
+    view: pools.ManagerView

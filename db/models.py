@@ -162,9 +162,11 @@ class PoolManager(Base):
     manager without a row here; core.permissions decides who may act as a manager of a pool."""
 
     __tablename__ = "pool_managers"
+    __table_args__ = (Index("uq_pool_managers_pool_id_user_id", "pool_id", "user_id", unique=True),)
 
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     added_at: Mapped[Created]
 

@@ -23,7 +23,9 @@ from app.manager_ui import (
     record_statement,
     show_flash,
     status,
+    submit_for_approval,
     table,
+    waiting_for_approval,
 )
 from app.textsafe import md
 from core import clock
@@ -106,23 +108,20 @@ def issue_form() -> None:
         return
     name = manager.call_name(preview.number, preview.command.purpose)
     due = format.day(preview.command.due_date)
-    st.markdown(
-        f"**{md(name)}**: {format.money(preview.total, cur)} from "
-        f"{format.count(len(preview.lines), 'investor')}, dated {format.day(preview.command.call_date)}, "
-        f"due {due}. The parts below add up to the call exactly."
-    )
-    table(
-        {
-            "Investor": [line.investor_name for line in preview.lines],
-            "Commitment": [line.commitment for line in preview.lines],
-            "This call": [line.amount for line in preview.lines],
-            "Unfunded after": [line.unfunded_after for line in preview.lines],
-        },
-        cur,
-        money=("Commitment", "This call", "Unfunded after"),
-        widths={"Investor": 200},
-    )
-    if act(
+    render_call(preview, "call-preview")
+    if preview.needs_approval:
+        submit_for_approval(
+            "capital-call",
+            preview,
+            calls.KIND,
+            question=f"Submit {md(name)} for {format.money(preview.total, cur)} to "
+            f"{format.count(len(preview.lines), 'investor')}, due {due}, for approval? It is above the pool's "
+            "approval threshold: another manager of the pool, or an admin, approves it before it is issued.",
+            done=f"Submitted {md(name)} for approval: {format.money(preview.total, cur)}. It waits for a second "
+            "manager below.",
+            stored="_call_preview",
+        )
+    elif act(
         "capital-call",
         preview,
         calls.issue,
@@ -138,6 +137,43 @@ def issue_form() -> None:
     if st.button("Discard the preview"):
         st.session_state.pop("_call_preview", None)
         st.rerun()
+
+
+def render_call(preview: calls.CallPreview, key: str) -> None:
+    """A call as previewed: what each investor is asked for (the same for the drafter and the approver)."""
+    st.markdown(
+        f"**{md(manager.call_name(preview.number, preview.command.purpose))}**: {format.money(preview.total, cur)} "
+        f"from {format.count(len(preview.lines), 'investor')}, dated {format.day(preview.command.call_date)}, "
+        f"due {format.day(preview.command.due_date)}. The parts below add up to the call exactly."
+    )
+    table(
+        {
+            "Investor": [line.investor_name for line in preview.lines],
+            "Commitment": [line.commitment for line in preview.lines],
+            "This call": [line.amount for line in preview.lines],
+            "Unfunded after": [line.unfunded_after for line in preview.lines],
+        },
+        cur,
+        money=("Commitment", "This call", "Unfunded after"),
+        widths={"Investor": 200},
+        key=key,
+    )
+
+
+def calls_waiting() -> None:
+    """Calls above the pool's approval threshold, drafted and waiting for a second manager."""
+    waiting_for_approval(
+        pool.id,
+        cur,
+        calls.KIND,
+        form="capital-call",
+        what="capital call",
+        describe=lambda p: (
+            f"{md(manager.call_name(p.number, p.command.purpose))} for {format.money(p.total, cur)}"
+        ),
+        render=render_call,
+        quiet=True,
+    )
 
 
 def payment_form(call: manager.CallSummary, items: manager.CallItems) -> None:
@@ -358,6 +394,7 @@ def calls_and_payments() -> None:
 
 if view == VIEWS[0]:
     issue_form()
+    calls_waiting()
 elif view == VIEWS[1]:
     calls_and_payments()
 else:

@@ -1,12 +1,24 @@
-"""Distributions: enter proceeds, preview the waterfall per tier and per investor, confirm exactly that
-waterfall, follow it to posted; past distributions, reversed ones with their reason, and who was
-notified of each."""
+"""Distributions: enter proceeds, preview the waterfall per tier and per investor, submit exactly that
+waterfall for approval; another manager of the pool (or an admin) sees the same waterfall under
+"Waiting for approval" and approves it (followed to posted) or rejects it, the drafter may withdraw
+it; past distributions, reversed ones with their reason, and who was notified of each."""
 
 import streamlit as st
 
 from app import format, webapp
 from app.charts import plot_float
-from app.manager_ui import act, amount, chart, choose_pool, figures, notified, previewed, show_flash, table
+from app.manager_ui import (
+    amount,
+    chart,
+    choose_pool,
+    figures,
+    notified,
+    previewed,
+    show_flash,
+    submit_for_approval,
+    table,
+    waiting_for_approval,
+)
 from app.textsafe import md
 from core import clock
 from core.services import distributions
@@ -43,13 +55,28 @@ if stored is not None and stored[0] == pool.id and stored[1] == request and stor
         st.warning("The pool changed since that preview (a payment, a valuation, a fee); preview again.")
         preview = None
 
-if preview is not None:
+
+def describe(preview: distributions.DistributionPreview) -> str:
+    """A distribution in words (the memo escaped: it is what a manager typed)."""
     command = preview.command
-    st.subheader(f"Waterfall for {format.money(preview.proceeds, cur)}", anchor=False)
+    return (
+        f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)}): "
+        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
+        f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
+    )
+
+
+def render(preview: distributions.DistributionPreview, key: str) -> None:
+    """The waterfall per tier and per investor: the same for the drafter and the approver."""
     figures(
         amount("To investors", preview.lp_total, cur),
         amount("Carried interest", preview.gp_total, cur, "To the GP"),
-        amount("Cash after", preview.cash - preview.proceeds, cur),
+        amount(
+            "Cash after",
+            preview.cash - preview.proceeds,
+            cur,
+            "The pool's cash when it was previewed, less this",
+        ),
     )
     steps = [(t.label, t.total, t) for t in preview.tiers if t.tier != "split"]
     split = next(t for t in preview.tiers if t.tier == "split")
@@ -73,6 +100,7 @@ if preview is not None:
         height=380,
         yaxis={"title": {"text": cur}},
         showlegend=False,
+        key=f"{key}-waterfall",
     )
     table(
         {
@@ -83,6 +111,7 @@ if preview is not None:
         },
         cur,
         money=("To investors", "To the GP", "Total"),
+        key=f"{key}-tiers",
     )
     st.markdown(
         f"**Per investor** ({format.count(len(preview.lines), 'investor')}; the shares add up to the proceeds exactly)"
@@ -97,26 +126,36 @@ if preview is not None:
         cur,
         money=("Paid-in", "To the investor", "Carry"),
         widths={"Investor": 180},
+        key=f"{key}-investors",
     )
-    what = (
-        f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)}): "
-        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
-        f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
-    )
-    if act(
+
+
+if preview is not None:
+    st.subheader(f"Waterfall for {format.money(preview.proceeds, cur)}", anchor=False)
+    render(preview, "preview")
+    what = describe(preview)
+    submit_for_approval(
         "distribution",
         preview,
-        distributions.distribute,
-        button="Distribute",
-        question=f"Distribute {what}, exactly as in the waterfall above? The cash leaves the pool. A distribution "
-        "is not edited: a mistake is corrected by reversing it on the Corrections page.",
-        yes="Yes, distribute",
-        done=f"Distributed {what}.",
-    ):
-        st.session_state.pop("_distribution_preview", None)
+        distributions.KIND,
+        question=f"Submit the distribution of {what} for approval, exactly as in the waterfall above? Another "
+        "manager of the pool, or an admin, approves it before anything is posted; you cannot approve it yourself.",
+        done=f"Submitted for approval: {what}. It waits for a second manager below.",
+        stored="_distribution_preview",
+    )
     if st.button("Discard the preview"):
         st.session_state.pop("_distribution_preview", None)
         st.rerun()
+
+waiting_for_approval(
+    pool.id,
+    cur,
+    distributions.KIND,
+    form="distribution",
+    what="distribution",
+    describe=lambda p: f"Distribution of {describe(p)}",
+    render=render,
+)
 webapp.follow_operation("distribution")
 
 st.subheader("Past distributions", anchor=False)

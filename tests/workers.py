@@ -83,6 +83,7 @@ BUSINESS_TABLES = (
     "entries",
     "operations",
     "approvals",
+    "pool_managers",
 )
 
 

@@ -416,7 +416,13 @@ def remove_manager(actor: Actor, uow: UnitOfWork, pool_id: int, user_id: int) ->
     _require_lead(actor, pool)
     if user_id == pool.manager_id:
         raise InvalidState("the lead manager cannot be removed from the pool")
-    row = uow.session.get(PoolManager, (pool.id, user_id)) if isinstance(user_id, int) else None
+    row = (
+        uow.session.execute(
+            select(PoolManager).where(PoolManager.pool_id == pool.id, PoolManager.user_id == user_id)
+        ).scalar_one_or_none()
+        if isinstance(user_id, int)
+        else None
+    )
     if row is None:
         raise NotFound("this user is not a co-manager of the pool")
     uow.session.delete(row)

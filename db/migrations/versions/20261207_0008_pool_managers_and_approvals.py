@@ -32,6 +32,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "pool_managers",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("pool_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("added_by", sa.BigInteger(), nullable=True),
@@ -39,10 +40,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_pool_managers_pool_id_pools")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_pool_managers_user_id_users")),
         sa.ForeignKeyConstraint(["added_by"], ["users.id"], name=op.f("fk_pool_managers_added_by_users")),
-        sa.PrimaryKeyConstraint("pool_id", "user_id", name=op.f("pk_pool_managers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pool_managers")),
     )
+    op.create_index("uq_pool_managers_pool_id_user_id", "pool_managers", ["pool_id", "user_id"], unique=True)
     op.create_index(op.f("ix_pool_managers_user_id"), "pool_managers", ["user_id"], unique=False)
-    op.add_column("pools", sa.Column("call_approval_threshold", sa.Numeric(precision=20, scale=4), nullable=True))
+    op.add_column(
+        "pools", sa.Column("call_approval_threshold", sa.Numeric(precision=20, scale=4), nullable=True)
+    )
     op.create_table(
         "approvals",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
