@@ -732,7 +732,7 @@ def managers_form(pool_id: int, currency: str) -> None:
             key=f"co-manager-add-{pool_id}",
         )
         if chosen is not None and webapp.confirmed(
-            f"co-manager-add-{pool_id}-ask",
+            f"add-co-manager-{pool_id}",
             "Add as co-manager",
             f"Make {md(chosen.view.name)} a co-manager of this pool? They can then work it as you do: preview "
             "and draft its money movements, and approve those another manager drafted.",
@@ -752,7 +752,7 @@ def managers_form(pool_id: int, currency: str) -> None:
             key=f"co-manager-remove-{pool_id}",
         )
         if gone is not None and webapp.confirmed(
-            f"co-manager-remove-{pool_id}-ask",
+            f"remove-co-manager-{pool_id}",
             "Remove",
             f"Remove {md(gone.view.name)} from this pool's managers? They no longer see or work it; what they "
             "drafted and still waits can be approved or rejected by the others.",

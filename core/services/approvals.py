@@ -81,13 +81,13 @@ def needs_approval(pool: Pool, kind: str, total: Decimal) -> bool:
     return pool.call_approval_threshold is not None and total > pool.call_approval_threshold
 
 
-def may_decide(actor: Actor, uow: UnitOfWork, pool: Pool) -> bool:
+def may_decide(uow: UnitOfWork, actor: Actor, pool: Pool) -> bool:
     """A manager of the pool (lead or co-manager) or an admin approves or rejects a draft."""
     return actor.is_system or actor.role == ADMIN or is_manager_of(actor, uow, pool)
 
 
 def _require_decider(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
-    if not may_decide(actor, uow, pool):
+    if not may_decide(uow, actor, pool):
         raise PermissionDenied("only another manager of the pool or an admin may approve or reject this")
 
 
@@ -95,8 +95,8 @@ def _require_decider(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
 
 
 def authorize_posting(
-    actor: Actor,
     uow: UnitOfWork,
+    actor: Actor,
     pool: Pool,
     kind: str,
     payload: Mapping[str, Any],
@@ -106,12 +106,28 @@ def authorize_posting(
     """May this actor post this request now? An approved request (its approval_id) is posted by the
     one who approved it, exactly as approved; any other by a manager of the pool, and only if it
     needs no approval (the system, seeding or migrating, needs none)."""
+    may_post(uow, actor, pool, kind, payload, operation_id)
+    approved_if_needed(pool, kind, payload, total, actor)
+
+
+def approved_if_needed(
+    pool: Pool, kind: str, payload: Mapping[str, Any], total: Decimal, actor: Actor
+) -> None:
+    """A request that needs approval is refused unless it is an approved one (checked by may_post)."""
+    if payload.get("approval_id") is None and not actor.is_system and needs_approval(pool, kind, total):
+        raise InvalidState(
+            f"this {_drafting(kind).what} needs a second manager's approval: submit it for approval"
+        )
+
+
+def may_post(
+    uow: UnitOfWork, actor: Actor, pool: Pool, kind: str, payload: Mapping[str, Any], operation_id: Any = None
+) -> None:
+    """Who may post: a manager of the pool; an approved request, only the one who approved it, exactly
+    as approved. Checked before the request itself, so a stranger learns nothing about the pool."""
     approval_id = payload.get("approval_id")
     if approval_id is None:
         require_manager_of(actor, uow, pool)
-        if not actor.is_system and needs_approval(pool, kind, total):
-            what = _drafting(kind).what
-            raise InvalidState(f"this {what} needs a second manager's approval: submit it for approval")
         return
     approval = uow.session.get(Approval, approval_id) if isinstance(approval_id, int) else None
     asked = {k: v for k, v in payload.items() if k not in POSTING_KEYS}
@@ -380,7 +396,7 @@ def approvals(actor: Actor, uow: UnitOfWork, pool_id: int, kind: str, *, decided
     """The drafts of one kind waiting on a pool (oldest first) and its latest decisions."""
     drafting = _drafting(kind)
     pool = load_pool(uow, pool_id)
-    if actor.role == FUND_MANAGER or not may_decide(actor, uow, pool):
+    if actor.role == FUND_MANAGER or not may_decide(uow, actor, pool):
         require_manager_of(actor, uow, pool)
     rows = uow.session.execute(
         select(Approval).where(Approval.pool_id == pool.id, Approval.kind == kind).order_by(Approval.id)
@@ -395,7 +411,7 @@ def approvals(actor: Actor, uow: UnitOfWork, pool_id: int, kind: str, *, decided
             )
         ).all()
     )
-    deciding = may_decide(actor, uow, pool)
+    deciding = may_decide(uow, actor, pool)
     waiting = [
         Waiting(
             r.id,

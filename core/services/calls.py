@@ -319,8 +319,9 @@ class IssueCapitalCall(Kind):
     name = KIND
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
+        approvals.may_post(uow, actor, pool, KIND, payload)
         command = check(uow, pool, payload)
-        approvals.authorize_posting(actor, uow, pool, KIND, payload, command.total)
+        approvals.approved_if_needed(pool, KIND, payload, command.total, actor)
         # The per-investor split is the worker's (allocation(), once, at this cut-off); the count is
         # the progress bar's until the worker writes the items and sets the exact one.
         investors = uow.session.scalar(
@@ -370,7 +371,7 @@ class IssueCapitalCall(Kind):
         return call
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        approvals.authorize_posting(actor, uow, pool, KIND, op.payload, Decimal(op.payload["total"]), op.id)
+        approvals.authorize_posting(uow, actor, pool, KIND, op.payload, Decimal(op.payload["total"]), op.id)
         call = self._call(uow, op)
         if op.progress_done == 0:
             self._write_items(uow, pool, call, op)

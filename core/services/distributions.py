@@ -288,8 +288,9 @@ class DistributeProceeds(Kind):
     name = KIND
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
+        approvals.may_post(uow, actor, pool, KIND, payload)
         command = check(uow, pool, payload)
-        approvals.authorize_posting(actor, uow, pool, KIND, payload, command.proceeds)
+        approvals.approved_if_needed(pool, KIND, payload, command.proceeds, actor)
         upto = read_model.last_journal(uow.session, pool.id)
         split = plan(uow, pool, command.proceeds, command.distributed_on, upto)
         approved = {"approval_id": payload["approval_id"]} if "approval_id" in payload else {}
@@ -300,7 +301,7 @@ class DistributeProceeds(Kind):
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         p = op.payload
-        approvals.authorize_posting(actor, uow, pool, KIND, p, Decimal(p["proceeds"]), op.id)
+        approvals.authorize_posting(uow, actor, pool, KIND, p, Decimal(p["proceeds"]), op.id)
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
             cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
