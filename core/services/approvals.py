@@ -7,7 +7,8 @@ approve()  by another manager of the pool or an admin, never the drafter: refuse
            changed, if the pool moved since the draft (journals posted, its version); otherwise it
            re-runs the preview, which must equal the stored one, and submits the posting operation
            with exactly the stored request. The worker checks again, before posting anything, that
-           what it is about to post equals the approved figures (authorize_posting, as_approved).
+           what it is about to post equals the approved figures (may_post, approved_if_needed,
+           as_approved).
 reject()   another manager or an admin, with a reason; withdraw(): the drafter, with a reason.
 
 Every step is audited (approval.draft, .approve, .reject, .withdraw; refusals too). Two approvals
@@ -92,22 +93,6 @@ def _require_decider(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
 
 
 # --- the posting side: what the operation kinds call -----------------------------------------------
-
-
-def authorize_posting(
-    uow: UnitOfWork,
-    actor: Actor,
-    pool: Pool,
-    kind: str,
-    payload: Mapping[str, Any],
-    total: Decimal,
-    operation_id: Any = None,
-) -> None:
-    """May this actor post this request now? An approved request (its approval_id) is posted by the
-    one who approved it, exactly as approved; any other by a manager of the pool, and only if it
-    needs no approval (the system, seeding or migrating, needs none)."""
-    may_post(uow, actor, pool, kind, payload, operation_id)
-    approved_if_needed(pool, kind, payload, total, actor)
 
 
 def approved_if_needed(

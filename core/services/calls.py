@@ -371,9 +371,10 @@ class IssueCapitalCall(Kind):
         return call
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        approvals.authorize_posting(uow, actor, pool, KIND, op.payload, Decimal(op.payload["total"]), op.id)
+        approvals.may_post(uow, actor, pool, KIND, op.payload, op.id)
         call = self._call(uow, op)
-        if op.progress_done == 0:
+        if op.progress_done == 0:  # before anything is posted
+            approvals.approved_if_needed(pool, KIND, op.payload, call.amount, actor)
             self._write_items(uow, pool, call, op)
         # This batch's slice of the items, booked straight from call_items: a receivable per
         # investor and the clearing credit for the slice's total.

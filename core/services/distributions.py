@@ -301,7 +301,7 @@ class DistributeProceeds(Kind):
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         p = op.payload
-        approvals.authorize_posting(uow, actor, pool, KIND, p, Decimal(p["proceeds"]), op.id)
+        approvals.may_post(uow, actor, pool, KIND, p, op.id)
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
             cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
@@ -309,6 +309,7 @@ class DistributeProceeds(Kind):
                 raise ValidationError(
                     "proceeds", f"is more than the pool's cash of {money(cash, pool.currency)}"
                 )
+            approvals.approved_if_needed(pool, KIND, p, proceeds, actor)
             whole = plan(uow, pool, proceeds, on, p["upto_journal"])
             approvals.as_approved(uow, p, KIND, {i: (whole.lp[i], whole.gp[i]) for i in whole.shares})
             uow.session.execute(

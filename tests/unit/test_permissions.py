@@ -124,3 +124,17 @@ def test_actor_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         INVESTOR_1.role = ADMIN  # type: ignore[misc]
     assert Actor(1, INVESTOR, "ivy") == INVESTOR_1
+
+
+@pytest.mark.parametrize("actor", EVERYONE, ids=lambda a: a.username)
+def test_every_manager_of_a_pool_manages_it_and_no_one_else(actor: Actor) -> None:
+    """A pool's managers are its lead manager and its co-managers (core.permissions.managers_of)."""
+    managers = frozenset({3, 4})
+    if actor in (MANAGER_3, MANAGER_4):
+        require_pool_manager(actor, managers)
+        assert may_read_investor_position(actor, investor_id=1, managers=managers)
+    else:
+        with pytest.raises(PermissionDenied, match="only the pool's manager"):
+            require_pool_manager(actor, managers)
+    with pytest.raises(PermissionDenied):
+        require_pool_manager(MANAGER_4, frozenset({3}))
