@@ -12,6 +12,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app import format, webapp
+from app.approvals_ui import describe_call, render_call, submit_for_approval, waiting_for_approval
 from app.manager_ui import (
     act,
     amount,
@@ -23,9 +24,7 @@ from app.manager_ui import (
     record_statement,
     show_flash,
     status,
-    submit_for_approval,
     table,
-    waiting_for_approval,
 )
 from app.textsafe import md
 from core import clock
@@ -139,27 +138,6 @@ def issue_form() -> None:
         st.rerun()
 
 
-def render_call(preview: calls.CallPreview, key: str) -> None:
-    """A call as previewed: what each investor is asked for (the same for the drafter and the approver)."""
-    st.markdown(
-        f"**{md(manager.call_name(preview.number, preview.command.purpose))}**: {format.money(preview.total, cur)} "
-        f"from {format.count(len(preview.lines), 'investor')}, dated {format.day(preview.command.call_date)}, "
-        f"due {format.day(preview.command.due_date)}. The parts below add up to the call exactly."
-    )
-    table(
-        {
-            "Investor": [line.investor_name for line in preview.lines],
-            "Commitment": [line.commitment for line in preview.lines],
-            "This call": [line.amount for line in preview.lines],
-            "Unfunded after": [line.unfunded_after for line in preview.lines],
-        },
-        cur,
-        money=("Commitment", "This call", "Unfunded after"),
-        widths={"Investor": 200},
-        key=key,
-    )
-
-
 def calls_waiting() -> None:
     """Calls above the pool's approval threshold, drafted and waiting for a second manager."""
     waiting_for_approval(
@@ -168,9 +146,7 @@ def calls_waiting() -> None:
         calls.KIND,
         form="capital-call",
         what="capital call",
-        describe=lambda p: (
-            f"{md(manager.call_name(p.number, p.command.purpose))} for {format.money(p.total, cur)}"
-        ),
+        describe=describe_call,
         render=render_call,
         quiet=True,
     )

@@ -6,20 +6,13 @@ it; past distributions, reversed ones with their reason, and who was notified of
 import streamlit as st
 
 from app import format, webapp
-from app.charts import plot_float
-from app.manager_ui import (
-    amount,
-    chart,
-    choose_pool,
-    figures,
-    notified,
-    previewed,
-    show_flash,
+from app.approvals_ui import (
+    describe_distribution,
+    render_distribution,
     submit_for_approval,
-    table,
     waiting_for_approval,
 )
-from app.textsafe import md
+from app.manager_ui import choose_pool, notified, previewed, show_flash, table
 from core import clock
 from core.services import distributions
 from core.views import manager
@@ -56,84 +49,10 @@ if stored is not None and stored[0] == pool.id and stored[1] == request and stor
         preview = None
 
 
-def describe(preview: distributions.DistributionPreview) -> str:
-    """A distribution in words (the memo escaped: it is what a manager typed)."""
-    command = preview.command
-    return (
-        f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)}): "
-        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
-        f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
-    )
-
-
-def render(preview: distributions.DistributionPreview, key: str) -> None:
-    """The waterfall per tier and per investor: the same for the drafter and the approver."""
-    figures(
-        amount("To investors", preview.lp_total, cur),
-        amount("Carried interest", preview.gp_total, cur, "To the GP"),
-        amount(
-            "Cash after",
-            preview.cash - preview.proceeds,
-            cur,
-            "The pool's cash when it was previewed, less this",
-        ),
-    )
-    steps = [(t.label, t.total, t) for t in preview.tiers if t.tier != "split"]
-    split = next(t for t in preview.tiers if t.tier == "split")
-    steps += [("Profit split to investors", split.lp, split), ("Carry to the GP", split.gp, split)]
-    chart(
-        [
-            {
-                "type": "waterfall",
-                "x": [label for label, _, _ in steps] + ["Proceeds"],
-                "measure": ["relative"] * len(steps) + ["total"],
-                "y": [plot_float(amount) for _, amount, _ in steps] + [plot_float(preview.proceeds)],
-                "text": [format.money(amount, cur) for _, amount, _ in steps]
-                + [format.money(preview.proceeds, cur)],
-                "hovertext": [
-                    f"Investors {format.money(t.lp, cur)} · GP {format.money(t.gp, cur)}" for _, _, t in steps
-                ]
-                + [""],
-                "connector": {"line": {"dash": "dot"}},
-            }
-        ],
-        height=380,
-        yaxis={"title": {"text": cur}},
-        showlegend=False,
-        key=f"{key}-waterfall",
-    )
-    table(
-        {
-            "Tier": [t.label for t in preview.tiers],
-            "To investors": [t.lp for t in preview.tiers],
-            "To the GP": [t.gp for t in preview.tiers],
-            "Total": [t.total for t in preview.tiers],
-        },
-        cur,
-        money=("To investors", "To the GP", "Total"),
-        key=f"{key}-tiers",
-    )
-    st.markdown(
-        f"**Per investor** ({format.count(len(preview.lines), 'investor')}; the shares add up to the proceeds exactly)"
-    )
-    table(
-        {
-            "Investor": [line.investor_name for line in preview.lines],
-            "Paid-in": [line.paid_in for line in preview.lines],
-            "To the investor": [line.lp for line in preview.lines],
-            "Carry": [line.gp for line in preview.lines],
-        },
-        cur,
-        money=("Paid-in", "To the investor", "Carry"),
-        widths={"Investor": 180},
-        key=f"{key}-investors",
-    )
-
-
 if preview is not None:
     st.subheader(f"Waterfall for {format.money(preview.proceeds, cur)}", anchor=False)
-    render(preview, "preview")
-    what = describe(preview)
+    render_distribution(preview, "preview")
+    what = describe_distribution(preview)
     submit_for_approval(
         "distribution",
         preview,
@@ -153,8 +72,8 @@ waiting_for_approval(
     distributions.KIND,
     form="distribution",
     what="distribution",
-    describe=lambda p: f"Distribution of {describe(p)}",
-    render=render,
+    describe=lambda p: f"Distribution of {describe_distribution(p)}",
+    render=render_distribution,
 )
 webapp.follow_operation("distribution")
 

@@ -34,7 +34,7 @@ from core.errors import Conflict, InvalidState, NotFound, PermissionDenied, Stal
 from core.formatting import count
 from core.ledger import read_model
 from core.operations import OperationStatus, submit
-from core.permissions import ADMIN, FUND_MANAGER, Actor, is_manager_of, require_manager_of
+from core.permissions import ADMIN, FUND_MANAGER, Actor, is_manager_of, require_manager_of, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -376,6 +376,61 @@ class Approvals:
     decided: list[Decided]  # the latest decisions, newest first
 
 
+def _names(uow: UnitOfWork, rows: list[Approval]) -> dict[int, str]:
+    """The names of those who drafted and decided these, in one query."""
+    ids = {r.drafted_by for r in rows} | {r.decided_by for r in rows if r.decided_by}
+    return {
+        user_id: name
+        for user_id, name in uow.session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    }
+
+
+def _waiting(
+    uow: UnitOfWork, actor: Actor, pool: Pool, row: Approval, names: dict[int, str], deciding: bool
+) -> Waiting:
+    return Waiting(
+        row.id,
+        row.kind,
+        _drafting(row.kind).from_json(row.figures),
+        row.drafted_by,
+        names.get(row.drafted_by, "?"),
+        row.drafted_at,
+        row.drafted_by == actor.user_id,
+        deciding and row.drafted_by != actor.user_id,
+        what_changed(uow, pool, row),
+    )
+
+
+@dataclass(frozen=True)
+class PoolWaiting:
+    """A draft waiting somewhere on the platform, with its pool (an admin's list)."""
+
+    pool_id: int
+    pool_name: str
+    currency: str
+    waiting: Waiting
+
+
+@audits_refused_reads
+def waiting_everywhere(actor: Actor, uow: UnitOfWork) -> list[PoolWaiting]:
+    """Every draft awaiting approval on the platform, oldest first: an admin approves where a pool has
+    no second manager."""
+    require_role(actor, ADMIN)
+    rows = list(
+        uow.session.execute(
+            select(Approval).where(Approval.status == ApprovalStatus.DRAFTED).order_by(Approval.id)
+        ).scalars()
+    )
+    names = _names(uow, rows)
+    found: list[PoolWaiting] = []
+    for row in rows:
+        pool = load_pool(uow, row.pool_id)
+        found.append(
+            PoolWaiting(pool.id, pool.name, pool.currency, _waiting(uow, actor, pool, row, names, True))
+        )
+    return found
+
+
 @audits_refused_reads
 def approvals(actor: Actor, uow: UnitOfWork, pool_id: int, kind: str, *, decided: int = 10) -> Approvals:
     """The drafts of one kind waiting on a pool (oldest first) and its latest decisions."""
@@ -387,30 +442,10 @@ def approvals(actor: Actor, uow: UnitOfWork, pool_id: int, kind: str, *, decided
         select(Approval).where(Approval.pool_id == pool.id, Approval.kind == kind).order_by(Approval.id)
     ).scalars()
     all_rows = list(rows)
-    names = dict(
-        uow.session.execute(
-            select(User.id, User.name).where(
-                User.id.in_(
-                    {r.drafted_by for r in all_rows} | {r.decided_by for r in all_rows if r.decided_by}
-                )
-            )
-        ).all()
-    )
+    names = _names(uow, all_rows)
     deciding = may_decide(uow, actor, pool)
     waiting = [
-        Waiting(
-            r.id,
-            r.kind,
-            drafting.from_json(r.figures),
-            r.drafted_by,
-            names.get(r.drafted_by, "?"),
-            r.drafted_at,
-            r.drafted_by == actor.user_id,
-            deciding and r.drafted_by != actor.user_id,
-            what_changed(uow, pool, r),
-        )
-        for r in all_rows
-        if r.status == ApprovalStatus.DRAFTED
+        _waiting(uow, actor, pool, r, names, deciding) for r in all_rows if r.status == ApprovalStatus.DRAFTED
     ]
     done = [
         Decided(

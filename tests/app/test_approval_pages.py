@@ -219,3 +219,32 @@ def test_the_lead_manager_adds_a_co_manager_who_then_works_the_pool(make: Any, u
     assert "no longer see or work it" in asked
     at.button(key=f"remove-co-manager-{fund.pool_id}-yes").click().run()
     assert list(at.dataframe[0].value["Role"]) == ["Lead manager"]
+
+
+def test_an_admin_approves_where_a_pool_has_no_second_manager(make: Any, uow_factory: Any) -> None:
+    fund = Fund(make, age=100)
+    fund.call("50", fund.day(10))
+    fund.pay_call(1, fund.day(12))
+    draft_distribution(fund, "3000", "Only manager")
+    (draft,) = waiting_ids(uow_factory, fund.pool_id)
+    admin = make.user("admin")
+    at = goto(logged_in(admin.username), "pages/admin_approvals.py")
+    text = page_text(at)
+    assert "Distribution of $3,000.00" in text and "Only manager" in text
+    assert f"drafted by Test {fund.manager.username}" in text
+    before = journal_figures(uow_factory, fund.pool_id)
+    asked = confirm(at, f"admin-approval-approve-{draft}")
+    assert "exactly as shown above" in asked
+    with uow_factory() as uow:
+        approval = uow.session.get(Approval, draft)
+        assert approval is not None and approval.decided_by == admin.user_id
+        operation_id = approval.operation_id
+    assert operations.process(str(operation_id), uow_factory) == "done"
+    at = rerun_until(at, lambda a: any("Approved and posted" in s for s in successes(a)), what="the posting")
+    after = journal_figures(uow_factory, fund.pool_id)
+    assert after["distributions"] + after["carried_interest"] - before["distributions"] - before[
+        "carried_interest"
+    ] == D("3000")
+    at = rerun_until(at, lambda a: True)  # (other tests' drafts may be waiting on the shared platform)
+    assert not [b for b in at.button if b.key == f"admin-approval-approve-{draft}-ask"]
+    assert waiting_ids(uow_factory, fund.pool_id) == []

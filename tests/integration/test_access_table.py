@@ -774,6 +774,12 @@ TABLE: list[Row] = [
         action="approval.withdraw",
     ),
     Row(
+        "core.services.approvals.waiting_everywhere",
+        approvals.waiting_everywhere,
+        frozenset({ADMIN}),
+        check=lambda found, w, who: any(p.pool_id == w.pool_id for p in found),
+    ),
+    Row(
         "core.services.approvals.approvals",
         approvals.approvals,
         frozenset({MANAGER, ADMIN}),
