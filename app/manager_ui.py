@@ -22,7 +22,7 @@ from app.textsafe import md
 from core import operations
 from core.domain import grouped_iban
 from core.errors import DomainError, FieldErrors, ValidationError, field_label
-from core.money import MINOR_UNITS
+from core.money import MINOR_UNITS, quantize
 from core.services import commitments, notices, payments, pools
 from core.uow import UnitOfWork
 from core.views import manager
@@ -143,7 +143,7 @@ def table(
     st.dataframe(shown, hide_index=True, column_config=config, **options)
 
 
-def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> None:
+def chart(traces: list[dict[str, Any]], *, height: int = 340, key: str | None = None, **layout: Any) -> None:
     """A plotly chart built from plain dicts in one go; amounts already floats (app.charts.plot_float),
     at this last step only. Amount axes tick in full (1,500,000, never 1.5M); the legend sits below
     the plot, clear of the toolbar."""
@@ -159,6 +159,7 @@ def chart(traces: list[dict[str, Any]], *, height: int = 340, **layout: Any) -> 
             },
         },
         width="stretch",
+        key=key,
     )
 
 
@@ -551,3 +552,109 @@ def payment_settings(pool_id: int) -> None:
     closed pool's calls need them most)."""
     wire_instructions_form(pool_id)
     reminders_form(pool_id)
+
+
+# --- who manages a pool, and the call approval threshold ---------------------------------------------
+
+
+def managers_form(pool_id: int, currency: str) -> None:
+    """The pool's managers (the lead manager and co-managers); the lead manager or an admin adds or
+    removes co-managers (asked first) and sets above what a capital call needs a second approval."""
+    now = webapp.call(pools.pool_managers, pool_id)
+    st.subheader("Managers", anchor=False)
+    st.caption(
+        "Every manager of the pool works it. A distribution, and a capital call above the amount below, is "
+        "drafted by one manager and approved by another (or an admin) before it is posted."
+    )
+    table(
+        {
+            "Name": [m.name for m in now.managers],
+            "Username": [m.username for m in now.managers],
+            "Role": ["Lead manager" if m.lead else "Co-manager" for m in now.managers],
+        },
+        currency,
+        widths={"Name": 200, "Username": 160},
+    )
+    if not now.may_change:
+        threshold = now.call_approval_threshold
+        st.caption(
+            "Capital calls need a second manager's approval "
+            + ("never." if threshold is None else f"above {format.money(threshold, currency)}.")
+            + " Only the lead manager or an admin changes who manages the pool and this amount."
+        )
+        return
+    candidates = webapp.call(pools.manager_candidates, pool_id)
+    left, right = st.columns(2)
+    with left:
+        chosen = webapp.choose(
+            "Add a co-manager",
+            [_Choice(m.user_id, m) for m in candidates],
+            lambda c: f"{c.view.name} ({c.view.username})",
+            key=f"co-manager-add-{pool_id}",
+        )
+        if chosen is not None and webapp.confirmed(
+            f"add-co-manager-{pool_id}",
+            "Add as co-manager",
+            f"Make {md(chosen.view.name)} a co-manager of this pool? They can then work it as you do: preview "
+            "and draft its money movements, and approve those another manager drafted.",
+            yes="Yes, add them",
+            about=chosen.id,
+        ):
+            with webapp.refusals_shown():
+                webapp.call(pools.add_manager, pool_id, chosen.id)
+                flash(f"{md(chosen.view.name)} is now a co-manager of the pool.")
+                st.rerun()
+    with right:
+        co = [_Choice(m.user_id, m) for m in now.managers if not m.lead]
+        gone = webapp.choose(
+            "Remove a co-manager",
+            co,
+            lambda c: f"{c.view.name} ({c.view.username})",
+            key=f"co-manager-remove-{pool_id}",
+        )
+        if gone is not None and webapp.confirmed(
+            f"remove-co-manager-{pool_id}",
+            "Remove",
+            f"Remove {md(gone.view.name)} from this pool's managers? They no longer see or work it; what they "
+            "drafted and still waits can be approved or rejected by the others.",
+            yes="Yes, remove them",
+            about=gone.id,
+        ):
+            with webapp.refusals_shown():
+                webapp.call(pools.remove_manager, pool_id, gone.id)
+                flash(f"{md(gone.view.name)} no longer manages the pool.")
+                st.rerun()
+
+    def save(values: dict[str, str], version: int) -> str:
+        webapp.call(
+            pools.set_call_approval_threshold, pool_id, values["call_approval_threshold"], version=version
+        )
+        saved = webapp.call(pools.pool_managers, pool_id).call_approval_threshold
+        return "Capital calls now need a second manager's approval " + (
+            "never." if saved is None else f"above {format.money(saved, currency)}."
+        )
+
+    settings_form(
+        "call-approval",
+        pool_id,
+        now.version,
+        [
+            Setting(
+                "call_approval_threshold",
+                ""
+                if now.call_approval_threshold is None
+                else str(quantize(now.call_approval_threshold, currency)),
+                help="A capital call whose total is above this amount is approved by a second manager before "
+                "it is issued. Leave it empty: no call needs approval.",
+                placeholder="e.g. 1000000",
+            )
+        ],
+        save,
+        button="Save the approval threshold",
+    )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    id: int
+    view: pools.ManagerView

@@ -481,6 +481,7 @@ PAGES: dict[str, list[PageSpec]] = {
         PageSpec("pages/admin_exports.py", "Exports", ":material/download:"),
         PageSpec("pages/admin_audit.py", "Audit log", ":material/history:"),
         PageSpec("pages/admin_operations.py", "Operations health", ":material/monitor_heart:"),
+        PageSpec("pages/admin_approvals.py", "Approvals", ":material/approval:"),
     ],
 }
 

@@ -269,6 +269,7 @@ def history(pool_id: int, manager: Any, payments_: int) -> None:
     from core.ledger import read_model
     from core.services import distributions, investments, payments
     from db.models import CallItem, CapitalCall
+    from tests import approving
 
     def run(preview: Any, submit: Any, request: dict[str, Any]) -> None:
         with bootstrap.unit_of_work() as uow:
@@ -308,7 +309,7 @@ def history(pool_id: int, manager: Any, payments_: int) -> None:
     )
     run(
         distributions.preview,
-        distributions.distribute,
+        approving.distribute,
         {"proceeds": str((cash / 4).quantize(Decimal(1))), "memo": "bench distribution"},
     )
 

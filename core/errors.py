@@ -66,6 +66,8 @@ FIELD_LABELS = {
     "overdue_every_days": "Overdue reminders every (days)",
     "quarter_end": "Quarter",
     "file": "File",
+    "user_id": "User",
+    "call_approval_threshold": "Capital calls need approval above",
 }
 
 

@@ -14,6 +14,7 @@ from core import clock, operations
 from core.permissions import Actor
 from core.ratelimit import RateLimiter
 from core.services import (
+    approvals,
     calls,
     commitments,
     corrections,
@@ -35,6 +36,7 @@ DEMO_USERS = (
     ("admin", "admin-demo", "admin", "Ada Admin", "approved", "none"),
     ("manager", "manager-demo", "fund_manager", "Maya Manager", "approved", "none"),
     ("manager2", "manager2-demo", "fund_manager", "Milo Other-Manager", "approved", "none"),
+    ("comanager", "comanager-demo", "fund_manager", "Cora Co-Manager", "approved", "none"),
     ("analyst", "analyst-demo", "analyst", "Ana Analyst", "approved", "none"),
     ("investor", "investor-demo", "investor", "Ivy Investor", "approved", "accredited"),
     ("investor2", "investor2-demo", "investor", "Ian Second", "approved", "qualified_purchaser"),
@@ -120,12 +122,15 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
                 )
     history = _History(uow_factory, ids)
     manager, manager2 = history.actor("manager"), history.actor("manager2")
+    # Cora co-manages Maya's pools: she approves the distributions Maya drafts (and Maya hers).
+    comanager = history.actor("comanager")
 
     # Growth SPV 2024: raised, called, invested, marked, one exit, distributions; a call still open.
     with clock.travel(start):
         growth = history.pool(
             manager, "Growth SPV 2024", "growth", "2000000", "2500000", "25000", "1000000", 60
         )
+    history.co_manage(manager, growth, "comanager")
     history.commit("investor", growth, "500000", start + timedelta(days=5), accept="500000")
     history.commit("investor2", growth, "1000000", start + timedelta(days=12), accept="800000")
     history.commit("investor3", growth, "300000", start + timedelta(days=30), accept="300000")
@@ -145,10 +150,20 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
     history.fee(manager, growth, first + timedelta(days=365), first + timedelta(days=729))
     history.exit(manager, growth, start + timedelta(days=700), "Acme Robotics", "1400000")
     history.distribute(
-        manager, growth, start + timedelta(days=720), "600000", "Proceeds of the Acme Robotics sale"
+        manager,
+        comanager,
+        growth,
+        start + timedelta(days=720),
+        "600000",
+        "Proceeds of the Acme Robotics sale",
     )
     history.distribute(
-        manager, growth, start + timedelta(days=800), "900000", "Rest of the Acme Robotics proceeds"
+        comanager,
+        manager,
+        growth,
+        start + timedelta(days=800),
+        "900000",
+        "Rest of the Acme Robotics proceeds",
     )
     third = today - timedelta(days=8)
     history.call(manager, growth, third, "10", "Beacon Health follow-on")
@@ -173,6 +188,7 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
         seed_fund = history.pool(
             manager, "Seed Fund I", "venture", "5000000", "7500000", "50000", "1000000", 210
         )
+    history.co_manage(manager, seed_fund, "comanager")
     history.commit("investor2", seed_fund, "250000", today - timedelta(days=100), accept="250000")
     history.commit("investor3", seed_fund, "100000", today - timedelta(days=10))
 
@@ -239,6 +255,10 @@ class _History:
             with self.uow_factory() as uow:
                 pools.open_pool(manager, uow, pool_id)
         return pool_id
+
+    def co_manage(self, manager: Actor, pool_id: int, username: str) -> None:
+        with self.uow_factory() as uow:
+            pools.add_manager(manager, uow, pool_id, self.ids[username])
 
     def close(self, manager: Actor, pool_id: int) -> None:
         with self.uow_factory() as uow:
@@ -363,15 +383,20 @@ class _History:
             {"period_start": start.isoformat(), "period_end": end.isoformat()},
         )
 
-    def distribute(self, manager: Actor, pool_id: int, on: date, proceeds: str, memo: str) -> None:
-        self._run(
-            on,
-            distributions.preview,
-            distributions.distribute,
-            manager,
-            pool_id,
-            {"proceeds": proceeds, "memo": memo},
-        )
+    def distribute(
+        self, drafter: Actor, approver: Actor, pool_id: int, on: date, proceeds: str, memo: str
+    ) -> None:
+        """One manager drafts the distribution, the other approves it: it posts as approved."""
+        with clock.travel(on):
+            with self.uow_factory() as uow:
+                draft = approvals.draft(
+                    drafter, uow, pool_id, distributions.KIND, {"proceeds": proceeds, "memo": memo}
+                )
+            with self.uow_factory() as uow:
+                status = approvals.approve(approver, uow, draft)
+            outcome = operations.process(str(status.id), self.uow_factory)
+        if outcome != "done":
+            raise RuntimeError(f"demo distribution of {on} did not complete: {outcome}")
 
 
 def seed_scale(uow: UnitOfWork, investors: int, pool_count: int, per_investor: int = 2) -> None:

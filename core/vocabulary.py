@@ -149,3 +149,19 @@ class CallPurpose(StrEnum):
     INVESTMENTS = "investments"
     MANAGEMENT_FEES = "management_fees"
     FUND_EXPENSES = "fund_expenses"
+
+
+class ApprovalKind(StrEnum):
+    """What a draft awaiting a second person's approval would post."""
+
+    DISTRIBUTION = "distribution"
+    CAPITAL_CALL = "capital_call"
+
+
+class ApprovalStatus(StrEnum):
+    """A draft: awaiting approval, then approved (and posted), rejected, or withdrawn by its drafter."""
+
+    DRAFTED = "drafted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"

@@ -30,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from core.ledger.accounts import POOL_ACCOUNTS, Account
 from core.vocabulary import (
     Accreditation,
+    ApprovalKind,
+    ApprovalStatus,
     CallItemStatus,
     CallStatus,
     CommitmentStatus,
@@ -149,8 +151,53 @@ class Pool(Base):
     # once it is overdue (empty / NULL: none).
     reminder_days_before: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), server_default="{7,1}")
     overdue_reminder_days: Mapped[int | None] = mapped_column(SmallInteger, server_default="7")
+    # A capital call whose total is above this needs a second manager's approval (NULL: never).
+    call_approval_threshold: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
 
     manager: Mapped[User] = relationship(lazy="raise")
+
+
+class PoolManager(Base):
+    """A co-manager of a pool. The pool's creator (pools.manager_id) is its lead manager and counts as a
+    manager without a row here; core.permissions decides who may act as a manager of a pool."""
+
+    __tablename__ = "pool_managers"
+    __table_args__ = (Index("uq_pool_managers_pool_id_user_id", "pool_id", "user_id", unique=True),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[Created]
+
+
+class Approval(Base):
+    """A distribution (or a large capital call) drafted by one manager and awaiting a second person:
+    the request as drafted, the preview's figures, and the pool version and journal high-water mark
+    the preview was computed at. Approving posts exactly that request, refused if the pool moved."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ApprovalKind), name="kind"),
+        CheckConstraint(_in("status", ApprovalStatus), name="status"),
+        CheckConstraint("status = 'drafted' OR decided_by IS NOT NULL", name="decided"),
+        Index("ix_approvals_pool_id_status", "pool_id", "status"),
+    )
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    pool_version: Mapped[int] = mapped_column(BigInteger)
+    upto_journal: Mapped[int | None] = mapped_column(BigInteger)
+    drafted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    drafted_at: Mapped[Created]
+    status: Mapped[str] = mapped_column(String(20), server_default="drafted")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500), server_default="")
+    operation_id: Mapped[uuid.UUID | None] = mapped_column(UUID, unique=True)
 
 
 class Commitment(Base):

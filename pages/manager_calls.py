@@ -12,6 +12,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app import format, webapp
+from app.approvals_ui import describe_call, render_call, submit_for_approval, waiting_for_approval
 from app.manager_ui import (
     act,
     amount,
@@ -106,23 +107,20 @@ def issue_form() -> None:
         return
     name = manager.call_name(preview.number, preview.command.purpose)
     due = format.day(preview.command.due_date)
-    st.markdown(
-        f"**{md(name)}**: {format.money(preview.total, cur)} from "
-        f"{format.count(len(preview.lines), 'investor')}, dated {format.day(preview.command.call_date)}, "
-        f"due {due}. The parts below add up to the call exactly."
-    )
-    table(
-        {
-            "Investor": [line.investor_name for line in preview.lines],
-            "Commitment": [line.commitment for line in preview.lines],
-            "This call": [line.amount for line in preview.lines],
-            "Unfunded after": [line.unfunded_after for line in preview.lines],
-        },
-        cur,
-        money=("Commitment", "This call", "Unfunded after"),
-        widths={"Investor": 200},
-    )
-    if act(
+    render_call(preview, "call-preview")
+    if preview.needs_approval:
+        submit_for_approval(
+            "capital-call",
+            preview,
+            calls.KIND,
+            question=f"Submit {md(name)} for {format.money(preview.total, cur)} to "
+            f"{format.count(len(preview.lines), 'investor')}, due {due}, for approval? It is above the pool's "
+            "approval threshold: another manager of the pool, or an admin, approves it before it is issued.",
+            done=f"Submitted {md(name)} for approval: {format.money(preview.total, cur)}. It waits for a second "
+            "manager below.",
+            stored="_call_preview",
+        )
+    elif act(
         "capital-call",
         preview,
         calls.issue,
@@ -138,6 +136,20 @@ def issue_form() -> None:
     if st.button("Discard the preview"):
         st.session_state.pop("_call_preview", None)
         st.rerun()
+
+
+def calls_waiting() -> None:
+    """Calls above the pool's approval threshold, drafted and waiting for a second manager."""
+    waiting_for_approval(
+        pool.id,
+        cur,
+        calls.KIND,
+        form="capital-call",
+        what="capital call",
+        describe=describe_call,
+        render=render_call,
+        quiet=True,
+    )
 
 
 def payment_form(call: manager.CallSummary, items: manager.CallItems) -> None:
@@ -358,6 +370,7 @@ def calls_and_payments() -> None:
 
 if view == VIEWS[0]:
     issue_form()
+    calls_waiting()
 elif view == VIEWS[1]:
     calls_and_payments()
 else:

@@ -1,13 +1,18 @@
-"""Distributions: enter proceeds, preview the waterfall per tier and per investor, confirm exactly that
-waterfall, follow it to posted; past distributions, reversed ones with their reason, and who was
-notified of each."""
+"""Distributions: enter proceeds, preview the waterfall per tier and per investor, submit exactly that
+waterfall for approval; another manager of the pool (or an admin) sees the same waterfall under
+"Waiting for approval" and approves it (followed to posted) or rejects it, the drafter may withdraw
+it; past distributions, reversed ones with their reason, and who was notified of each."""
 
 import streamlit as st
 
 from app import format, webapp
-from app.charts import plot_float
-from app.manager_ui import act, amount, chart, choose_pool, figures, notified, previewed, show_flash, table
-from app.textsafe import md
+from app.approvals_ui import (
+    describe_distribution,
+    render_distribution,
+    submit_for_approval,
+    waiting_for_approval,
+)
+from app.manager_ui import choose_pool, notified, previewed, show_flash, table
 from core import clock
 from core.services import distributions
 from core.views import manager
@@ -43,80 +48,33 @@ if stored is not None and stored[0] == pool.id and stored[1] == request and stor
         st.warning("The pool changed since that preview (a payment, a valuation, a fee); preview again.")
         preview = None
 
+
 if preview is not None:
-    command = preview.command
     st.subheader(f"Waterfall for {format.money(preview.proceeds, cur)}", anchor=False)
-    figures(
-        amount("To investors", preview.lp_total, cur),
-        amount("Carried interest", preview.gp_total, cur, "To the GP"),
-        amount("Cash after", preview.cash - preview.proceeds, cur),
-    )
-    steps = [(t.label, t.total, t) for t in preview.tiers if t.tier != "split"]
-    split = next(t for t in preview.tiers if t.tier == "split")
-    steps += [("Profit split to investors", split.lp, split), ("Carry to the GP", split.gp, split)]
-    chart(
-        [
-            {
-                "type": "waterfall",
-                "x": [label for label, _, _ in steps] + ["Proceeds"],
-                "measure": ["relative"] * len(steps) + ["total"],
-                "y": [plot_float(amount) for _, amount, _ in steps] + [plot_float(preview.proceeds)],
-                "text": [format.money(amount, cur) for _, amount, _ in steps]
-                + [format.money(preview.proceeds, cur)],
-                "hovertext": [
-                    f"Investors {format.money(t.lp, cur)} · GP {format.money(t.gp, cur)}" for _, _, t in steps
-                ]
-                + [""],
-                "connector": {"line": {"dash": "dot"}},
-            }
-        ],
-        height=380,
-        yaxis={"title": {"text": cur}},
-        showlegend=False,
-    )
-    table(
-        {
-            "Tier": [t.label for t in preview.tiers],
-            "To investors": [t.lp for t in preview.tiers],
-            "To the GP": [t.gp for t in preview.tiers],
-            "Total": [t.total for t in preview.tiers],
-        },
-        cur,
-        money=("To investors", "To the GP", "Total"),
-    )
-    st.markdown(
-        f"**Per investor** ({format.count(len(preview.lines), 'investor')}; the shares add up to the proceeds exactly)"
-    )
-    table(
-        {
-            "Investor": [line.investor_name for line in preview.lines],
-            "Paid-in": [line.paid_in for line in preview.lines],
-            "To the investor": [line.lp for line in preview.lines],
-            "Carry": [line.gp for line in preview.lines],
-        },
-        cur,
-        money=("Paid-in", "To the investor", "Carry"),
-        widths={"Investor": 180},
-    )
-    what = (
-        f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)}): "
-        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
-        f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
-    )
-    if act(
+    render_distribution(preview, "preview")
+    what = describe_distribution(preview)
+    submit_for_approval(
         "distribution",
         preview,
-        distributions.distribute,
-        button="Distribute",
-        question=f"Distribute {what}, exactly as in the waterfall above? The cash leaves the pool. A distribution "
-        "is not edited: a mistake is corrected by reversing it on the Corrections page.",
-        yes="Yes, distribute",
-        done=f"Distributed {what}.",
-    ):
-        st.session_state.pop("_distribution_preview", None)
+        distributions.KIND,
+        question=f"Submit the distribution of {what} for approval, exactly as in the waterfall above? Another "
+        "manager of the pool, or an admin, approves it before anything is posted; you cannot approve it yourself.",
+        done=f"Submitted for approval: {what}. It waits for a second manager below.",
+        stored="_distribution_preview",
+    )
     if st.button("Discard the preview"):
         st.session_state.pop("_distribution_preview", None)
         st.rerun()
+
+waiting_for_approval(
+    pool.id,
+    cur,
+    distributions.KIND,
+    form="distribution",
+    what="distribution",
+    describe=lambda p: f"Distribution of {describe_distribution(p)}",
+    render=render_distribution,
+)
 webapp.follow_operation("distribution")
 
 st.subheader("Past distributions", anchor=False)

@@ -1,5 +1,6 @@
 """Create a pool as a draft, or edit one: every term while draft, only the close date once open; and,
-in every status, how its investors pay (wire instructions, payment reminders).
+in every status, who manages it (co-managers, the amount above which a capital call needs a second
+manager's approval) and how its investors pay (wire instructions, payment reminders).
 
 Every refused term is shown under its own field at once; nothing is saved until every term is valid.
 """
@@ -10,7 +11,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app import format, webapp
-from app.manager_ui import POOL_KEY, lifecycle_button, payment_settings, show_flash, status
+from app.manager_ui import POOL_KEY, lifecycle_button, managers_form, payment_settings, show_flash, status
 from app.textsafe import md
 from core import clock
 from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, rate_to_percent
@@ -127,6 +128,8 @@ if pool is not None:
         st.rerun()
 if pool is not None and pool.status not in ("draft", "open"):
     st.info(f"This pool is {status(pool.status).lower()}: its terms are final.")
+    managers_form(pool.id, pool.currency)
+    st.divider()
     payment_settings(pool.id)
     st.stop()
 if locked:
@@ -249,5 +252,7 @@ if pool is not None and pool.status == "draft":
     lifecycle_button(pool.id, "open", key=f"open-{pool.id}")
 
 if pool is not None:
+    st.divider()
+    managers_form(pool.id, pool.currency)
     st.divider()
     payment_settings(pool.id)

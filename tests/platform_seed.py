@@ -26,6 +26,7 @@ from sqlalchemy import select, text
 from core import bootstrap, clock, operations
 from core.services import calls, distributions, fees, investments, payments, pools
 from db.models import CallItem, CapitalCall
+from tests import approving
 
 
 @contextlib.contextmanager
@@ -410,7 +411,7 @@ class History:
         )
 
     def distribute(self, proceeds: str, on: Any, memo: str = "Distribution") -> None:
-        self._act(on, distributions.preview, distributions.distribute, {"proceeds": proceeds, "memo": memo})
+        self._act(on, distributions.preview, approving.distribute, {"proceeds": proceeds, "memo": memo})
 
 
 def ledger_figures(uow: Any, pool_id: int, as_of: Any, investor_id: int | None = None) -> dict[str, Any]:

@@ -82,6 +82,8 @@ BUSINESS_TABLES = (
     "journals",
     "entries",
     "operations",
+    "approvals",
+    "pool_managers",
 )
 
 

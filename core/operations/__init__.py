@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from core.errors import NotFound, PermissionDenied, ValidationError
 from core.logs import log_context
 from core.operations.kind import KINDS, MAX_REQUESTS, Kind, grouped_kinds, refusal, register
-from core.permissions import ADMIN, FUND_MANAGER, Actor, require_role
+from core.permissions import ADMIN, FUND_MANAGER, Actor, managed_by, require_role
 from core.services.audit import audits_refused_reads, records_refusals
 from core.uow import UnitOfWork
 from db.models import Operation, Pool, User
@@ -307,8 +307,10 @@ def _visible(actor: Actor, uow: UnitOfWork, ops: list[Row[Any]]) -> None:
     if not pool_ids:
         return
     if actor.role == FUND_MANAGER and None not in pool_ids:
-        managers = set(uow.session.execute(select(Pool.manager_id).where(Pool.id.in_(pool_ids))).scalars())
-        if managers == {actor.user_id}:
+        managed = uow.session.execute(
+            select(func.count()).where(Pool.id.in_(pool_ids), managed_by(actor.user_id))
+        ).scalar_one()
+        if managed == len(pool_ids):  # a manager (lead or co-manager) of every one of them
             return
     raise PermissionDenied("you may not see this operation")
 

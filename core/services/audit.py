@@ -36,6 +36,7 @@ CONFLICTS = {
     "uq_operations_idempotency_key": "this request was already recorded a moment ago",
     "uq_journals_idempotency_key": "this was already posted a moment ago",
     "uq_portfolio_companies_pool_id_name": "this pool already has a company of that name",
+    "uq_pool_managers_pool_id_user_id": "this user already manages the pool (added a moment ago)",
 }
 
 

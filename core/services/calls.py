@@ -3,7 +3,8 @@
 One validation, check(), serves the preview a manager reads and the capital_call operation that
 posts it, so the preview is exactly what is posted: the command carries the pool's version, and a
 pool that changed since the preview (a commitment accepted, another call issued) is refused with
-a request to preview again.
+a request to preview again. A call whose total is above the pool's call approval threshold is
+drafted by one manager and approved by another or an admin (core.services.approvals).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount, quantize, to_decimal
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, batch_size
-from core.permissions import Actor, require_pool_manager
-from core.services import notices
+from core.permissions import Actor, require_manager_of
+from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -85,13 +86,12 @@ def _last_commitment_day(uow: UnitOfWork, pool: Pool) -> date | None:
     return uow.session.execute(select(func.max(m.c.day))).scalar_one()
 
 
-def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> IssueCall:
+def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> IssueCall:
     """Every field of a call request, all errors at once; the command if all is well.
 
     request: "percent" or "amount" (text as typed), "purpose", "call_date" (default today),
     "due_date" (default ten business days later) and "pool_version" (the version previewed; absent
-    on a first preview)."""
-    require_pool_manager(actor, pool.manager_id)
+    on a first preview). Whoever asks is checked by the caller."""
     require_running(pool.status, "a capital call")
     version = request.get("pool_version")
     if version is not None and version != pool.version:
@@ -195,6 +195,7 @@ class CallPreview:
     number: int  # the number this call will have
     lines: list[CallLine]
     command: IssueCall
+    needs_approval: bool = False  # above the pool's threshold: drafted for a second manager's approval
 
     @property
     def total(self) -> Decimal:
@@ -205,7 +206,12 @@ class CallPreview:
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CallPreview:
     """What the call would post, investor by investor: checked exactly as issuing it checks it."""
     pool = load_pool(uow, pool_id)
-    command = check(actor, uow, pool, request)
+    require_manager_of(actor, uow, pool)
+    return _preview(uow, pool, request)
+
+
+def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> CallPreview:
+    command = check(uow, pool, request)
     bases = _bases(uow, pool)
     parts = allocation(uow, pool, command.total, None)
     names: dict[int, str] = dict(
@@ -218,12 +224,68 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
         for i, amount in parts.items()
         if amount > 0
     ]
-    return CallPreview(pool.name, pool.currency, _next_number(uow, pool.id), lines, command)
+    return CallPreview(
+        pool.name,
+        pool.currency,
+        _next_number(uow, pool.id),
+        lines,
+        command,
+        approvals.needs_approval(pool, KIND, command.total),
+    )
 
 
 def issue(actor: Actor, uow: UnitOfWork, command: IssueCall) -> OperationStatus:
-    """Issue the previewed call: a durable operation that books every investor's receivable."""
+    """Issue the previewed call: a durable operation that books every investor's receivable. A call
+    above the pool's approval threshold is refused: it is drafted for approval instead."""
     return submit(actor, uow, command.pool_id, KIND, command.payload(), queue=uow.queue)
+
+
+def _to_json(preview: CallPreview) -> dict[str, Any]:
+    """The preview as stored with a draft (amounts as exact text), for the approver to see as drafted."""
+    return {
+        "pool_name": preview.pool_name,
+        "currency": preview.currency,
+        "number": preview.number,
+        "lines": [
+            [x.investor_id, str(x.commitment), str(x.called_before), str(x.unfunded_before), str(x.amount)]
+            for x in preview.lines
+        ],
+        "names": {str(x.investor_id): x.investor_name for x in preview.lines},
+        "command": {"pool_id": preview.command.pool_id, **preview.command.payload()},
+    }
+
+
+def _from_json(figures: dict[str, Any]) -> CallPreview:
+    c = figures["command"]
+    command = IssueCall(
+        c["pool_id"],
+        Decimal(c["total"]),
+        Decimal(c["percent"]) if "percent" in c else None,
+        c["purpose"],
+        date.fromisoformat(c["call_date"]),
+        date.fromisoformat(c["due_date"]),
+        c["pool_version"],
+    )
+    names = figures["names"]
+    lines = [
+        CallLine(i, names.get(str(i), "?"), Decimal(a), Decimal(b), Decimal(u), Decimal(amount))
+        for i, a, b, u, amount in figures["lines"]
+    ]
+    return CallPreview(figures["pool_name"], figures["currency"], figures["number"], lines, command)
+
+
+approvals.register(
+    approvals.Drafting(
+        kind=KIND,
+        what="capital call",
+        preview=_preview,
+        to_json=_to_json,
+        from_json=_from_json,
+        total=lambda preview: preview.total,
+        amounts=lambda figures: {int(line[0]): (Decimal(line[4]),) for line in figures["lines"]},
+        always=False,
+    )
+)
 
 
 def _next_number(uow: UnitOfWork, pool_id: int) -> int:
@@ -257,7 +319,9 @@ class IssueCapitalCall(Kind):
     name = KIND
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
-        command = check(actor, uow, pool, payload)
+        approvals.may_post(uow, actor, pool, KIND, payload)
+        command = check(uow, pool, payload)
+        approvals.approved_if_needed(pool, KIND, payload, command.total, actor)
         # The per-investor split is the worker's (allocation(), once, at this cut-off); the count is
         # the progress bar's until the worker writes the items and sets the exact one.
         investors = uow.session.scalar(
@@ -265,9 +329,12 @@ class IssueCapitalCall(Kind):
                 Commitment.pool_id == pool.id, Commitment.status == CommitmentStatus.ACCEPTED
             )
         )
-        return {**command.payload(), "upto_journal": read_model.last_journal(uow.session, pool.id)}, investors
+        approved = {"approval_id": payload["approval_id"]} if "approval_id" in payload else {}
+        upto = read_model.last_journal(uow.session, pool.id)
+        return {**command.payload(), **approved, "upto_journal": upto}, investors
 
     def on_submit(self, uow, pool, operation_id, clean):  # noqa: ANN001, ANN201
+        approvals.submitted(uow, operation_id, clean)
         uow.session.execute(select(Pool.id).where(Pool.id == pool.id).with_for_update())  # one number each
         uow.session.add(
             CapitalCall(
@@ -304,9 +371,10 @@ class IssueCapitalCall(Kind):
         return call
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
+        approvals.may_post(uow, actor, pool, KIND, op.payload, op.id)
         call = self._call(uow, op)
-        if op.progress_done == 0:
+        if op.progress_done == 0:  # before anything is posted
+            approvals.approved_if_needed(pool, KIND, op.payload, call.amount, actor)
             self._write_items(uow, pool, call, op)
         # This batch's slice of the items, booked straight from call_items: a receivable per
         # investor and the clearing credit for the slice's total.
@@ -345,6 +413,7 @@ class IssueCapitalCall(Kind):
         if uow.session.execute(select(CallItem.id).where(CallItem.call_id == call.id).limit(1)).first():
             return
         parts = allocation(uow, pool, call.amount, op.payload["upto_journal"])
+        approvals.as_approved(uow, op.payload, KIND, {i: (a,) for i, a in parts.items() if a > 0})
         commitment_of = dict(
             uow.session.execute(
                 select(Commitment.investor_id, Commitment.id).where(

@@ -23,8 +23,9 @@ from core.permissions import (
     INVESTOR,
     PLATFORM_READERS,
     Actor,
+    managers_of,
     require_investor_self,
-    require_pool_manager,
+    require_manager_of,
     require_read_investor_position,
     require_role,
 )
@@ -117,7 +118,7 @@ def _pending_for_manager(
     if found is None:
         raise NotFound(f"no commitment {commitment_id}")
     pool = load_pool(uow, found, lock=True)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     commitment = uow.session.execute(
         select(Commitment).where(Commitment.id == commitment_id).with_for_update()
     ).scalar_one()
@@ -275,8 +276,7 @@ def get_commitment(actor: Actor, uow: UnitOfWork, commitment_id: int) -> Commitm
     if not views:
         raise NotFound(f"no commitment {commitment_id}")
     view = views[0]
-    manager_id = uow.session.execute(select(Pool.manager_id).where(Pool.id == view.pool_id)).scalar_one()
-    require_read_investor_position(actor, view.investor_id, manager_id)
+    require_read_investor_position(actor, view.investor_id, managers_of(uow, load_pool(uow, view.pool_id)))
     return view
 
 
@@ -289,7 +289,7 @@ def list_commitments(
     if actor.role == FUND_MANAGER:
         if pool_id is None:
             raise ValidationError("pool_id", "is required")
-        require_pool_manager(actor, load_pool(uow, pool_id).manager_id)
+        require_manager_of(actor, uow, load_pool(uow, pool_id))
     elif actor.role == INVESTOR:
         query = query.where(Commitment.investor_id == actor.user_id)
     elif not (actor.is_system or actor.role in PLATFORM_READERS):
@@ -334,7 +334,7 @@ class SettleCommitments(Kind):
     name = SETTLE
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
         version = payload.get("pool_version")
         if version is not None and version != pool.version:
             raise Stale(f"{pool.name}'s commitments changed since this plan was made; look at it again")

@@ -24,7 +24,7 @@ from core.formatting import money
 from core.ledger import posting as ledger
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
-from core.permissions import ADMIN, Actor, require_pool_manager
+from core.permissions import ADMIN, Actor, require_manager_of
 from core.services import calls
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
@@ -92,9 +92,9 @@ class Correctable:
         return LABELS[self.kind]
 
 
-def _may_correct(actor: Actor, pool: Pool) -> None:
+def _may_correct(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
     if actor.role != ADMIN:
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
 
 
 # Every posted fact not reversed: (kind, operation, day, amount, whose or what, its detail, the
@@ -167,7 +167,7 @@ def _blocked(kind: str, on: date, company: int | None, facts: list[tuple[Any, ..
 def correctable(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Correctable]:
     """Every posted fact of the pool that has not been reversed, newest first."""
     pool = load_pool(uow, pool_id)
-    _may_correct(actor, pool)
+    _may_correct(actor, uow, pool)
     facts = [tuple(row) for row in uow.session.execute(_FACTS_SQL, {"pool": pool.id})]
     return [
         Correctable(
@@ -184,7 +184,7 @@ def correctable(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Correctable
 
 
 def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Reverse:
-    _may_correct(actor, pool)
+    _may_correct(actor, uow, pool)
     try:
         target = uuid.UUID(str(request.get("operation_id")))
     except ValueError:
@@ -238,7 +238,7 @@ class ReversePosting(Kind):
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         if actor.role != ADMIN:
-            require_pool_manager(actor, pool.manager_id)
+            require_manager_of(actor, uow, pool)
         command = check(actor, uow, pool, op.payload)
         target = uow.session.get(Operation, command.operation_id)
         if target is None:

@@ -2,6 +2,9 @@
 
 plan() is the one computation for the manager's preview and for the posting, so they cannot differ;
 the command carries the pool's version, and a pool that changed since the preview is refused.
+
+A distribution is drafted by one manager and approved by another or an admin (core.services.approvals):
+preview() is what both see; posting is refused unless it is exactly an approved draft.
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ from core.fundmath import WaterfallTerms, allocate, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount
-from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
-from core.permissions import Actor, require_pool_manager
-from core.services import notices
+from core.permissions import Actor, require_manager_of
+from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -60,8 +62,8 @@ class Distribute:
         }
 
 
-def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute:
-    require_pool_manager(actor, pool.manager_id)
+def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute:
+    """Every field of the request, all errors at once; whoever asks is checked by the caller."""
     require_running(pool.status, "a distribution")
     version = request.get("pool_version")
     if version is not None and version != pool.version:
@@ -205,7 +207,12 @@ class DistributionPreview:
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> DistributionPreview:
     """The waterfall per tier and per investor for proposed proceeds, checked as posting checks it."""
     pool = load_pool(uow, pool_id)
-    command = check(actor, uow, pool, request)
+    require_manager_of(actor, uow, pool)
+    return _preview(uow, pool, request)
+
+
+def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> DistributionPreview:
+    command = check(uow, pool, request)
     split = plan(uow, pool, command.proceeds, command.distributed_on, None)
     names: dict[int, str] = dict(
         uow.session.execute(
@@ -224,22 +231,77 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
     return DistributionPreview(pool.name, pool.currency, cash, tiers, lines, command)
 
 
-def distribute(actor: Actor, uow: UnitOfWork, command: Distribute) -> OperationStatus:
-    return submit(actor, uow, command.pool_id, KIND, command.payload(), queue=uow.queue)
+def _to_json(preview: DistributionPreview) -> dict[str, Any]:
+    """The preview as stored with a draft (amounts as exact text), for the approver to see as drafted."""
+    return {
+        "pool_name": preview.pool_name,
+        "currency": preview.currency,
+        "cash": str(preview.cash),
+        "tiers": [[t.tier, t.label, str(t.lp), str(t.gp)] for t in preview.tiers],
+        "lines": [[x.investor_id, str(x.paid_in), str(x.share), str(x.lp), str(x.gp)] for x in preview.lines],
+        "names": {str(x.investor_id): x.investor_name for x in preview.lines},
+        "command": {"pool_id": preview.command.pool_id, **preview.command.payload()},
+    }
+
+
+def _from_json(figures: dict[str, Any]) -> DistributionPreview:
+    c = figures["command"]
+    command = Distribute(
+        c["pool_id"], Decimal(c["proceeds"]), date.fromisoformat(c["date"]), c["memo"], c["pool_version"]
+    )
+    names = figures["names"]
+    return DistributionPreview(
+        figures["pool_name"],
+        figures["currency"],
+        Decimal(figures["cash"]),
+        [TierRow(tier, label, Decimal(lp), Decimal(gp)) for tier, label, lp, gp in figures["tiers"]],
+        [
+            DistributionLine(
+                i, names.get(str(i), "?"), Decimal(paid), Decimal(share), Decimal(lp), Decimal(gp)
+            )
+            for i, paid, share, lp, gp in figures["lines"]
+        ],
+        command,
+    )
+
+
+def _amounts(figures: dict[str, Any]) -> dict[int, tuple[Decimal, ...]]:
+    """Each investor's distribution and carry, as the approved preview has them."""
+    return {int(i): (Decimal(lp), Decimal(gp)) for i, _, _, lp, gp in figures["lines"]}
+
+
+approvals.register(
+    approvals.Drafting(
+        kind=KIND,
+        what="distribution",
+        preview=_preview,
+        to_json=_to_json,
+        from_json=_from_json,
+        total=lambda preview: preview.proceeds,
+        amounts=_amounts,
+        always=True,
+    )
+)
 
 
 class DistributeProceeds(Kind):
     name = KIND
 
     def prepare(self, actor, uow, pool, payload):  # noqa: ANN001, ANN201 - see Kind
-        command = check(actor, uow, pool, payload)
+        approvals.may_post(uow, actor, pool, KIND, payload)
+        command = check(uow, pool, payload)
+        approvals.approved_if_needed(pool, KIND, payload, command.proceeds, actor)
         upto = read_model.last_journal(uow.session, pool.id)
         split = plan(uow, pool, command.proceeds, command.distributed_on, upto)
-        return {**command.payload(), "upto_journal": upto}, len(split.shares)
+        approved = {"approval_id": payload["approval_id"]} if "approval_id" in payload else {}
+        return {**command.payload(), **approved, "upto_journal": upto}, len(split.shares)
+
+    def on_submit(self, uow, pool, operation_id, clean):  # noqa: ANN001, ANN201
+        approvals.submitted(uow, operation_id, clean)
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
         p = op.payload
+        approvals.may_post(uow, actor, pool, KIND, p, op.id)
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
             cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
@@ -247,7 +309,9 @@ class DistributeProceeds(Kind):
                 raise ValidationError(
                     "proceeds", f"is more than the pool's cash of {money(cash, pool.currency)}"
                 )
+            approvals.approved_if_needed(pool, KIND, p, proceeds, actor)
             whole = plan(uow, pool, proceeds, on, p["upto_journal"])
+            approvals.as_approved(uow, p, KIND, {i: (whole.lp[i], whole.gp[i]) for i in whole.shares})
             uow.session.execute(
                 insert(Distribution),
                 [

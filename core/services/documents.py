@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from core.domain import clean_text
 from core.errors import Collector, NotFound, PermissionDenied, ValidationError
-from core.permissions import ADMIN, ANALYST, FUND_MANAGER, INVESTOR, Actor, require_pool_manager
+from core.permissions import ADMIN, ANALYST, FUND_MANAGER, INVESTOR, Actor, managed_by, require_manager_of
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -168,7 +168,7 @@ def _readable(actor: Actor) -> Any:
     if actor.is_system or actor.role == ADMIN:
         return true()
     if actor.role == FUND_MANAGER:
-        return Pool.manager_id == actor.user_id
+        return managed_by(actor.user_id)
     if actor.role == INVESTOR:
         return or_(
             Document.investor_id == actor.user_id,
@@ -348,7 +348,7 @@ def _checked_upload(
     """The one validation of an upload, for its preview and for the upload itself: every problem
     reported at once."""
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     collect = Collector()
     with collect("kind"):
         if kind not in UPLOAD_KINDS:

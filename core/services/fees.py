@@ -23,7 +23,7 @@ from core.ledger import posting as ledger
 from core.money import quantize
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
-from core.permissions import Actor, require_pool_manager
+from core.permissions import Actor, require_manager_of
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -52,7 +52,7 @@ class ChargeFee:
 
 
 def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> ChargeFee:
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "a management fee")
     version = request.get("pool_version")
     if version is not None and version != pool.version:
@@ -174,7 +174,7 @@ class ChargeManagementFee(Kind):
         return {**command.payload(), "upto_journal": upto}, len(fees)
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
         command = _command(pool, op.payload)
         fees = charges(uow, pool, command, op.payload["upto_journal"])
         if op.progress_done == 0:

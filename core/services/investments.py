@@ -30,7 +30,7 @@ from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount
 from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
-from core.permissions import Actor, require_pool_manager
+from core.permissions import Actor, require_manager_of
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
@@ -176,7 +176,7 @@ class Invest:
 
 
 def check_investment(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Invest:
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "an investment")
     _stale(pool, request, "investment")
     collect = Collector()
@@ -279,7 +279,7 @@ class MarkHolding:
 
 
 def check_mark(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> MarkHolding:
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "a valuation")
     _stale(pool, request, "valuation")
     holding = _holding(uow, pool, request.get("company_id"))
@@ -313,7 +313,7 @@ class RecordValuation(Kind):
         return {**command.payload(), "change": str(command.change), "upto_journal": upto}, 1
 
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
-        require_pool_manager(actor, pool.manager_id)
+        require_manager_of(actor, uow, pool)
         p = op.payload
         change, on = Decimal(p["change"]), date.fromisoformat(p["date"])
         company = uow.session.get(PortfolioCompany, p["company_id"])
@@ -390,7 +390,7 @@ class ExitHolding:
 
 
 def check_exit(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> ExitHolding:
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     require_running(pool.status, "an exit")
     _stale(pool, request, "exit")
     holding = _holding(uow, pool, request.get("company_id"))

@@ -69,7 +69,14 @@ from core.ledger import CAPITAL_LINES, Line, read_model
 from core.logs import mask_secrets
 from core.money import quantize, to_decimal
 from core.operations import is_transient
-from core.permissions import ADMIN, FUND_MANAGER, INVESTOR, Actor, require_pool_manager, require_role
+from core.permissions import (
+    ADMIN,
+    INVESTOR,
+    Actor,
+    is_manager_of,
+    require_manager_of,
+    require_role,
+)
 from core.services import documents
 from core.services.audit import audits_refused_reads, records_refusals
 from core.services.pools import load_pool
@@ -194,7 +201,7 @@ def _may_read_pool_notices(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
     """The pool's manager, an admin, or an investor in the pool."""
     if actor.is_system or actor.role == ADMIN:
         return
-    if actor.role == FUND_MANAGER and actor.user_id == pool.manager_id:
+    if is_manager_of(actor, uow, pool):
         return
     if actor.role == INVESTOR and documents.is_member(uow, pool.id, actor.user_id):
         return
@@ -223,7 +230,7 @@ def set_wire_instructions(
     routing number) and reference_pattern (with {investor}, optionally {pool} and {call}). Every
     problem is reported at once; the form carries the pool's version."""
     pool = load_pool(uow, pool_id, lock=True)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     _unchanged(pool, version)
     before = _wire_snapshot(pool)
     collect = Collector()
@@ -274,7 +281,7 @@ class Reminders:
 @audits_refused_reads
 def reminders(actor: Actor, uow: UnitOfWork, pool_id: int) -> Reminders:
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     return Reminders(pool.id, tuple(pool.reminder_days_before), pool.overdue_reminder_days, pool.version)
 
 
@@ -299,7 +306,7 @@ def set_reminders(
     day before its due date; empty: never) and overdue_every_days (the day after it falls due,
     then every so many days; empty: never)."""
     pool = load_pool(uow, pool_id, lock=True)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     _unchanged(pool, version)
     collect = Collector()
     parts = (
@@ -350,7 +357,12 @@ def payment_instructions(actor: Actor, uow: UnitOfWork, item_id: int) -> Payment
     if row is None:
         raise NotFound("no such call item")
     item, number, due, pool = row
-    if not (actor.is_system or actor.role == ADMIN or actor.user_id in (item.investor_id, pool.manager_id)):
+    if not (
+        actor.is_system
+        or actor.role == ADMIN
+        or actor.user_id == item.investor_id
+        or is_manager_of(actor, uow, pool)
+    ):
         raise PermissionDenied("this call item is not yours")
     return PaymentInstructions(
         item.id,
@@ -480,7 +492,7 @@ def issue_statements(actor: Actor, uow: UnitOfWork, pool_id: int, quarter_end: d
     commitment by the quarter's end (a quarter issued before is not issued twice: see reissue).
     Returns how many were written now."""
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     if not isinstance(quarter_end, date) or quarter_of(quarter_end)[1] != quarter_end:
         raise ValidationError("quarter_end", "must be the last day of a quarter (31 March, 30 June, ...)")
     if quarter_end >= clock.today():
@@ -1548,7 +1560,7 @@ def notified(
     if pool_id is None:
         raise NotFound("no such capital call or distribution")
     if actor.role != ADMIN:
-        require_pool_manager(actor, load_pool(uow, pool_id).manager_id)
+        require_manager_of(actor, uow, load_pool(uow, pool_id))
     query = select(
         Notice.id,
         Notice.kind,
@@ -1616,7 +1628,7 @@ def reissue(actor: Actor, uow: UnitOfWork, notice_id: int, note: str) -> int:
     original = uow.session.get(Notice, notice_id)
     if original is None:
         raise NotFound("no such notice")
-    require_pool_manager(actor, load_pool(uow, original.pool_id).manager_id)
+    require_manager_of(actor, uow, load_pool(uow, original.pool_id))
     if original.kind not in REISSUABLE:
         raise InvalidState("reminders are not reissued; reissue the capital call notice instead")
     note = clean_text(note, "note", max_length=500)
@@ -1738,7 +1750,7 @@ def retry(actor: Actor, uow: UnitOfWork, notice_id: int) -> None:
     if notice is None:
         raise NotFound("no such notice")
     if actor.role != ADMIN:
-        require_pool_manager(actor, load_pool(uow, notice.pool_id).manager_id)
+        require_manager_of(actor, uow, load_pool(uow, notice.pool_id))
     if notice.status != NoticeStatus.FAILED:
         raise InvalidState(f"only a failed notice can be sent again; this one is {label(notice.status)}")
     # A notice that failed to render is rendered again; one that failed to send is sent again.

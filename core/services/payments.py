@@ -29,7 +29,15 @@ from core.ledger import posting as ledger
 from core.money import parse_amount
 from core.operations import OperationStatus, submit_many
 from core.operations.kind import MAX_REQUESTS, Kind, each_line, refusal
-from core.permissions import FUND_MANAGER, INVESTOR, Actor, require_pool_manager, require_role
+from core.permissions import (
+    FUND_MANAGER,
+    INVESTOR,
+    Actor,
+    managers_of,
+    require_manager_of,
+    require_pool_manager,
+    require_role,
+)
 from core.services import calls, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
@@ -119,9 +127,10 @@ def _items(uow: UnitOfWork, item_ids: Sequence[object], *, lock: bool = False) -
     return {row[0]: Item(*tuple(row)) for row in rows}
 
 
-def _may_pay(actor: Actor, pool: Pool, item: Item) -> None:
+def _may_pay(actor: Actor, managers: frozenset[int], item: Item) -> None:
+    """managers: the pool's (managers_of), read once for a whole statement."""
     if not (actor.role == INVESTOR and actor.user_id == item.investor_id):
-        require_pool_manager(actor, pool.manager_id)
+        require_pool_manager(actor, managers)
 
 
 def _payable(item: Item, amount: Decimal, currency: str, earlier: Decimal = ZERO) -> None:
@@ -186,6 +195,7 @@ def check_many(
     found = _items(uow, [request.get("call_item_id") for request in requests])
     references = {ref for r in requests if (ref := _clean_reference(r))}
     in_use = _references_in_use(uow, pool, references)
+    managers = managers_of(uow, pool)
     earlier: dict[int, Decimal] = {}
     named: dict[str, int] = {}  # reference -> the item a line of this submission pays with it
 
@@ -194,7 +204,7 @@ def check_many(
         item = found.get(item_id) if isinstance(item_id, int) else None
         if item is None or item.pool_id != pool.id:
             raise ValidationError("call_item_id", "is not one of this pool's call items")
-        _may_pay(actor, pool, item)
+        _may_pay(actor, managers, item)
         version = request.get("item_version")
         if version is not None and version != item.version:
             now = (
@@ -312,7 +322,7 @@ def read_statement(
     if call is None:
         raise NotFound("no such capital call")
     pool = load_pool(uow, call.pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     if not isinstance(data, bytes) or not data.strip():
         raise ValidationError("statement", "is empty")
     if len(data) > STATEMENT_MAX_BYTES:
@@ -421,13 +431,19 @@ class RecordPaymentKind(Kind):
         return self.prepare_many(actor, uow, pool, [payload], None)[0]
 
     def _apply(
-        self, uow: UnitOfWork, found: dict[int, Item], op: Operation, pool: Pool, actor: Actor
+        self,
+        uow: UnitOfWork,
+        found: dict[int, Item],
+        op: Operation,
+        pool: Pool,
+        actor: Actor,
+        managers: frozenset[int],
     ) -> tuple[ledger.Posting, dict[str, Any], int]:
         """Re-check the payment against the locked item and settle it; what to post and to record."""
         item = found.get(op.payload["call_item_id"])
         if item is None or item.pool_id != pool.id:
             raise ValidationError("call_item_id", "is not one of this pool's call items")
-        _may_pay(actor, pool, item)
+        _may_pay(actor, managers, item)
         amount = Decimal(op.payload["amount"])
         _payable(item, amount, pool.currency)
         paid = item.amount_paid + amount
@@ -490,6 +506,7 @@ class RecordPaymentKind(Kind):
         self, uow: UnitOfWork, ops: list[Operation], pools: dict[int, Pool], actors: dict[int, Actor]
     ) -> dict:
         found = _items(uow, [op.payload.get("call_item_id") for op in ops], lock=True)
+        managers = {pool_id: managers_of(uow, pool) for pool_id, pool in pools.items()}
         postings, facts, calls_touched, refused = [], [], set(), {}
         touched: set[int] = set()
         for op in ops:  # in the order drain() took them: a later payment sees the earlier ones' effect
@@ -497,7 +514,9 @@ class RecordPaymentKind(Kind):
                 actor = actors.get(op.actor_id)
                 if actor is None:
                     raise PermissionDenied("the user who submitted this operation is no longer active")
-                posting, fact, call_id = self._apply(uow, found, op, pools[op.pool_id or 0], actor)
+                posting, fact, call_id = self._apply(
+                    uow, found, op, pools[op.pool_id or 0], actor, managers[op.pool_id or 0]
+                )
             except Exception as exc:
                 reason = refusal(exc)
                 if reason is None:

@@ -17,18 +17,22 @@ from core import clock
 from core.domain import check_transition, parse_date, validate_pool_terms
 from core.errors import InvalidState, NotFound, PermissionDenied, Stale, ValidationError
 from core.ledger import Line, read_model
+from core.money import parse_amount
 from core.permissions import (
+    ADMIN,
     FUND_MANAGER,
     INVESTOR,
     PLATFORM_READERS,
     Actor,
-    require_pool_manager,
+    managed_by,
+    managers_of,
+    require_manager_of,
     require_role,
 )
 from core.services.audit import audits_refused_reads, records_refusals
 from core.uow import UnitOfWork
 from core.vocabulary import CommitmentStatus
-from db.models import Commitment, Pool
+from db.models import Commitment, Pool, PoolManager, User
 
 TERM_FIELDS = (
     "name",
@@ -103,7 +107,7 @@ def may_see_pool(uow: UnitOfWork, actor: Actor, pool: Pool) -> bool:
     if actor.is_system or actor.role in PLATFORM_READERS:
         return True
     if actor.role == FUND_MANAGER:
-        return pool.manager_id == actor.user_id
+        return actor.user_id in managers_of(uow, pool)
     if actor.role == INVESTOR:
         if pool.status == "open":
             return True
@@ -141,7 +145,7 @@ def update_pool_terms(
 ) -> None:
     """Every term while draft; once open, only the close date may move."""
     pool = load_pool(uow, pool_id, lock=True)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     _unchanged(pool, version)
     before = _terms_snapshot(pool)
     if pool.status == "draft":
@@ -169,7 +173,7 @@ def update_pool_terms(
 
 def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str, version: int | None) -> None:
     pool = load_pool(uow, pool_id, lock=True)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     _unchanged(pool, version)
     check_transition(pool.status, target)
     if target == "open":
@@ -228,7 +232,7 @@ def pending(uow: UnitOfWork, pool_id: int) -> tuple[Decimal, int]:
 def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
     """The figures an open or close confirmation states, for the pool's manager."""
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     held = read_model.positions(uow.session, as_of=clock.today(), pool_id=pool.id, lines=(Line.COMMITMENT,))
     amount, count = pending(uow, pool.id)
     return Lifecycle(
@@ -249,7 +253,7 @@ def lifecycle(actor: Actor, uow: UnitOfWork, pool_id: int) -> Lifecycle:
 def require_unchanged(actor: Actor, uow: UnitOfWork, pool_id: int, version: int) -> None:
     """Refuse an act prepared on a pool that has changed since (a plan, a preview) as stale."""
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     _unchanged(pool, version)
 
 
@@ -263,7 +267,7 @@ def list_pools(actor: Actor, uow: UnitOfWork, status: str | None = None) -> list
     """The pools this actor may see, newest first."""
     query = select(Pool).order_by(Pool.id.desc())
     if actor.role == FUND_MANAGER:
-        query = query.where(Pool.manager_id == actor.user_id)
+        query = query.where(managed_by(actor.user_id))
     elif actor.role == INVESTOR:
         mine = select(Commitment.pool_id).where(Commitment.investor_id == actor.user_id)
         query = query.where(or_(Pool.status == "open", Pool.id.in_(mine)))
@@ -316,3 +320,141 @@ def fundraising(actor: Actor, uow: UnitOfWork, pool_id: int) -> Fundraising:
 def pool_version(actor: Actor, uow: UnitOfWork, pool_id: int) -> int:
     """The cheap "has it changed?" counter that live pages poll."""
     return visible_pool(uow, actor, pool_id).version
+
+
+# --- a pool's managers: the lead manager and co-managers; the call approval threshold ---------------
+
+
+@dataclass(frozen=True)
+class ManagerView:
+    user_id: int
+    username: str
+    name: str
+    lead: bool  # the pool's creator, who adds and removes co-managers
+    added_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Managers:
+    pool_id: int
+    version: int
+    managers: list[ManagerView]
+    call_approval_threshold: Decimal | None
+    may_change: bool  # the actor is the lead manager or an admin
+
+
+def _require_lead(actor: Actor, pool: Pool) -> None:
+    """The lead manager (the pool's creator) or an admin changes who manages a pool."""
+    if actor.is_system or actor.role == ADMIN:
+        return
+    if actor.role != FUND_MANAGER or actor.user_id != pool.manager_id:
+        raise PermissionDenied("only the pool's lead manager or an admin may change who manages it")
+
+
+@audits_refused_reads
+def pool_managers(actor: Actor, uow: UnitOfWork, pool_id: int) -> Managers:
+    """Who manages the pool (lead first) and above what a capital call needs a second approval."""
+    pool = load_pool(uow, pool_id)
+    if actor.role != ADMIN:
+        require_manager_of(actor, uow, pool)
+    rows = uow.session.execute(
+        select(User.id, User.username, User.name, PoolManager.added_at)
+        .join(PoolManager, PoolManager.user_id == User.id)
+        .where(PoolManager.pool_id == pool.id)
+        .order_by(User.name, User.id)
+    ).all()
+    lead = uow.session.execute(select(User.username, User.name).where(User.id == pool.manager_id)).one()
+    shown = [ManagerView(pool.manager_id, lead.username, lead.name, True, pool.created_at)]
+    shown += [ManagerView(r.id, r.username, r.name, False, r.added_at) for r in rows]
+    may_change = actor.is_system or actor.role == ADMIN or actor.user_id == pool.manager_id
+    return Managers(pool.id, pool.version, shown, pool.call_approval_threshold, may_change)
+
+
+@audits_refused_reads
+def manager_candidates(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[ManagerView]:
+    """The active fund managers who could be added as co-managers (not managing it already)."""
+    pool = load_pool(uow, pool_id)
+    _require_lead(actor, pool)
+    rows = uow.session.execute(
+        select(User.id, User.username, User.name)
+        .where(
+            User.role == FUND_MANAGER,
+            User.active.is_(True),
+            User.id != pool.manager_id,
+            User.id.not_in(select(PoolManager.user_id).where(PoolManager.pool_id == pool.id)),
+        )
+        .order_by(User.name, User.id)
+    ).all()
+    return [ManagerView(r.id, r.username, r.name, False, None) for r in rows]
+
+
+@records_refusals("pool.add_manager", "pool")
+def add_manager(actor: Actor, uow: UnitOfWork, pool_id: int, user_id: int) -> None:
+    """The lead manager (or an admin) makes another active fund manager a co-manager of the pool."""
+    pool = load_pool(uow, pool_id, lock=True)
+    _require_lead(actor, pool)
+    user = uow.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or user.role != FUND_MANAGER or not user.active:
+        raise ValidationError("user_id", "must be an active fund manager")
+    if user.id in managers_of(uow, pool):
+        raise InvalidState(f"{user.name} already manages {pool.name}")
+    uow.session.add(PoolManager(pool_id=pool.id, user_id=user.id, added_by=actor.user_id))
+    uow.audit(
+        actor.user_id,
+        "pool.add_manager",
+        "pool",
+        pool.id,
+        after={"user_id": user.id, "username": user.username},
+    )
+    uow.commit()
+
+
+@records_refusals("pool.remove_manager", "pool")
+def remove_manager(actor: Actor, uow: UnitOfWork, pool_id: int, user_id: int) -> None:
+    """The lead manager (or an admin) removes a co-manager; the lead manager cannot be removed."""
+    pool = load_pool(uow, pool_id, lock=True)
+    _require_lead(actor, pool)
+    if user_id == pool.manager_id:
+        raise InvalidState("the lead manager cannot be removed from the pool")
+    row = (
+        uow.session.execute(
+            select(PoolManager).where(PoolManager.pool_id == pool.id, PoolManager.user_id == user_id)
+        ).scalar_one_or_none()
+        if isinstance(user_id, int)
+        else None
+    )
+    if row is None:
+        raise NotFound("this user is not a co-manager of the pool")
+    uow.session.delete(row)
+    uow.audit(actor.user_id, "pool.remove_manager", "pool", pool.id, before={"user_id": user_id})
+    uow.commit()
+
+
+@records_refusals("pool.call_approval_threshold", "pool")
+def set_call_approval_threshold(
+    actor: Actor, uow: UnitOfWork, pool_id: int, threshold: str | None, *, version: int | None = None
+) -> None:
+    """Capital calls above this total need a second manager's approval; empty: never. The lead
+    manager or an admin sets it, so a co-manager cannot lift it to call alone."""
+    pool = load_pool(uow, pool_id, lock=True)
+    _require_lead(actor, pool)
+    _unchanged(pool, version)
+    text_ = "" if threshold is None else str(threshold).strip()
+    value = (
+        None
+        if text_ == ""
+        else parse_amount(text_, pool.currency, "call_approval_threshold", allow_zero=True)
+    )
+    before = None if pool.call_approval_threshold is None else str(pool.call_approval_threshold)
+    if value != pool.call_approval_threshold:
+        pool.call_approval_threshold = value
+        pool.version += 1
+        uow.audit(
+            actor.user_id,
+            "pool.call_approval_threshold",
+            "pool",
+            pool.id,
+            {"call_approval_threshold": before},
+            {"call_approval_threshold": None if value is None else str(value)},
+        )
+    uow.commit()

@@ -46,6 +46,8 @@ from core.permissions import (
     INVESTOR,
     PLATFORM_READERS,
     Actor,
+    co_managers,
+    managers_of,
     may_read_investor_position,
     require_read_investor_position,
     require_role,
@@ -201,10 +203,15 @@ def _pools_of(
         .order_by(Pool.name, Pool.id)
     )
     metas = [_PoolMeta(*row) for row in uow.session.execute(query)]
+    managers = co_managers(uow, [m.id for m in metas]) if actor.role == FUND_MANAGER else {}
     if visible_only:
-        return [m for m in metas if may_read_investor_position(actor, investor_id, m.manager_id)]
+        return [
+            m
+            for m in metas
+            if may_read_investor_position(actor, investor_id, {m.manager_id, *managers.get(m.id, ())})
+        ]
     for meta in metas:
-        require_read_investor_position(actor, investor_id, meta.manager_id)
+        require_read_investor_position(actor, investor_id, {meta.manager_id, *managers.get(meta.id, ())})
     return metas
 
 
@@ -1071,7 +1078,7 @@ def pool_detail(
             raise NotFound("you have no pools yet")
         pool_id = choices[0].id
     pool = visible_pool(uow, actor, _pool_id(pool_id))
-    require_read_investor_position(actor, investor, pool.manager_id)
+    require_read_investor_position(actor, investor, managers_of(uow, pool))
     metas = [_meta(pool)]
     _, holdings, _ = _compute(uow, investor, metas, period, pool.id)
     return PoolDetail(
@@ -1094,7 +1101,7 @@ def call_item(actor: Actor, uow: UnitOfWork, item_id: int) -> CallItemView:
     if not isinstance(item_id, int) or isinstance(item_id, bool):
         raise ValidationError("call_item_id", "must be a whole number")
     row = uow.session.execute(
-        select(CallItem.investor_id, Pool.manager_id)
+        select(CallItem.investor_id, Pool)
         .join(CapitalCall, CapitalCall.id == CallItem.call_id)
         .join(Pool, Pool.id == CapitalCall.pool_id)
         .where(CallItem.id == item_id)
@@ -1103,7 +1110,7 @@ def call_item(actor: Actor, uow: UnitOfWork, item_id: int) -> CallItemView:
         raise NotFound("no such call item")
     if actor.role == INVESTOR and row.investor_id != actor.user_id:
         raise PermissionDenied("this call item is not yours")
-    require_read_investor_position(actor, row.investor_id, row.manager_id)
+    require_read_investor_position(actor, row.investor_id, managers_of(uow, row.Pool))
     views = _call_items(uow, row.investor_id, item_id=item_id)
     if not views:
         raise NotFound("this capital call is not issued yet")
@@ -1265,7 +1272,7 @@ def statement(
     choices = [PoolChoice(m.id, m.name, m.status) for m in metas]
     if pool_id is not None:
         pool = visible_pool(uow, actor, _pool_id(pool_id))
-        require_read_investor_position(actor, investor, pool.manager_id)
+        require_read_investor_position(actor, investor, managers_of(uow, pool))
         metas = [m for m in metas if m.id == pool.id]
     name = uow.session.execute(select(User.name).where(User.id == investor)).scalar_one_or_none() or ""
     transactions = _transactions(uow, investor, period, metas, pool_id)

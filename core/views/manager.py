@@ -26,7 +26,7 @@ from core.fundmath import multiples, scale_down, xirr
 from core.ledger import BOOK_LINES, CAPITAL_LINES, NAV_LINES, Line, read_model
 from core.ledger.read_model import PoolBooks, Position
 from core.money import minor_unit, quantize
-from core.permissions import FUND_MANAGER, Actor, require_pool_manager, require_role
+from core.permissions import FUND_MANAGER, Actor, managed_by, require_manager_of, require_role
 from core.services import corrections, investments, pools
 from core.services.audit import audits_refused_reads
 from core.services.investments import Holding
@@ -55,7 +55,7 @@ def _managed(actor: Actor, uow: UnitOfWork, pool_id: object) -> Pool:
     if isinstance(pool_id, bool) or not isinstance(pool_id, int):
         raise NotFound("no such pool")
     pool = load_pool(uow, pool_id)
-    require_pool_manager(actor, pool.manager_id)
+    require_manager_of(actor, uow, pool)
     return pool
 
 
@@ -96,7 +96,7 @@ def managed_pool(actor: Actor, uow: UnitOfWork, pool_id: int) -> PoolView:
 def pool_versions(actor: Actor, uow: UnitOfWork) -> dict[int, int]:
     """The version counter of each of this manager's pools: what live pages poll."""
     require_role(actor, FUND_MANAGER)
-    rows = uow.session.execute(select(Pool.id, Pool.version).where(Pool.manager_id == actor.user_id))
+    rows = uow.session.execute(select(Pool.id, Pool.version).where(managed_by(actor.user_id)))
     return {row.id: row.version for row in rows}
 
 
@@ -219,7 +219,7 @@ def my_pools(actor: Actor, uow: UnitOfWork) -> list[PoolSummary]:
     capital and returns figures as of today."""
     require_role(actor, FUND_MANAGER)
     mine = uow.session.execute(
-        select(Pool).where(Pool.manager_id == actor.user_id).order_by(Pool.id.desc())
+        select(Pool).where(managed_by(actor.user_id)).order_by(Pool.id.desc())
     ).scalars()
     today = clock.today()
     return [_summary(uow, pool, today) for pool in mine]

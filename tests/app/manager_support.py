@@ -28,6 +28,7 @@ from core import clock, operations
 from core.permissions import Actor
 from core.services import calls, distributions, fees, investments, payments, pools
 from db.models import CallItem, CapitalCall, Payment
+from tests import approving
 
 ROOT = Path(__file__).parents[2]
 HOME = ROOT / "Home.py"
@@ -384,9 +385,7 @@ class Fund:
         return self.act(on or end, fees.preview, fees.charge, request)
 
     def distribute(self, on: Any, proceeds: str, memo: str = "Distribution") -> Any:
-        return self.act(
-            on, distributions.preview, distributions.distribute, {"proceeds": proceeds, "memo": memo}
-        )
+        return self.act(on, distributions.preview, approving.distribute, {"proceeds": proceeds, "memo": memo})
 
     def payments(self) -> list[tuple[int, Any, str, Any]]:
         """(investor, amount, reference, reversed_on) of every payment recorded in the pool."""

@@ -32,6 +32,7 @@ from tests.app.manager_support import (
     deferred_downloads,
     errors,
     goto,
+    infos,
     journal_figures,
     logged_in,
     metrics,
@@ -415,7 +416,7 @@ def test_issue_a_capital_call_after_confirming_it(make: Any, uow_factory: Any, w
 # --- distributions -----------------------------------------------------------------------------------
 
 
-def test_distribute_after_confirming_the_previewed_waterfall(
+def test_a_distribution_is_drafted_by_one_manager_and_approved_by_another_who_sees_the_same_waterfall(
     make: Any, uow_factory: Any, worker: Any
 ) -> None:
     fund = Fund(make, age=500)
@@ -423,6 +424,9 @@ def test_distribute_after_confirming_the_previewed_waterfall(
     fund.pay_call(1, fund.day(12))
     fund.invest(fund.day(20), "Acme", "250000")
     fund.exit(fund.day(450), "Acme", "410000.17")
+    co = make.user("fund_manager")
+    with uow_factory() as uow:
+        pools.add_manager(fund.manager, uow, fund.pool_id, co.user_id)
     proceeds = D("400000.01")
     at = goto(logged_in(fund.manager.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
     at.text_input(key="distribution-0-proceeds").input("99999999")
@@ -437,21 +441,41 @@ def test_distribute_after_confirming_the_previewed_waterfall(
     assert trace["type"] == "waterfall" and trace["x"][-1] == "Proceeds"
     assert sum(D(str(y)) for y in trace["y"][:-1]) == proceeds  # float-ok: plotly's coordinates sum back
     lp, gp = metrics(at)["To investors"], metrics(at)["Carried interest"]
+    drafted_tables = [t.value.to_dict() for t in at.dataframe[:2]]
+    assert not [b for b in at.button if b.label in ("Distribute", "Approve")]  # no posting by one person
     before = journal_figures(uow_factory, fund.pool_id)
-    asked = confirm(at, "distribution")
+    asked = confirm(at, "distribution-draft")
     assert asked.startswith(
-        f"Distribute {money(proceeds)} on {clock.today().isoformat()} (Acme exit): {lp} to 3 investors and {gp} of carried interest"
-    )
-    assert "exactly as in the waterfall above" in asked
-    at = done_with(at, "Distributed $400,000.01", "the distribution")
+        f"Submit the distribution of {money(proceeds)} on {clock.today().isoformat()} (Acme exit): {lp} to 3 "
+        f"investors and {gp} of carried interest"
+    ), asked
+    assert "you cannot approve it yourself" in asked
+    assert any("Submitted for approval" in s for s in successes(at)), successes(at)
+    assert at.text_input(key="distribution-1-proceeds").value == ""  # the form is reset
+    # The drafter sees it waiting for a second manager, with no Approve of their own; nothing posted.
+    assert any("Waiting for a second manager" in i for i in infos(at)), infos(at)
+    assert not [b for b in at.button if b.label == "Approve"]
+    assert journal_figures(uow_factory, fund.pool_id) == before
+
+    # The co-manager sees the same waterfall and approves it.
+    other = goto(logged_in(co.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    assert "Waiting for approval" in [h.value for h in other.subheader]
+    assert (metrics(other)["To investors"], metrics(other)["Carried interest"]) == (lp, gp)
+    assert [t.value.to_dict() for t in other.dataframe[:2]] == drafted_tables
+    [approve] = [b for b in other.button if b.label == "Approve"]
+    key = approve.key.removesuffix("-ask")
+    asked = confirm(other, key)
+    assert f"drafted by Test {fund.manager.username}, exactly as shown above" in asked, asked
+    other = done_with(other, "Approved and posted Distribution of $400,000.01", "the distribution")
     after = journal_figures(uow_factory, fund.pool_id)
     assert money(after["distributions"] - before["distributions"]) == lp
     assert money(after["carried_interest"] - before["carried_interest"]) == gp
     assert after["cash"] == before["cash"] - proceeds
-    past = table(at, "Memo")
+    past = table(other, "Memo")
     assert list(past["Memo"]) == ["Acme exit"]
     assert past["To investors"][0] + past["Carry"][0] == proceeds
-    assert at.text_input(key="distribution-1-proceeds").value == ""
+    assert not [b for b in other.button if b.label == "Approve"]
+    assert "No distribution is waiting for approval." in page_text(other)
 
 
 # --- portfolio ---------------------------------------------------------------------------------------

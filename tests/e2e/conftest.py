@@ -28,6 +28,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DEMO_PASSWORDS = {
     "admin": "admin-demo",
     "manager": "manager-demo",
+    "comanager": "comanager-demo",
     "analyst": "analyst-demo",
     "investor": "investor-demo",
 }

@@ -38,6 +38,7 @@ from core.errors import PermissionDenied
 from core.operations import KINDS
 from core.permissions import Actor
 from core.services import (
+    approvals,
     audit,
     calls,
     commitments,
@@ -55,7 +56,7 @@ from core.services import (
     users,
 )
 from core.views import investor, manager
-from db.models import CallItem, CapitalCall, Notice, Operation
+from db.models import Approval, CallItem, CapitalCall, Notice, Operation
 from tests.conftest import Factory
 from tests.workers import BUSINESS_TABLES, table_state
 
@@ -277,6 +278,14 @@ def open_pool(w: World) -> int:
     return w.make.pool(w.actor(MANAGER))[0]
 
 
+def co_managed(w: World) -> tuple[int, int]:
+    """A fresh pool of the manager's with a co-manager: (pool, co-manager)."""
+    pool_id, co = open_pool(w), w.make.user("fund_manager").user_id
+    with w.make.uow_factory() as uow:
+        pools.add_manager(w.actor(MANAGER), uow, pool_id, co)
+    return pool_id, co
+
+
 def pending_of_someone(w: World) -> int:
     """A pending commitment to the manager's open pool, by an investor created for it."""
     return w.make.commitment(w.open_pool_id, amount="10000")[0]
@@ -490,6 +499,23 @@ def distribution_request(w: World) -> dict[str, Any]:
     return {"proceeds": "1", "memo": f"payout {secrets.token_hex(3)}"}
 
 
+def drafted(w: World) -> int:
+    """A fresh distribution drafted by the manager, awaiting approval."""
+    with w.make.uow_factory() as uow:
+        return approvals.draft(w.actor(MANAGER), uow, w.pool_id, "distribution", distribution_request(w))
+
+
+def approved_request(w: World) -> dict[str, Any]:
+    """The request of a draft the admin approved (marked so here, its posting not yet submitted)."""
+    approval_id = drafted(w)
+    with w.make.uow_factory() as uow:
+        approval = uow.session.get(Approval, approval_id)
+        approval.status, approval.decided_by = "approved", w.actor(ADMIN).user_id
+        request = dict(approval.request)
+        uow.commit()
+    return {**request, "approval_id": approval_id}
+
+
 def correction_request(w: World) -> dict[str, Any]:
     return {"operation_id": str(a_fact(w)), "reason": "test correction"}
 
@@ -510,6 +536,44 @@ TABLE: list[Row] = [
         lambda w, uow: a(Factory.terms()),
         kind="write",
         action="pool.create",
+    ),
+    Row(
+        "core.services.pools.pool_managers",
+        pools.pool_managers,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(w.pool_id),
+        check=lambda found, w, who: found.managers[0].user_id == w.actor(MANAGER).user_id,
+    ),
+    Row(
+        "core.services.pools.manager_candidates",
+        pools.manager_candidates,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(w.pool_id),
+        check=lambda found, w, who: w.actor(OTHER_MANAGER).user_id in {m.user_id for m in found},
+    ),
+    Row(
+        "core.services.pools.add_manager",
+        pools.add_manager,
+        frozenset({MANAGER, ADMIN}),  # the lead manager or an admin
+        lambda w, uow: a(open_pool(w), w.make.user("fund_manager").user_id),
+        kind="write",
+        action="pool.add_manager",
+    ),
+    Row(
+        "core.services.pools.remove_manager",
+        pools.remove_manager,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(*co_managed(w)),
+        kind="write",
+        action="pool.remove_manager",
+    ),
+    Row(
+        "core.services.pools.set_call_approval_threshold",
+        pools.set_call_approval_threshold,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(open_pool(w), "250000"),
+        kind="write",
+        action="pool.call_approval_threshold",
     ),
     Row(
         "core.services.pools.update_pool_terms",
@@ -618,7 +682,6 @@ TABLE: list[Row] = [
     ),
     # --- concepts: previews, their one check, their commands ---
     preview(calls, "preview", call_request, frozenset({MANAGER})),
-    check(calls, "check", call_request, frozenset({MANAGER})),
     command_row(calls, "issue", previewed(calls, "preview", call_request), frozenset({MANAGER})),
     preview(payments, "preview", payment_request, frozenset({INVESTOR, MANAGER})),
     Row(
@@ -677,12 +740,51 @@ TABLE: list[Row] = [
         action="operation.submit",
     ),
     preview(distributions, "preview", distribution_request, frozenset({MANAGER})),
-    check(distributions, "check", distribution_request, frozenset({MANAGER})),
-    command_row(
-        distributions,
-        "distribute",
-        previewed(distributions, "preview", distribution_request),
+    # --- approval by a second person ---
+    Row(
+        "core.services.approvals.draft",
+        approvals.draft,
         frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id, "distribution", distribution_request(w)),
+        kind="write",
+        action="approval.draft",
+    ),
+    Row(
+        "core.services.approvals.approve",
+        approvals.approve,
+        frozenset({ADMIN}),  # the manager drafted it: another manager of the pool or an admin approves
+        lambda w, uow: a(drafted(w)),
+        kind="write",
+        action="approval.approve",
+    ),
+    Row(
+        "core.services.approvals.reject",
+        approvals.reject,
+        frozenset({ADMIN}),
+        lambda w, uow: a(drafted(w), "Not yet"),
+        kind="write",
+        action="approval.reject",
+    ),
+    Row(
+        "core.services.approvals.withdraw",
+        approvals.withdraw,
+        frozenset({MANAGER}),
+        lambda w, uow: a(drafted(w), "Duplicate"),
+        kind="write",
+        action="approval.withdraw",
+    ),
+    Row(
+        "core.services.approvals.waiting_everywhere",
+        approvals.waiting_everywhere,
+        frozenset({ADMIN}),
+        check=lambda found, w, who: any(p.pool_id == w.pool_id for p in found),
+    ),
+    Row(
+        "core.services.approvals.approvals",
+        approvals.approvals,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(w.pool_id, "distribution"),
+        check=lambda found, w, who: bool(found.waiting),
     ),
     Row(
         "core.services.corrections.correctable",
@@ -1035,7 +1137,8 @@ TABLE: list[Row] = [
     submit_row("investment", frozenset({MANAGER}), lambda w: w.pool_id, buy_request),
     submit_row("valuation", frozenset({MANAGER}), lambda w: w.pool_id, mark_request),
     submit_row("exit", frozenset({MANAGER}), lambda w: w.pool_id, exit_request),
-    submit_row("distribution", frozenset({MANAGER}), lambda w: w.pool_id, distribution_request),
+    # Only an approved draft is posted, by the one who approved it (here the admin).
+    submit_row("distribution", frozenset({ADMIN}), lambda w: w.pool_id, approved_request),
     submit_row("reversal", frozenset({MANAGER, ADMIN}), lambda w: w.pool_id, correction_request),
     submit_row("export", frozenset({ADMIN}), lambda w: None, lambda w: {"report": "commitments"}),
     Row(

@@ -71,6 +71,7 @@ from core.views import investor as inv
 from core.views import manager as mgr
 from db.models import CallItem, CapitalCall, Commitment, Operation
 from db.session import engine_for
+from tests import approving
 from tests.conftest import Factory
 from tests.platform_seed import History
 from tests.workers import cli_verify, insert_users, queue_for, running_workers, unique_queue_name, wait_until
@@ -666,7 +667,7 @@ class Workload:
             if proceeds <= 0:
                 return
             request = {"proceeds": str(proceeds), "date": on.isoformat(), "memo": f"Distribution {act.pick}"}
-            self.submit("distribution", on, distributions.preview, distributions.distribute, c, request)
+            self.submit("distribution", on, distributions.preview, approving.distribute, c, request)
         elif act.kind == "reverse":
             with self.uow() as uow:
                 free = [

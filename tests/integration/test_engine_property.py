@@ -35,7 +35,7 @@ from core.errors import DomainError, PermissionDenied
 from core.ledger import read_model
 from core.money import quantize
 from core.permissions import Actor
-from core.services import commitments, investments, pools
+from core.services import approvals, commitments, investments, pools
 from core.verify import verify
 from db.models import CallItem, CapitalCall, Commitment, Operation, Pool
 from db.session import engine_for
@@ -182,6 +182,24 @@ class EngineMachine(RuleBasedStateMachine):
         assert operations.process(str(status.id), self.world.uow_factory) in ("done", "failed")
         with self.uow() as uow:
             final = operations.operation_status(actor, uow, status.id)
+        self.tally[kind, final.status] += 1
+        return final.status, final.error
+
+    def approved(self, actor: Actor, kind: str, request: dict[str, Any]) -> tuple[str, str | None]:
+        """Drafted by `actor`, approved by the admin, then processed; ('refused', reason) when either
+        step is refused (a distribution is never posted without a second person's approval)."""
+        self.requests += 1
+        try:
+            with self.uow() as uow:
+                draft = approvals.draft(actor, uow, self.pool_id, kind, request)
+            with self.uow() as uow:
+                status = approvals.approve(self.world.admin, uow, draft)
+        except DomainError as exc:
+            self.tally[kind, "refused"] += 1
+            return "refused", f"{type(exc).__name__}: {exc.message}"
+        assert operations.process(str(status.id), self.world.uow_factory) in ("done", "failed")
+        with self.uow() as uow:
+            final = operations.operation_status(self.world.admin, uow, status.id)
         self.tally[kind, final.status] += 1
         return final.status, final.error
 
@@ -459,7 +477,7 @@ class EngineMachine(RuleBasedStateMachine):
         cash = self.books().cash
         proceeds = cents(cash * Decimal(fraction)) + (CENT if fraction == "1.01" else 0)
         actor = self.world.other_manager if wrong else self.world.manager
-        outcome, reason = self.operate(actor, "distribution", {"proceeds": str(proceeds), "memo": "payout"})
+        outcome, reason = self.approved(actor, "distribution", {"proceeds": str(proceeds), "memo": "payout"})
         if not wrong and 0 < proceeds <= cash and self.someone_paid_in():
             assert outcome == "done", reason
         else:

@@ -27,6 +27,7 @@ from core.permissions import Actor
 from core.services import calls, corrections, distributions, fees, investments, payments, pools
 from core.views import investor
 from db.models import CallItem, CapitalCall, Operation, User
+from tests import approving
 from tests.conftest import Factory
 
 D = Decimal
@@ -194,7 +195,7 @@ def book(fast_bcrypt: Any) -> dict[str, Any]:
         make,
         second + timedelta(days=60),
         distributions.preview,
-        distributions.distribute,
+        approving.distribute,
         manager,
         pool_id,
         {"proceeds": "30000", "memo": "Dividend"},
@@ -616,7 +617,7 @@ def test_an_exit_then_the_statement_shows_realized_unrealized_and_carry_as_the_e
         make,
         TODAY - timedelta(days=100),
         distributions.preview,
-        distributions.distribute,
+        approving.distribute,
         manager,
         pool_id,
         {"proceeds": "1200000", "memo": "Beacon sale"},

@@ -33,6 +33,7 @@ from core.services import (
     pools,
 )
 from db.models import CallItem, CapitalCall, Commitment
+from tests import approving
 from tests.workers import table_state
 
 D = Decimal
@@ -366,7 +367,7 @@ def test_every_reversible_kind_nets_out_and_restores_its_fact(fund: Fund) -> Non
     paid_out = fund.act(
         on + timedelta(days=40),
         distributions.preview,
-        distributions.distribute,
+        approving.distribute,
         {"proceeds": "100000", "memo": "first"},
     )
     baseline = ledger_lines(fund.uow, fund.pool_id)

@@ -23,6 +23,7 @@ from core.permissions import Actor
 from core.services import calls, distributions, documents, fees, investments, notices, payments, pools
 from core.views import investor as portal
 from db.models import AuditLog, CallItem, CapitalCall, Document, Notice
+from tests import approving
 from tests.mailserver import MailServer, mail_server, pdf_links, pdf_text
 
 D = Decimal
@@ -399,7 +400,7 @@ def test_a_distribution_notice_splits_each_share_by_tier_and_equals_the_ledger(m
     )
     on = START + timedelta(days=310)
     status = fund.act(
-        on, distributions.preview, distributions.distribute, {"proceeds": "500000", "memo": HOSTILE}
+        on, distributions.preview, approving.distribute, {"proceeds": "500000", "memo": HOSTILE}
     )
     written = notices_of(fund.uow, operation_id=status.id)
     assert len(written) == 3

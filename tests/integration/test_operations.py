@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from core import clock, operations
 from core.errors import DomainError, InvalidState, PermissionDenied, ValidationError
 from core.ledger import read_model
-from core.services import investments
+from core.services import distributions, investments
 from core.verify import verify
 from db.models import CallItem, CapitalCall, Journal
+from tests import approving
 
 
 @pytest.fixture
@@ -198,10 +199,13 @@ def test_valuation_and_distribution_follow_the_waterfall(make, closed_pool):
     assert (books.investments_at_cost, books.unrealized_value) == (0, 0)
     assert (total.realized_gain, total.unrealized_gain) == (Decimal("150000"), 0)
     assert total.nav == books.cash == Decimal("300000.17") + Decimal("150000")
-    status, _ = run(
-        make, manager, pool_id, "distribution", {"proceeds": str(books.cash), "memo": "Acme exit"}
-    )
-    assert status.status == "done", status.error
+    # Drafted by the manager and approved by a second one, as every distribution is.
+    with make.uow_factory() as uow:
+        request = {"proceeds": str(books.cash), "memo": "Acme exit"}
+        posting = approving.distribute(
+            manager, uow, distributions.preview(manager, uow, pool_id, request).command
+        )
+    assert operations.process(str(posting.id), make.uow_factory) == "done"
     with make.uow_factory() as uow:
         total = read_model.total(uow.session, as_of=None, pool_id=pool_id)
         assert total.distributions + total.carried_interest == books.cash

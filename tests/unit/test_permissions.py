@@ -61,19 +61,19 @@ def test_require_role_with_no_roles_refuses_every_user_but_not_the_system() -> N
 @pytest.mark.parametrize("actor", EVERYONE, ids=lambda a: a.username)
 def test_only_the_pools_own_manager_manages_it(actor: Actor) -> None:
     if actor is MANAGER_3:
-        require_pool_manager(actor, manager_id=3)
+        require_pool_manager(actor, managers=3)
     else:
         with pytest.raises(PermissionDenied, match="only the pool's manager"):
-            require_pool_manager(actor, manager_id=3)
-    require_pool_manager(SYSTEM, manager_id=3)
+            require_pool_manager(actor, managers=3)
+    require_pool_manager(SYSTEM, managers=3)
 
 
 def test_a_non_manager_with_the_managers_id_is_still_refused() -> None:
     # Same user id, wrong role (e.g. a demoted manager whose old session lingers).
     with pytest.raises(PermissionDenied):
-        require_pool_manager(Actor(3, ANALYST), manager_id=3)
+        require_pool_manager(Actor(3, ANALYST), managers=3)
     with pytest.raises(PermissionDenied):
-        require_pool_manager(Actor(3, ADMIN), manager_id=3)
+        require_pool_manager(Actor(3, ADMIN), managers=3)
 
 
 @pytest.mark.parametrize("actor", EVERYONE, ids=lambda a: a.username)
@@ -101,17 +101,17 @@ def test_an_investor_acts_only_for_themselves(actor: Actor) -> None:
     ],
 )
 def test_who_reads_an_investor_position(actor: Actor, expected: bool) -> None:
-    assert may_read_investor_position(actor, investor_id=1, manager_id=3) is expected
+    assert may_read_investor_position(actor, investor_id=1, managers=3) is expected
     if expected:
-        require_read_investor_position(actor, investor_id=1, manager_id=3)
+        require_read_investor_position(actor, investor_id=1, managers=3)
     else:
         with pytest.raises(PermissionDenied, match="may not see this investor's position"):
-            require_read_investor_position(actor, investor_id=1, manager_id=3)
+            require_read_investor_position(actor, investor_id=1, managers=3)
 
 
 def test_unknown_role_gets_nothing() -> None:
     stranger = Actor(99, "auditor")
-    assert not may_read_investor_position(stranger, investor_id=99, manager_id=99)
+    assert not may_read_investor_position(stranger, investor_id=99, managers=99)
     with pytest.raises(PermissionDenied):
         require_role(stranger, *ROLES)
     with pytest.raises(PermissionDenied):
@@ -124,3 +124,17 @@ def test_actor_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         INVESTOR_1.role = ADMIN  # type: ignore[misc]
     assert Actor(1, INVESTOR, "ivy") == INVESTOR_1
+
+
+@pytest.mark.parametrize("actor", EVERYONE, ids=lambda a: a.username)
+def test_every_manager_of_a_pool_manages_it_and_no_one_else(actor: Actor) -> None:
+    """A pool's managers are its lead manager and its co-managers (core.permissions.managers_of)."""
+    managers = frozenset({3, 4})
+    if actor in (MANAGER_3, MANAGER_4):
+        require_pool_manager(actor, managers)
+        assert may_read_investor_position(actor, investor_id=1, managers=managers)
+    else:
+        with pytest.raises(PermissionDenied, match="only the pool's manager"):
+            require_pool_manager(actor, managers)
+    with pytest.raises(PermissionDenied):
+        require_pool_manager(MANAGER_4, frozenset({3}))
