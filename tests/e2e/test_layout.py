@@ -207,8 +207,11 @@ def test_no_table_scrolls_sideways_and_no_figure_is_cut_at_1400_px(page, app_url
         len(VIEWS.get(s.path, [])) for s in PAGES[ROLE_OF[username]]
     )
     assert len(seen.scrolls) == expected, "every page and view was measured"
-    if username != "investor4":  # the waiting investor has no table yet; everyone else has many
-        assert sum(len(widths) for widths in seen.scrolls.values()) >= len(PAGES[ROLE_OF[username]])
+    if (
+        username != "investor4"
+    ):  # the waiting investor has no table yet; everyone else has tables on most pages
+        with_tables = sum(1 for widths in seen.scrolls.values() if widths)
+        assert with_tables >= len(PAGES[ROLE_OF[username]]) / 2, seen.scrolls
 
 
 @pytest.mark.parametrize("username", USERS)
