@@ -9,7 +9,7 @@ preview() is what both see; posting is refused unless it is exactly an approved 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -174,12 +174,15 @@ class WoundUp:
     carry_due: Decimal  # the carry on their whole profit, the wind-up proceeds included
 
 
-def wind_up(uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date) -> dict[int, WoundUp]:
+def wind_up(
+    uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date, investors: Collection[int] | None = None
+) -> dict[int, WoundUp]:
     """Per investor, the carry due if `proceeds` were the pool's last distribution on `on`: shared
     pro rata to paid-in capital and put through each investor's own whole-fund waterfall as plan()
     does (their contributions, then everything distributed to them before, distributions and carry
     together, then their share), capped at the carry rate of their profit
-    (core.fundmath.carry.carry_statement, the European model, no escrow, no GP commitment)."""
+    (core.fundmath.carry.carry_statement, the European model, no escrow, no GP commitment).
+    `investors` limits the waterfalls (not the sharing) to those investors."""
     lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
     held = read_model.positions(uow.session, as_of=on, pool_id=pool.id, lines=lines)
     weights = {i: p.contributions for i, p in sorted(held.items()) if p.contributions > 0}
@@ -190,6 +193,8 @@ def wind_up(uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date) -> dict[in
     terms = terms_of(pool)
     result = {}
     for investor, share in shares.items():
+        if investors is not None and investor not in investors:
+            continue
         mine = flows.get(investor, {line: [] for line in lines})
         out: dict[date, Decimal] = {}
         for day, amount in (*mine[Line.DISTRIBUTIONS], *mine[Line.CARRIED_INTEREST]):

@@ -17,7 +17,7 @@ from core import clock
 from core.errors import PermissionDenied, ValidationError
 from core.ledger import read_model
 from core.services import distributions, fees, investments, pools
-from core.views import manager
+from core.views import investor, manager
 from tests import approving
 from tests.integration.test_money_goes_where_meant import START, Fund, act
 
@@ -67,6 +67,18 @@ class Pool(Fund):
         request = {"proceeds": proceeds, "date": on.isoformat(), "memo": "Exit proceeds"}
         act(self.uow, on, distributions.preview, approving.distribute, self.manager, self.pool_id, request)
 
+    def memos(self, on: date) -> list[tuple[D | None, D, D]]:
+        """Each investor's pool page as of `on`: (accrued incentive allocation memo, Ending NAV, NAV)."""
+        shown = []
+        with self.uow() as uow:
+            for person in self.investors:
+                detail = investor.pool_detail(
+                    person, uow, self.pool_id, investor.period_for("inception", on=on)
+                )
+                position = read_model.positions(uow.session, as_of=on, pool_id=self.pool_id)[person.user_id]
+                shown.append((detail.accrued_carry, detail.capital_account.ending_nav, position.nav))
+        return shown
+
     def statement(self, on: date | None = None, actor: Any = None) -> manager.CarryStatement:
         with self.uow() as uow:
             return manager.carry_statement(actor or self.manager, uow, self.pool_id, on)
@@ -110,6 +122,9 @@ def test_the_issues_worked_example_spv(make: Any) -> None:
     assert sold.wind_up_proceeds == D("500000")
     assert sold.accrued_carry == sold.carry_due == D("0.2") * (D("500000") - D("100000")) == D("80000")
     assert sold.carry_received == 0 and sold.carry_in_escrow == 0
+    # Each investor's pool page: a memo of 8,000 (a tenth of it); Ending NAV is still their 50,000
+    # (10,000 paid in, 800 of costs, a tenth of the 408,000 gain), carry not taken from it.
+    assert spv.memos(exited) == [(D("8000"), D("50000"), D("50000"))] * 10
     # The same figure the distribution's preview pays on the same inputs.
     shown = spv.preview(exited + timedelta(days=1), "500000")
     assert shown.gp_total == sold.accrued_carry
@@ -121,6 +136,7 @@ def test_the_issues_worked_example_spv(make: Any) -> None:
     assert after.carry_due == D("80000")
     assert after.accrued_carry == 0 and after.clawback_exposure == 0
     assert after.wind_up_proceeds == 0
+    assert spv.memos(date.today()) == [(0, 0, 0)] * 10
     assert (after.carry_rate, after.hurdle_rate, after.catch_up_rate) == (D("0.2"), 0, 0)
     with spv.uow() as uow:  # received is the ledger's carried-interest line
         assert read_model.total(uow.session, as_of=None, pool_id=spv.pool_id).carried_interest == D("80000")
@@ -165,6 +181,10 @@ def test_accrued_carry_before_any_distribution_follows_nav_tier_by_tier(make: An
     assert inside.wind_up_proceeds == nav
     assert inside.accrued_carry == inside.carry_due == nav - capital - pref == D("4000")
     assert inside.clawback_exposure is None and inside.carry_received == 0
+    # Per investor (54,666.67, 109,333.33 and 164,000 of it): 666.67 + 1,333.33 + 2,000.
+    memos = pool.memos(year)
+    assert [memo for memo, _, _ in memos] == [D("666.67"), D("1333.33"), D("2000")]
+    assert all(ending == nav for _, ending, nav in memos)
 
     # Harbor at 350,000: NAV 400,000, past the catch-up: the GP holds exactly 20% of the profit.
     pool.mark(START + timedelta(days=300), "Harbor", "350000")
@@ -224,3 +244,4 @@ def test_only_the_pools_manager_reads_its_carry_statement(make: Any) -> None:
     nothing = pool.statement()
     assert nothing.paid_in == 0 and nothing.accrued_carry is None and nothing.carry_due is None
     assert nothing.clawback_exposure is None and nothing.carry_received == 0
+    assert pool.memos(date.today()) == [(None, 0, 0)]
