@@ -189,7 +189,8 @@ def wind_up(
     if not weights:
         return {}
     shares = allocate(proceeds, weights, minor_unit(pool.currency))
-    flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on)
+    one = next(iter(investors)) if investors is not None and len(investors) == 1 else None
+    flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, investor_id=one)
     terms = terms_of(pool)
     result = {}
     for investor, share in shares.items():
