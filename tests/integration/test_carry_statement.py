@@ -232,6 +232,31 @@ def test_early_carry_above_the_carry_due_after_a_loss_is_the_clawback_exposure(m
     assert pool.statement(START + timedelta(days=110)) == partly
 
 
+def test_accrued_carry_is_what_distributing_nav_would_pay_to_the_cent(make: Any) -> None:
+    """8% hurdle, 100% catch-up, awkward amounts: once everything is cash, the preview of distributing
+    the whole NAV pays exactly the accrued carry, before and after a first part is distributed."""
+    pool = Pool(make, ["100000", "200000", "300000"])
+    pool.pay_call(1, "50", START + timedelta(days=10))
+    pool.invest(START + timedelta(days=20), "Harbor", "250000")
+    pool.exit(START + timedelta(days=200), "Harbor", "333333.33")
+    first = START + timedelta(days=210)
+    before = pool.statement(first)
+    assert before.wind_up_proceeds == D("383333.33")
+    shown = pool.preview(first, "383333.33")
+    assert before.accrued_carry == before.carry_due == shown.gp_total > 0
+
+    pool.distribute(first, "100000.01")  # all of it returns capital: no carry yet
+    later = START + timedelta(days=300)
+    after = pool.statement(later)
+    assert after.carry_received == 0 and after.distributed == D("100000.01")
+    assert after.wind_up_proceeds == D("283333.32") and after.clawback_exposure == 0
+    assert after.accrued_carry == after.carry_due == pool.preview(later, "283333.32").gp_total > 0
+    pool.distribute(later, "283333.32")
+    done_ = pool.statement()
+    assert done_.accrued_carry == 0 and done_.clawback_exposure == 0
+    assert done_.carry_received == done_.carry_due == after.accrued_carry
+
+
 def test_only_the_pools_manager_reads_its_carry_statement(make: Any) -> None:
     pool = Pool(make, ["100000"])
     other_manager = make.user("fund_manager")
