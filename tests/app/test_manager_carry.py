@@ -67,3 +67,15 @@ def test_the_dashboard_shows_the_carry_statement(make: Any) -> None:
     assert "sold at its latest mark" in why["Accrued carried interest"]
     assert "net of escrow" in why["Clawback exposure"]
     assert not errors(at)
+
+    # The first investor's pool page: their share as a memo (NAV 360,000 shared 60,000 to them:
+    # 10,000 + 60,000 back on 50,000 paid in, 20% of 20,000), not a line of the capital account.
+    mine = logged_in(fund.investors[0].username)
+    mine.query_params["pool"] = str(fund.pool_id)
+    mine.switch_page("pages/investor_pool_detail.py").run()
+    assert not mine.exception, mine.exception
+    memo = [c.value for c in mine.caption if "accrued incentive allocation" in c.value]
+    assert len(memo) == 1 and money(D("4000")).replace("$", "\\$") in memo[0], memo
+    assert memo[0].startswith("Memo, not in Ending NAV")
+    account = next(f for f in mine.dataframe if "Line" in f.value.columns).value
+    assert not any("incentive" in str(line).lower() for line in account["Line"])
