@@ -64,6 +64,15 @@ else:
 st.subheader("Capital account", anchor=False)
 st.caption(f"ILPA capital account statement {period.label}; outflows are negative so the NAV lines add up.")
 ui.capital_account_table(detail.capital_account, cur, key="capital-account")
+st.caption(
+    md(
+        f"Memo, not in Ending NAV: accrued incentive allocation {format.money(detail.accrued_carry, cur)} "
+        f"as of {format.day(period.as_of)}, the carried interest the manager would take from your account "
+        "if every holding were sold at its latest mark that day."
+        if detail.accrued_carry is not None
+        else "Memo, not in Ending NAV: accrued incentive allocation n/a until you have paid capital in."
+    )
+)
 st.subheader("Transactions", anchor=False)
 ui.transactions_table(detail.transactions, cur, key="transactions")
 st.subheader("Capital calls", anchor=False)

@@ -115,3 +115,49 @@ if board.top:
     )
 else:
     st.caption("No accepted commitment yet.")
+
+st.subheader("Carried interest", anchor=False)
+carry = webapp.call(manager.carry_statement, pool.id)
+st.caption(
+    f"Terms: carry {format.percent(carry.carry_rate)}, hurdle {format.percent(carry.hurdle_rate)}, "
+    f"GP catch-up {format.percent(carry.catch_up_rate)}; European (whole pool) waterfall, as of "
+    f"{format.day(carry.as_of)}. Accrued carry and carry due take NAV "
+    f"({format.money(carry.wind_up_proceeds, cur)}) as the pool's last distribution today."
+)
+nothing_paid = "n/a until capital is paid in: there is no profit to carry yet"
+figures(
+    amount(
+        "Carry received", carry.carry_received, cur, "Carried interest paid to the GP out of distributions"
+    ),
+    amount(
+        "Carry in escrow",
+        carry.carry_in_escrow,
+        cur,
+        "Carry held back until the clawback risk clears: none under this pool's terms",
+    ),
+    amount(
+        "Accrued carried interest",
+        carry.accrued_carry,
+        cur,
+        "The carry the GP would still earn if every holding were sold at its latest mark today "
+        "(ILPA accrued incentive allocation)"
+        if carry.accrued_carry is not None
+        else nothing_paid,
+    ),
+    amount(
+        "Carry due on the whole pool",
+        carry.carry_due,
+        cur,
+        "The carry the waterfall gives the GP on the whole pool's profit, sold at the marks today"
+        if carry.carry_due is not None
+        else nothing_paid,
+    ),
+    amount(
+        "Clawback exposure",
+        carry.clawback_exposure,
+        cur,
+        "What the GP would pay back if the pool wound up today: carry received above carry due, net of escrow"
+        if carry.clawback_exposure is not None
+        else "n/a until a distribution: no carry has been paid that could be clawed back",
+    ),
+)

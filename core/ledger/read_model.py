@@ -296,10 +296,13 @@ def dated(
     lines: Sequence[Line],
     as_of: date | None,
     upto_journal: int | None = None,
+    investor_id: int | None = None,
 ) -> dict[int, dict[Line, list[tuple[date, Decimal]]]]:
-    """Per investor, each line's dated amounts (days with a non-zero net), oldest first: the flows a
-    waterfall or an IRR reads."""
-    m = movements(as_of=as_of, pool_id=pool_id, lines=lines, upto_journal=upto_journal)
+    """Per investor (or only `investor_id`), each line's dated amounts (days with a non-zero net),
+    oldest first: the flows a waterfall or an IRR reads."""
+    m = movements(
+        as_of=as_of, pool_id=pool_id, investor_id=investor_id, lines=lines, upto_journal=upto_journal
+    )
     rows = session.execute(
         select(m.c.investor_id, m.c.line, m.c.day, func.sum(m.c.amount))
         .group_by(m.c.investor_id, m.c.line, m.c.day)

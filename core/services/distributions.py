@@ -9,7 +9,7 @@ preview() is what both see; posting is refused unless it is exactly an approved 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,7 +21,7 @@ from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
 from core.formatting import money
-from core.fundmath import WaterfallTerms, allocate, waterfall
+from core.fundmath import DealExit, WaterfallTerms, allocate, carry_statement, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount
@@ -104,7 +104,15 @@ class Plan:
     paid_in: dict[int, Decimal]
 
 
-def _net(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
+def terms_of(pool: Pool) -> WaterfallTerms:
+    """The pool's waterfall as distributions apply it today: European (whole fund), compound hurdle,
+    no escrow, no GP commitment. The carry statement (core.views.manager) reads the same terms."""
+    return WaterfallTerms(
+        hurdle_rate=pool.hurdle_rate, catch_up_rate=pool.catch_up_rate, carry_rate=pool.carry_rate
+    )
+
+
+def net_flows(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
     """Positive dated amounts, a reversal (negative) taken off the latest amounts before it."""
     kept: list[list[Any]] = []
     for day, amount in flows:
@@ -134,9 +142,7 @@ def plan(
         raise InvalidState("nobody has paid in yet, so there is nothing to distribute to")
     shares = allocate(proceeds, weights, minor_unit(pool.currency))
     flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
-    terms = WaterfallTerms(
-        hurdle_rate=pool.hurdle_rate, catch_up_rate=pool.catch_up_rate, carry_rate=pool.carry_rate
-    )
+    terms = terms_of(pool)
     lp: dict[int, Decimal] = {}
     gp: dict[int, Decimal] = {}
     tiers: dict[str, list[Decimal]] = {}
@@ -144,11 +150,11 @@ def plan(
         mine = flows.get(investor, {line: [] for line in lines})
         result = waterfall(
             terms,
-            _net(mine[Line.CONTRIBUTIONS]),
-            _net(mine[Line.DISTRIBUTIONS]),
+            net_flows(mine[Line.CONTRIBUTIONS]),
+            net_flows(mine[Line.DISTRIBUTIONS]),
             shares[investor],
             on,
-            prior_gp_distributions=_net(mine[Line.CARRIED_INTEREST]),
+            prior_gp_distributions=net_flows(mine[Line.CARRIED_INTEREST]),
             currency=pool.currency,
         )
         lp[investor], gp[investor] = result.lp_total, result.gp_total
@@ -157,6 +163,54 @@ def plan(
             totals[0] += tier.lp
             totals[1] += tier.gp
     return Plan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()}, weights)
+
+
+@dataclass(frozen=True)
+class WoundUp:
+    """One investor's carry if the pool were wound up on a day, distributed as plan() distributes."""
+
+    proceeds: Decimal  # their share of the wind-up proceeds
+    carry_received: Decimal  # the carried interest already taken from their distributions
+    carry_due: Decimal  # the carry on their whole profit, the wind-up proceeds included
+
+
+def wind_up(
+    uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date, investors: Collection[int] | None = None
+) -> dict[int, WoundUp]:
+    """Per investor, the carry due if `proceeds` were the pool's last distribution on `on`: shared
+    pro rata to paid-in capital and put through each investor's own whole-fund waterfall as plan()
+    does (their contributions, then everything distributed to them before, distributions and carry
+    together, then their share), capped at the carry rate of their profit
+    (core.fundmath.carry.carry_statement, the European model, no escrow, no GP commitment).
+    `investors` limits the waterfalls (not the sharing) to those investors."""
+    lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
+    held = read_model.positions(uow.session, as_of=on, pool_id=pool.id, lines=lines)
+    weights = {i: p.contributions for i, p in sorted(held.items()) if p.contributions > 0}
+    if not weights:
+        return {}
+    shares = allocate(proceeds, weights, minor_unit(pool.currency))
+    one = next(iter(investors)) if investors is not None and len(investors) == 1 else None
+    flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, investor_id=one)
+    terms = terms_of(pool)
+    result = {}
+    for investor, share in shares.items():
+        if investors is not None and investor not in investors:
+            continue
+        mine = flows.get(investor, {line: [] for line in lines})
+        out: dict[date, Decimal] = {}
+        for day, amount in (*mine[Line.DISTRIBUTIONS], *mine[Line.CARRIED_INTEREST]):
+            out[day] = out.get(day, ZERO) + amount
+        exits = [DealExit("pool", day, amount) for day, amount in net_flows(sorted(out.items()))]
+        statement = carry_statement(
+            terms,
+            {"pool": net_flows(mine[Line.CONTRIBUTIONS])},
+            exits,
+            {"pool": share},
+            on,
+            currency=pool.currency,
+        )
+        result[investor] = WoundUp(share, held[investor].carried_interest, statement.carry_due)
+    return result
 
 
 @dataclass(frozen=True)

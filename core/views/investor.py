@@ -54,6 +54,7 @@ from core.permissions import (
 )
 from core.services import documents as vault
 from core.services.audit import audits_refused_reads
+from core.services.distributions import wind_up
 from core.services.documents import DocumentView
 from core.services.pools import Fundraising, PoolView, fundraising, visible_pool
 from core.uow import UnitOfWork
@@ -1031,6 +1032,20 @@ class PoolDetail:
     choices: list[PoolChoice]
     # The pool's shared documents and the investor's own (notices, statements), latest versions.
     documents: list[DocumentView] = field(default_factory=list)
+    # ILPA "accrued incentive allocation", a memo: their share of the GP's accrued carried interest
+    # as of the period's end (docs/figures.md). Not a movement, not in the capital account's NAV.
+    # None: nothing paid in yet.
+    accrued_carry: Decimal | None = None
+
+
+def _accrued_carry(uow: UnitOfWork, pool: Pool, investor_id: int, as_of: date) -> Decimal | None:
+    """The carry the GP would still take from this investor's account if every holding were sold at
+    its latest mark on as_of: as the manager's carry statement computes it, for one investor."""
+    nav = quantize(max(read_model.pool_books(uow.session, pool.id, as_of=as_of).nav, ZERO), pool.currency)
+    mine = wind_up(uow, pool, nav, as_of, investors=(investor_id,)).get(investor_id)
+    if mine is None:
+        return None
+    return quantize(max(mine.carry_due - mine.carry_received, ZERO), pool.currency)
 
 
 def _capital_accounts(
@@ -1092,6 +1107,7 @@ def pool_detail(
         commitments=_commitment_lines(uow, investor, pool_id=pool.id),
         choices=choices,
         documents=vault.visible(actor, uow, pool_id=pool.id, investor_id=investor),
+        accrued_carry=_accrued_carry(uow, pool, investor, period.as_of),
     )
 
 

@@ -20,15 +20,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import clock
 from core.csvsafe import csv_text
-from core.errors import InvalidState, NotFound
+from core.domain import not_in_future
+from core.errors import InvalidState, NotFound, ValidationError
 from core.formatting import money
-from core.fundmath import multiples, scale_down, xirr
+from core.fundmath import clawback, multiples, scale_down, xirr
 from core.ledger import BOOK_LINES, CAPITAL_LINES, NAV_LINES, Line, read_model
 from core.ledger.read_model import PoolBooks, Position
 from core.money import minor_unit, quantize
 from core.permissions import FUND_MANAGER, Actor, managed_by, require_manager_of, require_role
 from core.services import corrections, investments, pools
 from core.services.audit import audits_refused_reads
+from core.services.distributions import wind_up
 from core.services.investments import Holding
 from core.services.pools import PoolView, load_pool
 from core.uow import UnitOfWork
@@ -1059,3 +1061,93 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
         )
 
     return _cached(uow, f"dashboard:top{top}", pool, today, compute, _load_dashboard)
+
+
+# --- carried interest ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CarryStatement:
+    """The GP's carried interest in one pool as of a day (docs/figures.md, "Carry statement").
+
+    None where a figure does not exist: accrued carry and carry due before any capital is paid in,
+    the clawback exposure before any distribution (no carry has been paid that could be clawed back).
+    """
+
+    pool_id: int
+    name: str
+    currency: str
+    as_of: date
+    carry_rate: Decimal
+    hurdle_rate: Decimal
+    catch_up_rate: Decimal
+    paid_in: Decimal  # the investors' contributions: the capital the waterfall returns first
+    distributed: Decimal  # to the investors, carry not included
+    wind_up_proceeds: Decimal  # NAV (never below zero): what selling every holding at its mark pays out
+    carry_received: Decimal  # the ledger's carried-interest line
+    carry_in_escrow: Decimal  # always 0 under today's terms: no carry is held back
+    accrued_carry: Decimal | None
+    carry_due: Decimal | None
+    clawback_exposure: Decimal | None
+
+    @property
+    def escrow_held(self) -> bool:
+        """Whether the pool's terms hold any carry in escrow (they do not, today)."""
+        return False
+
+
+def _carry_statement(uow: UnitOfWork, pool: Pool, as_of: date) -> CarryStatement:
+    """NAV as the proceeds of winding up on as_of, through the waterfall as a distribution of them
+    would go (core.services.distributions.wind_up); carry received from the ledger's line."""
+    total = read_model.total(uow.session, as_of=as_of, pool_id=pool.id)
+    proceeds = quantize(
+        max(read_model.pool_books(uow.session, pool.id, as_of=as_of).nav, ZERO), pool.currency
+    )
+    received = quantize(total.carried_interest, pool.currency)
+    escrow = ZERO * minor_unit(pool.currency)
+    accrued = due = exposure = None
+    if total.paid_in > 0:
+        due = sum((each.carry_due for each in wind_up(uow, pool, proceeds, as_of).values()), escrow)
+        owed = clawback(received, due, escrow, currency=pool.currency)
+        accrued = max(due - received, escrow)
+        if total.distributions or received:
+            exposure = owed.exposure
+    return CarryStatement(
+        pool.id,
+        pool.name,
+        pool.currency,
+        as_of,
+        pool.carry_rate,
+        pool.hurdle_rate,
+        pool.catch_up_rate,
+        quantize(total.paid_in, pool.currency),
+        quantize(total.distributions, pool.currency),
+        proceeds,
+        received,
+        escrow,
+        accrued,
+        due,
+        exposure,
+    )
+
+
+@audits_refused_reads
+def carry_statement(actor: Actor, uow: UnitOfWork, pool_id: int, on: date | None = None) -> CarryStatement:
+    """The GP's carry statement as of `on` (today by default): carry received, in escrow, accrued
+    (as if every holding were sold at its latest mark), carry due on the whole pool's profit and
+    the clawback exposure, under the pool's terms; cached by the pool's version and the day."""
+    pool = _managed(actor, uow, pool_id)
+    if on is None:
+        as_of = clock.today()
+    elif isinstance(on, date):
+        as_of = not_in_future(on, "on")
+    else:
+        raise ValidationError("on", "must be a date")
+    return _cached(
+        uow,
+        "carry",
+        pool,
+        as_of,
+        lambda: _carry_statement(uow, pool, as_of),
+        lambda d: _load(CarryStatement, d),
+    )

@@ -834,6 +834,7 @@ TABLE: list[Row] = [
     manager_read("corrections_of"),
     manager_read("returns"),
     manager_read("dashboard"),
+    manager_read("carry_statement"),
     # --- notices and the document vault ---
     Row(
         "core.services.notices.wire_instructions",
