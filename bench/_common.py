@@ -171,15 +171,10 @@ def call_payload(percent: str = "10") -> dict[str, str]:
 
 
 def operations_queue() -> Any:
-    """The RQ queue submissions enqueue on (core.runtime.operations_queue, or jobs.operations.queue
-    in older checkouts)."""
-    from core import bootstrap, runtime
+    """The RQ queue submissions enqueue on (the composition root's)."""
+    from core import bootstrap
 
-    if hasattr(runtime, "operations_queue"):
-        return bootstrap.queue()
-    from jobs.operations import queue  # type: ignore[attr-defined]
-
-    return queue()
+    return bootstrap.queue()
 
 
 # --- timing of named functions (in-process instrumentation, no change to core) -----------------------

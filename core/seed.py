@@ -21,6 +21,7 @@ from core.services import (
     distributions,
     fees,
     investments,
+    notices,
     payments,
     pools,
     users,
@@ -251,6 +252,18 @@ class _History:
         }
         with self.uow_factory() as uow:
             pool_id = pools.create_pool(manager, uow, terms)
+        with self.uow_factory() as uow:  # where its investors wire (the standard example IBAN)
+            notices.set_wire_instructions(
+                manager,
+                uow,
+                pool_id,
+                {
+                    "bank_name": "Westminster Bank plc",
+                    "account_name": f"{name} LP",
+                    "account_number": "GB82 WEST 1234 5698 7654 32",
+                    "bank_code": "WESTGB2L",
+                },
+            )
         if open_it:
             with self.uow_factory() as uow:
                 pools.open_pool(manager, uow, pool_id)
