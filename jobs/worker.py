@@ -9,6 +9,7 @@ import redis
 from rq import Queue, Worker
 
 from core import metrics, runtime
+from core.services.notices import notices_queue
 from core.settings import settings
 from jobs import notices
 from jobs.operations import sweep
@@ -70,7 +71,10 @@ def run_worker(*, burst: bool = False) -> int:
     stop = threading.Event()
     threading.Thread(target=_sweeper, args=(stop, queue), name="sweeper", daemon=True).start()
     try:
-        PoolsWorker([queue], connection=connection).work(burst=burst, with_scheduler=True)
+        # Operations first: a worker takes a notice's job only when no operation waits.
+        PoolsWorker([queue, notices_queue(queue)], connection=connection).work(
+            burst=burst, with_scheduler=True
+        )
     finally:
         stop.set()
     return 0

@@ -133,7 +133,9 @@ def _redis(client: Any) -> tuple[ServiceStatus, float | None, Any]:
 def _queues_and_workers(client: Any) -> tuple[list[QueueHealth], list[WorkerHealth]]:
     from rq import Queue, Worker
 
-    queue = Queue(settings().queue_name, connection=client)
+    from core.services.notices import notices_queue
+
+    operations = Queue(settings().queue_name, connection=client)
     try:
         queues = [
             QueueHealth(
@@ -144,6 +146,7 @@ def _queues_and_workers(client: Any) -> tuple[list[QueueHealth], list[WorkerHeal
                 queue.scheduled_job_registry.count,
                 queue.deferred_job_registry.count,
             )
+            for queue in (operations, notices_queue(operations))
         ]
         found = Worker.all(connection=client)
     except Exception:  # noqa: BLE001 - Redis went away between probes

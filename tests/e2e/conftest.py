@@ -152,10 +152,20 @@ def open_select(page, label: str):  # noqa: ANN001, ANN201 - Playwright objects
     return box
 
 
-def choose(page, label: str, option: Any) -> None:  # noqa: ANN001
-    """Pick an option (its text or a pattern) in the select box with this label."""
-    open_select(page, label)
-    page.get_by_role("option", name=option).click()
+def choose(page, label: str, option: Any, tries: int = 3) -> None:  # noqa: ANN001
+    """Pick an option (its text or a pattern) in the select box with this label. A list redrawn
+    while it is open (a rerun of the page as the worker posts) is opened again, as a person would."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        open_select(page, label)
+        try:
+            page.get_by_role("option", name=option).click(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
 
 
 def log_in(page, app_url: str, username: str, password: str | None = None) -> None:  # noqa: ANN001

@@ -28,7 +28,7 @@ from core.uow import UnitOfWork
 from db.models import AuditLog, CallItem, CapitalCall, Notice, Pool, User
 from db.session import engine_for
 from tests.conftest import Factory
-from tests.e2e.conftest import log_in, open_select
+from tests.e2e.conftest import choose, log_in, open_select
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -174,8 +174,7 @@ def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name="Capital calls").click()
     page.get_by_role("heading", name="Capital calls", level=1).wait_for()
-    open_select(page, "Pool")
-    page.get_by_role("option", name=f"{name} (closed)").click()
+    choose(page, "Pool", f"{name} (closed)")
     page.get_by_role("textbox", name="Percentage of commitments").fill("10")
     page.get_by_role("textbox", name="Purpose").fill("Series A notices")
     page.get_by_role("button", name="Preview the call").click()
@@ -214,8 +213,7 @@ def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
 
     # Reissue one of them with a note: asked first, then said; the reissue is listed with its note.
     page.get_by_text("Reissue a notice").click()
-    open_select(page, "Notice")
-    page.get_by_role("option", name=f"{investors[0]}: Capital call notice").click()
+    choose(page, "Notice", f"{investors[0]}: Capital call notice")
     page.get_by_role("textbox", name="Note").fill("Corrected wire instructions")
     page.get_by_role("textbox", name="Note").press("Enter")
     page.get_by_role("button", name="Reissue", exact=True).click()
