@@ -104,6 +104,7 @@ def board() -> None:
                 # Widths that fit the page at 1400 px; a worker's name shows whole on hover.
                 "Worker": st.column_config.TextColumn("Worker", width=130),
                 "Host": st.column_config.TextColumn("Host", width=130),
+                "Queues": st.column_config.TextColumn("Queues", width=150),
                 "Since heartbeat": st.column_config.NumberColumn(
                     "Last heartbeat", format="%.0f s ago", help="Seconds since the worker last reported in"
                 ),
