@@ -71,18 +71,23 @@ _WAITING = {b"queued", b"scheduled", b"deferred", b"created"}
 
 
 def _waiting(queue: Any, job_ids: list[str], *, started_since: datetime) -> set[str]:
-    """Which of these jobs Redis still holds as on their way (one pipelined round trip)."""
+    """Which of these jobs Redis still holds as on their way to this queue's workers (one pipelined
+    round trip). A job left on another queue (a QUEUE_NAME since changed) is on its way to nobody."""
     if not job_ids:
         return set()
+    ours = {notices.notices_queue(queue).name.encode(), queue.name.encode()}
     with queue.connection.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
-            pipe.hmget(Job.key_for(job_id), "status", "started_at")
+            pipe.hmget(Job.key_for(job_id), "status", "started_at", "origin")
         states = pipe.execute()
     return {
         job_id
-        for job_id, (state, started_at) in zip(job_ids, states, strict=True)
-        if state in _WAITING
-        or (state == b"started" and started_at and utcparse(started_at.decode()) > started_since)
+        for job_id, (state, started_at, origin) in zip(job_ids, states, strict=True)
+        if origin in ours
+        and (
+            state in _WAITING
+            or (state == b"started" and started_at and utcparse(started_at.decode()) > started_since)
+        )
     }
 
 
