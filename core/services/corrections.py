@@ -221,7 +221,11 @@ class CorrectionPreview:
 def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, Any]) -> CorrectionPreview:
     pool = load_pool(uow, pool_id)
     command = check(actor, uow, pool, request)
-    found = next(c for c in correctable(actor, uow, pool.id) if c.operation_id == command.operation_id)
+    found = next(
+        (c for c in correctable(actor, uow, pool.id) if c.operation_id == command.operation_id), None
+    )
+    if found is None:  # reversed, or being reversed, since the form was filled (a second click, a tab)
+        raise InvalidState("this posting is no longer open to correction: it has been reversed meanwhile")
     return CorrectionPreview(found, command)
 
 
