@@ -9,6 +9,7 @@ from the journal entries (ledger_lines below), not against the read model they t
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from core import clock, operations
 from core.errors import Conflict, FieldErrors, InvalidState, Stale, ValidationError
@@ -31,8 +32,9 @@ from core.services import (
     investments,
     payments,
     pools,
+    users,
 )
-from db.models import CallItem, CapitalCall, Commitment
+from db.models import CallItem, CapitalCall, Commitment, User
 from tests import approving
 from tests.workers import table_state
 
@@ -623,26 +625,34 @@ def test_close_dates_may_not_be_in_the_past(make: Any) -> None:
 
 # --- concurrent duplicates -------------------------------------------------------------------------------
 
+RACES = itertools.count(1)
 
-def test_two_identical_commitments_at_the_same_moment_end_in_a_message(make: Any) -> None:
-    pool_id, _ = make.pool()
-    investor = make.user("investor")
+
+def race(make: Any, act: Callable[[Any], object]) -> list[object]:
+    """act(uow) in two threads released at the same moment: what each returned or raised."""
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
 
-    def commit() -> None:
+    def one() -> None:
         with make.uow_factory() as uow:
             barrier.wait()
             try:
-                outcomes.append(commitments.submit_commitment(investor, uow, pool_id, "50000"))
-            except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+                outcomes.append(act(uow))
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the tests look at
                 outcomes.append(exc)
 
-    threads = [threading.Thread(target=commit) for _ in range(2)]
+    threads = [threading.Thread(target=one) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return outcomes
+
+
+def test_two_identical_commitments_at_the_same_moment_end_in_a_message(make: Any) -> None:
+    pool_id, _ = make.pool()
+    investor = make.user("investor")
+    outcomes = race(make, lambda uow: commitments.submit_commitment(investor, uow, pool_id, "50000"))
     refused = [o for o in outcomes if isinstance(o, Exception)]
     assert len(refused) == 1 and isinstance(refused[0], (Conflict, InvalidState)), outcomes
     assert "live commitment" in str(refused[0])
@@ -653,3 +663,22 @@ def test_two_identical_commitments_at_the_same_moment_end_in_a_message(make: Any
             )
         ).all()
     assert len(live) == 1
+
+
+@pytest.mark.parametrize("what", ["username", "invite"])
+def test_two_identical_users_at_the_same_moment_end_in_a_message(make: Any, what: str) -> None:
+    admin = make.user("admin")
+    tag = f"race{next(RACES)}"
+    email = f"{tag}@example.com"
+
+    def create(uow: Any) -> object:
+        if what == "invite":
+            return users.invite_user(admin, uow, email, role="investor")
+        return users.create_user(admin, uow, tag, name="Racer", email=email, role="investor")
+
+    outcomes = race(make, create)
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], (Conflict, ValidationError)), outcomes
+    assert "already" in str(refused[0]) and "constraint" not in str(refused[0])
+    with make.uow_factory() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(User).where(User.email == email)) == 1

@@ -9,6 +9,7 @@ journal entries and with the investor's portal (core.views.investor) as of the n
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +25,7 @@ from core.services import calls, distributions, documents, fees, investments, no
 from core.views import investor as portal
 from db.models import AuditLog, CallItem, CapitalCall, Document, Notice
 from tests import approving
+from tests.conftest import ROOT
 from tests.mailserver import MailServer, mail_server, pdf_links, pdf_text
 
 D = Decimal
@@ -737,6 +739,42 @@ def test_mail_off_stores_notices_in_the_app_and_says_so(fund: Fund) -> None:
         health = notices.delivery(admin, uow)
     assert not health.mail.on and "Mail is off" in health.mail.detail
     assert (health.pending, health.ready) == (0, before.ready)  # this call's wait for nothing
+
+
+# --- templates a fund edits -----------------------------------------------------------------------------
+
+
+def test_a_funds_own_templates_shape_the_notice_and_its_email(
+    fund: Fund, smtp: MailServer, environment: Callable[..., None], tmp_path: Any
+) -> None:
+    """The fund's name, footer and wording come from the templates folder (TEMPLATES_DIR), not from
+    code: edited files change the next notice, its PDF and its email, and the figures stay the ledger's."""
+    folder = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", folder)
+    branding = (folder / "branding.toml").read_text()
+    branding = branding.replace('name = "Investment Pools Fund Services"', 'name = "Harbor Lane Capital"')
+    branding = re.sub(
+        r'(?m)^text = ".*"$', 'text = "Harbor Lane footer: questions to ops@harbor.example"', branding
+    )
+    (folder / "branding.toml").write_text(branding)
+    environment(TEMPLATES_DIR=str(folder))
+    fund.wire()
+    call_id = fund.call(START + timedelta(days=10), "20")
+    ready = render_all(fund.uow)
+    assert send_all(fund.uow, ready) == ["sent"] * len(fund.investors)
+    person = fund.investors[0]
+    with fund.uow() as uow:
+        email = uow.session.execute(
+            text("SELECT email FROM users WHERE id = :i"), {"i": person.user_id}
+        ).scalar()
+    [mail] = smtp.to(email)
+    [(_, content)] = mail.pdfs()
+    shown = pdf_text(content)
+    assert "Harbor Lane Capital" in shown and "Investment Pools Fund Services" not in shown
+    assert "Harbor Lane footer: questions to ops@harbor.example" in shown
+    [item] = [i for i in fund.items(call_id) if i.investor_id == person.user_id]
+    assert amounts(shown, "Total due") == [item.amount_due]  # the figures are still the ledger's
+    assert "Harbor Lane Capital" in mail.message.get_body(("plain",)).get_content()
 
 
 # --- hostile text ----------------------------------------------------------------------------------------
