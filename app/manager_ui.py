@@ -557,6 +557,33 @@ def payment_settings(pool_id: int) -> None:
 # --- who manages a pool, and the call approval threshold ---------------------------------------------
 
 
+def _co_manager_change(
+    pool_id: int,
+    label: str,
+    choices: list[Any],
+    verb: str,
+    question: str,
+    yes: str,
+    service: Callable[..., Any],
+    done: str,
+) -> None:
+    """Choose a fund manager, be asked first, then add or remove them (`service`) and say so."""
+    chosen = webapp.choose(
+        label, choices, lambda c: f"{c.view.name} ({c.view.username})", key=f"co-manager-{verb}-{pool_id}"
+    )
+    if chosen is not None and webapp.confirmed(
+        f"{verb}-co-manager-{pool_id}",
+        "Add as co-manager" if verb == "add" else "Remove",
+        question.format(name=md(chosen.view.name)),
+        yes=yes,
+        about=chosen.id,
+    ):
+        with webapp.refusals_shown():
+            webapp.call(service, pool_id, chosen.id)
+            flash(done.format(name=md(chosen.view.name)))
+            st.rerun()
+
+
 def managers_form(pool_id: int, currency: str) -> None:
     """The pool's managers (the lead manager and co-managers); the lead manager or an admin adds or
     removes co-managers (asked first) and sets above what a capital call needs a second approval."""
@@ -586,44 +613,29 @@ def managers_form(pool_id: int, currency: str) -> None:
     candidates = webapp.call(pools.manager_candidates, pool_id)
     left, right = st.columns(2)
     with left:
-        chosen = webapp.choose(
+        _co_manager_change(
+            pool_id,
             "Add a co-manager",
             [_Choice(m.user_id, m) for m in candidates],
-            lambda c: f"{c.view.name} ({c.view.username})",
-            key=f"co-manager-add-{pool_id}",
+            "add",
+            "Make {name} a co-manager of this pool? They can then work it as you do: preview and draft its "
+            "money movements, and approve those another manager drafted.",
+            "Yes, add them",
+            pools.add_manager,
+            "{name} is now a co-manager of the pool.",
         )
-        if chosen is not None and webapp.confirmed(
-            f"add-co-manager-{pool_id}",
-            "Add as co-manager",
-            f"Make {md(chosen.view.name)} a co-manager of this pool? They can then work it as you do: preview "
-            "and draft its money movements, and approve those another manager drafted.",
-            yes="Yes, add them",
-            about=chosen.id,
-        ):
-            with webapp.refusals_shown():
-                webapp.call(pools.add_manager, pool_id, chosen.id)
-                flash(f"{md(chosen.view.name)} is now a co-manager of the pool.")
-                st.rerun()
     with right:
-        co = [_Choice(m.user_id, m) for m in now.managers if not m.lead]
-        gone = webapp.choose(
+        _co_manager_change(
+            pool_id,
             "Remove a co-manager",
-            co,
-            lambda c: f"{c.view.name} ({c.view.username})",
-            key=f"co-manager-remove-{pool_id}",
+            [_Choice(m.user_id, m) for m in now.managers if not m.lead],
+            "remove",
+            "Remove {name} from this pool's managers? They no longer see or work it; what they drafted and "
+            "still waits can be approved or rejected by the others.",
+            "Yes, remove them",
+            pools.remove_manager,
+            "{name} no longer manages the pool.",
         )
-        if gone is not None and webapp.confirmed(
-            f"remove-co-manager-{pool_id}",
-            "Remove",
-            f"Remove {md(gone.view.name)} from this pool's managers? They no longer see or work it; what they "
-            "drafted and still waits can be approved or rejected by the others.",
-            yes="Yes, remove them",
-            about=gone.id,
-        ):
-            with webapp.refusals_shown():
-                webapp.call(pools.remove_manager, pool_id, gone.id)
-                flash(f"{md(gone.view.name)} no longer manages the pool.")
-                st.rerun()
 
     def save(values: dict[str, str], version: int) -> str:
         webapp.call(
