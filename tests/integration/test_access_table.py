@@ -777,6 +777,7 @@ TABLE: list[Row] = [
         "core.services.approvals.waiting_everywhere",
         approvals.waiting_everywhere,
         frozenset({ADMIN}),
+        lambda w, uow: (drafted(w), a())[1],  # one waiting whatever the rows before decided
         check=lambda found, w, who: any(p.pool_id == w.pool_id for p in found),
     ),
     Row(
