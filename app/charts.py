@@ -108,14 +108,21 @@ SHORT = {
 }
 
 
+# Text people type, at a width of its own: a column sized to its longest value (a pool's name may
+# run to 120 characters) would push the figures beside it off the page. Hovering shows it in full.
+TEXT_WIDTH = {"Pool": 180, "Strategy": 100, "Manager": 130}
+
+
 def columns(frame: pd.DataFrame, currency: str | None) -> dict[str, Any]:
     """st.column_config for a frame: money in `currency` (None: the frame mixes currencies, so its
     amounts are left as plain numbers beside their Currency), multiples as 1.52x, rates as
-    percentages, months as dates."""
+    percentages, months as dates, typed text at a set width."""
     config: dict[str, Any] = {}
     for name in frame.columns:
         shown = SHORT.get(name, name)
-        if name in MONEY and currency is not None:
+        if name in TEXT_WIDTH:
+            config[name] = st.column_config.TextColumn(name, width=TEXT_WIDTH[name])
+        elif name in MONEY and currency is not None:
             config[name] = format.money_column(
                 shown, currency, **({"help": name, "width": SHORT_WIDTH} if shown != name else {})
             )
@@ -218,7 +225,7 @@ POOL_VIEWS = {
         "IRR",
     ],
     # The capital account rolls forward to NAV: paid-in, less distributions and fees, plus gains,
-    # less carry; with what is still unfunded. Eight amounts: as many as fit the page at 1400 px.
+    # less carry (what is still unfunded is in Calls). Seven amounts: as many as fit the page at 1400 px.
     "Capital account": [
         "Pool",
         "Paid-in",
@@ -228,7 +235,6 @@ POOL_VIEWS = {
         Line.UNREALIZED_GAIN.label,
         Line.CARRIED_INTEREST.label,
         "NAV",
-        "Unfunded",
     ],
     "Calls": ["Pool", "Committed", "Capital called", "Paid-in", "Outstanding", "Unfunded"],
     "Fundraising": [
@@ -241,8 +247,6 @@ POOL_VIEWS = {
         "Raised",
         "Investors",
         "Days to target",
-        "Largest investor",
-        "Top 5",
     ],
 }
 

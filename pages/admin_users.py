@@ -34,6 +34,17 @@ def standing(user: users.UserView) -> str:
     return f"{kyc_words(user.kyc_status)}, {accreditation_words(user.accreditation)}"
 
 
+def access(user: users.UserView) -> str:
+    """'active', 'deactivated' or 'locked until 2026-12-07 14:05 UTC', and any failed sign-ins."""
+    if not user.active:
+        words = "deactivated"
+    elif user.locked_until:
+        words = f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
+    else:
+        words = "active"
+    return words + (f", {format.count(user.failed_logins, 'failed sign-in')}" if user.failed_logins else "")
+
+
 def done(message: str) -> None:
     """Remember a success across the rerun that shows its effect."""
     st.session_state["users_flash"] = message
@@ -109,6 +120,7 @@ if waiting:
         + (" and more" if len(waiting) > 10 else "")
         + ". Choose one below and set their KYC once their documents are checked."
     )
+COLUMNS = ["Username", "Name", "Email", "Role", "Standing", "Access"]
 st.dataframe(
     pd.DataFrame(
         [
@@ -118,34 +130,24 @@ st.dataframe(
                 "Email": u.email,
                 "Role": label(u.role),
                 "Standing": standing(u),
-                "Active": u.active,
-                "Locked until": u.locked_until,
-                "Failed sign-ins": u.failed_logins,
+                "Access": access(u),
             }
             for u in found
         ],
-        columns=[
-            "Username",
-            "Name",
-            "Email",
-            "Role",
-            "Standing",
-            "Active",
-            "Locked until",
-            "Failed sign-ins",
-        ],
+        columns=COLUMNS,
     ),
     hide_index=True,
+    # Typed text at set widths: a 254-character email would push the other columns off the page.
     column_config={
-        "Standing": st.column_config.TextColumn(
-            "Standing", help="KYC status and accreditation", width="medium"
-        ),
-        "Active": st.column_config.CheckboxColumn("Active", help="Whether they may sign in"),
-        "Locked until": st.column_config.DatetimeColumn(
-            "Locked until", format="YYYY-MM-DD HH:mm", help="After too many failed sign-ins; UTC"
+        "Username": st.column_config.TextColumn("Username", width=100),
+        "Name": st.column_config.TextColumn("Name", width=140),
+        "Email": st.column_config.TextColumn("Email", width=180),
+        "Role": st.column_config.TextColumn("Role", width=95),
+        "Standing": st.column_config.TextColumn("Standing", help="KYC status and accreditation", width=215),
+        "Access": st.column_config.TextColumn(
+            "Access", help="Whether they may sign in; a lock follows too many failed sign-ins", width=165
         ),
     },
-    placeholder="not locked",
 )
 
 

@@ -44,7 +44,7 @@ with webapp.refusals_shown():
     for currency in currencies:
         if len(currencies) > 1:
             st.caption(f"In {md(currency)}:")
-        charts.table(table[table["Currency"] == currency], currency)
+        charts.table(table[table["Currency"] == currency].drop(columns="Currency"), currency)
     if len(currencies) > 1:
         st.caption("These pools are in different currencies: compare ratios and percentages, not amounts.")
     charts.download(lambda: table, "multiples.csv", "multiples-table", "Download this table (CSV)")

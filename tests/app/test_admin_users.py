@@ -145,6 +145,8 @@ def test_kyc_unlock_and_deactivate(make: Any, uow_factory: Any) -> None:
         "their documents are checked."
     ]
     assert list(at.dataframe[0].value["Standing"]) == ["KYC pending, not accredited"]
+    [access] = list(at.dataframe[0].value["Access"])
+    assert access.startswith("locked until ") and access.endswith(" UTC, 5 failed sign-ins"), access
     at.selectbox(key=f"kyc-{person.user_id}").select("approved")
     at.selectbox(key=f"acc-{person.user_id}").select("qualified_purchaser")
     at = button(at, "Set KYC").click().run()
@@ -155,6 +157,7 @@ def test_kyc_unlock_and_deactivate(make: Any, uow_factory: Any) -> None:
     at = choose_user(at, person.username)
     [standing] = list(at.dataframe[0].value["Standing"])
     assert standing == "KYC approved, qualified purchaser"
+    assert list(at.dataframe[0].value["Access"]) == ["active"], "unlocked, the count starts again"
     assert unreadable(at) == []
     at = deactivate(at)
     assert not at.error, [e.value for e in at.error]

@@ -11,7 +11,8 @@ Screenshots, kept as artifacts of the test run: one per page or view and width, 
 under test-results/screenshots/ at the repository root (git-ignored; CI uploads test-results/).
 
 At 1400 px no table (st.dataframe) scrolls sideways, so no column (RVPI, IRR, Room, NAV effect) is
-hidden off-screen, and no figure (st.metric) is cut short ("618.0..."); at 1024 px the screenshots
+hidden off-screen, even beside the longest text people may type (a pool's name, a user's username,
+name and email at their longest, added before the tours), and no figure (st.metric) is cut short ("618.0..."); at 1024 px the screenshots
 are kept and figures are still whole.
 """
 
@@ -26,7 +27,10 @@ import pytest
 
 from app.webapp import PAGES
 from core.seed import DEMO_USERS
+from core.services import commitments, pools, users
+from tests.conftest import Factory
 from tests.e2e.conftest import ROOT, log_in, open_select
+from tests.e2e.test_inert_links import actor, uow
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +56,39 @@ MAIN_HEIGHT = """() => document.querySelector('[data-testid="stMain"]').scrollHe
 PAINTED = (
     """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"""
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def longest_text(app_env: dict[str, str]) -> None:
+    """An open pool of the demo manager's with a 120-character name that the demo investor commits
+    to, and an investor whose username, name and email are as long as the forms allow: a table sized
+    to its content would run past the page beside them."""
+    url = app_env["DATABASE_URL"]
+    manager = actor(url, "manager", "fund_manager")
+    investor = actor(url, "investor", "investor")
+    admin = actor(url, "admin", "admin")
+    name = (
+        "Longwater Harbour Infrastructure and Renewable Energy Opportunities Co-Investment Vehicle "
+        "Series Twenty-Seven LP"
+    )[:120]
+    with uow(url) as unit:
+        pool_id = pools.create_pool(manager, unit, Factory.terms(name=name, max_ticket="500000"))
+    with uow(url) as unit:
+        pools.open_pool(manager, unit, pool_id)
+    with uow(url) as unit:
+        commitment = commitments.submit_commitment(investor, unit, pool_id, "100000")
+    with uow(url) as unit:
+        commitments.accept_commitment(manager, unit, commitment)
+    with uow(url) as unit:
+        users.create_user(
+            admin,
+            unit,
+            "longest" + "x" * 57,
+            name=("Maximiliana Alexandrina Konstantinopoulou-Wolfeschlegelsteinhausen " * 3)[:200],
+            email="maximiliana.alexandrina.konstantinopoulou.wolfeschlegelstein"
+            + "@private-office.konstantinopoulou-wolfeschlegelsteinhausen-family-holdings.example.org",
+            role="investor",
+        )
 
 
 @dataclass
