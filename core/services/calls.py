@@ -335,7 +335,10 @@ class IssueCapitalCall(Kind):
 
     def on_submit(self, uow, pool, operation_id, clean):  # noqa: ANN001, ANN201
         approvals.submitted(uow, operation_id, clean)
-        uow.session.execute(select(Pool.id).where(Pool.id == pool.id).with_for_update())  # one number each
+        # One number each. FOR NO KEY UPDATE: the operation row just written holds a key-share lock
+        # on the pool (its foreign key), which FOR UPDATE would wait on: two calls submitted at once
+        # each held one and waited for the other's (a deadlock); this lock waits only for a lock like it.
+        uow.session.execute(select(Pool.id).where(Pool.id == pool.id).with_for_update(key_share=True))
         uow.session.add(
             CapitalCall(
                 pool_id=pool.id,

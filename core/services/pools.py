@@ -96,7 +96,9 @@ def _unchanged(pool: Pool, version: int | None) -> None:
 
 def load_pool(uow: UnitOfWork, pool_id: int, *, lock: bool = False) -> Pool:
     query = select(Pool).where(Pool.id == pool_id)
-    pool = uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    # FOR NO KEY UPDATE: rows naming the pool (their foreign keys hold key-share locks on it) do not
+    # block it, so a transaction that wrote one and then locks the pool cannot deadlock with another.
+    pool = uow.session.execute(query.with_for_update(key_share=True) if lock else query).scalar_one_or_none()
     if pool is None:
         raise NotFound(f"no pool {pool_id}")
     return pool

@@ -36,7 +36,7 @@ from core.services import (
 )
 from db.models import CallItem, CapitalCall, Commitment, User
 from tests import approving
-from tests.workers import table_state
+from tests.workers import closed_pool_with_investors, table_state
 
 D = Decimal
 TODAY = date.today()
@@ -647,6 +647,27 @@ def race(make: Any, act: Callable[[Any], object]) -> list[object]:
     for thread in threads:
         thread.join()
     return outcomes
+
+
+def test_two_capital_calls_submitted_at_the_same_moment_each_get_a_number(make: Any) -> None:
+    """Each call's operation row holds a key-share lock on its pool (the foreign key) before the call
+    takes its number under a pool lock: two managers' calls at once once deadlocked there, one of
+    them refused with a database error. Now the second waits its turn, every round."""
+    pool_id, manager, _ = closed_pool_with_investors(make, 2, "100000")
+    due = (date.today() + timedelta(days=14)).isoformat()
+    rounds = 6
+    for n in range(rounds):
+
+        def call(uow: Any, n: int = n) -> object:
+            purpose = f"race {n} {threading.get_ident()}"
+            payload = {"percent": "1", "purpose": purpose, "due_date": due}
+            return operations.submit(manager, uow, pool_id, "capital_call", payload)
+
+        outcomes = race(make, call)
+        assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with make.uow_factory() as uow:
+        numbers = uow.session.scalars(select(CapitalCall.number).where(CapitalCall.pool_id == pool_id)).all()
+    assert sorted(numbers) == list(range(1, 2 * rounds + 1)), "one number each, none twice"
 
 
 def test_two_identical_commitments_at_the_same_moment_end_in_a_message(make: Any) -> None:
