@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, fields, is_dataclass
 from decimal import Decimal
@@ -21,6 +23,7 @@ from core import metrics
 
 log = logging.getLogger("investment_pools.cache")
 TTL_SECONDS = 24 * 3600
+KEPT = 2  # values a process keeps itself (cached(kept=True)): the last few read
 T = TypeVar("T")
 
 
@@ -47,6 +50,8 @@ class Cache:
         self._namespace_of = namespace
         self._namespace: str | None = None
         self._stats = {"hit": 0, "miss": 0, "error": 0}
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+        self._kept_lock = threading.Lock()
 
     def full_key(self, key: str) -> str:
         """The Redis key a cache entry lives under."""
@@ -60,14 +65,38 @@ class Cache:
         compute: Callable[[], T],
         load: Callable[[Any], T],
         dump: Callable[[T], Any] | None = None,
+        *,
+        kept: bool = False,
     ) -> T:
         """The cached value under key, or compute() stored there; `dump` makes it JSON (by default
-        a dataclass's fields), `load` rebuilds it from that. A computed value is returned as is."""
+        a dataclass's fields), `load` rebuilds it from that. A computed value is returned as is.
+
+        kept: the process also keeps the value (the last KEPT of them), for a large one read on
+        every rerun, whose rebuilding from JSON costs more than its reading (the explorer's
+        thousands of pools). The key's version makes that as safe as Redis; callers must not
+        change what they are given."""
         if self._client is None:
             return compute()
         key = self.full_key(key)
+        if kept:
+            with self._kept_lock:
+                if key in self._kept:
+                    self._count("hit")
+                    self._kept.move_to_end(key)
+                    return self._kept[key]
+        value = self._read(key, compute, load, dump)
+        if kept:
+            with self._kept_lock:
+                self._kept[key] = value
+                while len(self._kept) > KEPT:
+                    self._kept.popitem(last=False)
+        return value
+
+    def _read(
+        self, key: str, compute: Callable[[], T], load: Callable[[Any], T], dump: Callable[[T], Any] | None
+    ) -> T:
         try:
-            raw = self._client.get(key)
+            raw = self._client.get(key)  # type: ignore[union-attr]
         except redis.RedisError as exc:
             self._count("error")
             log.warning("cache unavailable (%s); computing %s from PostgreSQL", type(exc).__name__, key)
@@ -79,10 +108,15 @@ class Cache:
         value = compute()
         try:
             stored = dump(value) if dump else asdict(value) if is_dataclass(value) else value  # type: ignore[arg-type]
-            self._client.set(key, _encode(stored), ex=TTL_SECONDS)
+            self._client.set(key, _encode(stored), ex=TTL_SECONDS)  # type: ignore[union-attr]
         except redis.RedisError as exc:
             log.warning("cache unavailable (%s); %s not stored", type(exc).__name__, key)
         return value
+
+    def forget_kept(self) -> None:
+        """Drop what this process keeps (a benchmark's cold run; Redis's entries are the caller's)."""
+        with self._kept_lock:
+            self._kept.clear()
 
     def _count(self, result: str) -> None:
         self._stats[result] += 1

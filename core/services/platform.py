@@ -606,6 +606,7 @@ def _explorer(uow: UnitOfWork, chosen: Filters) -> Explorer:
         lambda: _compute_explorer(uow, whole),
         _load_explorer,
         _dump_explorer,
+        kept=True,  # thousands of pools: rebuilt from JSON on every rerun, they cost the most
     )
     if chosen.since is None:
         return data

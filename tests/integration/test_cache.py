@@ -152,3 +152,32 @@ def test_with_redis_down_the_page_level_services_answer_from_postgres(
     now = analytics(make, manager, pool_id)
     assert now.paid_in == expected.paid_in + Decimal("1000.00")
     assert now.version > expected.version
+
+
+def test_a_kept_value_is_served_by_its_key_alone_and_only_the_last_few_are_kept(redis_client: Any) -> None:
+    """cached(kept=True) (the explorer's pools): a key already read is answered by the process,
+    without Redis; a new key (a posting's new version) is computed; only the last KEPT are kept."""
+    store = cache.Cache(redis_client, lambda: f"kept-test-{uuid.uuid4().hex}")
+    computed: list[str] = []
+
+    def read(key: str) -> dict[str, str]:
+        def compute() -> dict[str, str]:
+            computed.append(key)
+            return {"figures": key}
+
+        return store.cached(key, compute, lambda data: data, kept=True)
+
+    first = read("v1")
+    assert computed == ["v1"] and redis_client.exists(store.full_key("v1"))
+    redis_client.delete(store.full_key("v1"))
+    assert read("v1") is first and computed == ["v1"], "answered by the process, Redis not needed"
+    assert read("v2") == {"figures": "v2"} and computed == ["v1", "v2"], "a new version is computed"
+    for n in range(cache.KEPT):
+        read(f"other-{n}")
+    redis_client.delete(store.full_key("v1"))
+    assert read("v1") == {"figures": "v1"} and computed.count("v1") == 2, "the oldest is no longer kept"
+    store.forget_kept()
+    again = read("v1")
+    assert again == first and again is not first and computed.count("v1") == 2, (
+        "after forgetting, Redis answers"
+    )
