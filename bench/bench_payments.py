@@ -101,7 +101,10 @@ class Submitters:
         """Start every thread at once; returns the perf_counter of the first possible submission."""
         for thread in self.threads:
             thread.start()
-        self._start.wait()
+        try:
+            self._start.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            raise RuntimeError("a client did not start (its error is printed above)") from None
         return time.perf_counter()
 
     @property
@@ -117,11 +120,16 @@ class Submitters:
     def _client(self, index: int) -> None:
         """lines == 1: each investor pays their own item, one request each. lines > 1: the pool's
         manager records the payments from bank statements of `lines` lines (operations.submit_many,
-        the path of the Capital calls page's statement upload): still one operation per payment."""
-        from core import bootstrap, operations
-        from core.permissions import Actor
+        the path of the Capital calls page's statement upload): still one operation per payment.
+        A client that fails before the start breaks the barrier, so the run stops instead of waiting."""
+        try:
+            from core import bootstrap, operations
+            from core.permissions import Actor
 
-        job_queue = _common.operations_queue()
+            job_queue = _common.operations_queue()
+        except BaseException:
+            self._start.abort()
+            raise
         cent = Decimal("0.01")
         mine = self.items[index :: self.clients]
         manager = Actor(self.pool.manager_id, "fund_manager", "bench-manager")
