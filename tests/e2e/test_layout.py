@@ -195,9 +195,13 @@ def measure(page, seen: Seen, name: str, width: int) -> None:  # noqa: ANN001
     for index in range(tables.count()):  # every table, expanders' too, has drawn its grid
         tables.nth(index).locator(".dvn-scroller").wait_for()
     widths = page.evaluate(OVERFLOW)
-    if any(w is not None and w > 1 for w in widths):
-        # A grid sizes its columns after it first draws (slowly on a loaded machine): look again once
-        # it has settled; a table that still scrolls sideways then is reported.
+    for _ in range(5):
+        if not any(w is None or w > 1 for w in widths):
+            break
+        # A grid sizes its columns after it first draws, and a late rerun may be drawing a table
+        # again (both slow on a loaded machine): look again once the page has settled; a table
+        # that still scrolls sideways, or still has no grid, is then reported.
+        settled(page)
         page.evaluate(PAINTED)
         page.wait_for_timeout(2000)
         widths = page.evaluate(OVERFLOW)
