@@ -28,14 +28,14 @@ run: install
 # then OSV, three attempts each), it prints a loud "NOTHING WAS AUDITED" warning and does not fail: an
 # outage elsewhere is not a defect here. PIP_AUDIT_STRICT=1 makes that fail too (nightly, release).
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each with a database and a Redis database of
-# its own: tests/app, tests/integration and the rest (end-to-end, unit, deploy) each on one process, in
-# the serial order (tests/conftest.py); `make test TEST_WORKERS=0` runs it all in this one process.
+# its own: the end-to-end journeys together on one, started first (one app and one Chromium), every
+# other module spread over them (tests/conftest.py); `make test TEST_WORKERS=0` runs it all in one.
 TEST_WORKERS ?= 3
 test: install e2e-browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) .ci/pip_audit.py
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 ## audit: only the dependency audit
 audit: install

@@ -94,15 +94,29 @@ def pytest_configure(config: pytest.Config) -> None:
     import core.bootstrap  # noqa: F401 - the composition root: registers every operation kind
 
 
-# Under xdist (`make test`), a folder of the suite runs on one process, in the order a serial run takes:
-# tests of one folder share that process's database, and some read what earlier files left there.
-_GROUPS = {"app": "app", "integration": "integration"}
+# Under xdist (`make test`), each process has a database and a Redis database of its own. The
+# end-to-end journeys are one unit of work, started first on one process (one app, one worker and
+# one Chromium between them, not one per process: three at once starved each other on 2 cores);
+# every other module is a unit of its own, spread over the processes as they free up. (pytest-xdist's
+# loadgroup marks do nothing on pytest 9.2: pytest-dev/pytest-xdist#1386.)
+def _scope(nodeid: str, module: str) -> str:
+    return "tests/e2e" if nodeid.startswith("tests/e2e/") else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class JourneysTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid, super()._split_scope(nodeid))
+
+    config.option.loadscopereorder = False  # the order collected: the journeys first (below)
+    return JourneysTogether(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        folder = item.path.relative_to(ROOT / "tests").parts[0]
-        item.add_marker(pytest.mark.xdist_group(_GROUPS.get(folder, "browser-unit-deploy")))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every process collects the same order
+        items.sort(key=lambda item: _scope(item.nodeid, "") != "tests/e2e")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

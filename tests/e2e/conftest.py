@@ -143,12 +143,19 @@ def page(browser, app_url: str, tmp_path: Path) -> Iterator[object]:
     context.close()
 
 
-def open_select(page, label: str):  # noqa: ANN001, ANN201 - Playwright objects
+def settled(page) -> None:  # noqa: ANN001 - a Playwright page
+    """The script has finished its run: what is on the page is what this run drew (during a run, a
+    redrawn element may stand beside its stale copy for a moment)."""
+    page.wait_for_load_state("networkidle")
+    page.get_by_test_id("stApp").and_(page.locator('[data-test-script-state="notRunning"]')).wait_for()
+
+
+def open_select(page, label: str, timeout: float | None = None):  # noqa: ANN001, ANN201 - Playwright objects
     """Open the select box with this label as a person does: scrolled to first, then clicked. (One
     click on a box below the fold scrolls the page as it opens the list, and the scroll closes it.)"""
     box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True)).first
-    box.scroll_into_view_if_needed()
-    box.get_by_role("combobox").click()
+    box.scroll_into_view_if_needed(timeout=timeout)
+    box.get_by_role("combobox").click(timeout=timeout)
     return box
 
 
@@ -158,8 +165,8 @@ def choose(page, label: str, option: Any, tries: int = 3) -> None:  # noqa: ANN0
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(tries):
-        open_select(page, label)
         try:
+            open_select(page, label, timeout=20_000)  # a box redrawn under the click: found again
             page.get_by_role("option", name=option).click(timeout=20_000)
             return
         except PlaywrightTimeout:

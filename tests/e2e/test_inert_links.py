@@ -21,7 +21,7 @@ from core.uow import UnitOfWork
 from db.models import User
 from db.session import engine_for
 from tests.conftest import Factory
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -70,10 +70,6 @@ def linky_pool(database_url: str) -> tuple[int, str]:
             with uow(database_url) as unit:
                 commitments.accept_commitment(manager, unit, commitment)
     return pool_id, name
-
-
-def settled(page) -> None:  # noqa: ANN001 - a Playwright page
-    page.get_by_test_id("stApp").and_(page.locator('[data-test-script-state="notRunning"]')).wait_for()
 
 
 def shown_text(page) -> str:  # noqa: ANN001

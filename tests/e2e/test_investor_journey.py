@@ -22,7 +22,7 @@ from core.services import calls
 from core.uow import UnitOfWork
 from db.models import CallItem, CapitalCall, Operation, Payment, Pool, User
 from db.session import engine_for
-from tests.e2e.conftest import choose, log_in
+from tests.e2e.conftest import choose, log_in, settled
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -156,6 +156,7 @@ def test_investor_commits_changes_the_item_pays_once_and_downloads_a_statement( 
 
     # After success the form is empty: the submit button does nothing, however often clicked.
     record = page.get_by_role("button", name="Record the payment")
+    settled(page)
     expect(amount).to_have_value("")
     expect(record).to_be_disabled()
     record.click(force=True, timeout=5_000)

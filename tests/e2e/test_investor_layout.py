@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +23,7 @@ OVERFLOW = """() => Array.from(document.querySelectorAll('[data-testid="stDataFr
 def visit(page, title: str) -> None:  # noqa: ANN001 - a Playwright page
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title, level=1).wait_for()
-    page.wait_for_load_state("networkidle")
-    page.get_by_test_id("stApp").and_(page.locator('[data-test-script-state="notRunning"]')).wait_for()
+    settled(page)
 
 
 def shoot(page, app_url: str, tmp_path: Path, width: int) -> dict[str, list[int]]:  # noqa: ANN001

@@ -29,7 +29,7 @@ from app.webapp import PAGES
 from core.seed import DEMO_USERS
 from core.services import commitments, pools, users
 from tests.conftest import Factory
-from tests.e2e.conftest import ROOT, log_in, open_select
+from tests.e2e.conftest import ROOT, log_in, open_select, settled
 from tests.e2e.test_inert_links import actor, uow
 
 pytestmark = pytest.mark.e2e
@@ -102,12 +102,6 @@ class Seen:
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def settled(page) -> None:  # noqa: ANN001 - a Playwright page
-    """The script has finished its run."""
-    page.wait_for_load_state("networkidle")
-    page.get_by_test_id("stApp").and_(page.locator('[data-test-script-state="notRunning"]')).wait_for()
 
 
 # Counts the script's runs from now on, so an action can wait for the run it caused to finish.
