@@ -154,7 +154,8 @@ def copy_reference(url: str, operation_id: str, call_id: int, repeat: int) -> di
     ones (INCLUDING ALL: indexes, checks, defaults); best of `repeat`, each into fresh tables."""
     import psycopg
 
-    entry_columns = "journal_id, pool_id, investor_id, account, currency, side, amount"
+    # kind and day too: the real rows carry their journal's (migration 0007), so the copies must.
+    entry_columns = "journal_id, pool_id, investor_id, account, currency, side, amount, kind, day"
     item_columns = "call_id, commitment_id, investor_id, amount_due"
     with psycopg.connect(url) as conn:
         entries = conn.execute(
