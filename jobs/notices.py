@@ -31,14 +31,15 @@ log = logging.getLogger("investment_pools.jobs.notices")
 
 SWEEP_RENDER_JOB = "notices-render-sweep"
 REMIND_EVERY_SECONDS = 60  # reminders are by the day: looking once a minute is plenty
-RENDER_SLICE_SECONDS = 20  # a render job's turn on a worker
+RENDER_SLICE_SECONDS = 20  # a render job's longest turn on a worker
 _last_reminded = 0.0
 
 
 def render_notices() -> int:
-    """Render pending notices, a batch per transaction, for at most RENDER_SLICE_SECONDS: then the
-    job queues itself again, behind whatever came meanwhile, so that a large call's thousands of
-    notices never hold a payment or another call up for long. Returns how many it rendered."""
+    """Render pending notices, a batch per transaction, until an operation waits on the operations
+    queue (or RENDER_SLICE_SECONDS have passed): then the job queues itself again, so that a large
+    call's thousands of notices hold a payment or another call up for one batch at most, even on a
+    single worker (`make run`). Returns how many it rendered."""
     queue = bootstrap.queue()
     started = time.monotonic()
     rendered = 0
@@ -50,7 +51,7 @@ def render_notices() -> int:
             return rendered
         rendered += batch.count
         notices.enqueue_sends(queue, batch.ready)
-        if time.monotonic() - started > RENDER_SLICE_SECONDS:
+        if queue.count or time.monotonic() - started > RENDER_SLICE_SECONDS:
             notices.enqueue_render(queue)
             return rendered
 

@@ -108,7 +108,8 @@ log = logging.getLogger("investment_pools.notices")
 ZERO = Decimal(0)
 RENDER_JOB = "jobs.notices.render_notices"
 SEND_JOB = "jobs.notices.send_notice"
-RENDER_BATCH = 50  # notices per render transaction: a killed worker redoes at most this many
+RENDER_BATCH = 20  # notices per render transaction (about 1 s): a killed worker redoes at most this
+# many, and an operation waiting for the worker waits for at most one batch (jobs.notices)
 RENDER_SHARE = 400  # notices per render job triggered (a PDF takes some 50-100 ms to render)
 RENDER_JOBS = 8  # at most this many render jobs for one cause: a worker each
 SHOWN = (NoticeStatus.READY, NoticeStatus.SENT, NoticeStatus.FAILED, NoticeStatus.IN_APP)  # rendered

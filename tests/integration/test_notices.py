@@ -312,6 +312,32 @@ def test_a_call_sends_each_investor_one_email_with_their_notice_whose_figures_ar
     assert len(smtp.received) == 6
 
 
+def test_a_render_job_gives_way_to_an_operation_waiting_for_the_worker(
+    fund: Fund, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call's notices are rendered batch by batch; once an operation (a payment, the next call)
+    waits on the operations queue, the render job queues itself again behind it after the batch in
+    hand: with one worker, a 100,000-investor call's notices held the next call up for 20 s."""
+    from core import bootstrap
+    from jobs import notices as notice_jobs
+
+    fund.call(START + timedelta(days=10))  # three notices waiting to be rendered
+    operations_queue = bootstrap.queue()
+    waiting = notices.notices_queue(operations_queue)
+    operations_queue.empty()
+    waiting.empty()
+    real = notices.render_pending
+    monkeypatch.setattr(notice_jobs.notices, "render_pending", lambda uow: real(uow, limit=2))
+    payment = operations_queue.enqueue("core.clock.today")  # what a worker would take next
+    try:
+        assert notice_jobs.render_notices() == 2, "the batch in hand, then it gives way"
+        assert waiting.count == 1, "and queues itself again, behind the operation"
+    finally:
+        payment.delete()
+        waiting.empty()
+    assert notice_jobs.render_notices() == 1, "with nothing waiting, it renders the rest"
+
+
 def test_the_notice_is_written_only_when_the_call_is_issued_in_the_calls_transaction(
     make: Any, environment: Callable[..., None]
 ) -> None:
