@@ -100,7 +100,8 @@ def render_store_queue(pool_id: int) -> dict[str, Any]:
             select(func.count()).where(Notice.pool_id == pool_id, Notice.status == "pending")
         ).scalar_one()
     queue = bootstrap.queue()
-    before = queue.count
+    sends = notices.notices_queue(queue)  # where send jobs go (the operations queue is for operations)
+    before = sends.count
     rendered = 0
     started = time.perf_counter()
     while True:
@@ -123,7 +124,7 @@ def render_store_queue(pool_id: int) -> dict[str, Any]:
         "rendered": rendered,
         "ready": ready,
         "stored": stored,
-        "queued": queue.count - before,
+        "queued": sends.count - before,
         "seconds": elapsed,
     }
 
