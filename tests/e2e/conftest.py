@@ -162,14 +162,15 @@ def open_select(page, label: str, timeout: float | None = None):  # noqa: ANN001
 def choose(page, label: str, option: Any, tries: int = 3) -> None:  # noqa: ANN001
     """Pick an option (its text or a pattern) in the select box with this label. A list redrawn
     while it is open (a rerun of the page as the worker posts) is opened again, as a person would."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import Error as PlaywrightError
 
     for attempt in range(tries):
         try:
+            settled(page)  # the box as this run drew it, not a stale copy about to go
             open_select(page, label, timeout=20_000)  # a box redrawn under the click: found again
             page.get_by_role("option", name=option).click(timeout=20_000)
             return
-        except PlaywrightTimeout:
+        except PlaywrightError:  # a timeout, or the box detached as a rerun drew it again
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -237,7 +238,7 @@ def test_the_manager_issues_a_call_and_sees_who_was_notified(  # noqa: ANN001
         try:
             choose(page, "Notice", f"{investors[0]}: Capital call notice", tries=1)
             break
-        except PlaywrightTimeout:
+        except PlaywrightError:
             if attempt == 2:
                 raise
             page.keyboard.press("Escape")
