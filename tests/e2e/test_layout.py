@@ -27,7 +27,7 @@ import pytest
 
 from app.webapp import PAGES
 from core.seed import DEMO_USERS
-from core.services import commitments, pools, users
+from core.services import users
 from tests.conftest import Factory
 from tests.e2e.conftest import ROOT, log_in, open_select, settled
 from tests.e2e.test_inert_links import actor, uow
@@ -71,14 +71,9 @@ def longest_text(app_env: dict[str, str]) -> None:
         "Longwater Harbour Infrastructure and Renewable Energy Opportunities Co-Investment Vehicle "
         "Series Twenty-Seven LP"
     )[:120]
-    with uow(url) as unit:
-        pool_id = pools.create_pool(manager, unit, Factory.terms(name=name, max_ticket="500000"))
-    with uow(url) as unit:
-        pools.open_pool(manager, unit, pool_id)
-    with uow(url) as unit:
-        commitment = commitments.submit_commitment(investor, unit, pool_id, "100000")
-    with uow(url) as unit:
-        commitments.accept_commitment(manager, unit, commitment)
+    make = Factory(lambda: uow(url))
+    pool_id, _ = make.pool(manager, name=name, max_ticket="500000")
+    make.commitment(pool_id, investor, "100000", accept_as=manager)
     with uow(url) as unit:
         users.create_user(
             admin,
