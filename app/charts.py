@@ -73,8 +73,8 @@ MONEY = {
     "Net cash flow",
     "Cumulative net cash flow",
     *(line.label for line in (Line.COMMITMENT, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)),
-    *(line.label for line in (Line.MANAGEMENT_FEES, Line.REALIZED_GAIN, Line.UNREALIZED_GAIN)),
-    Line.CARRIED_INTEREST.label,
+    *(line.label for line in (Line.MANAGEMENT_FEES, Line.FUND_EXPENSES, Line.REALIZED_GAIN)),
+    *(line.label for line in (Line.UNREALIZED_GAIN, Line.CARRIED_INTEREST)),
 }
 MULTIPLES = {"TVPI", "DPI", "RVPI", "Median TVPI", "Lower quartile TVPI", "Upper quartile TVPI"}
 RATES = {
@@ -101,6 +101,7 @@ WHOLE = {  # whole numbers: years and counts, never 2,025
 SHORT_WIDTH = 110
 SHORT = {
     Line.MANAGEMENT_FEES.label: "Fees",
+    Line.FUND_EXPENSES.label: "Expenses",
     Line.REALIZED_GAIN.label: "Realized",
     Line.UNREALIZED_GAIN.label: "Unrealized",
     Line.CARRIED_INTEREST.label: "Carry",
@@ -159,6 +160,7 @@ POOL_COLUMNS = [
     "Outstanding",
     Line.DISTRIBUTIONS.label,
     Line.MANAGEMENT_FEES.label,
+    Line.FUND_EXPENSES.label,
     Line.REALIZED_GAIN.label,
     Line.UNREALIZED_GAIN.label,
     Line.CARRIED_INTEREST.label,
@@ -195,6 +197,7 @@ def _pool_row(p: PoolFacts) -> dict[str, Any]:
         "Outstanding": m(p.outstanding),
         Line.DISTRIBUTIONS.label: m(p.distributions),
         Line.MANAGEMENT_FEES.label: m(p.management_fees),
+        Line.FUND_EXPENSES.label: m(p.fund_expenses),
         Line.REALIZED_GAIN.label: m(p.realized_gain),
         Line.UNREALIZED_GAIN.label: m(p.unrealized_gain),
         Line.CARRIED_INTEREST.label: m(p.carried_interest),
@@ -224,13 +227,14 @@ POOL_VIEWS = {
         "RVPI",
         "IRR",
     ],
-    # The capital account rolls forward to NAV: paid-in, less distributions and fees, plus gains,
-    # less carry (what is still unfunded is in Calls). Seven amounts: as many as fit the page at 1400 px.
+    # The capital account rolls forward to NAV: paid-in, less distributions, fees and expenses, plus
+    # gains, less carry (what is still unfunded is in Calls).
     "Capital account": [
         "Pool",
         "Paid-in",
         Line.DISTRIBUTIONS.label,
         Line.MANAGEMENT_FEES.label,
+        Line.FUND_EXPENSES.label,
         Line.REALIZED_GAIN.label,
         Line.UNREALIZED_GAIN.label,
         Line.CARRIED_INTEREST.label,

@@ -156,7 +156,12 @@ def figures_metrics(figures: investor.Figures, period: investor.Period) -> None:
         ("RVPI", format.multiple(figures.rvpi), None if figures.rvpi is not None else investor.NO_MULTIPLE),
         ("IRR", format.percent(figures.irr), None if figures.irr is not None else investor.NO_IRR),
         ("Outstanding calls", format.money(figures.outstanding, cur), "Called but not yet paid"),
-        ("Fees", format.money(figures.fees, cur), "Management fees charged in the period")
+        (
+            "Fees and expenses",
+            format.money(figures.fees + figures.expenses, cur),
+            f"Management fees {format.money(figures.fees, cur)} and fund expenses "
+            f"{format.money(figures.expenses, cur)} charged in the period",
+        )
         if period.since_inception
         else (
             "NAV at start",

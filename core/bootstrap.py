@@ -21,9 +21,20 @@ from sqlalchemy import Engine, text
 from core import operations, runtime, seed
 from core.cache import Cache, Notifier
 from core.ratelimit import RateLimiter
-from core.services import calls, commitments, corrections, distributions, exports, fees, investments, payments
+from core.services import (
+    calls,
+    commitments,
+    corrections,
+    distributions,
+    expenses,
+    exports,
+    fees,
+    investments,
+    payments,
+)
 from core.settings import SettingsError, settings
 from core.uow import Resources, UnitOfWork
+from db.migrate import code_head
 from db.session import engine_for
 
 operations.register(
@@ -31,6 +42,7 @@ operations.register(
     calls.IssueCapitalCall(),
     payments.RecordPaymentKind(),
     fees.ChargeManagementFee(),
+    expenses.ChargeFundExpense(),
     investments.RecordInvestment(),
     investments.RecordValuation(),
     investments.RecordExit(),
@@ -64,12 +76,14 @@ def queue() -> Queue:
 
 
 def _namespace() -> str:
-    """Which database cached figures belong to: its name and oid."""
+    """Which database cached figures belong to (its name and oid), and which release's shapes they
+    have (its schema head): during a rolling deploy the previous release and this one share Redis,
+    and neither may read the other's figures (a capital-account line added is a field more)."""
     with engine().connect() as connection:
         name, oid = connection.execute(
             text("SELECT datname, oid FROM pg_database WHERE datname = current_database()")
         ).one()
-    return f"{name}:{oid}"
+    return f"{name}:{oid}:{code_head()}"
 
 
 @lru_cache(maxsize=1)

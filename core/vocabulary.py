@@ -151,6 +151,20 @@ class CallPurpose(StrEnum):
     FUND_EXPENSES = "fund_expenses"
 
 
+class ExpenseCategory(StrEnum):
+    """What a fund expense paid for: the lines of an LPA's organisational and operating expenses."""
+
+    FORMATION = "formation"
+    LEGAL = "legal"
+    ADMINISTRATION = "administration"
+    BANK_FEES = "bank_fees"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return "Bank fees" if self is ExpenseCategory.BANK_FEES else self.value.capitalize()
+
+
 class ApprovalKind(StrEnum):
     """What a draft awaiting a second person's approval would post."""
 

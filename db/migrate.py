@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).resolve().parent
 
@@ -19,3 +20,8 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def code_head() -> str:
+    """The schema revision this release's code is written for (its newest migration)."""
+    return ScriptDirectory(str(HERE / "migrations")).get_current_head() or "base"

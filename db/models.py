@@ -36,6 +36,7 @@ from core.vocabulary import (
     CallStatus,
     CommitmentStatus,
     DocumentKind,
+    ExpenseCategory,
     FeeBasis,
     KycStatus,
     NoticeKind,
@@ -500,6 +501,20 @@ class FeeCharge(Reversible, Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     total: Mapped[Amount]
+
+
+class FundExpense(Reversible, Base):
+    """A fund expense the pool paid, charged to its investors pro rata to their commitments."""
+
+    __tablename__ = "fund_expenses"
+    __table_args__ = (CheckConstraint(_in("category", ExpenseCategory), name="category"),)
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    incurred_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Amount]
+    memo: Mapped[str] = mapped_column(String(200), server_default="")
 
 
 class Distribution(Reversible, Base):

@@ -24,6 +24,9 @@ figures(
     amount("NAV", board.nav, cur),
     amount("Distributed", board.distributed, cur),
     amount("Management fees", board.fees, cur),
+    amount(
+        "Fund expenses", board.expenses, cur, "Paid from the pool's cash, charged pro rata to commitments"
+    ),
     ("Investors", f"{board.investors:,}", None),
     ("Net IRR", format.percent(board.irr), "n/a until there is a rate to solve for"),
     ("TVPI", format.multiple(board.tvpi), no_multiple),

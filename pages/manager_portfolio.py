@@ -1,4 +1,5 @@
-"""The pool's portfolio: buy into companies, value each holding, record exits, charge management fees;
+"""The pool's portfolio: buy into companies, value each holding, record exits, charge management fees
+and fund expenses;
 the books, the holdings at their latest marks, and NAV history.
 
 NAV is the pool's cash plus its holdings at their latest marks (less fees owed to the manager): an
@@ -15,8 +16,9 @@ from app.charts import plot_float
 from app.manager_ui import act, amount, chart, choose_pool, figures, previewed, show_flash, table
 from app.textsafe import md
 from core import clock
-from core.services import fees, investments
+from core.services import expenses, fees, investments
 from core.views import manager
+from core.vocabulary import ExpenseCategory
 
 actor = webapp.require_actor("fund_manager")
 st.title("Portfolio")
@@ -26,7 +28,7 @@ pool = choose_pool(
 cur = pool.currency
 today = clock.today()
 show_flash()
-FORMS = ("investment", "valuation", "exit", "fee")
+FORMS = ("investment", "valuation", "exit", "fee", "expense")
 for form in FORMS:
     webapp.show_finished(form)
 view = webapp.call(manager.portfolio, pool.id)
@@ -274,8 +276,60 @@ def charge_fee() -> None:
         st.session_state.pop("_fee_preview", None)
 
 
-buy_tab, mark_tab, exit_tab, fee_tab = st.tabs(
-    ["Record an investment", "Value a holding", "Record an exit", "Charge a management fee"]
+def record_expense() -> None:
+    form = webapp.form_key("expense")
+    st.caption(
+        "An expense the pool pays from its cash (set-up, legal, administration, bank fees). Every investor "
+        "bears a share pro rata to their commitment, shown on their capital account as fund expenses."
+    )
+    left, middle, right = st.columns(3)
+    category = left.selectbox(
+        "Category", list(ExpenseCategory), format_func=lambda c: c.label, key=f"{form}-category"
+    )
+    paid = middle.text_input(f"Expense amount ({cur})", key=f"{form}-amount")
+    on = right.date_input("Paid on", value=today, max_value=today, format="YYYY-MM-DD", key=f"{form}-date")
+    memo = st.text_input("Memo (the invoice, the supplier)", max_chars=200, key=f"{form}-memo")
+    preview = None
+    if paid.strip():
+        request = {"category": category, "amount": paid, "date": on, "memo": memo}
+        preview = previewed(expenses.preview, pool.id, request).preview
+    if preview is not None:
+        st.markdown(
+            f"**{format.money(preview.command.amount, cur)}** shared by "
+            f"{format.count(len(preview.lines), 'investor')} pro rata to their commitments."
+        )
+        table(
+            {
+                "Investor": [line.investor_name for line in preview.lines],
+                "Commitment": [line.commitment for line in preview.lines],
+                "Share": [line.share for line in preview.lines],
+            },
+            cur,
+            money=("Commitment", "Share"),
+        )
+    what = "" if preview is None else md(preview.command.description)
+    total = "" if preview is None else format.money(preview.command.amount, cur)
+    act(
+        "expense",
+        preview,
+        expenses.record,
+        button="Record the expense",
+        question=f"Pay {total} of fund expenses ({what}) from the pool's cash on {format.day(on)} and charge "
+        f"it to {format.count(0 if preview is None else len(preview.lines), 'investor')} pro rata to their "
+        f"commitments? {CORRECTION}",
+        yes="Yes, record the expense",
+        done=f"Fund expense recorded: {total} ({what}).",
+    )
+
+
+buy_tab, mark_tab, exit_tab, fee_tab, expense_tab = st.tabs(
+    [
+        "Record an investment",
+        "Value a holding",
+        "Record an exit",
+        "Charge a management fee",
+        "Record a fund expense",
+    ]
 )
 with buy_tab:
     buy()
@@ -285,5 +339,7 @@ with exit_tab:
     exit_holding()
 with fee_tab:
     charge_fee()
+with expense_tab:
+    record_expense()
 for form in FORMS:
     webapp.follow_operation(form)

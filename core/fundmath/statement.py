@@ -50,6 +50,7 @@ class CapitalAccount:
     contributions: Decimal
     distributions: Decimal
     management_fees: Decimal
+    fund_expenses: Decimal
     realized_gain: Decimal
     unrealized_gain: Decimal
     carried_interest: Decimal
@@ -73,6 +74,7 @@ class CapitalAccount:
             contributions=q(self.contributions),
             distributions=q(self.distributions),
             management_fees=q(self.management_fees),
+            fund_expenses=q(self.fund_expenses),
             realized_gain=q(self.realized_gain),
             unrealized_gain=q(self.unrealized_gain),
             carried_interest=q(self.carried_interest),

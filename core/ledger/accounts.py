@@ -13,6 +13,8 @@ How each movement is booked (journal kind: entries):
 - capital_call:   Dr receivable(i) for each investor / Cr call_clearing (the call's total)
 - payment:        Dr cash / Cr capital(i) (the contribution); Dr call_clearing / Cr receivable(i)
 - management_fee: Dr capital(i) / Cr fee_income
+- fund_expense:   Dr capital(i) for each investor, pro rata to commitments / Cr cash (the pool pays
+                  the expense; the capital that paid it stays contributed capital in the waterfall)
 - investment:     Dr investments / Cr cash (a purchase at cost)
 - valuation:      Dr unrealized / Cr capital(i) for a gain; the mirror image for a loss. An exit
                   releases the holding's marks with a valuation journal of its own.
@@ -73,6 +75,7 @@ class JournalKind(StrEnum):
     CAPITAL_CALL = "capital_call"
     PAYMENT = "payment"
     MANAGEMENT_FEE = "management_fee"
+    FUND_EXPENSE = "fund_expense"
     INVESTMENT = "investment"
     VALUATION = "valuation"
     EXIT = "exit"
@@ -105,6 +108,7 @@ class Line(StrEnum):
     CONTRIBUTIONS = "contributions"
     DISTRIBUTIONS = "distributions"
     MANAGEMENT_FEES = "management_fees"
+    FUND_EXPENSES = "fund_expenses"
     REALIZED_GAIN = "realized_gain"
     UNREALIZED_GAIN = "unrealized_gain"
     CARRIED_INTEREST = "carried_interest"
@@ -133,6 +137,7 @@ CAPITAL_LINES = (
     Line.CONTRIBUTIONS,
     Line.DISTRIBUTIONS,
     Line.MANAGEMENT_FEES,
+    Line.FUND_EXPENSES,
     Line.REALIZED_GAIN,
     Line.UNREALIZED_GAIN,
     Line.CARRIED_INTEREST,
@@ -143,6 +148,7 @@ NAV_LINES = (
     Line.CONTRIBUTIONS,
     Line.DISTRIBUTIONS,
     Line.MANAGEMENT_FEES,
+    Line.FUND_EXPENSES,
     Line.REALIZED_GAIN,
     Line.UNREALIZED_GAIN,
     Line.CARRIED_INTEREST,
@@ -151,6 +157,7 @@ NAV_SIGN = {
     Line.CONTRIBUTIONS: 1,
     Line.DISTRIBUTIONS: -1,
     Line.MANAGEMENT_FEES: -1,
+    Line.FUND_EXPENSES: -1,
     Line.REALIZED_GAIN: 1,
     Line.UNREALIZED_GAIN: 1,
     Line.CARRIED_INTEREST: -1,
@@ -161,6 +168,7 @@ LABELS = {
     Line.CONTRIBUTIONS: "Contributions",
     Line.DISTRIBUTIONS: "Distributions",
     Line.MANAGEMENT_FEES: "Management fees",
+    Line.FUND_EXPENSES: "Fund expenses",
     Line.REALIZED_GAIN: "Realized gain/(loss)",
     Line.UNREALIZED_GAIN: "Change in unrealized gain/(loss)",
     Line.CARRIED_INTEREST: "Carried interest",
@@ -176,6 +184,7 @@ MOVEMENTS: dict[tuple[JournalKind, Account], tuple[Line, Side]] = {
     (JournalKind.CAPITAL_CALL, Account.RECEIVABLE): (Line.CALLED, Side.DEBIT),
     (JournalKind.PAYMENT, Account.CAPITAL): (Line.CONTRIBUTIONS, Side.CREDIT),
     (JournalKind.MANAGEMENT_FEE, Account.CAPITAL): (Line.MANAGEMENT_FEES, Side.DEBIT),
+    (JournalKind.FUND_EXPENSE, Account.CAPITAL): (Line.FUND_EXPENSES, Side.DEBIT),
     (JournalKind.VALUATION, Account.CAPITAL): (Line.UNREALIZED_GAIN, Side.CREDIT),
     (JournalKind.EXIT, Account.CAPITAL): (Line.REALIZED_GAIN, Side.CREDIT),
     (JournalKind.DISTRIBUTION, Account.CAPITAL): (Line.DISTRIBUTIONS, Side.DEBIT),

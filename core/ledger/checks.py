@@ -28,6 +28,7 @@ FIGURES = (
     "contributions",
     "distributions",
     "management_fees",
+    "fund_expenses",
     "realized_gain",
     "unrealized_gain",
     "carried_interest",
@@ -48,9 +49,9 @@ def _sum(sign: str, account: Account, kind: JournalKind | None = None) -> str:
 
 
 _POSITIONS = f"""
-SELECT pool_id, investor_id, {", ".join(FIGURES[:8])},
-       contributions - distributions - management_fees + realized_gain + unrealized_gain - carried_interest
-           AS nav,
+SELECT pool_id, investor_id, {", ".join(FIGURES[:9])},
+       contributions - distributions - management_fees - fund_expenses
+           + realized_gain + unrealized_gain - carried_interest AS nav,
        commitment - called AS unfunded,
        called - contributions AS outstanding,
        receivable, capital
@@ -60,6 +61,7 @@ SELECT pool_id, investor_id, {", ".join(FIGURES[:8])},
                {_sum(_CREDIT, Account.CAPITAL, JournalKind.PAYMENT)} AS contributions,
                {_sum(_DEBIT, Account.CAPITAL, JournalKind.DISTRIBUTION)} AS distributions,
                {_sum(_DEBIT, Account.CAPITAL, JournalKind.MANAGEMENT_FEE)} AS management_fees,
+               {_sum(_DEBIT, Account.CAPITAL, JournalKind.FUND_EXPENSE)} AS fund_expenses,
                {_sum(_CREDIT, Account.CAPITAL, JournalKind.EXIT)} AS realized_gain,
                {_sum(_CREDIT, Account.CAPITAL, JournalKind.VALUATION)} AS unrealized_gain,
                {_sum(_DEBIT, Account.CAPITAL, JournalKind.CARRY)} AS carried_interest,

@@ -157,6 +157,7 @@ class Position:
     contributions: Decimal = ZERO
     distributions: Decimal = ZERO
     management_fees: Decimal = ZERO
+    fund_expenses: Decimal = ZERO
     realized_gain: Decimal = ZERO
     unrealized_gain: Decimal = ZERO
     carried_interest: Decimal = ZERO

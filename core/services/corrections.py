@@ -1,4 +1,4 @@
-"""Corrections: a mis-posted payment, fee, valuation, investment, exit or distribution is reversed.
+"""Corrections: a mis-posted payment, fee, fund expense, valuation, investment, exit or distribution is reversed.
 
 The ledger is never edited: each journal the operation posted gets a mirror-image journal (same
 kind, so every line nets out on every surface), dated the day of the correction and carrying the
@@ -29,12 +29,14 @@ from core.services import calls
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
+from core.vocabulary import ExpenseCategory
 from core.vocabulary import OperationStatus as Status
 from db.models import (
     CallItem,
     Distribution,
     Exit,
     FeeCharge,
+    FundExpense,
     Investment,
     Journal,
     Mark,
@@ -48,6 +50,7 @@ KIND = "reversal"
 FACTS: dict[str, Any] = {
     "payment": Payment,
     "management_fee": FeeCharge,
+    "fund_expense": FundExpense,
     "valuation": Mark,
     "investment": Investment,
     "exit": Exit,
@@ -56,6 +59,7 @@ FACTS: dict[str, Any] = {
 LABELS = {
     "payment": "Payment",
     "management_fee": "Management fee",
+    "fund_expense": "Fund expense",
     "valuation": "Valuation",
     "investment": "Investment",
     "exit": "Exit",
@@ -109,6 +113,9 @@ _FACTS_SQL = text(
        SELECT 'management_fee', f.operation_id, f.period_end, f.total, f.period_start::text, f.period_end::text, NULL
          FROM fee_charges f WHERE f.pool_id = :pool AND f.reversed_on IS NULL
        UNION ALL
+       SELECT 'fund_expense', x.operation_id, x.incurred_on, x.amount, x.category, x.memo, NULL
+         FROM fund_expenses x WHERE x.pool_id = :pool AND x.reversed_on IS NULL
+       UNION ALL
        SELECT 'valuation', m.operation_id, m.marked_on, m.change, co.name, m.value::text, m.company_id
          FROM marks m JOIN portfolio_companies co ON co.id = m.company_id
         WHERE m.pool_id = :pool AND m.reversed_on IS NULL
@@ -135,6 +142,10 @@ def _words(kind: str, amount: Decimal, subject: str, detail: str | None, currenc
         return f"{money(amount, currency)} from {subject}, capital call {number}{wire}"
     if kind == "management_fee":
         return f"{money(amount, currency)} for {subject} to {detail}"
+    if kind == "fund_expense":
+        return f"{money(amount, currency)} of {ExpenseCategory(subject).label.lower()} costs" + (
+            f": {detail}" if detail else ""
+        )
     if kind == "valuation":
         return (
             f"{subject} valued at {money(Decimal(detail or 0), currency)} ({money(amount, currency)} change)"

@@ -204,6 +204,7 @@ class PoolFacts:
     contributions: Decimal
     distributions: Decimal
     management_fees: Decimal
+    fund_expenses: Decimal
     realized_gain: Decimal
     unrealized_gain: Decimal
     carried_interest: Decimal

@@ -288,7 +288,8 @@ def _standing(uow: UnitOfWork, investor_id: int) -> Standing:
 class Figures:
     """One pool's (or one currency's total) figures for a period.
 
-    paid_in, distributed and fees are the period's; the rest are as of its end. paid_in_basis is
+    paid_in, distributed, fees and expenses (the fund expenses charged) are the period's; the rest
+    are as of its end. paid_in_basis is
     what the multiples and IRR divide by: beginning NAV + paid-in (just paid-in since inception).
     """
 
@@ -301,6 +302,7 @@ class Figures:
     paid_in: Decimal
     distributed: Decimal
     fees: Decimal
+    expenses: Decimal
     nav: Decimal
     total_value: Decimal
     paid_in_basis: Decimal
@@ -462,6 +464,7 @@ class _Book:
             paid_in=m(paid_in),
             distributed=m(distributed),
             fees=m(self.period.management_fees),
+            expenses=m(self.period.fund_expenses),
             nav=m(nav),
             total_value=m(distributed + nav),
             paid_in_basis=m(basis),

@@ -968,6 +968,7 @@ class Dashboard:
     distributed: Decimal
     carry: Decimal
     fees: Decimal
+    expenses: Decimal
     nav: Decimal
     cash: Decimal
     investors: int
@@ -1049,6 +1050,7 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
             total.distributions,
             total.carried_interest,
             total.management_fees,
+            total.fund_expenses,
             total.nav,
             read_model.pool_books(uow.session, pool.id, as_of=today).cash,
             _investors(held),

@@ -477,6 +477,10 @@ def fee_backwards(at: AppTest) -> AppTest:
     return press(at, "Preview the fee")
 
 
+def expense_over_precise(at: AppTest) -> AppTest:
+    return typed(growth(at), "Expense amount", "12.345")
+
+
 def distribute_empty(at: AppTest) -> AppTest:
     return press(typed(growth(at), "Proceeds to distribute", ""), "Preview the waterfall")
 
@@ -518,6 +522,12 @@ FORMS: dict[str, tuple[str, str, Callable[[AppTest], AppTest], str]] = {
     "value a holding below zero": ("manager", "pages/manager_portfolio.py", value_negative, "Value"),
     "exit for negative proceeds": ("manager", "pages/manager_portfolio.py", exit_negative, "Proceeds"),
     "a fee period backwards": ("manager", "pages/manager_portfolio.py", fee_backwards, "Period end"),
+    "an over-precise fund expense": (
+        "manager",
+        "pages/manager_portfolio.py",
+        expense_over_precise,
+        "Amount",
+    ),
     "distribute nothing": ("manager", "pages/manager_distributions.py", distribute_empty, "Proceeds"),
     "distribute more than the cash": (
         "manager",

@@ -16,7 +16,7 @@ import pytest
 from core import clock
 from core.errors import PermissionDenied, ValidationError
 from core.ledger import read_model
-from core.services import distributions, fees, investments, pools
+from core.services import distributions, expenses, investments, pools
 from core.views import investor, manager
 from tests import approving
 from tests.integration.test_money_goes_where_meant import START, Fund, act
@@ -86,39 +86,40 @@ class Pool(Fund):
 
 def test_the_issues_worked_example_spv(make: Any) -> None:
     """100,000 from 10 investors, 8,000 of set-up costs, 92,000 invested, exit for 500,000, 20% carry,
-    no hurdle: carry 80,000, investors 420,000 (42,000 each)."""
+    no hurdle: carry 80,000, investors 420,000 (42,000 each). The set-up costs are a fund expense,
+    paid from cash and charged 800 to each investor on the Fund expenses line."""
     spv = Pool(
         make,
         ["10000"] * 10,
         carry_rate="0.2",
         hurdle_rate="0",
         catch_up_rate="0",
-        management_fee_rate="0.08",
-        management_fee_basis="committed",
+        management_fee_rate="0",
         min_ticket="10000",
     )
     spv.pay_call(1, "100", START + timedelta(days=5))
-    # The set-up costs: 8% of the 100,000 committed over one year, 800 per investor.
     spv.act(
-        START + timedelta(days=366),
-        fees.preview,
-        fees.charge,
-        {
-            "period_start": (START + timedelta(days=1)).isoformat(),
-            "period_end": (START + timedelta(days=366)).isoformat(),
-        },
+        START + timedelta(days=8),
+        expenses.preview,
+        expenses.record,
+        {"category": "formation", "amount": "8000", "memo": "SPV set-up"},
     )
+    with spv.uow() as uow:
+        lines = read_model.positions(uow.session, as_of=None, pool_id=spv.pool_id)
+        assert {p.fund_expenses for p in lines.values()} == {D("800")}
+        assert read_model.pool_books(uow.session, spv.pool_id, as_of=None).cash == D("92000")
     spv.invest(START + timedelta(days=10), "Target", "92000")
 
     before = spv.statement(START + timedelta(days=20))
-    assert (before.paid_in, before.wind_up_proceeds) == (D("100000"), D("100000"))  # held at cost
+    # Paid in 100,000; worth 92,000: the holding at cost, the costs spent.
+    assert (before.paid_in, before.wind_up_proceeds) == (D("100000"), D("92000"))
     assert (before.carry_received, before.accrued_carry, before.carry_due) == (0, 0, 0)
     assert before.clawback_exposure is None  # nothing distributed, nothing to claw back
 
     exited = START + timedelta(days=400)
     spv.exit(exited, "Target", "500000")
     sold = spv.statement(exited)
-    # Cash 8,000 + 500,000, less the 8,000 of costs owed: 500,000 to wind up with.
+    # Cash: 100,000 paid in, 8,000 of costs and 92,000 invested paid out, 500,000 received.
     assert sold.wind_up_proceeds == D("500000")
     assert sold.accrued_carry == sold.carry_due == D("0.2") * (D("500000") - D("100000")) == D("80000")
     assert sold.carry_received == 0 and sold.carry_in_escrow == 0

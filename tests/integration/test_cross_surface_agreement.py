@@ -59,6 +59,7 @@ from core.services import (
     commitments,
     corrections,
     distributions,
+    expenses,
     exports,
     fees,
     investments,
@@ -93,6 +94,7 @@ LINE_RULES = {
     "contributions": ("payment", "capital", "D-"),
     "distributions": ("distribution", "capital", "D+"),
     "management_fees": ("management_fee", "capital", "D+"),
+    "fund_expenses": ("fund_expense", "capital", "D+"),
     "realized_gain": ("exit", "capital", "D-"),
     "unrealized_gain": ("valuation", "capital", "D-"),
     "carried_interest": ("carry", "capital", "D+"),
@@ -110,6 +112,7 @@ NAV_SIGNS = {
     "contributions": 1,
     "distributions": -1,
     "management_fees": -1,
+    "fund_expenses": -1,
     "realized_gain": 1,
     "unrealized_gain": 1,
     "carried_interest": -1,
@@ -121,6 +124,7 @@ LABELS = {
     "contributions": "Contributions",
     "distributions": "Distributions",
     "management_fees": "Management fees",
+    "fund_expenses": "Fund expenses",
     "realized_gain": "Realized gain/(loss)",
     "unrealized_gain": "Change in unrealized gain/(loss)",
     "carried_interest": "Carried interest",
@@ -332,6 +336,7 @@ KINDS = (
     "pay",
     "fee",
     "fee",
+    "expense",
     "invest",
     "invest",
     "invest",
@@ -349,6 +354,7 @@ FRACTIONS = tuple(D(x) for x in ("0", "0.1", "0.25", "0.5", "0.77", "1", "1.3", 
 PERCENTS = ("5", "10", "12.5", "20", "33.33", "50")
 FEE_SPANS = (30, 91, 182, 365)
 COMPANIES = ("Acme", "Beacon", "Cobalt")
+EXPENSE_CATEGORIES = ("formation", "legal", "administration", "bank_fees", "other")
 
 
 @dataclass(frozen=True)
@@ -629,6 +635,19 @@ class Workload:
                 return
             request = {"period_start": begin.isoformat(), "period_end": on.isoformat()}
             self.submit("fee", on, fees.preview, fees.charge, c, request)
+        elif act.kind == "expense":
+            amount = (self.cash(c, on) * min(act.fraction or D("0.05"), D("0.2"))).quantize(
+                UNITS[c], ROUND_DOWN
+            )
+            if amount <= 0:
+                return
+            request = {
+                "category": EXPENSE_CATEGORIES[act.pick % len(EXPENSE_CATEGORIES)],
+                "amount": str(amount),
+                "date": on.isoformat(),
+                "memo": f"Invoice {act.pick}" if act.flag else "",
+            }
+            self.submit("expense", on, expenses.preview, expenses.record, c, request)
         elif act.kind == "invest":
             if self.late[c]:
                 return  # the manager invests once the pool's last close is settled
@@ -763,6 +782,7 @@ def check_figures(
         "paid_in": figures.paid_in,
         "distributed": figures.distributed,
         "fees": figures.fees,
+        "expenses": figures.expenses,
         "nav": figures.nav,
         "total_value": figures.total_value,
         "paid_in_basis": figures.paid_in_basis,
@@ -778,6 +798,7 @@ def check_figures(
         "paid_in": within["contributions"],
         "distributed": within["distributions"],
         "fees": within["management_fees"],
+        "expenses": within["fund_expenses"],
         "nav": at_end.nav,
         "total_value": within["distributions"] + at_end.nav,
         "paid_in_basis": beginning + within["contributions"],
@@ -916,6 +937,7 @@ def check_manager_surfaces(w: Workload, now: Ledger) -> None:
             board.distributed,
             board.carry,
             board.fees,
+            board.expenses,
             board.nav,
             board.cash,
             board.investors,
@@ -931,6 +953,7 @@ def check_manager_surfaces(w: Workload, now: Ledger) -> None:
             total["distributions"],
             total["carried_interest"],
             total["management_fees"],
+            total["fund_expenses"],
             total.nav,
             books["cash"],
             investors,
@@ -1220,6 +1243,7 @@ EVERYTHING = Plan(
         _act("USD", "invest", 10, pick=0, fraction="0.5"),
         _act("USD", "invest", 3, pick=1, fraction="0.5"),
         _act("USD", "fee", 30, pick=2),
+        _act("USD", "expense", 2, pick=1, fraction="0.1", flag=True),
         _act("USD", "mark", 40, pick=0, fraction="2.5"),
         _act("USD", "mark", 10, pick=1, fraction="0"),
         _act("USD", "exit", 60, pick=0, fraction="1.3"),
@@ -1229,6 +1253,7 @@ EVERYTHING = Plan(
         _act("EUR", "fee", 10, pick=1),
         _act("EUR", "call", 0, pick=2),  # after the late close (settle_at): dated today
         _act("EUR", "pay", 0),
+        _act("EUR", "expense", 0, pick=3, fraction="0.1"),
         _act("EUR", "invest", 0, pick=2, fraction="0.5"),
         _act("EUR", "mark", 0, pick=0, fraction="0.5"),
         _act("EUR", "reverse", 0, pick=0),
@@ -1270,6 +1295,7 @@ def test_every_surface_agrees_with_the_journal_entries(lab: Lab) -> None:
         "capital_call",
         "payment",
         "management_fee",
+        "fund_expense",
         "investment",
         "valuation",
         "exit",

@@ -361,6 +361,7 @@ def test_pool_detail_capital_account_and_transactions(book: dict[str, Any]) -> N
         "Contributions",
         "Distributions",
         "Management fees",
+        "Fund expenses",
         "Realized gain/(loss)",
         "Change in unrealized gain/(loss)",
         "Carried interest",

@@ -29,6 +29,7 @@ MOVEMENTS = [
     (date(2024, 2, 1), L.REALIZED_GAIN, D(20)),
     (date(2024, 2, 1), L.CARRIED_INTEREST, D(4)),
     (date(2024, 3, 31), L.MANAGEMENT_FEES, D("4.50")),  # last day of the period: in it
+    (date(2024, 3, 15), L.FUND_EXPENSES, D("1.25")),  # the pool's legal costs, its share
     (date(2024, 3, 31), L.UNREALIZED_GAIN, D(-12)),  # a loss
     (date(2024, 3, 31), "commitment", D(500)),  # a line's value works as the line
     (date(2024, 4, 1), L.CONTRIBUTIONS, D(999)),  # after the period: ignored
@@ -46,7 +47,8 @@ def test_statement_lines_with_the_ilpa_names() -> None:
         D("4.50"),
     )
     assert (account.realized_gain, account.unrealized_gain, account.carried_interest) == (D(20), D(-12), D(4))
-    assert account.ending_nav == D("474.50")  # 325 + 200 - 50 - 4.50 + 20 - 12 - 4
+    assert account.fund_expenses == D("1.25")
+    assert account.ending_nav == D("473.25")  # 325 + 200 - 50 - 4.50 - 1.25 + 20 - 12 - 4
     assert account.commitment == D(1500)
     # ILPA: unfunded = commitment - capital called (not - contributions): 700 before, 1500 - 550 after.
     assert (account.beginning_unfunded, account.ending_unfunded) == (D(700), D(950))
@@ -56,16 +58,17 @@ def test_statement_lines_with_the_ilpa_names() -> None:
         ("Contributions", D(200)),
         ("Distributions", D(-50)),
         ("Management fees", D("-4.50")),
+        ("Fund expenses", D("-1.25")),
         ("Realized gain/(loss)", D(20)),
         ("Change in unrealized gain/(loss)", D(-12)),
         ("Carried interest", D(-4)),
-        ("Ending NAV", D("474.50")),
+        ("Ending NAV", D("473.25")),
         ("Unfunded commitment, beginning", D(700)),
         ("Unfunded commitment, ending", D(950)),
     ]
-    assert [label for label, _ in account.lines()[2:8]] == [
-        line.label for line in (L.CONTRIBUTIONS, L.DISTRIBUTIONS, L.MANAGEMENT_FEES, L.REALIZED_GAIN)
-    ] + [L.UNREALIZED_GAIN.label, L.CARRIED_INTEREST.label]
+    assert [label for label, _ in account.lines()[2:9]] == [
+        line.label for line in (L.CONTRIBUTIONS, L.DISTRIBUTIONS, L.MANAGEMENT_FEES, L.FUND_EXPENSES)
+    ] + [L.REALIZED_GAIN.label, L.UNREALIZED_GAIN.label, L.CARRIED_INTEREST.label]
     with pytest.raises(AttributeError):
         account.ending_nav = D(0)  # type: ignore[misc]
 
@@ -91,10 +94,10 @@ def test_summed_movements_give_the_same_statement() -> None:
 def test_reversals_money_and_empty() -> None:
     reversed_payment = [*MOVEMENTS, (date(2024, 3, 1), L.CONTRIBUTIONS, D(-200))]
     account = capital_account(reversed_payment, *Q1)
-    assert account.contributions == 0 and account.ending_nav == D("274.50")
+    assert account.contributions == 0 and account.ending_nav == D("273.25")
     money = [(d, k, Money(a, "EUR")) for d, k, a in MOVEMENTS]
     account = capital_account(money, *Q1)
-    assert account.currency == "EUR" and account.ending_nav == D("474.50")
+    assert account.currency == "EUR" and account.ending_nav == D("473.25")
     empty = capital_account([], *Q1)
     assert empty.ending_nav == empty.commitment == empty.ending_unfunded == 0 and empty.currency is None
 
@@ -133,6 +136,7 @@ def test_ending_nav_identity_is_exact(movements: list) -> None:
         + account.contributions
         - account.distributions
         - account.management_fees
+        - account.fund_expenses
         + account.realized_gain
         + account.unrealized_gain
         - account.carried_interest
@@ -144,7 +148,7 @@ def test_ending_nav_identity_is_exact(movements: list) -> None:
     assert account.commitment == upto(L.COMMITMENT)
     assert account.ending_unfunded == upto(L.COMMITMENT) - upto(L.CALLED)
     lines = dict(account.lines())
-    nav_lines = list(lines.values())[2:8]
+    nav_lines = list(lines.values())[2:9]
     assert sum(nav_lines, lines["Beginning NAV"]) == lines["Ending NAV"]
 
 
