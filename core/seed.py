@@ -19,6 +19,7 @@ from core.services import (
     commitments,
     corrections,
     distributions,
+    expenses,
     fees,
     investments,
     notices,
@@ -99,7 +100,7 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
 
     Two and a half years of one fund's life, each act on its own day (core.clock.travel): pools
     opened and raised, commitments accepted, capital called and paid (one payment keyed wrongly and
-    corrected), companies bought, marked, one exited, fees charged, proceeds distributed, and a last
+    corrected), fund expenses paid, companies bought, marked, one exited, fees charged, proceeds distributed, and a last
     call still open for the demo investor to pay. Every chart, period filter and statement then
     tells one story, and `python -m core verify` passes on it.
     """
@@ -140,6 +141,9 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
     first = start + timedelta(days=60)
     history.call(manager, growth, first, "40", "Acme Robotics Series B")
     history.pay_call(manager, growth, 1, first + timedelta(days=9))
+    history.expense(
+        manager, growth, first + timedelta(days=12), "formation", "18000", "Formation: counsel and filings"
+    )
     history.invest(manager, growth, first + timedelta(days=20), "Acme Robotics", "500000")
     second = start + timedelta(days=280)
     history.call(manager, growth, second, "30", "Beacon Health seed and fees")
@@ -149,6 +153,9 @@ def seed_demo(uow_factory: Callable[[], UnitOfWork]) -> dict[str, int]:
     history.mark(manager, growth, start + timedelta(days=420), "Acme Robotics", "850000", "Series C price")
     history.mark(manager, growth, start + timedelta(days=600), "Beacon Health", "240000", "Down round")
     history.fee(manager, growth, first + timedelta(days=365), first + timedelta(days=729))
+    history.expense(
+        manager, growth, start + timedelta(days=640), "administration", "6500", "Fund administrator, year 2"
+    )
     history.exit(manager, growth, start + timedelta(days=700), "Acme Robotics", "1400000")
     history.distribute(
         manager,
@@ -385,6 +392,10 @@ class _History:
             pool_id,
             {"company_id": self._company(pool_id, company), "proceeds": proceeds},
         )
+
+    def expense(self, manager: Actor, pool_id: int, on: date, category: str, amount: str, memo: str) -> None:
+        request = {"category": category, "amount": amount, "memo": memo}
+        self._run(on, expenses.preview, expenses.record, manager, pool_id, request)
 
     def fee(self, manager: Actor, pool_id: int, start: date, end: date) -> None:
         self._run(

@@ -120,6 +120,22 @@ if view.marks:
     )
 else:
     st.caption("No valuation yet: a holding counts at cost until it is valued.")
+st.subheader("Fund expenses", anchor=False)
+if view.expenses:
+    table(
+        {
+            "Paid on": [x.incurred_on for x in view.expenses],
+            "Category": [x.category for x in view.expenses],
+            "Amount": [x.amount for x in view.expenses],
+            "Memo": [x.memo for x in view.expenses],
+        },
+        cur,
+        money=("Amount",),
+        dates=("Paid on",),
+        widths={"Category": 140},
+    )
+else:
+    st.caption("No fund expense yet: the pool's own costs, paid from its cash, are recorded below.")
 
 if pool.status == "wound_down":
     st.stop()

@@ -34,12 +34,13 @@ from core.services.distributions import wind_up
 from core.services.investments import Holding
 from core.services.pools import PoolView, load_pool
 from core.uow import UnitOfWork
-from core.vocabulary import CallItemStatus, CallStatus, CommitmentStatus, PoolStatus, label
+from core.vocabulary import CallItemStatus, CallStatus, CommitmentStatus, ExpenseCategory, PoolStatus, label
 from db.models import (
     CallItem,
     CapitalCall,
     Commitment,
     Distribution,
+    FundExpense,
     Mark,
     Payment,
     Pool,
@@ -732,6 +733,14 @@ class MarkRow:
 
 
 @dataclass(frozen=True)
+class ExpenseRow:
+    incurred_on: date
+    category: str  # its label
+    amount: Decimal
+    memo: str
+
+
+@dataclass(frozen=True)
 class NavPoint:
     on: date
     nav: Decimal
@@ -758,6 +767,7 @@ class PortfolioView:
     realized: Decimal  # every exit's proceeds above its cost, as booked to the investors
     holdings: list[Holding]
     marks: list[MarkRow]
+    expenses: list[ExpenseRow]
     history: list[NavPoint]
 
     @property
@@ -779,6 +789,19 @@ def _marks(uow: UnitOfWork, pool_id: int, today: date) -> list[MarkRow]:
         .order_by(Mark.marked_on.desc(), Mark.id.desc())
     ).all()
     return [MarkRow(*row) for row in rows]
+
+
+def _expenses(uow: UnitOfWork, pool_id: int, today: date) -> list[ExpenseRow]:
+    """The fund expenses standing today (a reversed one is gone from the books, so from here too)."""
+    rows = uow.session.execute(
+        select(FundExpense.incurred_on, FundExpense.category, FundExpense.amount, FundExpense.memo)
+        .where(FundExpense.pool_id == pool_id, FundExpense.incurred_on <= today)
+        .where(FundExpense.reversed_on.is_(None) | (FundExpense.reversed_on > today))
+        .order_by(FundExpense.incurred_on.desc(), FundExpense.id.desc())
+    ).all()
+    return [
+        ExpenseRow(on, ExpenseCategory(category).label, amount, memo) for on, category, amount, memo in rows
+    ]
 
 
 def nav_history(uow: UnitOfWork, pool_id: int, as_of: date) -> list[NavPoint]:
@@ -805,6 +828,7 @@ def portfolio(actor: Actor, uow: UnitOfWork, pool_id: int) -> PortfolioView:
         realized,
         investments.holdings(uow, pool.id, as_of=today),
         _marks(uow, pool.id, today),
+        _expenses(uow, pool.id, today),
         nav_history(uow, pool.id, today),
     )
 

@@ -248,6 +248,7 @@ _BY_HAND = {
     "contributions": ("payment", "capital", "C"),
     "distributions": ("distribution", "capital", "D"),
     "management_fees": ("management_fee", "capital", "D"),
+    "fund_expenses": ("fund_expense", "capital", "D"),
     "realized_gain": ("exit", "capital", "C"),
     "unrealized_gain": ("valuation", "capital", "C"),
     "carried_interest": ("carry", "capital", "D"),

@@ -24,6 +24,7 @@ from core import clock
 from core.fundmath import scale_down
 from core.services import calls, pools, users
 from core.views import manager
+from core.vocabulary import ExpenseCategory
 from db.models import CallItem, CapitalCall, Commitment, Pool
 from tests.app.manager_support import (
     Fund,
@@ -547,6 +548,33 @@ def test_charge_a_management_fee_after_previewing_it(make: Any, uow_factory: Any
     assert asked.startswith(f"Charge {money(total)} of management fees for {start} to {end} to 3 investors?")
     at = done_with(at, f"Management fee charged: {money(total)}", "the fee")
     assert journal_figures(uow_factory, fund.pool_id)["management_fees"] == total > 0
+
+
+def test_record_a_fund_expense_the_second_click_does_nothing_more(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    fund = Fund(make, age=200)
+    fund.call("10", fund.day(5))
+    fund.pay_call(1, fund.day(8))  # 60,000 of cash
+    at = goto(logged_in(fund.manager.username), PORTFOLIO, manager_pool_id=fund.pool_id)
+    assert "No fund expense yet" in " ".join(c.value for c in at.caption)
+    at.selectbox(key="expense-0-category").set_value(ExpenseCategory.LEGAL)
+    at.text_input(key="expense-0-memo").set_value("Side letters, Baker LLP")
+    at = at.text_input(key="expense-0-amount").set_value("1000").run()
+    shares = at.dataframe[-1].value
+    assert list(shares["Share"]) == [D("166.67"), D("333.33"), D("500.00")]
+    asked = confirm(at, "expense")
+    assert asked.startswith(
+        "Pay $1,000.00 of fund expenses (Legal: Side letters, Baker LLP) from the pool's cash"
+    )
+    at = done_with(at, "Fund expense recorded: $1,000.00 (Legal: Side letters, Baker LLP).", "the expense")
+    assert journal_figures(uow_factory, fund.pool_id)["fund_expenses"] == D("1000")
+    assert journal_figures(uow_factory, fund.pool_id)["cash"] == D("59000")
+    # The form starts empty again: nothing to click twice.
+    assert at.text_input(key="expense-1-amount").value == ""
+    assert at.button(key="expense-ask").disabled
+    [listed] = [frame.value for frame in at.dataframe if "Memo" in frame.value]
+    assert list(listed["Memo"]) == ["Side letters, Baker LLP"] and list(listed["Category"]) == ["Legal"]
 
 
 # --- dashboard and the rest --------------------------------------------------------------------------
