@@ -31,6 +31,7 @@ def describe_distribution(preview: distributions.DistributionPreview) -> str:
         f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)}): "
         f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
         f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
+        + (f", of which {format.money(preview.escrow, cur)} held in escrow" if preview.escrow else "")
     )
 
 
@@ -39,12 +40,19 @@ def render_distribution(preview: distributions.DistributionPreview, key: str) ->
     cur = preview.currency
     figures(
         amount("To investors", preview.lp_total, cur),
-        amount("Carried interest", preview.gp_total, cur, "To the GP"),
+        amount(
+            "Carried interest",
+            preview.gp_total,
+            cur,
+            f"To the GP; {format.money(preview.escrow, cur)} of it held in escrow in the pool's cash"
+            if preview.escrow
+            else "To the GP",
+        ),
         amount(
             "Cash after",
             preview.cash - preview.proceeds,
             cur,
-            "The pool's cash when it was previewed, less this",
+            "The pool's cash free to spend when it was previewed (carry in escrow held back), less this",
         ),
     )
     steps = [(t.label, t.total, t) for t in preview.tiers if t.tier != "split"]

@@ -31,6 +31,7 @@ from core.services import (
     fees,
     investments,
     payments,
+    winddown,
 )
 from core.settings import SettingsError, settings
 from core.uow import Resources, UnitOfWork
@@ -47,6 +48,7 @@ operations.register(
     investments.RecordValuation(),
     investments.RecordExit(),
     distributions.DistributeProceeds(),
+    winddown.WindDownPool(),
     corrections.ReversePosting(),
     exports.ExportCsv(),
 )

@@ -14,11 +14,12 @@ from core import clock
 from core.errors import Collector, InvalidState, ValidationError
 from core.formatting import money
 from core.money import check_currency, parse_amount, to_decimal
-from core.vocabulary import Accreditation, CallPurpose, FeeBasis, Strategy, values
+from core.vocabulary import Accreditation, CallPurpose, FeeBasis, HurdleAccrual, Strategy, values
 
 NAME_MAX = 120
 STRATEGIES = values(Strategy)
 FEE_BASES = values(FeeBasis)
+HURDLE_ACCRUALS = values(HurdleAccrual)
 ACCREDITATION_ORDER = values(Accreditation)  # in rising order
 
 # Lifecycle: the only moves there are. Anything else is refused.
@@ -105,6 +106,8 @@ class PoolTerms:
     carry_rate: Decimal
     hurdle_rate: Decimal
     catch_up_rate: Decimal
+    hurdle_accrual: str
+    escrow_rate: Decimal
     close_date: date
     min_accreditation: str
 
@@ -166,9 +169,13 @@ def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
             and v["investment_period_end"] < v["close_date"]
         ):
             raise ValidationError("investment_period_end", "must not be before the close date")
-    for field in ("carry_rate", "hurdle_rate", "catch_up_rate"):
+    for field in ("carry_rate", "hurdle_rate", "catch_up_rate", "escrow_rate"):
         with collect(field):
-            v[field] = parse_rate(raw.get(field, "0"), field)
+            v[field] = parse_rate(raw.get(field, "0") or "0", field)
+    with collect("hurdle_accrual"):
+        v["hurdle_accrual"] = _one_of(
+            raw.get("hurdle_accrual", "compound"), "hurdle_accrual", HURDLE_ACCRUALS
+        )
     with collect("min_accreditation"):
         v["min_accreditation"] = _one_of(
             raw.get("min_accreditation", "accredited"), "min_accreditation", ACCREDITATION_ORDER

@@ -55,6 +55,13 @@ class FeeBasis(StrEnum):
     INVESTED = "invested"
 
 
+class HurdleAccrual(StrEnum):
+    """How the preferred return accrues (core.fundmath.preferred_return): compounded annually, or simple."""
+
+    COMPOUND = "compound"
+    SIMPLE = "simple"
+
+
 class PoolStatus(StrEnum):
     DRAFT = "draft"
     OPEN = "open"

@@ -38,6 +38,7 @@ from core.vocabulary import (
     DocumentKind,
     ExpenseCategory,
     FeeBasis,
+    HurdleAccrual,
     KycStatus,
     NoticeKind,
     NoticeStatus,
@@ -110,6 +111,8 @@ class Pool(Base):
         CheckConstraint("carry_rate BETWEEN 0 AND 1", name="carry_rate"),
         CheckConstraint("catch_up_rate BETWEEN 0 AND 1", name="catch_up_rate"),
         CheckConstraint("hurdle_rate BETWEEN 0 AND 1", name="hurdle_rate"),
+        CheckConstraint(_in("hurdle_accrual", HurdleAccrual), name="hurdle_accrual"),
+        CheckConstraint("escrow_rate BETWEEN 0 AND 1", name="escrow_rate"),
         CheckConstraint("management_fee_rate BETWEEN 0 AND 1", name="fee_rate"),
         CheckConstraint("version >= 0", name="version"),
         Index("ix_pools_manager_id_status", "manager_id", "status"),
@@ -131,6 +134,9 @@ class Pool(Base):
     carry_rate: Mapped[Rate]
     hurdle_rate: Mapped[Rate]
     catch_up_rate: Mapped[Rate]
+    hurdle_accrual: Mapped[str] = mapped_column(String(10), server_default="compound")
+    # The share of each carry payment held in escrow until the clawback risk clears.
+    escrow_rate: Mapped[Decimal] = mapped_column(Numeric(9, 6), server_default="0")
     close_date: Mapped[date] = mapped_column(Date)
     min_accreditation: Mapped[str] = mapped_column(String(30), server_default="accredited")
     status: Mapped[str] = mapped_column(String(20), server_default="draft")

@@ -122,8 +122,10 @@ else:
 st.subheader("Carried interest", anchor=False)
 carry = webapp.call(manager.carry_statement, pool.id)
 st.caption(
-    f"Terms: carry {format.percent(carry.carry_rate)}, hurdle {format.percent(carry.hurdle_rate)}, "
-    f"GP catch-up {format.percent(carry.catch_up_rate)}; European (whole pool) waterfall, as of "
+    f"Terms: carry {format.percent(carry.carry_rate)}, hurdle {format.percent(carry.hurdle_rate)} "
+    f"({'simple' if carry.hurdle_accrual == 'simple' else 'compounded yearly'}), "
+    f"GP catch-up {format.percent(carry.catch_up_rate)}, escrow {format.percent(carry.escrow_rate)} of each carry "
+    f"payment; European (whole pool) waterfall, as of "
     f"{format.day(carry.as_of)}. Accrued carry and carry due take NAV "
     f"({format.money(carry.wind_up_proceeds, cur)}) as the pool's last distribution today."
 )
@@ -136,7 +138,9 @@ figures(
         "Carry in escrow",
         carry.carry_in_escrow,
         cur,
-        "Carry held back until the clawback risk clears: none under this pool's terms",
+        "Carry held back in the pool's cash until the clawback risk clears"
+        if carry.escrow_held
+        else "Carry held back until the clawback risk clears: none under this pool's terms",
     ),
     amount(
         "Accrued carried interest",

@@ -14,7 +14,7 @@ from app import format, webapp
 from app.manager_ui import POOL_KEY, lifecycle_button, managers_form, payment_settings, show_flash, status
 from app.textsafe import md
 from core import clock
-from core.domain import ACCREDITATION_ORDER, FEE_BASES, STRATEGIES, rate_to_percent
+from core.domain import ACCREDITATION_ORDER, FEE_BASES, HURDLE_ACCRUALS, STRATEGIES, rate_to_percent
 from core.errors import DomainError, FieldErrors, ValidationError
 from core.money import MINOR_UNITS, to_decimal
 from core.services import pools
@@ -38,6 +38,8 @@ LABELS = {
     "carry_rate": "Carry %",
     "hurdle_rate": "Hurdle %",
     "catch_up_rate": "GP catch-up %",
+    "hurdle_accrual": "Hurdle accrues",
+    "escrow_rate": "Carry held in escrow %",
     "min_accreditation": "Minimum accreditation",
 }
 PERCENT_FIELDS = (
@@ -46,6 +48,7 @@ PERCENT_FIELDS = (
     "carry_rate",
     "hurdle_rate",
     "catch_up_rate",
+    "escrow_rate",
 )
 
 editing = st.session_state.get("edit_pool_id")
@@ -235,6 +238,24 @@ with st.form(f"{scope}-terms"):
     ):
         column.text_input(LABELS[field], value=initial(field, default), disabled=locked, key=key(field))
         field_error(field, column)
+    econ_left.selectbox(
+        LABELS["hurdle_accrual"],
+        HURDLE_ACCRUALS,
+        index=HURDLE_ACCRUALS.index(pool.hurdle_accrual) if pool else 0,
+        disabled=locked,
+        format_func=lambda a: "Compounded yearly" if a == "compound" else "Simple interest",
+        help="How the preferred return grows on each contribution until it is paid back",
+        key=key("hurdle_accrual"),
+    )
+    field_error("hurdle_accrual", econ_left)
+    econ_right.text_input(
+        LABELS["escrow_rate"],
+        value=initial("escrow_rate", "0"),
+        disabled=locked,
+        help="The share of each carry payment the pool keeps until the clawback risk clears",
+        key=key("escrow_rate"),
+    )
+    field_error("escrow_rate", econ_right)
     st.selectbox(
         LABELS["min_accreditation"],
         ACCREDITATION_ORDER,

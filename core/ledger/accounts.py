@@ -3,7 +3,9 @@
 Chart of accounts (per pool, in the pool's currency; the normal side is where a balance sits):
 - pool level: cash (D); investments at cost (D); unrealized, the marks above or below cost (D);
   call_clearing (C), the other side of capital called and not yet paid; fee_income (C), the
-  management fees owed to the manager.
+  management fees owed to the manager; carry_escrow (C), carried interest taken from the investors
+  but held back in the pool's cash until the clawback risk clears; clawback_due (D), carry the GP
+  must pay back out of its own pocket after the wind-down true-up.
 - investor level: commitment (C), what they promised, against commitment_memo (D), its twin so the
   memo pair balances; receivable (D), called and not yet paid; capital (C), their share of the
   pool's NAV.
@@ -21,7 +23,11 @@ How each movement is booked (journal kind: entries):
 - exit:           Dr cash (proceeds) / Cr investments (cost); the difference, the realized gain,
                   Cr capital(i) (a loss: Dr capital(i))
 - distribution:   Dr capital(i) / Cr cash (the investors' share)
-- carry:          Dr capital(i) / Cr cash (the GP's carried interest)
+- carry:          Dr capital(i) / Cr cash (the GP's carried interest); the part the pool's terms hold
+                  in escrow stays in cash: Dr cash / Cr carry_escrow, in the same operation. At the
+                  wind-down true-up: escrow released to the GP, Dr carry_escrow / Cr cash; escrow
+                  applied to a clawback, Dr carry_escrow / Cr capital(i) (then distributed); the rest
+                  of the clawback, Dr clawback_due / Cr capital(i)
 A reversal keeps the kind of the journal it reverses, so every line nets out.
 
 MOVEMENTS maps (journal kind, account) to the line it feeds, and the side on which an entry adds
@@ -49,6 +55,8 @@ class Account(StrEnum):
     UNREALIZED = "unrealized"
     CALL_CLEARING = "call_clearing"
     FEE_INCOME = "fee_income"
+    CARRY_ESCROW = "carry_escrow"
+    CLAWBACK_DUE = "clawback_due"
     COMMITMENT = "commitment"
     COMMITMENT_MEMO = "commitment_memo"
     RECEIVABLE = "receivable"
@@ -66,6 +74,8 @@ POOL_ACCOUNTS = (
     Account.UNREALIZED,
     Account.CALL_CLEARING,
     Account.FEE_INCOME,
+    Account.CARRY_ESCROW,
+    Account.CLAWBACK_DUE,
 )
 INVESTOR_ACCOUNTS = (Account.COMMITMENT, Account.COMMITMENT_MEMO, Account.RECEIVABLE, Account.CAPITAL)
 
@@ -89,6 +99,8 @@ NORMAL_SIDE = {
     Account.UNREALIZED: Side.DEBIT,
     Account.CALL_CLEARING: Side.CREDIT,
     Account.FEE_INCOME: Side.CREDIT,
+    Account.CARRY_ESCROW: Side.CREDIT,
+    Account.CLAWBACK_DUE: Side.DEBIT,
     Account.COMMITMENT: Side.CREDIT,
     Account.COMMITMENT_MEMO: Side.DEBIT,
     Account.RECEIVABLE: Side.DEBIT,
@@ -117,6 +129,8 @@ class Line(StrEnum):
     INVESTMENTS_AT_COST = "investments_at_cost"
     UNREALIZED_VALUE = "unrealized_value"
     FEES_PAYABLE = "fees_payable"
+    CARRY_IN_ESCROW = "carry_in_escrow"
+    CLAWBACK_DUE = "clawback_due"
 
     @property
     def label(self) -> str:
@@ -142,7 +156,14 @@ CAPITAL_LINES = (
     Line.UNREALIZED_GAIN,
     Line.CARRIED_INTEREST,
 )
-BOOK_LINES = (Line.CASH, Line.INVESTMENTS_AT_COST, Line.UNREALIZED_VALUE, Line.FEES_PAYABLE)
+BOOK_LINES = (
+    Line.CASH,
+    Line.INVESTMENTS_AT_COST,
+    Line.UNREALIZED_VALUE,
+    Line.FEES_PAYABLE,
+    Line.CARRY_IN_ESCROW,
+    Line.CLAWBACK_DUE,
+)
 # The lines that make up NAV, in the order an ILPA capital account statement lists them.
 NAV_LINES = (
     Line.CONTRIBUTIONS,
@@ -176,6 +197,8 @@ LABELS = {
     Line.INVESTMENTS_AT_COST: "Investments at cost",
     Line.UNREALIZED_VALUE: "Unrealized gain/(loss) on investments",
     Line.FEES_PAYABLE: "Management fees payable",
+    Line.CARRY_IN_ESCROW: "Carried interest held in escrow",
+    Line.CLAWBACK_DUE: "Clawback due from the GP",
 }
 
 # (journal kind, account) -> (line, the side on which an entry adds to the line).
@@ -198,6 +221,8 @@ MOVEMENTS: dict[tuple[JournalKind, Account], tuple[Line, Side]] = {
             (Account.INVESTMENTS, Line.INVESTMENTS_AT_COST),
             (Account.UNREALIZED, Line.UNREALIZED_VALUE),
             (Account.FEE_INCOME, Line.FEES_PAYABLE),
+            (Account.CARRY_ESCROW, Line.CARRY_IN_ESCROW),
+            (Account.CLAWBACK_DUE, Line.CLAWBACK_DUE),
         )
     },
 }

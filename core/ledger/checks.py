@@ -90,11 +90,20 @@ SELECT e.pool_id,
        {_sum(_DEBIT, Account.INVESTMENTS)} AS investments_at_cost,
        {_sum(_DEBIT, Account.UNREALIZED)} AS unrealized_value,
        {_sum(_CREDIT, Account.FEE_INCOME)} AS fees_payable,
+       {_sum(_CREDIT, Account.CARRY_ESCROW)} AS carry_in_escrow,
+       {_sum(_DEBIT, Account.CLAWBACK_DUE)} AS clawback_due,
        {_sum(_CREDIT, Account.CAPITAL)} AS capital
   FROM entries e JOIN journals j ON j.id = e.journal_id
  WHERE {_AS_OF}
  GROUP BY e.pool_id"""
-BOOK_FIGURES = ("cash", "investments_at_cost", "unrealized_value", "fees_payable")
+BOOK_FIGURES = (
+    "cash",
+    "investments_at_cost",
+    "unrealized_value",
+    "fees_payable",
+    "carry_in_escrow",
+    "clawback_due",
+)
 
 
 def recompute_books(as_of: date | None) -> Any:

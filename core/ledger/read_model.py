@@ -199,6 +199,13 @@ class PoolBooks:
     investments_at_cost: Decimal = ZERO
     unrealized_value: Decimal = ZERO
     fees_payable: Decimal = ZERO
+    carry_in_escrow: Decimal = ZERO
+    clawback_due: Decimal = ZERO
+
+    @property
+    def free_cash(self) -> Decimal:
+        """The cash the pool may spend or distribute: carry in escrow is held back from it."""
+        return self.cash - self.carry_in_escrow
 
     @property
     def portfolio_value(self) -> Decimal:
@@ -208,7 +215,7 @@ class PoolBooks:
     @property
     def nav(self) -> Decimal:
         """Net assets: equal to the sum of the investors' capital accounts."""
-        return self.cash + self.portfolio_value - self.fees_payable
+        return self.cash + self.portfolio_value + self.clawback_due - self.fees_payable - self.carry_in_escrow
 
 
 def positions(
@@ -250,6 +257,14 @@ def total(
         as_of=as_of, pool_id=pool_id, investor_id=investor_id, lines=CAPITAL_LINES, upto_journal=upto_journal
     )
     return Position.of(session.execute(select(*line_sums(m, CAPITAL_LINES))).one())
+
+
+def spendable_cash(session: Session, pool_id: int, on: date) -> Decimal:
+    """What an outflow dated `on` may pay: the free cash on its day and today, whichever is less (a
+    later outflow may have spent it since)."""
+    return min(
+        pool_books(session, pool_id, as_of=on).free_cash, pool_books(session, pool_id, as_of=None).free_cash
+    )
 
 
 def pool_books(

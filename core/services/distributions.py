@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -24,13 +24,14 @@ from core.formatting import money
 from core.fundmath import DealExit, WaterfallTerms, allocate, carry_statement, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
-from core.money import minor_unit, parse_amount
+from core.money import minor_unit, parse_amount, quantize
 from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool
 from core.uow import UnitOfWork
+from core.vocabulary import HurdleAccrual
 from db.models import Distribution, Pool
 
 KIND = "distribution"
@@ -77,10 +78,7 @@ def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute
     with collect("proceeds"):
         proceeds = parse_amount(request.get("proceeds"), pool.currency, "proceeds")
         if collect.ok("date"):
-            cash = min(
-                read_model.pool_books(uow.session, pool.id, as_of=on).cash,
-                read_model.pool_books(uow.session, pool.id, as_of=None).cash,
-            )
+            cash = read_model.spendable_cash(uow.session, pool.id, on)
             if proceeds > cash:
                 raise ValidationError(
                     "proceeds",
@@ -105,11 +103,26 @@ class Plan:
 
 
 def terms_of(pool: Pool) -> WaterfallTerms:
-    """The pool's waterfall as distributions apply it today: European (whole fund), compound hurdle,
-    no escrow, no GP commitment. The carry statement (core.views.manager) reads the same terms."""
+    """The pool's waterfall as distributions apply it: European (whole fund), its hurdle accrued as
+    its terms say, its escrow; no GP commitment. The carry statement (core.views.manager) reads the
+    same terms."""
     return WaterfallTerms(
-        hurdle_rate=pool.hurdle_rate, catch_up_rate=pool.catch_up_rate, carry_rate=pool.carry_rate
+        hurdle_rate=pool.hurdle_rate,
+        catch_up_rate=pool.catch_up_rate,
+        carry_rate=pool.carry_rate,
+        hurdle_accrual=HurdleAccrual(pool.hurdle_accrual).value,
+        escrow_rate=pool.escrow_rate,
     )
+
+
+def escrow_step(uow: UnitOfWork, pool: Pool, carry: Decimal, upto: int | None) -> Decimal:
+    """How much of `carry`, paid now, the pool holds in escrow: the escrow balance is escrow_rate x
+    all the carry taken so far, rounded half up (core.fundmath.carry's rule), and this is its step."""
+    if not pool.escrow_rate:
+        return ZERO
+    taken = read_model.total(uow.session, as_of=None, pool_id=pool.id, upto_journal=upto).carried_interest
+    held = read_model.pool_books(uow.session, pool.id, as_of=None, upto_journal=upto).carry_in_escrow
+    return max(quantize(pool.escrow_rate * (taken + carry), pool.currency, ROUND_HALF_UP) - held, ZERO)
 
 
 def net_flows(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
@@ -243,6 +256,7 @@ class DistributionPreview:
     tiers: list[TierRow]
     lines: list[DistributionLine]
     command: Distribute
+    escrow: Decimal = ZERO  # the part of the carry the pool holds in escrow
 
     @property
     def proceeds(self) -> Decimal:
@@ -281,8 +295,11 @@ def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distrib
     tiers = [
         TierRow(name, label, *split.tiers.get(name, (ZERO, ZERO))) for name, label in TIER_LABELS.items()
     ]
-    cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
-    return DistributionPreview(pool.name, pool.currency, cash, tiers, lines, command)
+    books = read_model.pool_books(uow.session, pool.id, as_of=None)
+    gp = sum(split.gp.values(), ZERO)
+    return DistributionPreview(
+        pool.name, pool.currency, books.free_cash, tiers, lines, command, escrow_step(uow, pool, gp, None)
+    )
 
 
 def _to_json(preview: DistributionPreview) -> dict[str, Any]:
@@ -295,6 +312,7 @@ def _to_json(preview: DistributionPreview) -> dict[str, Any]:
         "lines": [[x.investor_id, str(x.paid_in), str(x.share), str(x.lp), str(x.gp)] for x in preview.lines],
         "names": {str(x.investor_id): x.investor_name for x in preview.lines},
         "command": {"pool_id": preview.command.pool_id, **preview.command.payload()},
+        "escrow": str(preview.escrow),
     }
 
 
@@ -316,6 +334,7 @@ def _from_json(figures: dict[str, Any]) -> DistributionPreview:
             for i, paid, share, lp, gp in figures["lines"]
         ],
         command,
+        Decimal(figures.get("escrow", "0")),
     )
 
 
@@ -358,7 +377,7 @@ class DistributeProceeds(Kind):
         approvals.may_post(uow, actor, pool, KIND, p, op.id)
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
-            cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
+            cash = read_model.pool_books(uow.session, pool.id, as_of=None).free_cash
             if proceeds > cash:
                 raise ValidationError(
                     "proceeds", f"is more than the pool's cash of {money(cash, pool.currency)}"
@@ -413,5 +432,19 @@ class DistributeProceeds(Kind):
         return op.progress_done + len(batch)
 
     def finish(self, uow, op, pool):  # noqa: ANN001, ANN201
+        held = escrow_step(uow, pool, ZERO, None)  # the carry just posted is in the ledger's line now
+        if held:
+            ledger.post(
+                uow.session,
+                pool_id=pool.id,
+                currency=pool.currency,
+                kind=JournalKind.CARRY,
+                idempotency_key=f"op:{op.id}:escrow",
+                effective_date=date.fromisoformat(op.payload["date"]),
+                lines=[ledger.debit(Account.CASH, held), ledger.credit(Account.CARRY_ESCROW, held)],
+                memo=f"Carried interest held in escrow: {op.payload['memo']}",
+                actor_id=op.actor_id,
+                operation_id=op.id,
+            )
         notices.distribution_posted(uow, op, pool)  # the outbox, in the last batch's transaction
         return {"proceeds": op.payload["proceeds"]}

@@ -87,11 +87,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
     with collect("amount"):
         amount = parse_amount(request.get("amount"), pool.currency, "amount")
         if collect.ok("date"):
-            # Paid out of cash: the cash held on its day and today (a later outflow may have spent it).
-            cash = min(
-                read_model.pool_books(uow.session, pool.id, as_of=on).cash,
-                read_model.pool_books(uow.session, pool.id, as_of=None).cash,
-            )
+            cash = read_model.spendable_cash(uow.session, pool.id, on)
             if amount > cash:
                 raise ValidationError(
                     "amount",
@@ -176,7 +172,7 @@ class ChargeFundExpense(Kind):
             p["pool_version"],
         )
         if op.progress_done == 0:
-            cash = read_model.pool_books(uow.session, pool.id, as_of=None).cash
+            cash = read_model.pool_books(uow.session, pool.id, as_of=None).free_cash
             if command.amount > cash:
                 raise ValidationError(
                     "amount", f"is more than the pool's cash of {money(cash, pool.currency)}"

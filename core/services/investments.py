@@ -188,10 +188,7 @@ def check_investment(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping
     with collect("amount"):
         amount = parse_amount(request.get("amount"), pool.currency, "amount")
         if collect.ok("date"):
-            cash = min(
-                read_model.pool_books(uow.session, pool.id, as_of=on).cash,
-                read_model.pool_books(uow.session, pool.id, as_of=None).cash,
-            )
+            cash = read_model.spendable_cash(uow.session, pool.id, on)
             if amount > cash:
                 raise ValidationError(
                     "amount",

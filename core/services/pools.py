@@ -49,6 +49,8 @@ TERM_FIELDS = (
     "carry_rate",
     "hurdle_rate",
     "catch_up_rate",
+    "hurdle_accrual",
+    "escrow_rate",
     "close_date",
     "min_accreditation",
 )
@@ -72,6 +74,8 @@ class PoolView:
     carry_rate: Decimal
     hurdle_rate: Decimal
     catch_up_rate: Decimal
+    hurdle_accrual: str
+    escrow_rate: Decimal
     close_date: date
     min_accreditation: str
     status: str

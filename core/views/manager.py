@@ -1107,35 +1107,37 @@ class CarryStatement:
     carry_rate: Decimal
     hurdle_rate: Decimal
     catch_up_rate: Decimal
+    hurdle_accrual: str
+    escrow_rate: Decimal
     paid_in: Decimal  # the investors' contributions: the capital the waterfall returns first
     distributed: Decimal  # to the investors, carry not included
     wind_up_proceeds: Decimal  # NAV (never below zero): what selling every holding at its mark pays out
     carry_received: Decimal  # the ledger's carried-interest line
-    carry_in_escrow: Decimal  # always 0 under today's terms: no carry is held back
+    carry_in_escrow: Decimal  # the part of carry received the pool still holds (the ledger's line)
     accrued_carry: Decimal | None
     carry_due: Decimal | None
     clawback_exposure: Decimal | None
 
     @property
     def escrow_held(self) -> bool:
-        """Whether the pool's terms hold any carry in escrow (they do not, today)."""
-        return False
+        """Whether the pool's terms hold any carry in escrow."""
+        return self.escrow_rate > 0 or self.carry_in_escrow > 0
 
 
 def _carry_statement(uow: UnitOfWork, pool: Pool, as_of: date) -> CarryStatement:
     """NAV as the proceeds of winding up on as_of, through the waterfall as a distribution of them
     would go (core.services.distributions.wind_up); carry received from the ledger's line."""
     total = read_model.total(uow.session, as_of=as_of, pool_id=pool.id)
-    proceeds = quantize(
-        max(read_model.pool_books(uow.session, pool.id, as_of=as_of).nav, ZERO), pool.currency
-    )
+    books = read_model.pool_books(uow.session, pool.id, as_of=as_of)
+    proceeds = quantize(max(books.nav, ZERO), pool.currency)
     received = quantize(total.carried_interest, pool.currency)
-    escrow = ZERO * minor_unit(pool.currency)
+    escrow = quantize(books.carry_in_escrow, pool.currency)
+    nothing = ZERO * minor_unit(pool.currency)
     accrued = due = exposure = None
     if total.paid_in > 0:
-        due = sum((each.carry_due for each in wind_up(uow, pool, proceeds, as_of).values()), escrow)
+        due = sum((each.carry_due for each in wind_up(uow, pool, proceeds, as_of).values()), nothing)
         owed = clawback(received, due, escrow, currency=pool.currency)
-        accrued = max(due - received, escrow)
+        accrued = max(due - received, nothing)
         if total.distributions or received:
             exposure = owed.exposure
     return CarryStatement(
@@ -1146,6 +1148,8 @@ def _carry_statement(uow: UnitOfWork, pool: Pool, as_of: date) -> CarryStatement
         pool.carry_rate,
         pool.hurdle_rate,
         pool.catch_up_rate,
+        pool.hurdle_accrual,
+        pool.escrow_rate,
         quantize(total.paid_in, pool.currency),
         quantize(total.distributions, pool.currency),
         proceeds,

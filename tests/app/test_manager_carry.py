@@ -44,7 +44,7 @@ def test_the_dashboard_shows_the_carry_statement(make: Any) -> None:
     for label in ("Accrued carried interest", "Carry due on the whole pool", "Clawback exposure"):
         assert shown[label] == format.NA, label
         assert why[label].startswith("n/a until"), label
-    assert "carry 20.0%, hurdle 0.0%, GP catch-up 0.0%" in page_text(at)
+    assert "carry 20.0%, hurdle 0.0% (compounded yearly), GP catch-up 0.0%, escrow 0.0%" in page_text(at)
 
     fund.call("50", fund.day(10))  # 50,000, 100,000 and 150,000
     fund.pay_call(1, fund.day(12))

@@ -577,6 +577,37 @@ def test_record_a_fund_expense_the_second_click_does_nothing_more(
     assert list(listed["Memo"]) == ["Side letters, Baker LLP"] and list(listed["Category"]) == ["Legal"]
 
 
+def test_wind_a_pool_down_from_the_distributions_page(make: Any, uow_factory: Any, worker: Any) -> None:
+    """Everything sold at a profit and paid out: the wind-down releases the escrow to the GP."""
+    fund = Fund(make, age=300, hurdle_rate="0", catch_up_rate="0", escrow_rate="0.25")
+    fund.call("100", fund.day(5))
+    fund.pay_call(1, fund.day(8))
+    fund.invest(fund.day(10), "Acme", "600000")
+    fund.exit(fund.day(100), "Acme", "700000")
+    at = goto(logged_in(fund.manager.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    at = button(at, "Preview the wind-down").click().run()
+    assert any("must be distributed" in e for e in errors(at)), errors(at)  # 700,000 still to pay out
+    # Carry 20% of each investor's profit (16,666.67, 33,333.33, 50,000.00), rounded down: 3,333.33 +
+    # 6,666.66 + 10,000.00 = 19,999.99; escrow 25% of it, half up: 5,000.00.
+    fund.distribute(fund.day(101), "700000")
+    at = goto(logged_in(fund.manager.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    at = button(at, "Preview the wind-down").click().run()
+    assert not errors(at), errors(at)
+    shown = metrics(at)
+    assert (shown["Carry received"], shown["Carry due"], shown["Escrow released to the GP"]) == (
+        money(D("19999.99")),
+        money(D("19999.99")),
+        money(D("5000")),
+    )
+    asked = confirm(at, "wind_down")
+    assert asked.startswith("Wind Pool ") and "down today and post the carry true-up above?" in asked
+    at = done_with(at, "is wound down; its carry true-up is posted.", "the wind-down")
+    figures = journal_figures(uow_factory, fund.pool_id)
+    assert (figures["cash"], figures["carried_interest"], figures["nav"]) == (0, D("19999.99"), 0)
+    with uow_factory() as uow:
+        assert uow.session.get(Pool, fund.pool_id).status == "wound_down"
+
+
 # --- dashboard and the rest --------------------------------------------------------------------------
 
 

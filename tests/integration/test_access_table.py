@@ -45,6 +45,7 @@ from core.services import (
     corrections,
     distributions,
     documents,
+    expenses,
     exports,
     fees,
     health,
@@ -54,6 +55,7 @@ from core.services import (
     platform,
     pools,
     users,
+    winddown,
 )
 from core.views import investor, manager
 from db.models import Approval, CallItem, CapitalCall, Notice, Operation
@@ -483,6 +485,15 @@ def fee_request(w: World) -> dict[str, Any]:
     return {"period_start": TODAY.isoformat(), "period_end": (TODAY + timedelta(days=30)).isoformat()}
 
 
+def expense_request(w: World) -> dict[str, Any]:
+    return {"category": "legal", "amount": "1", "memo": f"invoice {secrets.token_hex(3)}"}
+
+
+def windable(w: World) -> int:
+    """A fresh closed pool of the manager's with nothing held, owed or left to pay out."""
+    return w.make.pool(w.actor(MANAGER), status="closed")[0]
+
+
 def buy_request(w: World) -> dict[str, Any]:
     return {"company": f"Beta {secrets.token_hex(3)}", "amount": "1"}
 
@@ -718,6 +729,28 @@ TABLE: list[Row] = [
     preview(fees, "preview", fee_request, frozenset({MANAGER})),
     check(fees, "check", fee_request, frozenset({MANAGER})),
     command_row(fees, "charge", previewed(fees, "preview", fee_request), frozenset({MANAGER})),
+    preview(expenses, "preview", expense_request, frozenset({MANAGER})),
+    check(expenses, "check", expense_request, frozenset({MANAGER})),
+    command_row(expenses, "record", previewed(expenses, "preview", expense_request), frozenset({MANAGER})),
+    Row(
+        "core.services.winddown.preview",
+        winddown.preview,
+        frozenset({MANAGER}),
+        lambda w, uow: a(windable(w), {}),
+    ),
+    Row(
+        "core.services.winddown.check",
+        winddown.check,
+        frozenset({MANAGER}),
+        lambda w, uow: a(pool(uow, windable(w)), {}),
+        kind="step",
+    ),
+    command_row(
+        winddown,
+        "wind_down",
+        lambda w, uow: winddown.preview(w.actor(MANAGER), uow, windable(w), {}).command,
+        frozenset({MANAGER}),
+    ),
     preview(investments, "preview_investment", buy_request, frozenset({MANAGER})),
     check(investments, "check_investment", buy_request, frozenset({MANAGER})),
     command_row(
@@ -1136,6 +1169,8 @@ TABLE: list[Row] = [
         action="operation.submit",
     ),
     submit_row("management_fee", frozenset({MANAGER}), lambda w: w.pool_id, fee_request),
+    submit_row("fund_expense", frozenset({MANAGER}), lambda w: w.pool_id, expense_request),
+    submit_row("wind_down", frozenset({MANAGER}), windable, lambda w: {}),
     submit_row("investment", frozenset({MANAGER}), lambda w: w.pool_id, buy_request),
     submit_row("valuation", frozenset({MANAGER}), lambda w: w.pool_id, mark_request),
     submit_row("exit", frozenset({MANAGER}), lambda w: w.pool_id, exit_request),
