@@ -110,8 +110,10 @@ log = logging.getLogger("investment_pools.notices")
 ZERO = Decimal(0)
 RENDER_JOB = "jobs.notices.render_notices"
 SEND_JOB = "jobs.notices.send_notice"
-RENDER_BATCH = 20  # notices per render transaction (about 1 s): a killed worker redoes at most this
-# many, and an operation waiting for the worker waits for at most one batch (jobs.notices)
+# Notices per render transaction: an operation waiting for the worker waits for at most one batch
+# (jobs.notices), some 0.4 s at 5 (20 made it wait 1.5 s, 3 s and more on a busy machine, for a
+# throughput only some 5% higher); a killed worker redoes at most this many.
+RENDER_BATCH = 5
 RENDER_SHARE = 400  # notices per render job triggered (a PDF takes some 50-100 ms to render)
 RENDER_JOBS = 8  # at most this many render jobs for one cause: a worker each
 SHOWN = (NoticeStatus.READY, NoticeStatus.SENT, NoticeStatus.FAILED, NoticeStatus.IN_APP)  # rendered
