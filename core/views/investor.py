@@ -503,6 +503,7 @@ def _ledger_rows(
     )
     # Since inception the period's lines are the whole account's: not summed twice.
     period_sums = [] if period.since_inception else _sums(m, NAV_LINES, in_period)
+    per_pool = func.grouping(m.c.pool_id) == 0
     query = select(
         func.grouping(m.c.pool_id),
         m.c.pool_id,
@@ -510,9 +511,10 @@ def _ledger_rows(
         *currency_key,
         *_sums(m, CAPITAL_LINES),
         *period_sums,
-        # The arrays as the driver gives them (lists of dates and Decimals), no per-item processing.
-        func.array_agg(m.c.day, type_=NullType).filter(is_flow),
-        func.array_agg(cash, type_=NullType).filter(is_flow),
+        # The arrays as the driver gives them (lists of dates and Decimals), no per-item processing;
+        # a pool's only: a month's would carry every flow of the period to the client once more.
+        case((per_pool, func.array_agg(m.c.day, type_=NullType).filter(is_flow))),
+        case((per_pool, func.array_agg(cash, type_=NullType).filter(is_flow))),
     ).group_by(func.grouping_sets(tuple_(m.c.pool_id), tuple_(*currency_key, month)))
     for name, value in _ONE_PASS.items():
         uow.session.execute(text(f"SET LOCAL {name} = '{value}'"))
