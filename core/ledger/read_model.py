@@ -226,7 +226,9 @@ def positions(
         as_of=as_of, pool_id=pool_id, investor_id=investor_id, lines=lines, upto_journal=upto_journal
     )
     keys = {"investor": [m.c.investor_id], "pool": [m.c.pool_id], "both": [m.c.pool_id, m.c.investor_id]}[by]
-    rows = session.execute(select(*keys, *line_sums(m, lines)).group_by(*keys)).all()
+    # Through Core, not the ORM's result machinery (a fifth of the time for 100,000 rows): entries
+    # are only ever written by SQL statements, never flushed from the session, so both see the same.
+    rows = session.connection().execute(select(*keys, *line_sums(m, lines)).group_by(*keys)).all()
     width = len(keys)
     # Built for up to 100,000 investors at once: by position when the lines are Position's leading
     # fields (all of them, or commitment and called), which takes half the time of by name.
