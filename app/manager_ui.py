@@ -457,25 +457,52 @@ def reminders_form(pool_id: int) -> None:
 # --- notices: who was notified of a call or a distribution, and reissues ------------------------------
 
 
+NOTICES_LISTED = 100  # a call to thousands of investors is searched, not listed whole
+
+
 def notified(*, call_id: int | None = None, distribution_id: int | None = None, what: str) -> None:
     """Per investor, every notice a capital call (its notice, reminders) or a distribution gave rise
-    to: emailed when, read when, or why it failed; a notice can be reissued with a note (asked first)."""
-    shown = webapp.call(notices.notified, call_id=call_id, distribution_id=distribution_id)
+    to: emailed when, read when, or why it failed; a notice can be reissued with a note (asked first).
+    The counts cover every notice; the table and the reissue choice list up to NOTICES_LISTED of
+    them by name, and beyond that a search by the investor's name or email finds the others."""
+    scope = f"{call_id}-{distribution_id}"
+    counts = webapp.call(notices.notified_counts, call_id=call_id, distribution_id=distribution_id)
     st.markdown(f"**Who was notified of {md(what)}**")
-    if not shown:
+    if not counts.total:
         st.caption(
             "No notice yet: notices are written once it is posted (one made before notices existed has none)."
         )
         return
-    by_status: dict[str, int] = {}
-    for n in shown:
-        by_status[n.status_label] = by_status.get(n.status_label, 0) + 1
-    read = sum(n.read_at is not None for n in shown)
     st.caption(
-        f"{format.count(len(shown), 'notice')}: "
-        + ", ".join(f"{count:,} {status.lower()}" for status, count in sorted(by_status.items()))
-        + f"; {read:,} opened by the investor."
+        f"{format.count(counts.total, 'notice')}: "
+        + ", ".join(f"{count:,} {status.lower()}" for status, count in sorted(counts.by_status.items()))
+        + f"; {counts.read:,} opened by the investor."
     )
+    search = ""
+    if counts.total > NOTICES_LISTED:
+        search = st.text_input(
+            "Find an investor",
+            key=f"notified-search-{scope}",
+            placeholder="Part of a name or an email",
+            help=f"The list shows {NOTICES_LISTED} notices at a time, by investor name",
+        )
+    # One more than is listed: whether there are more to say so.
+    shown = webapp.call(
+        notices.notified,
+        call_id=call_id,
+        distribution_id=distribution_id,
+        search=search,
+        limit=NOTICES_LISTED + 1,
+    )
+    if len(shown) > NOTICES_LISTED:
+        shown = shown[:NOTICES_LISTED]
+        st.caption(
+            f"The first {NOTICES_LISTED} by investor name"
+            + (f" of those matching “{md(search.strip())}”" if search.strip() else "")
+            + ": find an investor by name or email for the others."
+        )
+    elif search.strip():
+        st.caption(f"{format.count(len(shown), 'notice')} matching “{md(search.strip())}”.")
     st.dataframe(
         [
             {
@@ -500,12 +527,12 @@ def notified(*, call_id: int | None = None, distribution_id: int | None = None, 
             "Note": st.column_config.TextColumn("Note", help="Why it was reissued"),
         },
         placeholder=format.NA,  # not emailed (mail off, or not yet), not read yet
-        key=f"notified-{call_id}-{distribution_id}",
+        key=f"notified-{scope}",
     )
     reissuable = [n for n in shown if n.reissuable]
     if reissuable:
         with st.expander("Reissue a notice"):
-            reissue_form(reissuable, scope=f"{call_id}-{distribution_id}")
+            reissue_form(reissuable, scope=scope)
 
 
 def reissue_form(shown: Sequence[notices.Notified], *, scope: str) -> None:

@@ -45,9 +45,13 @@ def check_currency(currency: object, field: str = "currency") -> str:
     return currency
 
 
+# Built once: a page quantizes tens of thousands of amounts (a fund of funds' portfolio).
+_MINOR_UNIT = {currency: Decimal(1).scaleb(-places) for currency, places in MINOR_UNITS.items()}
+
+
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of the currency, e.g. Decimal('0.01') for USD, Decimal('1') for JPY."""
-    return Decimal(1).scaleb(-MINOR_UNITS[check_currency(currency)])
+    return _MINOR_UNIT[check_currency(currency)]
 
 
 def quantize(amount: Decimal, currency: str, rounding: str = ROUNDING) -> Decimal:

@@ -96,9 +96,9 @@ def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> IssueCall:
     version = request.get("pool_version")
     if version is not None and version != pool.version:
         raise Stale(f"{pool.name} changed since this call was previewed; preview it again")
-    bases = _bases(uow, pool)
-    committed = sum((b.commitment for b in bases.values()), ZERO)
-    unfunded = sum((b.unfunded for b in bases.values()), ZERO)
+    # The pool's totals only (one row, not one per investor): allocation() splits it later.
+    totals = read_model.total(uow.session, as_of=None, pool_id=pool.id, lines=(Line.COMMITMENT, Line.CALLED))
+    committed, unfunded = totals.commitment, totals.unfunded
     if committed <= 0:
         raise InvalidState("this pool has no accepted commitments to call")
     collect = Collector()
@@ -160,9 +160,10 @@ def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> IssueCall:
     return IssueCall(pool.id, total, percent, purpose, call_date, due, pool.version)
 
 
-def allocation(uow: UnitOfWork, pool: Pool, total: Decimal, upto: int | None) -> dict[int, Decimal]:
-    """Each investor's part of a call, pro rata to commitment; refused where it exceeds the unfunded part."""
-    held = {i: b for i, b in _bases(uow, pool, upto).items() if b.commitment > 0}
+def allocation(pool: Pool, total: Decimal, bases: Mapping[int, read_model.Position]) -> dict[int, Decimal]:
+    """Each investor's part of a call, pro rata to commitment (bases: _bases() at the call's cut-off);
+    refused where it exceeds the unfunded part."""
+    held = {i: b for i, b in bases.items() if b.commitment > 0}
     if not held:
         raise InvalidState("this pool has no accepted commitments to call")
     parts = allocate(total, {i: b.commitment for i, b in sorted(held.items())}, minor_unit(pool.currency))
@@ -213,7 +214,7 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
 def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> CallPreview:
     command = check(uow, pool, request)
     bases = _bases(uow, pool)
-    parts = allocation(uow, pool, command.total, None)
+    parts = allocation(pool, command.total, bases)
     names: dict[int, str] = dict(
         uow.session.execute(
             text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(parts)}
@@ -415,7 +416,7 @@ class IssueCapitalCall(Kind):
         """All call items in one COPY, so every later batch just posts a slice of them."""
         if uow.session.execute(select(CallItem.id).where(CallItem.call_id == call.id).limit(1)).first():
             return
-        parts = allocation(uow, pool, call.amount, op.payload["upto_journal"])
+        parts = allocation(pool, call.amount, _bases(uow, pool, op.payload["upto_journal"]))
         approvals.as_approved(uow, op.payload, KIND, {i: (a,) for i, a in parts.items() if a > 0})
         commitment_of = dict(
             uow.session.execute(

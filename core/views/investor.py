@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, get_args, get_origin, get_type_hints
 
-from sqlalchemy import Date, DateTime, and_, case, cast, func, literal, select, text, tuple_
+from sqlalchemy import and_, case, func, literal, select, text, tuple_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.sqltypes import NullType
 
@@ -487,18 +487,19 @@ def _ledger_rows(
 ) -> tuple[dict[int, _Book], dict[str, dict[date, Position]]]:
     """One statement, one pass over the investor's movements as of the period's end, grouped two
     ways at once (grouping sets): per pool the capital account, the period's NAV lines and its dated
-    cash flows; per currency and month of the period the NAV lines (the J-curve)."""
+    cash flows; per currency and day of the period the NAV lines, summed here into months (the
+    J-curve: date_trunc on each of a million rows cost more than folding a few hundred days)."""
     m = read_model.movements(
         as_of=period.as_of, investor_id=investor_id, pool_id=pool_id, lines=CAPITAL_LINES
     )
     in_period = m.c.day >= period.start
     is_flow = and_(in_period, m.c.line.in_([line.value for line in FLOW_LINES]))
     cash = case((m.c.line == Line.DISTRIBUTIONS.value, m.c.amount), else_=-m.c.amount)  # paid in < 0
-    month = case((in_period, cast(func.date_trunc("month", cast(m.c.day, DateTime)), Date)))
+    day = case((in_period, m.c.day))
     by_currency: dict[str, list[int]] = defaultdict(list)
     for pid, currency in currencies.items():
         by_currency[currency].append(pid)
-    # The month's currency, from the pool (a pool has one); none needed for one currency.
+    # The day's currency, from the pool (a pool has one); none needed for one currency.
     currency_key = (
         [case(*((m.c.pool_id.in_(ids), literal(c)) for c, ids in sorted(by_currency.items())))]
         if len(by_currency) > 1
@@ -506,17 +507,19 @@ def _ledger_rows(
     )
     # Since inception the period's lines are the whole account's: not summed twice.
     period_sums = [] if period.since_inception else _sums(m, NAV_LINES, in_period)
+    per_pool = func.grouping(m.c.pool_id) == 0
     query = select(
         func.grouping(m.c.pool_id),
         m.c.pool_id,
-        month,
+        day,
         *currency_key,
         *_sums(m, CAPITAL_LINES),
         *period_sums,
-        # The arrays as the driver gives them (lists of dates and Decimals), no per-item processing.
-        func.array_agg(m.c.day, type_=NullType).filter(is_flow),
-        func.array_agg(cash, type_=NullType).filter(is_flow),
-    ).group_by(func.grouping_sets(tuple_(m.c.pool_id), tuple_(*currency_key, month)))
+        # The arrays as the driver gives them (lists of dates and Decimals), no per-item processing;
+        # a pool's only: a day's would carry every flow of the period to the client once more.
+        case((per_pool, func.array_agg(m.c.day, type_=NullType).filter(is_flow))),
+        case((per_pool, func.array_agg(cash, type_=NullType).filter(is_flow))),
+    ).group_by(func.grouping_sets(tuple_(m.c.pool_id), tuple_(*currency_key, day)))
     for name, value in _ONE_PASS.items():
         uow.session.execute(text(f"SET LOCAL {name} = '{value}'"))
     rows = uow.session.execute(query).all()
@@ -527,17 +530,19 @@ def _ledger_rows(
     only = next(iter(by_currency), "")
     lines = len(CAPITAL_LINES)
     for row in rows:
-        monthly, pid, on = row[0], row[1], row[2]
+        daily, pid, on = row[0], row[1], row[2]
         currency = row[3] if currency_key else only
         values = row[3 + len(currency_key) : -2]
         end = Position(*values[:lines])
         nav_lines = values[lines:] if period_sums else [getattr(end, line.value) for line in NAV_LINES]
         during = Position(**dict(zip((line.value for line in NAV_LINES), nav_lines, strict=True)))
-        if not monthly:
+        if not daily:
             flows = list(zip(row[-2] or [], row[-1] or [], strict=True))
             books[pid] = _Book(end, during, flows)
         elif on is not None:  # the rest: movements before the period
-            months[currency][_month_end(on)] = during
+            month = months[currency]
+            at = _month_end(on)
+            month[at] = month[at] + during if at in month else during
     return books, months
 
 

@@ -14,6 +14,7 @@ import bcrypt
 import pytest
 from sqlalchemy import select, text
 
+from app import manager_ui
 from core import bootstrap, clock
 from core.services import documents, notices, users
 from db.models import CapitalCall, Distribution, Notice, Pool
@@ -250,6 +251,35 @@ def test_the_manager_sees_who_was_notified_of_a_call_and_reissues_a_notice(make:
     assert picker.value is None and field(at, "Note").value == ""
     table = notified_table(at)
     assert list(table[table["Note"] == "Corrected wire instructions"]["Investor"]) == [f"Test {ivy.username}"]
+
+
+def test_a_long_list_of_notices_is_searched_not_shown_whole(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond manager_ui.NOTICES_LISTED notices (2 here, for 3 investors): every notice counted, the
+    first ones by name listed and offered for a reissue, and a search by name finds any other."""
+    monkeypatch.setattr(manager_ui, "NOTICES_LISTED", 2)
+    fund = Fund(make, age=40)
+    fund.call("10", fund.day(30), purpose="Series A in Acme")
+    names = sorted(f"Test {person.username}" for person in fund.investors)
+    at = goto(logged_in(fund.manager.username), CALLS, manager_pool_id=fund.pool_id)
+    at = at.radio(key="calls-view").set_value("Calls and payments").run()
+    assert any(c.startswith("3 notices: 3 being prepared") for c in (x.value for x in at.caption))
+    assert "The first 2 by investor name: find an investor by name or email for the others." in [
+        c.value for c in at.caption
+    ]
+    assert list(notified_table(at)["Investor"]) == names[:2]
+    [picker] = [s for s in at.selectbox if s.label == "Notice"]
+    assert [label.split(":")[0] for label in picker.options] == names[:2]
+
+    last = names[2].removeprefix("Test ")
+    field(at, "Find an investor").input(last.upper())
+    at.run()
+    assert not at.exception, at.exception
+    assert list(notified_table(at)["Investor"]) == [names[2]]
+    assert f"1 notice matching “{last.upper()}”." in [c.value for c in at.caption]
+    [picker] = [s for s in at.selectbox if s.label == "Notice"]
+    assert [label.split(":")[0] for label in picker.options] == [names[2]]
 
 
 def test_the_distributions_page_says_who_was_notified_of_each(make: Any) -> None:

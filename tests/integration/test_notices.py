@@ -754,6 +754,37 @@ def test_the_manager_sees_per_call_who_was_notified_and_when(fund: Fund, smtp: M
         notices.notified(fund.make.user("fund_manager"), uow, call_id=call_id)
 
 
+def test_who_was_notified_is_counted_whole_and_listed_by_name_a_page_at_a_time(
+    fund: Fund, smtp: MailServer
+) -> None:
+    """A call to thousands of investors: the counts come from the database, the list is searched
+    (name or email, any case; % and _ are plain characters) and limited, pending notices included."""
+    call_id = fund.call(START + timedelta(days=10))
+    first, second, third = fund.investors
+    with fund.uow() as uow:
+        counts = notices.notified_counts(fund.manager, uow, call_id=call_id)
+        assert (counts.total, counts.by_status, counts.read) == (3, {"Being prepared": 3}, 0)
+        listed = notices.notified(fund.manager, uow, call_id=call_id, limit=2)
+        everyone = notices.notified(fund.manager, uow, call_id=call_id)
+    assert [n.investor_name for n in everyone] == sorted(f"Test {p.username}" for p in fund.investors)
+    assert listed == everyone[:2]
+    smtp.refuse(third.username + "@example.com")
+    send_all(fund.uow, render_all(fund.uow))
+    with fund.uow() as uow:
+        notices.open_notice(first, uow, next(n.notice_id for n in everyone if n.investor_id == first.user_id))
+    with fund.uow() as uow:
+        counts = notices.notified_counts(fund.manager, uow, call_id=call_id)
+        by_name = notices.notified(fund.manager, uow, call_id=call_id, search=second.username.upper())
+        by_email = notices.notified(fund.manager, uow, call_id=call_id, search=f"{third.username}@EXAMPLE")
+        wildcard = notices.notified(fund.manager, uow, call_id=call_id, search="%")
+    assert (counts.total, counts.by_status, counts.read) == (3, {"Emailed": 2, "Failed": 1}, 1)
+    assert [n.investor_id for n in by_name] == [second.user_id]
+    assert [(n.investor_id, n.status) for n in by_email] == [(third.user_id, "failed")]
+    assert wildcard == []
+    with fund.uow() as uow, pytest.raises(PermissionDenied):
+        notices.notified_counts(fund.make.user("fund_manager"), uow, call_id=call_id)
+
+
 def test_mail_off_stores_notices_in_the_app_and_says_so(fund: Fund) -> None:
     admin = fund.make.user("admin")
     with fund.uow() as uow:
