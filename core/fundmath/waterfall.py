@@ -19,7 +19,10 @@ catch up on), and the split pays the GP carry_rate of all of it, e.g. 100 with 2
 GP 20, whatever the hurdle and catch-up. The GP then holds exactly its carry share of profit.
 
 Earlier distributions count against tiers 1 and 2 first: the new proceeds continue the cumulative
-waterfall from where the earlier ones left it. prior_distributions are what the LP received; pass
+waterfall from where the earlier ones left it. With prior_gp_distributions, the GP's part is also
+capped at its entitlement on everything distributed so far less what it has received: capital
+called after carry was paid can make that carry too much, and then the GP takes nothing more until
+the cumulative figures allow it (the clawback settles the excess at the wind-down). prior_distributions are what the LP received; pass
 prior_gp_distributions (what the GP received) and that point is known exactly. Without them it is
 inferred from the LP's receipts under these same terms; the one point the LP's receipts cannot
 tell apart is a 100% catch-up when the LP holds exactly capital + pref, and there the GP is taken
@@ -282,10 +285,33 @@ def waterfall(
         lp_received = sum((v for _, v in prior), ZERO)
         if prior_gp_distributions is None:
             start = schedule.total_for_lp(lp_received)
-        else:
-            gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
-            start = WIDE.add(lp_received, sum((v for _, v in gp_prior), ZERO))
-    return _split(schedule, start, proceeds_, unit)[0]
+            return _split(schedule, start, proceeds_, unit)[0]
+        gp_prior = _dated(prior_gp_distributions, "prior_gp_distributions", on, tracker)
+        gp_received = sum((v for _, v in gp_prior), ZERO)
+        start = WIDE.add(lp_received, gp_received)
+    return _capped(_split(schedule, start, proceeds_, unit)[0], schedule, start, gp_received, unit)
+
+
+def _capped(
+    result: WaterfallResult, schedule: _Schedule, start: Decimal, gp_received: Decimal, unit: Decimal
+) -> WaterfallResult:
+    """The GP's part never takes it above its entitlement on everything distributed so far. Capital
+    called after carry was paid makes that carry more than the GP's share of the profit to date;
+    the LP then takes the GP's part (from the split down) until the GP is back within it. What
+    was paid too much before is the clawback's, settled at the wind-down."""
+    with localcontext(WIDE):
+        entitled = sum((gp for _, gp in schedule.tiers(WIDE.add(start, result.proceeds))), ZERO)
+    allowed = max(round_to(entitled, unit, ROUND_FLOOR) - gp_received, ZERO)
+    excess = result.gp_total - allowed
+    if excess <= 0:
+        return result
+    amounts = {name: getattr(result, name) for name in _TIER_FIELDS}
+    for tier in ("split", "catch_up", "preferred_return", "return_of_capital"):
+        moved = min(excess, amounts[f"{tier}_gp"])
+        amounts[f"{tier}_gp"] -= moved
+        amounts[f"{tier}_lp"] += moved
+        excess -= moved
+    return WaterfallResult(**amounts, lp_total=result.proceeds - allowed, gp_total=allowed)
 
 
 def _split(

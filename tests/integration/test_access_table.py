@@ -953,6 +953,13 @@ TABLE: list[Row] = [
         check=lambda found, w, who: w.notice_id in {n.notice_id for n in found},
     ),
     Row(
+        "core.services.notices.notified_counts",
+        notices.notified_counts,
+        frozenset({MANAGER, ADMIN}),
+        lambda w, uow: a(call_id=w.call_id),
+        check=lambda counts, w, who: counts.total >= 1,
+    ),
+    Row(
         "core.services.notices.reissue",
         notices.reissue,
         frozenset({MANAGER}),

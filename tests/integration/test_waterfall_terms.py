@@ -214,6 +214,50 @@ def test_an_early_winner_then_a_loser_the_true_up_claws_back_escrow_first(make: 
         winddown.preview(pool.manager, uow, pool.pool_id, {})  # once only
 
 
+def test_a_second_call_then_a_poor_exit_pays_the_gp_nothing_more_and_the_true_up_settles_it(
+    make: Any,
+) -> None:
+    """Hand computation. As above, A pays out 100,000: carry 10,000, 5,000 of it in escrow. Then
+    the other half is called and invested in B, which returns 10,000. Each investor has put in
+    50,000 and had 45,000 + 5,000 of carry taken + 5,000 now: a profit of 5,000, of which the GP's
+    share is 1,000; it has 5,000 from each already, so it takes nothing: the investors get all
+    10,000. The pool made 10,000 in all: carry due 2,000, so the GP owes back 8,000, the 5,000 of
+    escrow first (2,500 each), then 3,000 out of its own pocket (1,500 each)."""
+    pool = two_investors(make, "0.5")
+    pool.pay_call(1, "50", START + timedelta(days=5))
+    pool.invest(START + timedelta(days=10), "Alder", "50000")
+    pool.exit(START + timedelta(days=100), "Alder", "100000")
+    pool.distribute(START + timedelta(days=101), "100000")
+    pool.pay_call(2, "50", START + timedelta(days=120))
+    pool.invest(START + timedelta(days=130), "Birch", "50000")
+    pool.exit(START + timedelta(days=200), "Birch", "10000")
+    second = pool.preview(START + timedelta(days=201), "10000")
+    assert (second.lp_total, second.gp_total, second.escrow) == (D("10000"), 0, 0)
+    pool.distribute(START + timedelta(days=201), "10000")
+    before = pool.statement()
+    assert (before.carry_received, before.carry_due, before.carry_in_escrow) == (
+        D("10000"),
+        D("2000"),
+        D("5000"),
+    )
+    assert before.clawback_exposure == D("3000")
+
+    shown = wind_down(pool, TODAY)
+    owed = shown.true_up.owed
+    assert (owed.owed, owed.escrow_applied, owed.escrow_released, owed.exposure, owed.carry_kept) == (
+        D("8000"),
+        D("5000"),
+        0,
+        D("3000"),
+        D("2000"),
+    )
+    me, you = (i.user_id for i in pool.investors)
+    assert shown.true_up.escrow_applied == {me: D("2500"), you: D("2500")}
+    assert shown.true_up.gp_owes == {me: D("1500"), you: D("1500")}
+    lines = agrees(pool.uow, pool.pool_id)
+    assert (lines["carried_interest"], lines["cash"], lines["nav"]) == (D("2000"), 0, D("3000"))
+
+
 def test_with_no_clawback_the_escrow_is_released_to_the_gp(make: Any) -> None:
     pool = two_investors(make, "0.5")
     pool.pay_call(1, "100", START + timedelta(days=5))

@@ -156,6 +156,65 @@ def test_distributing_in_two_steps_equals_one(split_at: Decimal) -> None:
         assert inferred == second
 
 
+def test_capital_called_after_carry_was_paid_never_pays_the_gp_above_its_share() -> None:
+    """Half the capital in, 100 back on it: capital 50, profit 50, the GP 10 (20%, no hurdle, no
+    catch-up). The other 50 is called and 10 comes back: 110 distributed on 100 contributed is a
+    profit of 10, of which the GP's share is 2; it holds 10 already, so it takes none of the 10.
+    (Placed in its band of the cumulative waterfall, the 10 would have paid it 2 more.)"""
+    terms = WaterfallTerms(carry_rate=D("0.2"))
+    first = waterfall(terms, [(START, D(50))], [], D(100), START + timedelta(days=100))
+    assert (first.lp_total, first.gp_total) == (D(90), D(10))
+    second = waterfall(
+        terms,
+        [(START, D(50)), (START + timedelta(days=120), D(50))],
+        [(START + timedelta(days=100), D(90))],
+        D(10),
+        ONE_YEAR_LATER,
+        prior_gp_distributions=[(START + timedelta(days=100), D(10))],
+    )
+    assert (second.lp_total, second.gp_total, second.split_lp, second.split_gp) == (D(10), 0, D(10), 0)
+    # With more back, the GP takes its share again once the cumulative profit allows it: 200 on 100
+    # is a profit of 100, of which 20 is the GP's; it holds 10, so it takes 10 of these 100.
+    third = waterfall(
+        terms,
+        [(START, D(50)), (START + timedelta(days=120), D(50))],
+        [(START + timedelta(days=100), D(90))],
+        D(100),
+        ONE_YEAR_LATER,
+        prior_gp_distributions=[(START + timedelta(days=100), D(10))],
+    )
+    assert (third.lp_total, third.gp_total) == (D(90), D(10))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 10_000),
+    st.integers(0, 30_000),
+    st.integers(0, 10_000),
+    st.integers(0, 30_000),
+    st.sampled_from([D("0.1"), D("0.2"), D("0.3")]),
+)
+def test_after_each_distribution_the_gp_holds_at_most_its_share_or_what_it_had(
+    c1: int, p1: int, c2: int, p2: int, carry: Decimal
+) -> None:
+    """No hurdle, no catch-up: the GP's entitlement is carry x the profit distributed to date. A
+    second call between two distributions never lets the second take it above that, unless it
+    already was (then it takes nothing)."""
+    terms = WaterfallTerms(carry_rate=carry)
+    first = waterfall(terms, [(START, D(c1))], [], D(p1), START + timedelta(days=10))
+    second = waterfall(
+        terms,
+        [(START, D(c1)), (START + timedelta(days=20), D(c2))],
+        [(START + timedelta(days=10), first.lp_total)],
+        D(p2),
+        START + timedelta(days=30),
+        prior_gp_distributions=[(START + timedelta(days=10), first.gp_total)],
+    )
+    share = (carry * max(D(p1 + p2 - c1 - c2), D(0))).quantize(D("0.01"), rounding="ROUND_FLOOR")
+    assert first.gp_total + second.gp_total <= max(share, first.gp_total)
+    assert second.lp_total + second.gp_total == D(p2) and second.gp_total >= 0
+
+
 def test_inside_a_full_catch_up_the_lp_receipts_alone_assume_no_catch_up_paid() -> None:
     # LP holds exactly capital + pref (54): the GP may have had 0 or up to 1 of catch-up.
     result = waterfall(STANDARD, [(START, D(50))], [(START, D(54))], D(1), ONE_YEAR_LATER)
