@@ -98,7 +98,7 @@ WHOLE = {  # whole numbers: years and counts, never 2,025
 
 # Headers short enough for a column of amounts; the full name is the header's tooltip (and the
 # CSV's column name). Their columns get a width of their own: the grid would size them by the name.
-SHORT_WIDTH = 110
+SHORT_WIDTH = 100
 SHORT = {
     Line.MANAGEMENT_FEES.label: "Fees",
     Line.FUND_EXPENSES.label: "Expenses",
@@ -111,7 +111,7 @@ SHORT = {
 
 # Text people type, at a width of its own: a column sized to its longest value (a pool's name may
 # run to 120 characters) would push the figures beside it off the page. Hovering shows it in full.
-TEXT_WIDTH = {"Pool": 180, "Strategy": 100, "Manager": 130}
+TEXT_WIDTH = {"Pool": 150, "Strategy": 100, "Manager": 130}
 
 
 def columns(frame: pd.DataFrame, currency: str | None) -> dict[str, Any]:
