@@ -20,7 +20,6 @@ from sqlalchemy import insert, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
-from core.formatting import money
 from core.fundmath import DealExit, WaterfallTerms, allocate, carry_statement, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -29,7 +28,7 @@ from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
-from core.services.pools import load_pool
+from core.services.pools import load_pool, require_cash
 from core.uow import UnitOfWork
 from core.vocabulary import HurdleAccrual
 from db.models import Distribution, Pool
@@ -78,13 +77,7 @@ def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute
     with collect("proceeds"):
         proceeds = parse_amount(request.get("proceeds"), pool.currency, "proceeds")
         if collect.ok("date"):
-            cash = read_model.spendable_cash(uow.session, pool.id, on)
-            if proceeds > cash:
-                raise ValidationError(
-                    "proceeds",
-                    f"{money(proceeds, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
-                    limit=cash,
-                )
+            require_cash(uow, pool, proceeds, "proceeds", on)
     with collect("memo"):
         memo = clean_text(request.get("memo", "") or "Distribution", "memo", max_length=200)
     collect.raise_any()
@@ -377,11 +370,7 @@ class DistributeProceeds(Kind):
         approvals.may_post(uow, actor, pool, KIND, p, op.id)
         on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
         if op.progress_done == 0:
-            cash = read_model.pool_books(uow.session, pool.id, as_of=None).free_cash
-            if proceeds > cash:
-                raise ValidationError(
-                    "proceeds", f"is more than the pool's cash of {money(cash, pool.currency)}"
-                )
+            require_cash(uow, pool, proceeds, "proceeds", None)
             approvals.approved_if_needed(pool, KIND, p, proceeds, actor)
             whole = plan(uow, pool, proceeds, on, p["upto_journal"])
             approvals.as_approved(uow, p, KIND, {i: (whole.lp[i], whole.gp[i]) for i in whole.shares})

@@ -22,7 +22,6 @@ from sqlalchemy import insert, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
-from core.formatting import money
 from core.fundmath.expenses import fund_expense_shares
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -31,7 +30,7 @@ from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services.audit import audits_refused_reads
-from core.services.pools import load_pool
+from core.services.pools import load_pool, require_cash
 from core.uow import UnitOfWork
 from core.vocabulary import ExpenseCategory
 from db.models import FundExpense, Pool
@@ -87,13 +86,7 @@ def check(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping[str, Any])
     with collect("amount"):
         amount = parse_amount(request.get("amount"), pool.currency, "amount")
         if collect.ok("date"):
-            cash = read_model.spendable_cash(uow.session, pool.id, on)
-            if amount > cash:
-                raise ValidationError(
-                    "amount",
-                    f"{money(amount, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
-                    limit=cash,
-                )
+            require_cash(uow, pool, amount, "amount", on)
     with collect("memo"):
         memo = clean_text(request.get("memo", "") or "", "memo", max_length=200, required=False)
     collect.raise_any()
@@ -172,11 +165,7 @@ class ChargeFundExpense(Kind):
             p["pool_version"],
         )
         if op.progress_done == 0:
-            cash = read_model.pool_books(uow.session, pool.id, as_of=None).free_cash
-            if command.amount > cash:
-                raise ValidationError(
-                    "amount", f"is more than the pool's cash of {money(cash, pool.currency)}"
-                )
+            require_cash(uow, pool, command.amount, "amount", None)
             uow.session.execute(
                 insert(FundExpense),
                 [

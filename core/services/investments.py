@@ -23,7 +23,6 @@ from sqlalchemy import insert, select, text
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, NotFound, Stale, ValidationError
-from core.formatting import money
 from core.fundmath import allocate
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -32,7 +31,7 @@ from core.operations import OperationStatus, submit
 from core.operations.kind import Kind
 from core.permissions import Actor, require_manager_of
 from core.services.audit import audits_refused_reads
-from core.services.pools import load_pool
+from core.services.pools import load_pool, require_cash
 from core.uow import UnitOfWork
 from core.vocabulary import PoolStatus
 from db.models import Exit, Investment, Mark, Pool, PortfolioCompany
@@ -188,12 +187,7 @@ def check_investment(actor: Actor, uow: UnitOfWork, pool: Pool, request: Mapping
     with collect("amount"):
         amount = parse_amount(request.get("amount"), pool.currency, "amount")
         if collect.ok("date"):
-            cash = read_model.spendable_cash(uow.session, pool.id, on)
-            if amount > cash:
-                raise ValidationError(
-                    "amount",
-                    f"{money(amount, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
-                )
+            require_cash(uow, pool, amount, "amount", on)
     collect.raise_any()
     return Invest(pool.id, company, amount, on, pool.version)
 

@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from core import clock
 from core.domain import check_transition, parse_date, validate_pool_terms
 from core.errors import InvalidState, NotFound, PermissionDenied, Stale, ValidationError
+from core.formatting import money
 from core.ledger import Line, read_model
 from core.money import parse_amount
 from core.permissions import (
@@ -106,6 +107,22 @@ def load_pool(uow: UnitOfWork, pool_id: int, *, lock: bool = False) -> Pool:
     if pool is None:
         raise NotFound(f"no pool {pool_id}")
     return pool
+
+
+def require_cash(uow: UnitOfWork, pool: Pool, amount: Decimal, field: str, on: date | None) -> None:
+    """An outflow (a distribution, an investment, a fund expense) is paid from the pool's free cash:
+    dated `on`, the free cash on its day and today, whichever is less; on=None (a posting checking
+    again), today's."""
+    if on is None:
+        cash = read_model.pool_books(uow.session, pool.id, as_of=None).free_cash
+    else:
+        cash = read_model.spendable_cash(uow.session, pool.id, on)
+    if amount > cash:
+        raise ValidationError(
+            field,
+            f"{money(amount, pool.currency)} is more than the pool's cash of {money(cash, pool.currency)}",
+            limit=cash,
+        )
 
 
 def may_see_pool(uow: UnitOfWork, actor: Actor, pool: Pool) -> bool:
