@@ -14,12 +14,21 @@ from core import clock
 from core.errors import Collector, InvalidState, ValidationError
 from core.formatting import money
 from core.money import check_currency, parse_amount, to_decimal
-from core.vocabulary import Accreditation, CallPurpose, FeeBasis, HurdleAccrual, Strategy, values
+from core.vocabulary import (
+    Accreditation,
+    CallPurpose,
+    FeeBasis,
+    HurdleAccrual,
+    Strategy,
+    WaterfallModel,
+    values,
+)
 
 NAME_MAX = 120
 STRATEGIES = values(Strategy)
 FEE_BASES = values(FeeBasis)
 HURDLE_ACCRUALS = values(HurdleAccrual)
+WATERFALL_MODELS = values(WaterfallModel)
 ACCREDITATION_ORDER = values(Accreditation)  # in rising order
 
 # Lifecycle: the only moves there are. Anything else is refused.
@@ -108,6 +117,7 @@ class PoolTerms:
     catch_up_rate: Decimal
     hurdle_accrual: str
     escrow_rate: Decimal
+    waterfall_model: str
     close_date: date
     min_accreditation: str
 
@@ -175,6 +185,10 @@ def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
     with collect("hurdle_accrual"):
         v["hurdle_accrual"] = _one_of(
             raw.get("hurdle_accrual", "compound"), "hurdle_accrual", HURDLE_ACCRUALS
+        )
+    with collect("waterfall_model"):
+        v["waterfall_model"] = _one_of(
+            raw.get("waterfall_model", WaterfallModel.WHOLE_FUND), "waterfall_model", WATERFALL_MODELS
         )
     with collect("min_accreditation"):
         v["min_accreditation"] = _one_of(

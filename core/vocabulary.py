@@ -62,6 +62,14 @@ class HurdleAccrual(StrEnum):
     SIMPLE = "simple"
 
 
+class WaterfallModel(StrEnum):
+    """How carry is paid: on the whole pool's profit (European), or deal by deal as each deal's
+    proceeds are distributed (American), the clawback settling the difference at wind-down."""
+
+    WHOLE_FUND = "whole_fund"
+    DEAL_BY_DEAL = "deal_by_deal"
+
+
 class PoolStatus(StrEnum):
     DRAFT = "draft"
     OPEN = "open"

@@ -45,6 +45,7 @@ from core.vocabulary import (
     OperationStatus,
     PoolStatus,
     Role,
+    WaterfallModel,
 )
 
 NAMING_CONVENTION = {
@@ -113,6 +114,7 @@ class Pool(Base):
         CheckConstraint("hurdle_rate BETWEEN 0 AND 1", name="hurdle_rate"),
         CheckConstraint(_in("hurdle_accrual", HurdleAccrual), name="hurdle_accrual"),
         CheckConstraint("escrow_rate BETWEEN 0 AND 1", name="escrow_rate"),
+        CheckConstraint(_in("waterfall_model", WaterfallModel), name="waterfall_model"),
         CheckConstraint("management_fee_rate BETWEEN 0 AND 1", name="fee_rate"),
         CheckConstraint("version >= 0", name="version"),
         Index("ix_pools_manager_id_status", "manager_id", "status"),
@@ -137,6 +139,7 @@ class Pool(Base):
     hurdle_accrual: Mapped[str] = mapped_column(String(10), server_default="compound")
     # The share of each carry payment held in escrow until the clawback risk clears.
     escrow_rate: Mapped[Decimal] = mapped_column(Numeric(9, 6), server_default="0")
+    waterfall_model: Mapped[str] = mapped_column(String(20), server_default="whole_fund")
     close_date: Mapped[date] = mapped_column(Date)
     min_accreditation: Mapped[str] = mapped_column(String(30), server_default="accredited")
     status: Mapped[str] = mapped_column(String(20), server_default="draft")
@@ -530,6 +533,8 @@ class Distribution(Reversible, Base):
 
     id: Mapped[IntPK]
     pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    # The deal whose proceeds these are, in a deal-by-deal pool (None: the whole pool's).
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("portfolio_companies.id"), index=True)
     proceeds: Mapped[Amount]
     lp_total: Mapped[Amount]
     gp_total: Mapped[Amount]

@@ -125,7 +125,13 @@ st.caption(
     f"Terms: carry {format.percent(carry.carry_rate)}, hurdle {format.percent(carry.hurdle_rate)} "
     f"({'simple' if carry.hurdle_accrual == 'simple' else 'compounded yearly'}), "
     f"GP catch-up {format.percent(carry.catch_up_rate)}, escrow {format.percent(carry.escrow_rate)} of each carry "
-    f"payment; European (whole pool) waterfall, as of "
+    f"payment; "
+    + (
+        "carry paid deal by deal (American), the clawback settling it against the whole pool's profit at wind-down"
+        if carry.waterfall_model == "deal_by_deal"
+        else "European (whole pool) waterfall"
+    )
+    + ", as of "
     f"{format.day(carry.as_of)}. Accrued carry and carry due take NAV "
     f"({format.money(carry.wind_up_proceeds, cur)}) as the pool's last distribution today."
 )

@@ -35,6 +35,27 @@ if pool.status == "wound_down":
 def draft() -> None:
     """Preview the waterfall, submit it for approval, and the drafts waiting for a second person."""
     form = webapp.form_key("distribution")
+    request = {}
+    if pool.waterfall_model == "deal_by_deal":
+        exited = webapp.call(distributions.deals, pool.id)
+        if not exited:
+            st.info(
+                "Carry in this pool is paid deal by deal: a distribution pays out one deal's exit proceeds, "
+                "or capital the pool never invested. Neither is waiting to be distributed; an exit recorded "
+                "on the Portfolio page brings its deal here."
+            )
+            return
+        deal = webapp.choose(
+            "Deal",
+            exited,
+            lambda d: d.name,
+            key=f"{form}-deal",
+            help="The deal whose exit proceeds this pays out, its carry on that deal's own profit; or the "
+            "capital the pool never invested, returned without carry",
+        )
+        if deal is not None:
+            st.caption(f"{format.money(deal.undistributed, cur)} of it not yet distributed.")
+        request["deal"] = None if deal is None else deal.id
     proceeds = st.text_input(f"Proceeds to distribute ({cur})", key=f"{form}-proceeds")
     left, right = st.columns(2)
     on = left.date_input(
@@ -43,7 +64,7 @@ def draft() -> None:
     memo = right.text_input(
         "Memo", max_chars=200, key=f"{form}-memo", placeholder="e.g. Proceeds of the Acme sale"
     )
-    request = {"proceeds": proceeds, "date": on, "memo": memo}
+    request |= {"proceeds": proceeds, "date": on, "memo": memo}
     if st.button("Preview the waterfall", key=f"{form}-preview"):
         checked = previewed(distributions.preview, pool.id, request)
         st.session_state["_distribution_preview"] = (pool.id, request, checked.preview)
@@ -92,6 +113,7 @@ if past:
     table(
         {
             "Date": [d.distributed_on for d in past],
+            **({"Deal": [d.deal or "" for d in past]} if pool.waterfall_model == "deal_by_deal" else {}),
             "Memo": [d.memo for d in past],
             "To investors": [d.lp for d in past],
             "Carry": [d.gp for d in past],
@@ -103,7 +125,7 @@ if past:
         cur,
         money=("To investors", "Carry"),
         dates=("Date",),
-        widths={"Memo": 150, "Reversed": 100},
+        widths={"Deal": 120, "Memo": 150, "Reversed": 100},
     )
     shown = webapp.choose(
         "Distribution",

@@ -14,7 +14,14 @@ from app import format, webapp
 from app.manager_ui import POOL_KEY, lifecycle_button, managers_form, payment_settings, show_flash, status
 from app.textsafe import md
 from core import clock
-from core.domain import ACCREDITATION_ORDER, FEE_BASES, HURDLE_ACCRUALS, STRATEGIES, rate_to_percent
+from core.domain import (
+    ACCREDITATION_ORDER,
+    FEE_BASES,
+    HURDLE_ACCRUALS,
+    STRATEGIES,
+    WATERFALL_MODELS,
+    rate_to_percent,
+)
 from core.errors import DomainError, FieldErrors, ValidationError
 from core.money import MINOR_UNITS, to_decimal
 from core.services import pools
@@ -40,6 +47,7 @@ LABELS = {
     "catch_up_rate": "GP catch-up %",
     "hurdle_accrual": "Hurdle accrues",
     "escrow_rate": "Carry held in escrow %",
+    "waterfall_model": "Carry is paid",
     "min_accreditation": "Minimum accreditation",
 }
 PERCENT_FIELDS = (
@@ -256,6 +264,22 @@ with st.form(f"{scope}-terms"):
         key=key("escrow_rate"),
     )
     field_error("escrow_rate", econ_right)
+    econ_left.selectbox(
+        LABELS["waterfall_model"],
+        WATERFALL_MODELS,
+        index=WATERFALL_MODELS.index(pool.waterfall_model) if pool else 0,
+        disabled=locked,
+        format_func=lambda m: (
+            "On the whole fund (European)" if m == "whole_fund" else "Deal by deal (American)"
+        ),
+        help=(
+            "Whole fund: carry only once the investors have their capital and hurdle back on everything. "
+            "Deal by deal: each distribution names its deal and pays carry on that deal's profit; the "
+            "clawback at wind-down takes back what the whole fund's profit does not support"
+        ),
+        key=key("waterfall_model"),
+    )
+    field_error("waterfall_model", econ_left)
     st.selectbox(
         LABELS["min_accreditation"],
         ACCREDITATION_ORDER,

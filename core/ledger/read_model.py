@@ -65,8 +65,10 @@ def movements(
     investor_id: int | None = None,
     lines: Iterable[Line] | None = None,
     upto_journal: int | None = None,
+    operations: Any = None,
 ) -> Any:
-    """The movements feeding `lines` (all by default), dated from `since` to `as_of` inclusive."""
+    """The movements feeding `lines` (all by default), dated from `since` to `as_of` inclusive;
+    `operations` (a select of operation ids) keeps only the journals those operations posted."""
     wanted = tuple(lines) if lines is not None else tuple(Line)
     amount = case((Entry.side == _LINE_MAP.c.side, Entry.amount), else_=-Entry.amount)
     query = select(
@@ -100,6 +102,11 @@ def movements(
         query = query.where(Entry.investor_id == investor_id)
     if upto_journal is not None:
         query = query.where(Entry.journal_id <= upto_journal)
+    if operations is not None:
+        posted = select(Journal.id).where(Journal.operation_id.in_(operations))
+        if pool_id is not None:
+            posted = posted.where(Journal.pool_id == pool_id)
+        query = query.where(Entry.journal_id.in_(posted))
     return query.subquery("movements")
 
 
@@ -323,11 +330,17 @@ def dated(
     as_of: date | None,
     upto_journal: int | None = None,
     investor_id: int | None = None,
+    operations: Any = None,
 ) -> dict[int, dict[Line, list[tuple[date, Decimal]]]]:
     """Per investor (or only `investor_id`), each line's dated amounts (days with a non-zero net),
-    oldest first: the flows a waterfall or an IRR reads."""
+    oldest first: the flows a waterfall or an IRR reads (only those `operations` posted, if given)."""
     m = movements(
-        as_of=as_of, pool_id=pool_id, investor_id=investor_id, lines=lines, upto_journal=upto_journal
+        as_of=as_of,
+        pool_id=pool_id,
+        investor_id=investor_id,
+        lines=lines,
+        upto_journal=upto_journal,
+        operations=operations,
     )
     rows = session.execute(
         select(m.c.investor_id, m.c.line, m.c.day, func.sum(m.c.amount))

@@ -3,6 +3,15 @@
 plan() is the one computation for the manager's preview and for the posting, so they cannot differ;
 the command carries the pool's version, and a pool that changed since the preview is refused.
 
+A whole-fund (European) pool's distribution goes through the waterfall on everything each investor
+has paid in and received. A deal-by-deal (American) pool's distribution names its deal (a company
+the pool has exited) and pays out at most what that deal returned and was not yet distributed: it
+goes through the waterfall on that deal's capital alone (each investment in it, shared by the
+investors as its proceeds are) and that deal's earlier distributions, so carry is paid deal by
+deal. One that names no deal returns capital the pool never invested (the cash no deal's
+distribution is waiting for), to the investors, without carry. What the whole fund's profit does not support comes back at wind-down
+(core.services.winddown: the clawback is carry received above the whole-fund carry due).
+
 A distribution is drafted by one manager and approved by another or an admin (core.services.approvals):
 preview() is what both see; posting is refused unless it is exactly an approved draft.
 """
@@ -15,11 +24,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, or_, select, text
 
 from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
+from core.formatting import money
 from core.fundmath import DealExit, WaterfallTerms, allocate, carry_statement, waterfall
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
@@ -30,11 +40,12 @@ from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
 from core.services.pools import load_pool, require_cash
 from core.uow import UnitOfWork
-from core.vocabulary import HurdleAccrual
-from db.models import Distribution, Pool
+from core.vocabulary import HurdleAccrual, WaterfallModel
+from db.models import Distribution, Exit, Investment, Pool, PortfolioCompany
 
 KIND = "distribution"
 ZERO = Decimal(0)
+NO_DEAL = 0  # a deal-by-deal distribution that names no deal: uninvested capital, returned
 TIER_LABELS = {
     "return_of_capital": "Return of capital",
     "preferred_return": "Preferred return",
@@ -52,6 +63,12 @@ class Distribute:
     distributed_on: date
     memo: str
     pool_version: int
+    deal: int | None = None  # a deal-by-deal pool's: the company whose proceeds these are, or NO_DEAL
+
+    @property
+    def company(self) -> int | None:
+        """The deal whose waterfall applies; None: the whole fund's, or uninvested capital."""
+        return None if self.deal == NO_DEAL else self.deal
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -59,6 +76,7 @@ class Distribute:
             "date": self.distributed_on.isoformat(),
             "memo": self.memo,
             "pool_version": self.pool_version,
+            **({} if self.deal is None else {"deal": self.deal}),
         }
 
 
@@ -74,14 +92,140 @@ def check(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distribute
         opened = pool.opened_at.date() if pool.opened_at else None
         if opened is not None and on < opened:
             raise ValidationError("date", f"must not be before the pool opened ({opened})")
+    deal = None
+    with collect("deal"):
+        deal = _deal(uow, pool, request.get("deal"))
     with collect("proceeds"):
         proceeds = parse_amount(request.get("proceeds"), pool.currency, "proceeds")
         if collect.ok("date"):
             require_cash(uow, pool, proceeds, "proceeds", on)
+        if deal is not None and collect.ok("date"):
+            left = undistributed(uow, pool, deal, on)
+            if proceeds > left:
+                raise ValidationError(
+                    "proceeds",
+                    f"{money(proceeds, pool.currency)} is more than this deal's exit proceeds not yet "
+                    f"distributed, {money(left, pool.currency)}",
+                    limit=left,
+                )
+        elif _by_deal(pool) and collect.ok("date") and collect.ok("deal"):
+            left = uninvested(uow, pool, on)
+            if proceeds > left:
+                raise ValidationError(
+                    "proceeds",
+                    f"{money(proceeds, pool.currency)} is more than the capital the pool has not invested, "
+                    f"{money(left, pool.currency)}: the rest of its cash is deals' exit proceeds, "
+                    "distributed by naming the deal",
+                    limit=left,
+                )
     with collect("memo"):
         memo = clean_text(request.get("memo", "") or "Distribution", "memo", max_length=200)
     collect.raise_any()
-    return Distribute(pool.id, proceeds, on, memo, pool.version)
+    choice = request.get("deal") if _by_deal(pool) and deal is None else deal  # NO_DEAL is kept as chosen
+    return Distribute(pool.id, proceeds, on, memo, pool.version, None if choice is None else int(choice))
+
+
+def _by_deal(pool: Pool) -> bool:
+    return pool.waterfall_model == WaterfallModel.DEAL_BY_DEAL
+
+
+def _deal(uow: UnitOfWork, pool: Pool, raw: object) -> int | None:
+    """The deal a distribution names. A deal-by-deal pool's names one, or NO_DEAL for uninvested
+    capital (None); a whole-fund pool's names none."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str | None):
+        raise ValidationError("deal", "must be one of the pool's companies")
+    if raw is None or raw == "":
+        if _by_deal(pool):
+            raise ValidationError(
+                "deal", "choose the deal whose exit proceeds this distributes, or the uninvested capital"
+            )
+        return None
+    if raw == NO_DEAL and _by_deal(pool):
+        return None
+    if not _by_deal(pool):
+        raise ValidationError("deal", "this pool pays carry on the whole fund: a distribution names no deal")
+    if not str(raw).isdigit():
+        raise ValidationError("deal", "must be one of the pool's companies")
+    deal = int(raw)
+    found = uow.session.execute(
+        select(PortfolioCompany.id).where(PortfolioCompany.id == deal, PortfolioCompany.pool_id == pool.id)
+    ).scalar_one_or_none()
+    if found is None:
+        raise ValidationError("deal", "must be one of the pool's companies")
+    return deal
+
+
+def _live(model: Any, day: Any, on: date) -> Any:
+    """A fact of `model` on or before `on` and not reversed by then (the holdings' rule)."""
+    return (day <= on) & or_(model.reversed_on.is_(None), model.reversed_on > on)
+
+
+def _distributed(pool: Pool, deal: int, on: date) -> Any:
+    """The deal's distributions that count on `on`."""
+    return select(Distribution.operation_id).where(
+        Distribution.pool_id == pool.id,
+        Distribution.company_id == deal,
+        _live(Distribution, Distribution.distributed_on, on),
+    )
+
+
+def undistributed(uow: UnitOfWork, pool: Pool, deal: int, on: date) -> Decimal:
+    """What the deal's exits returned by `on` less what its distributions paid out (carry included)."""
+    returned = uow.session.execute(
+        select(func.coalesce(func.sum(Exit.proceeds), 0)).where(
+            Exit.pool_id == pool.id, Exit.company_id == deal, _live(Exit, Exit.exited_on, on)
+        )
+    ).scalar_one()
+    paid = uow.session.execute(
+        select(func.coalesce(func.sum(Distribution.proceeds), 0)).where(
+            Distribution.operation_id.in_(_distributed(pool, deal, on))
+        )
+    ).scalar_one()
+    return Decimal(returned) - Decimal(paid)
+
+
+@dataclass(frozen=True)
+class Deal:
+    """What a deal-by-deal pool can distribute: an exited deal's proceeds not yet distributed, or
+    (id NO_DEAL) the capital it has not invested."""
+
+    id: int  # the company's
+    name: str
+    undistributed: Decimal
+
+
+@audits_refused_reads
+def deals(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Deal]:
+    """What a deal-by-deal pool can distribute today: its deals with exit proceeds not yet
+    distributed, by name, then its uninvested capital; those with nothing left are left out.
+    None for a whole-fund pool."""
+    pool = load_pool(uow, pool_id)
+    require_manager_of(actor, uow, pool)
+    if not _by_deal(pool):
+        return []
+    on = clock.today()
+    choices = [
+        *_exited(uow, pool, on),
+        Deal(NO_DEAL, "Uninvested capital", quantize(uninvested(uow, pool, on), pool.currency)),
+    ]
+    return [deal for deal in choices if deal.undistributed > 0]
+
+
+def _exited(uow: UnitOfWork, pool: Pool, on: date) -> list[Deal]:
+    rows = uow.session.execute(
+        select(PortfolioCompany.id, PortfolioCompany.name)
+        .where(PortfolioCompany.id.in_(select(Exit.company_id).where(Exit.pool_id == pool.id)))
+        .order_by(PortfolioCompany.name)
+    ).all()
+    return [
+        Deal(deal, name, quantize(undistributed(uow, pool, deal, on), pool.currency)) for deal, name in rows
+    ]
+
+
+def uninvested(uow: UnitOfWork, pool: Pool, on: date) -> Decimal:
+    """A deal-by-deal pool's spendable cash that no deal's distribution is waiting for."""
+    owed = sum((deal.undistributed for deal in _exited(uow, pool, on)), ZERO)
+    return max(read_model.spendable_cash(uow.session, pool.id, on) - owed, ZERO)
 
 
 @dataclass(frozen=True)
@@ -135,25 +279,91 @@ def net_flows(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
     return [(day, amount) for day, amount in kept]
 
 
-def plan(
-    uow: UnitOfWork, pool: Pool, proceeds: Decimal, on: date, upto: int | None, only: list[int] | None = None
-) -> Plan:
-    """The whole-fund waterfall applied per investor on their own contributions and distributions
-    (equivalent for one investor class), each investor's share of the proceeds pro rata to paid-in
-    capital by that day. `only` limits the waterfall to one batch of investors."""
-    lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
-    held = read_model.positions(uow.session, as_of=on, pool_id=pool.id, upto_journal=upto, lines=lines)
+def deal_contributions(
+    uow: UnitOfWork, pool: Pool, deal: int, on: date, upto: int | None
+) -> dict[int, list[tuple[date, Decimal]]]:
+    """Each investor's part of the capital put into one deal, on each investment's day: shared pro
+    rata to what they have paid in by `on`, as the deal's gains were booked to them and as its
+    proceeds are shared, so a capital account and its distributions never part ways."""
+    bought = uow.session.execute(
+        select(Investment.invested_on, Investment.amount)
+        .where(
+            Investment.pool_id == pool.id,
+            Investment.company_id == deal,
+            _live(Investment, Investment.invested_on, on),
+        )
+        .order_by(Investment.invested_on, Investment.id)
+    ).all()
+    paid = _paid_in(uow, pool, on, upto)
+    parts: dict[int, list[tuple[date, Decimal]]] = {}
+    for day, amount in bought:
+        for investor, part in allocate(amount, paid, minor_unit(pool.currency)).items():
+            if part:
+                parts.setdefault(investor, []).append((day, part))
+    return dict(sorted(parts.items()))
+
+
+def _paid_in(uow: UnitOfWork, pool: Pool, on: date, upto: int | None) -> dict[int, Decimal]:
+    held = read_model.positions(
+        uow.session, as_of=on, pool_id=pool.id, upto_journal=upto, lines=(Line.CONTRIBUTIONS,)
+    )
     weights = {i: p.contributions for i, p in sorted(held.items()) if p.contributions > 0}
     if not weights:
         raise InvalidState("nobody has paid in yet, so there is nothing to distribute to")
-    shares = allocate(proceeds, weights, minor_unit(pool.currency))
-    flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
+    return weights
+
+
+def weights(uow: UnitOfWork, pool: Pool, on: date, upto: int | None, deal: int | None) -> dict[int, Decimal]:
+    """What the proceeds are shared by: each investor's paid-in capital, or their capital in the deal."""
+    if deal is None:
+        return _paid_in(uow, pool, on, upto)
+    return {
+        i: sum((a for _, a in flows), ZERO)
+        for i, flows in deal_contributions(uow, pool, deal, on, upto).items()
+    }
+
+
+def plan(
+    uow: UnitOfWork,
+    pool: Pool,
+    proceeds: Decimal,
+    on: date,
+    upto: int | None,
+    only: list[int] | None = None,
+    deal: int | None = None,
+) -> Plan:
+    """The waterfall applied per investor (equivalent for one investor class), each investor's share
+    of the proceeds pro rata to `weights`: the whole fund's on their own contributions and
+    distributions, or one deal's on their capital in it and its earlier distributions. `only` limits
+    the waterfall to one batch of investors."""
+    lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
+    paid = weights(uow, pool, on, upto, deal)
+    if not paid:
+        raise InvalidState("no investor has capital in this deal, so there is nothing to distribute to")
+    shares = allocate(proceeds, paid, minor_unit(pool.currency))
+    if deal is None and _by_deal(pool):  # uninvested capital: returned, no deal, no carry
+        picked = shares if only is None else {i: shares[i] for i in only}
+        back = sum(picked.values(), ZERO)
+        return Plan(shares, picked, dict.fromkeys(picked, ZERO), {"return_of_capital": (back, ZERO)}, paid)
+    if deal is None:
+        flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
+    else:
+        flows = read_model.dated(
+            uow.session,
+            pool_id=pool.id,
+            lines=lines[1:],
+            as_of=on,
+            upto_journal=upto,
+            operations=_distributed(pool, deal, on),
+        )
+        for investor, put_in in deal_contributions(uow, pool, deal, on, upto).items():
+            flows.setdefault(investor, {line: [] for line in lines[1:]})[Line.CONTRIBUTIONS] = put_in
     terms = terms_of(pool)
     lp: dict[int, Decimal] = {}
     gp: dict[int, Decimal] = {}
     tiers: dict[str, list[Decimal]] = {}
     for investor in shares if only is None else only:
-        mine = flows.get(investor, {line: [] for line in lines})
+        mine: dict[Line, list[tuple[date, Decimal]]] = {line: [] for line in lines} | flows.get(investor, {})
         result = waterfall(
             terms,
             net_flows(mine[Line.CONTRIBUTIONS]),
@@ -168,7 +378,7 @@ def plan(
             totals = tiers.setdefault(tier.name, [ZERO, ZERO])
             totals[0] += tier.lp
             totals[1] += tier.gp
-    return Plan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()}, weights)
+    return Plan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()}, paid)
 
 
 @dataclass(frozen=True)
@@ -250,6 +460,7 @@ class DistributionPreview:
     lines: list[DistributionLine]
     command: Distribute
     escrow: Decimal = ZERO  # the part of the carry the pool holds in escrow
+    deal_name: str | None = None  # the deal whose proceeds these are (deal-by-deal pools)
 
     @property
     def proceeds(self) -> Decimal:
@@ -274,7 +485,7 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
 
 def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> DistributionPreview:
     command = check(uow, pool, request)
-    split = plan(uow, pool, command.proceeds, command.distributed_on, None)
+    split = plan(uow, pool, command.proceeds, command.distributed_on, None, deal=command.company)
     names: dict[int, str] = dict(
         uow.session.execute(
             text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
@@ -290,8 +501,18 @@ def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distrib
     ]
     books = read_model.pool_books(uow.session, pool.id, as_of=None)
     gp = sum(split.gp.values(), ZERO)
+    deal_name = None
+    if command.company is not None:
+        deal_name = uow.session.get_one(PortfolioCompany, command.company).name
     return DistributionPreview(
-        pool.name, pool.currency, books.free_cash, tiers, lines, command, escrow_step(uow, pool, gp, None)
+        pool.name,
+        pool.currency,
+        books.free_cash,
+        tiers,
+        lines,
+        command,
+        escrow_step(uow, pool, gp, None),
+        deal_name,
     )
 
 
@@ -306,13 +527,19 @@ def _to_json(preview: DistributionPreview) -> dict[str, Any]:
         "names": {str(x.investor_id): x.investor_name for x in preview.lines},
         "command": {"pool_id": preview.command.pool_id, **preview.command.payload()},
         "escrow": str(preview.escrow),
+        "deal_name": preview.deal_name,
     }
 
 
 def _from_json(figures: dict[str, Any]) -> DistributionPreview:
     c = figures["command"]
     command = Distribute(
-        c["pool_id"], Decimal(c["proceeds"]), date.fromisoformat(c["date"]), c["memo"], c["pool_version"]
+        c["pool_id"],
+        Decimal(c["proceeds"]),
+        date.fromisoformat(c["date"]),
+        c["memo"],
+        c["pool_version"],
+        c.get("deal"),
     )
     names = figures["names"]
     return DistributionPreview(
@@ -328,6 +555,7 @@ def _from_json(figures: dict[str, Any]) -> DistributionPreview:
         ],
         command,
         Decimal(figures.get("escrow", "0")),
+        figures.get("deal_name"),
     )
 
 
@@ -358,7 +586,7 @@ class DistributeProceeds(Kind):
         command = check(uow, pool, payload)
         approvals.approved_if_needed(pool, KIND, payload, command.proceeds, actor)
         upto = read_model.last_journal(uow.session, pool.id)
-        split = plan(uow, pool, command.proceeds, command.distributed_on, upto)
+        split = plan(uow, pool, command.proceeds, command.distributed_on, upto, deal=command.company)
         approved = {"approval_id": payload["approval_id"]} if "approval_id" in payload else {}
         return {**command.payload(), **approved, "upto_journal": upto}, len(split.shares)
 
@@ -368,17 +596,22 @@ class DistributeProceeds(Kind):
     def run_batch(self, uow, op, pool, actor):  # noqa: ANN001, ANN201
         p = op.payload
         approvals.may_post(uow, actor, pool, KIND, p, op.id)
-        on, proceeds = date.fromisoformat(p["date"]), Decimal(p["proceeds"])
+        on, proceeds, deal = date.fromisoformat(p["date"]), Decimal(p["proceeds"]), p.get("deal") or None
         if op.progress_done == 0:
             require_cash(uow, pool, proceeds, "proceeds", None)
+            if deal is not None and proceeds > undistributed(uow, pool, deal, on):
+                raise InvalidState(
+                    "this deal's proceeds were distributed since the preview; preview it again"
+                )
             approvals.approved_if_needed(pool, KIND, p, proceeds, actor)
-            whole = plan(uow, pool, proceeds, on, p["upto_journal"])
+            whole = plan(uow, pool, proceeds, on, p["upto_journal"], deal=deal)
             approvals.as_approved(uow, p, KIND, {i: (whole.lp[i], whole.gp[i]) for i in whole.shares})
             uow.session.execute(
                 insert(Distribution),
                 [
                     {
                         "pool_id": pool.id,
+                        "company_id": deal,  # None: the whole fund's, or uninvested capital
                         "proceeds": proceeds,
                         "lp_total": sum(whole.lp.values(), ZERO),
                         "gp_total": sum(whole.gp.values(), ZERO),
@@ -388,15 +621,8 @@ class DistributeProceeds(Kind):
                     }
                 ],
             )
-        held = read_model.positions(
-            uow.session,
-            as_of=on,
-            pool_id=pool.id,
-            upto_journal=p["upto_journal"],
-            lines=(Line.CONTRIBUTIONS,),
-        )
-        batch = investors_slice({i: x for i, x in held.items() if x.contributions > 0}, op.progress_done)
-        split = plan(uow, pool, proceeds, on, p["upto_journal"], only=batch)
+        batch = investors_slice(weights(uow, pool, on, p["upto_journal"], deal), op.progress_done)
+        split = plan(uow, pool, proceeds, on, p["upto_journal"], only=batch, deal=deal)
         for kind, amounts, memo in (
             (JournalKind.DISTRIBUTION, split.lp, p["memo"]),
             (JournalKind.CARRY, split.gp, f"Carried interest: {p['memo']}"),

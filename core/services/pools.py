@@ -52,6 +52,7 @@ TERM_FIELDS = (
     "catch_up_rate",
     "hurdle_accrual",
     "escrow_rate",
+    "waterfall_model",
     "close_date",
     "min_accreditation",
 )
@@ -77,6 +78,7 @@ class PoolView:
     catch_up_rate: Decimal
     hurdle_accrual: str
     escrow_rate: Decimal
+    waterfall_model: str
     close_date: date
     min_accreditation: str
     status: str

@@ -846,6 +846,7 @@ class PastDistribution:
     reversed_on: date | None
     reason: str | None
     id: int = 0  # the distribution's: who was notified of it (core.services.notices.notified)
+    deal: str | None = None  # the deal it paid out, in a deal-by-deal pool
 
 
 @audits_refused_reads
@@ -863,6 +864,11 @@ def distributions(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[PastDistr
         .all()
     )
     reasons = _reasons(uow, pool.id, [d.operation_id for d in rows if d.reversed_on is not None])
+    deals = dict(
+        uow.session.execute(
+            select(PortfolioCompany.id, PortfolioCompany.name).where(PortfolioCompany.pool_id == pool.id)
+        ).all()
+    )
     cur = pool.currency
     return [
         PastDistribution(
@@ -874,6 +880,7 @@ def distributions(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[PastDistr
             d.reversed_on,
             reasons.get(d.operation_id),
             d.id,
+            None if d.company_id is None else deals.get(d.company_id),
         )
         for d in rows
     ]
@@ -1109,6 +1116,7 @@ class CarryStatement:
     catch_up_rate: Decimal
     hurdle_accrual: str
     escrow_rate: Decimal
+    waterfall_model: str  # carry paid on the whole fund, or deal by deal (core.vocabulary.WaterfallModel)
     paid_in: Decimal  # the investors' contributions: the capital the waterfall returns first
     distributed: Decimal  # to the investors, carry not included
     wind_up_proceeds: Decimal  # NAV (never below zero): what selling every holding at its mark pays out
@@ -1150,6 +1158,7 @@ def _carry_statement(uow: UnitOfWork, pool: Pool, as_of: date) -> CarryStatement
         pool.catch_up_rate,
         pool.hurdle_accrual,
         pool.escrow_rate,
+        pool.waterfall_model,
         quantize(total.paid_in, pool.currency),
         quantize(total.distributions, pool.currency),
         proceeds,

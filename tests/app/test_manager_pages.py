@@ -608,6 +608,66 @@ def test_wind_a_pool_down_from_the_distributions_page(make: Any, uow_factory: An
         assert uow.session.get(Pool, fund.pool_id).status == "wound_down"
 
 
+def test_a_deal_by_deal_pool_is_set_on_the_form_and_each_distribution_names_its_deal(
+    make: Any, uow_factory: Any, worker: Any
+) -> None:
+    boss = make.user("fund_manager")
+    at = goto(logged_in(boss.username), FORM)
+    fill(at, "pool-new", VALID)
+    at.selectbox(key="pool-new-waterfall_model").set_value("deal_by_deal")
+    at = button(at, "Save draft").click().run()
+    assert not errors(at), errors(at)
+    assert [p.waterfall_model for p in pools_of(uow_factory, boss.user_id)] == ["deal_by_deal"]
+
+    # 600,000 paid in; Acme (300,000) sells for 450,000, Birch (200,000) is held, 100,000 never invested.
+    fund = Fund(make, age=300, hurdle_rate="0", catch_up_rate="0", waterfall_model="deal_by_deal")
+    fund.call("100", fund.day(5))
+    fund.pay_call(1, fund.day(8))
+    fund.invest(fund.day(10), "Acme", "300000")
+    fund.invest(fund.day(12), "Birch", "200000")
+    fund.exit(fund.day(100), "Acme", "450000")
+    co = make.user("fund_manager")
+    with uow_factory() as uow:
+        pools.add_manager(fund.manager, uow, fund.pool_id, co.user_id)
+    at = goto(logged_in(fund.manager.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    assert at.selectbox(key="distribution-0-deal").options == ["Acme", "Uninvested capital"]
+    at.text_input(key="distribution-0-proceeds").input("450000")
+    at = button(at, "Preview the waterfall").click().run()
+    assert any("Deal choose the deal whose exit proceeds" in e for e in errors(at)), errors(at)
+    assert not any("Proceeds" in e for e in errors(at)), errors(at)
+    at.selectbox(key="distribution-0-deal").set_value(fund.company("Acme")).run()
+    assert "$450,000.00 of it not yet distributed." in page_text(at)
+    at.text_input(key="distribution-0-proceeds").input("450000.01")
+    at = button(at, "Preview the waterfall").click().run()
+    assert any("more than this deal's exit proceeds not yet distributed" in e for e in errors(at)), errors(at)
+    at.text_input(key="distribution-0-proceeds").input("450000")
+    at.text_input(key="distribution-0-memo").input("Acme sale")
+    at = button(at, "Preview the waterfall").click().run()
+    assert not errors(at), errors(at)
+    # Acme's own waterfall: capital 300,000 back, profit 150,000, carry 30,000. A whole-fund pool
+    # would pay no carry yet: 600,000 was paid in.
+    assert (metrics(at)["To investors"], metrics(at)["Carried interest"]) == (
+        money(D("420000")),
+        money(D("30000")),
+    )
+    asked = confirm(at, "distribution-draft")
+    assert "(Acme sale) from Acme: $420,000.00 to 3 investors and $30,000.00 of carried interest" in asked, (
+        asked
+    )
+
+    other = goto(logged_in(co.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    [approve] = [b for b in other.button if b.label == "Approve"]
+    confirm(other, approve.key.removesuffix("-ask"))
+    other = done_with(other, "Approved and posted Distribution of $450,000.00", "the distribution")
+    figures = journal_figures(uow_factory, fund.pool_id)
+    assert (figures["distributions"], figures["carried_interest"]) == (D("420000"), D("30000"))
+    past = table(other, "Memo")
+    assert (list(past["Deal"]), list(past["Carry"])) == (["Acme"], [D("30000")])
+    # Acme is paid out: only the capital never invested is left to choose.
+    [deal] = [box for box in other.selectbox if box.label == "Deal"]
+    assert deal.options == ["Uninvested capital"]
+
+
 # --- dashboard and the rest --------------------------------------------------------------------------
 
 

@@ -99,15 +99,23 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-# Counts the script's runs from now on, so an action can wait for the run it caused to finish.
+# Counts the script's runs from now on, so an action can wait for the run it caused to finish. A run
+# is counted from the change records, not the attribute read when the observer is called: a quick
+# run goes to "running" and back before the callback, and reading the attribute then missed it.
 WATCH_RUNS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     window.__runs = 0;
     window.__watch?.disconnect();
-    window.__watch = new MutationObserver(() => {
-        if (app.getAttribute('data-test-script-state') === 'running') window.__runs += 1;
+    window.__watch = new MutationObserver((records) => {
+        for (const record of records) {
+            if (record.oldValue === 'running' || app.getAttribute('data-test-script-state') === 'running') {
+                window.__runs += 1;
+            }
+        }
     });
-    window.__watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    window.__watch.observe(app, {
+        attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+    });
 }"""
 RAN = """() => window.__runs > 0 && document.querySelector('[data-testid="stApp"]')
     .getAttribute('data-test-script-state') === 'notRunning'"""

@@ -773,6 +773,12 @@ TABLE: list[Row] = [
         action="operation.submit",
     ),
     preview(distributions, "preview", distribution_request, frozenset({MANAGER})),
+    Row(
+        "core.services.distributions.deals",
+        distributions.deals,
+        frozenset({MANAGER}),
+        lambda w, uow: a(w.pool_id),
+    ),
     # --- approval by a second person ---
     Row(
         "core.services.approvals.draft",

@@ -57,14 +57,25 @@ class Pool(Fund):
         request = {"company_id": self.company(company), "proceeds": proceeds}
         self.act(on, investments.preview_exit, investments.exit_holding, request)
 
-    def preview(self, on: date, proceeds: str) -> distributions.DistributionPreview:
+    def _deal(self, deal: str | int | None) -> dict[str, Any]:
+        """A deal-by-deal distribution names its deal (a company, by name here) or NO_DEAL."""
+        if deal is None:
+            return {}
+        return {"deal": deal if isinstance(deal, int) else self.company(deal)}
+
+    def preview(
+        self, on: date, proceeds: str, deal: str | int | None = None
+    ) -> distributions.DistributionPreview:
         with clock.travel(on), self.uow() as uow:
             return distributions.preview(
-                self.manager, uow, self.pool_id, {"proceeds": proceeds, "date": on.isoformat()}
+                self.manager,
+                uow,
+                self.pool_id,
+                {"proceeds": proceeds, "date": on.isoformat(), **self._deal(deal)},
             )
 
-    def distribute(self, on: date, proceeds: str) -> None:
-        request = {"proceeds": proceeds, "date": on.isoformat(), "memo": "Exit proceeds"}
+    def distribute(self, on: date, proceeds: str, deal: str | int | None = None) -> None:
+        request = {"proceeds": proceeds, "date": on.isoformat(), "memo": "Exit proceeds", **self._deal(deal)}
         act(self.uow, on, distributions.preview, approving.distribute, self.manager, self.pool_id, request)
 
     def memos(self, on: date) -> list[tuple[D | None, D, D]]:

@@ -19,6 +19,7 @@ from core import verify
 from core.ledger import read_model
 from core.uow import UnitOfWork
 from db.session import make_engine
+from tests.conftest import copied_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -308,9 +309,16 @@ def test_createuser_refuses_bad_input_and_taken_usernames_with_a_clear_message(f
 
 
 @pytest.fixture
-def demo(fresh_database: str) -> Iterator[dict[str, Any]]:
-    """The demo seeded by the command line (it verifies clean), and the means to tamper with it."""
-    ok(cli(fresh_database, "seed"))
+def demo(template: Any) -> Iterator[dict[str, Any]]:
+    """The demo seeded by the command line (it verifies clean; seeded once, copied for each test),
+    and the means to tamper with it."""
+    seeded = template("demo", lambda url: ok(cli(url, "seed")))
+    for database in copied_database(seeded):
+        yield from _tampering(database)
+
+
+def _tampering(fresh_database: str) -> Iterator[dict[str, Any]]:
+    """The means to tamper with the demo in this database."""
     engine = make_engine(fresh_database, pool_size=1)
 
     def failing() -> tuple[set[str], dict[str, list[tuple]]]:
