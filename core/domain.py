@@ -106,6 +106,7 @@ class PoolTerms:
     currency: str
     target_size: Decimal
     hard_cap: Decimal
+    gp_commitment: Decimal
     min_ticket: Decimal
     max_ticket: Decimal
     management_fee_rate: Decimal
@@ -146,6 +147,12 @@ def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
         collect.errors.append(ValidationError("min_ticket", "must not be above the maximum ticket"))
     if collect.ok("currency", "max_ticket", "hard_cap") and v["max_ticket"] > v["hard_cap"]:
         collect.errors.append(ValidationError("max_ticket", "must not be above the hard cap"))
+    with collect("gp_commitment"):
+        v["gp_commitment"] = parse_amount(
+            raw.get("gp_commitment") or "0", currency, "gp_commitment", allow_zero=True
+        )
+        if collect.ok("currency", "hard_cap") and v["gp_commitment"] > v["hard_cap"]:
+            raise ValidationError("gp_commitment", "must not be above the hard cap")
     with collect("management_fee_rate"):
         v["management_fee_rate"] = parse_rate(
             raw.get("management_fee_rate", "0"), "management_fee_rate", upper=Decimal("0.1")

@@ -108,6 +108,7 @@ class Pool(Base):
         CheckConstraint(_in("status", PoolStatus), name="status"),
         CheckConstraint(_in("management_fee_basis", FeeBasis), name="fee_basis"),
         CheckConstraint("target_size > 0 AND hard_cap >= target_size", name="sizes"),
+        CheckConstraint("gp_commitment >= 0 AND gp_commitment <= hard_cap", name="gp_commitment"),
         CheckConstraint("min_ticket > 0 AND max_ticket >= min_ticket", name="tickets"),
         CheckConstraint("carry_rate BETWEEN 0 AND 1", name="carry_rate"),
         CheckConstraint("catch_up_rate BETWEEN 0 AND 1", name="catch_up_rate"),
@@ -127,6 +128,8 @@ class Pool(Base):
     currency: Mapped[str] = mapped_column(String(3))
     target_size: Mapped[Amount]
     hard_cap: Mapped[Amount]
+    # The GP's own capital, committed when the pool opens: it pays no carry and no fees.
+    gp_commitment: Mapped[Decimal] = mapped_column(Numeric(20, 4), server_default="0")
     min_ticket: Mapped[Amount]
     max_ticket: Mapped[Amount]
     management_fee_rate: Mapped[Rate]
@@ -234,6 +237,7 @@ class Commitment(Base):
     id: Mapped[IntPK]
     pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
     investor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    gp: Mapped[bool] = mapped_column(server_default=text("false"))  # the GP's own commitment
     amount_requested: Mapped[Amount]
     amount_accepted: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")

@@ -16,7 +16,14 @@ st.caption(f"As of {format.day(board.as_of)}")
 
 no_multiple = "n/a until capital is paid in (or while NAV is negative)"
 figures(
-    amount("Committed", board.committed, cur),
+    amount(
+        "Committed",
+        board.committed,
+        cur,
+        f"Of which the GP's own commitment: {format.money(board.gp_committed, cur)} (no carry, no fees)"
+        if board.gp_committed
+        else None,
+    ),
     amount("Called", board.called, cur),
     amount("Paid-in", board.paid_in, cur),
     amount("Outstanding", board.outstanding, cur, "Called and not yet paid"),
@@ -27,7 +34,7 @@ figures(
     amount(
         "Fund expenses", board.expenses, cur, "Paid from the pool's cash, charged pro rata to commitments"
     ),
-    ("Investors", f"{board.investors:,}", None),
+    ("Investors", f"{board.investors:,}", "Besides the GP's own commitment" if board.gp_committed else None),
     ("Net IRR", format.percent(board.irr), "n/a until there is a rate to solve for"),
     ("TVPI", format.multiple(board.tvpi), no_multiple),
     ("DPI", format.multiple(board.dpi), no_multiple),

@@ -37,6 +37,7 @@ LABELS = {
     "hard_cap": "Hard cap",
     "min_ticket": "Minimum ticket",
     "max_ticket": "Maximum ticket",
+    "gp_commitment": "GP commitment (optional)",
     "close_date": "Close date",
     "investment_period_end": "Investment period ends (optional)",
     "management_fee_rate": "Management fee %",
@@ -204,22 +205,31 @@ with st.form(f"{scope}-terms"):
     ):
         column.text_input(LABELS[field], value=initial(field), disabled=locked, key=key(field))
         field_error(field, column)
-    left.date_input(
+    left.text_input(
+        LABELS["gp_commitment"],
+        value=initial("gp_commitment", "0"),
+        disabled=locked,
+        help="The GP's own capital in the pool, committed when it opens: called and paid like any other "
+        "commitment, it pays no carry and no management fee, and is shown on its own line",
+        key=key("gp_commitment"),
+    )
+    field_error("gp_commitment", left)
+    right.date_input(
         LABELS["close_date"],
         value=pool.close_date if pool else today + timedelta(days=90),
         min_value=min(pool.close_date, tomorrow) if pool else tomorrow,
         format="YYYY-MM-DD",
         key=key("close_date"),
     )
-    field_error("close_date", left)
-    right.date_input(
+    field_error("close_date", right)
+    left.date_input(
         LABELS["investment_period_end"],
         value=pool.investment_period_end if pool else None,
         disabled=locked,
         format="YYYY-MM-DD",
         key=key("investment_period_end"),
     )
-    field_error("investment_period_end", right)
+    field_error("investment_period_end", left)
     st.markdown("**Economics** (percentages: 2 means 2%)")
     econ_left, econ_right = st.columns(2)
     econ_left.text_input(

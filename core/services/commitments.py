@@ -13,7 +13,6 @@ from core import clock
 from core.domain import check_ticket, is_eligible
 from core.errors import CapacityExceeded, InvalidState, NotFound, PermissionDenied, Stale, ValidationError
 from core.formatting import money
-from core.ledger import Account, JournalKind
 from core.ledger import posting as ledger
 from core.money import parse_amount, quantize
 from core.operations import OperationStatus, submit
@@ -30,7 +29,7 @@ from core.permissions import (
     require_role,
 )
 from core.services.audit import audits_refused_reads, records_refusals
-from core.services.pools import load_pool
+from core.services.pools import book_commitment, load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import CommitmentStatus
 from db.models import Commitment, Pool, User
@@ -159,27 +158,7 @@ def settle(
             f"accepting {money(value, pool.currency)} would exceed the hard cap; "
             f"{money(max(room, Decimal(0)), pool.currency)} left"
         )
-    commitment.status = CommitmentStatus.ACCEPTED
-    commitment.amount_accepted = value
-    commitment.decided_at = clock.now()
-    commitment.decided_by = actor.user_id
-    commitment.version += 1
-    ledger.post(
-        uow.session,
-        pool_id=pool.id,
-        currency=pool.currency,
-        kind=JournalKind.COMMITMENT,
-        idempotency_key=f"commitment:{commitment.id}",
-        effective_date=clock.today(),
-        lines=[
-            ledger.debit(Account.COMMITMENT_MEMO, value, commitment.investor_id),
-            ledger.credit(Account.COMMITMENT, value, commitment.investor_id),
-        ],
-        memo="Commitment accepted"
-        if value == commitment.amount_requested
-        else "Commitment accepted, scaled down",
-        actor_id=actor.user_id,
-    )
+    book_commitment(uow, pool, commitment, value, actor)
     uow.audit(
         actor.user_id,
         "commitment.accept",

@@ -38,7 +38,7 @@ from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
-from core.services.pools import load_pool, require_cash
+from core.services.pools import gp_investors, gp_named, load_pool, require_cash
 from core.uow import UnitOfWork
 from core.vocabulary import HurdleAccrual, WaterfallModel
 from db.models import Distribution, Exit, Investment, Pool, PortfolioCompany
@@ -239,14 +239,14 @@ class Plan:
     paid_in: dict[int, Decimal]
 
 
-def terms_of(pool: Pool) -> WaterfallTerms:
-    """The pool's waterfall as distributions apply it: European (whole fund), its hurdle accrued as
-    its terms say, its escrow; no GP commitment. The carry statement (core.views.manager) reads the
-    same terms."""
+def terms_of(pool: Pool, gp: bool = False) -> WaterfallTerms:
+    """The pool's waterfall as distributions apply it to one investor: its hurdle accrued as its terms
+    say, its escrow; the GP's own commitment (gp) carries nothing, so its share of the proceeds is all
+    its own. The carry statement (core.views.manager) reads the same terms through wind_up()."""
     return WaterfallTerms(
         hurdle_rate=pool.hurdle_rate,
-        catch_up_rate=pool.catch_up_rate,
-        carry_rate=pool.carry_rate,
+        catch_up_rate=ZERO if gp else pool.catch_up_rate,
+        carry_rate=ZERO if gp else pool.carry_rate,
         hurdle_accrual=HurdleAccrual(pool.hurdle_accrual).value,
         escrow_rate=pool.escrow_rate,
     )
@@ -358,14 +358,14 @@ def plan(
         )
         for investor, put_in in deal_contributions(uow, pool, deal, on, upto).items():
             flows.setdefault(investor, {line: [] for line in lines[1:]})[Line.CONTRIBUTIONS] = put_in
-    terms = terms_of(pool)
+    gp_own = gp_investors(uow, pool.id)
     lp: dict[int, Decimal] = {}
     gp: dict[int, Decimal] = {}
     tiers: dict[str, list[Decimal]] = {}
     for investor in shares if only is None else only:
         mine: dict[Line, list[tuple[date, Decimal]]] = {line: [] for line in lines} | flows.get(investor, {})
         result = waterfall(
-            terms,
+            terms_of(pool, investor in gp_own),
             net_flows(mine[Line.CONTRIBUTIONS]),
             net_flows(mine[Line.DISTRIBUTIONS]),
             shares[investor],
@@ -407,7 +407,7 @@ def wind_up(
     shares = allocate(proceeds, weights, minor_unit(pool.currency))
     one = next(iter(investors)) if investors is not None and len(investors) == 1 else None
     flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, investor_id=one)
-    terms = terms_of(pool)
+    gp_own = gp_investors(uow, pool.id)
     result = {}
     for investor, share in shares.items():
         if investors is not None and investor not in investors:
@@ -418,7 +418,7 @@ def wind_up(
             out[day] = out.get(day, ZERO) + amount
         exits = [DealExit("pool", day, amount) for day, amount in net_flows(sorted(out.items()))]
         statement = carry_statement(
-            terms,
+            terms_of(pool, investor in gp_own),
             {"pool": net_flows(mine[Line.CONTRIBUTIONS])},
             exits,
             {"pool": share},
@@ -486,11 +486,15 @@ def preview(actor: Actor, uow: UnitOfWork, pool_id: int, request: Mapping[str, A
 def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> DistributionPreview:
     command = check(uow, pool, request)
     split = plan(uow, pool, command.proceeds, command.distributed_on, None, deal=command.company)
-    names: dict[int, str] = dict(
-        uow.session.execute(
-            text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
-            {"ids": list(split.shares)},
-        ).all()
+    names = gp_named(
+        uow,
+        pool.id,
+        dict(
+            uow.session.execute(
+                text("SELECT id, name FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                {"ids": list(split.shares)},
+            ).all()
+        ),
     )
     lines = [
         DistributionLine(i, names.get(i, "?"), split.paid_in[i], share, split.lp[i], split.gp[i])

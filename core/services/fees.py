@@ -25,7 +25,7 @@ from core.operations import OperationStatus, submit
 from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services.audit import audits_refused_reads
-from core.services.pools import load_pool
+from core.services.pools import gp_investors, load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import FeeBasis
 from db.models import FeeCharge, Pool
@@ -94,6 +94,7 @@ def charges(uow: UnitOfWork, pool: Pool, command: ChargeFee, upto: int | None) -
         uow.session, pool.id, as_of=command.period_end, upto_journal=upto
     ).investments_at_cost
     paid = sum((p.contributions for p in held.values()), ZERO)
+    gp = gp_investors(uow, pool.id)  # the GP's own commitment pays no fee
     fees = {
         investor: management_fee(
             terms,
@@ -105,7 +106,7 @@ def charges(uow: UnitOfWork, pool: Pool, command: ChargeFee, upto: int | None) -
             currency=pool.currency,
         )
         for investor, p in held.items()
-        if p.commitment > 0
+        if p.commitment > 0 and investor not in gp
     }
     if not fees:
         raise InvalidState("this pool had no accepted commitments by the end of that period")

@@ -17,8 +17,9 @@ from core import clock
 from core.domain import check_transition, parse_date, validate_pool_terms
 from core.errors import InvalidState, NotFound, PermissionDenied, Stale, ValidationError
 from core.formatting import money
-from core.ledger import Line, read_model
-from core.money import parse_amount
+from core.ledger import Account, JournalKind, Line, read_model
+from core.ledger import posting as ledger
+from core.money import parse_amount, quantize
 from core.permissions import (
     ADMIN,
     FUND_MANAGER,
@@ -41,6 +42,7 @@ TERM_FIELDS = (
     "currency",
     "target_size",
     "hard_cap",
+    "gp_commitment",
     "min_ticket",
     "max_ticket",
     "management_fee_rate",
@@ -67,6 +69,7 @@ class PoolView:
     currency: str
     target_size: Decimal
     hard_cap: Decimal
+    gp_commitment: Decimal
     min_ticket: Decimal
     max_ticket: Decimal
     management_fee_rate: Decimal
@@ -196,6 +199,69 @@ def update_pool_terms(
     uow.commit()
 
 
+def book_commitment(
+    uow: UnitOfWork, pool: Pool, commitment: Commitment, value: Decimal, actor: Actor
+) -> None:
+    """Accept a commitment at `value` and book it to the ledger, today."""
+    commitment.status = CommitmentStatus.ACCEPTED
+    commitment.amount_accepted = value
+    commitment.decided_at = clock.now()
+    commitment.decided_by = actor.user_id
+    commitment.version += 1
+    ledger.post(
+        uow.session,
+        pool_id=pool.id,
+        currency=pool.currency,
+        kind=JournalKind.COMMITMENT,
+        idempotency_key=f"commitment:{commitment.id}",
+        effective_date=clock.today(),
+        lines=[
+            ledger.debit(Account.COMMITMENT_MEMO, value, commitment.investor_id),
+            ledger.credit(Account.COMMITMENT, value, commitment.investor_id),
+        ],
+        memo=(
+            "GP commitment"
+            if commitment.gp
+            else "Commitment accepted"
+            if value == commitment.amount_requested
+            else "Commitment accepted, scaled down"
+        ),
+        actor_id=actor.user_id,
+    )
+
+
+def _commit_gp(actor: Actor, uow: UnitOfWork, pool: Pool) -> None:
+    """The GP's own commitment, made by the lead manager as the pool opens: called and paid like
+    any other, it pays no carry and no fees (gp_investors)."""
+    gp = Commitment(
+        pool_id=pool.id,
+        investor_id=pool.manager_id,
+        gp=True,
+        amount_requested=pool.gp_commitment,
+        created_at=clock.now(),
+    )
+    uow.session.add(gp)
+    uow.session.flush()
+    book_commitment(uow, pool, gp, quantize(pool.gp_commitment, pool.currency), actor)
+
+
+def gp_investors(uow: UnitOfWork, pool_id: int) -> set[int]:
+    """Whose positions in the pool are the GP's own commitment."""
+    return set(
+        uow.session.execute(
+            select(Commitment.investor_id).where(
+                Commitment.pool_id == pool_id, Commitment.gp, Commitment.status == CommitmentStatus.ACCEPTED
+            )
+        ).scalars()
+    )
+
+
+def gp_named(uow: UnitOfWork, pool_id: int, names: dict[int, str]) -> dict[int, str]:
+    """Investors' names, the GP's own commitment marked as such: it is on a line of its own."""
+    gp = gp_investors(uow, pool_id)
+    return {i: f"{name} (GP commitment)" if i in gp else name for i, name in names.items()}
+
+
 def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str, version: int | None) -> None:
     pool = load_pool(uow, pool_id, lock=True)
     require_manager_of(actor, uow, pool)
@@ -208,6 +274,8 @@ def _transition(actor: Actor, uow: UnitOfWork, pool_id: int, target: str, versio
             {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}, clock.today()
         )
         pool.opened_at = clock.now()
+        if pool.gp_commitment > 0:
+            _commit_gp(actor, uow, pool)
     if target == "closed":
         pool.closed_at = clock.now()
     before = pool.status

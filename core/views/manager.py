@@ -508,7 +508,7 @@ def investor_balances(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Inves
         pool_id=pool.id,
         lines=(Line.COMMITMENT, Line.CALLED, Line.CONTRIBUTIONS),
     )
-    names = _names(uow, held)
+    names = pools.gp_named(uow, pool.id, _names(uow, held))
     ordered = sorted(held.items(), key=lambda kv: (-kv[1].outstanding, names.get(kv[0], ""), kv[0]))
     return [
         InvestorBalance(i, names.get(i, ""), p.commitment, p.called, p.paid_in, p.outstanding, p.unfunded)
@@ -1009,6 +1009,7 @@ class Dashboard:
     rvpi: Decimal | None
     series: list[SeriesPoint]
     top: list[InvestorShare]
+    gp_committed: Decimal = ZERO  # of `committed`, the GP's own commitment (no carry, no fees)
 
     def top_share(self, n: int) -> Decimal:
         """The n largest investors' share of commitments, as a fraction."""
@@ -1064,6 +1065,7 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
         held = read_model.positions(uow.session, as_of=today, pool_id=pool.id)
         total = sum(held.values(), Position())
         figures = _returns(uow, pool.id, total, today)
+        gp = pools.gp_investors(uow, pool.id)
         return Dashboard(
             pool.id,
             pool.name,
@@ -1084,13 +1086,14 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
             total.fund_expenses,
             total.nav,
             read_model.pool_books(uow.session, pool.id, as_of=today).cash,
-            _investors(held),
+            _investors({i: p for i, p in held.items() if i not in gp}),
             figures.irr,
             figures.tvpi,
             figures.dpi,
             figures.rvpi,
             series(uow, pool.id, today),
             _top(uow, held, top),
+            sum((held[i].commitment for i in gp if i in held), ZERO),
         )
 
     return _cached(uow, f"dashboard:top{top}", pool, today, compute, _load_dashboard)
