@@ -183,6 +183,31 @@ def test_create_edit_and_open_a_pool_after_confirming_what_opening_means(make: A
     assert (moved.close_date, moved.version) == (later, version + 1)
 
 
+def test_the_gps_own_commitment_is_set_on_the_form_and_committed_when_the_pool_opens(
+    make: Any, uow_factory: Any
+) -> None:
+    boss = make.user("fund_manager")
+    at = goto(logged_in(boss.username), FORM)
+    fill(at, "pool-new", {**VALID, "gp_commitment": "7500000.01"})
+    at = button(at, "Save draft").click().run()
+    assert any("GP commitment must not be above the hard cap" in e for e in errors(at)), errors(at)
+    assert pools_of(uow_factory, boss.user_id) == []
+    fill(at, "pool-new", {"gp_commitment": "250000"})
+    at = button(at, "Save draft").click().run()
+    assert not errors(at), errors(at)
+    [saved] = pools_of(uow_factory, boss.user_id)
+    assert saved.gp_commitment == D("250000")
+    question(at, f"open-{saved.id}")
+    at.button(key=f"open-{saved.id}-yes").click().run()
+    assert f"{saved.name} is open for commitments." in successes(at)
+    with uow_factory() as uow:
+        assert pools.gp_investors(uow, saved.id) == {boss.user_id}
+    board = goto(logged_in(boss.username), DASHBOARD, manager_pool_id=saved.id)
+    assert metrics(board)["Committed"] == money(D("250000"))
+    [committed] = [m for m in board.metric if m.label == "Committed"]
+    assert "Of which the GP's own commitment: $250,000.00" in committed.proto.help, committed.proto.help
+
+
 # --- my pools ----------------------------------------------------------------------------------------
 
 
