@@ -119,6 +119,7 @@ class PoolTerms:
     hurdle_accrual: str
     escrow_rate: Decimal
     waterfall_model: str
+    recover_prior_losses: bool
     close_date: date
     min_accreditation: str
 
@@ -197,6 +198,13 @@ def validate_pool_terms(raw: dict[str, Any], today: date) -> PoolTerms:
         v["waterfall_model"] = _one_of(
             raw.get("waterfall_model", WaterfallModel.WHOLE_FUND), "waterfall_model", WATERFALL_MODELS
         )
+    with collect("recover_prior_losses"):
+        recover = raw.get("recover_prior_losses", False)
+        if not isinstance(recover, bool):
+            raise ValidationError("recover_prior_losses", "must be yes or no")
+        if recover and v.get("waterfall_model") != WaterfallModel.DEAL_BY_DEAL:
+            raise ValidationError("recover_prior_losses", "applies only when carry is paid deal by deal")
+        v["recover_prior_losses"] = recover
     with collect("min_accreditation"):
         v["min_accreditation"] = _one_of(
             raw.get("min_accreditation", "accredited"), "min_accreditation", ACCREDITATION_ORDER

@@ -50,6 +50,7 @@ FIELD_LABELS = {
     "hurdle_accrual": "Hurdle accrues",
     "escrow_rate": "Carry held in escrow",
     "waterfall_model": "Carry is paid",
+    "recover_prior_losses": "Earlier deals' losses come back first",
     "gp_commitment": "GP commitment",
     "close_date": "Close date",
     "min_accreditation": "Minimum accreditation",

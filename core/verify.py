@@ -42,6 +42,7 @@ from db.models import (
     Mark,
     Payment,
     Pool,
+    WindDown,
 )
 
 ZERO = Decimal(0)
@@ -199,14 +200,27 @@ def _payments(session: Session, as_of: date) -> list[tuple[Any, ...]]:
 def _distributions(session: Session, as_of: date) -> list[tuple[Any, ...]]:
     lines = (Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
     booked = _sums(lines, lambda m: [m.c.pool_id])
+    # A wind-down's true-up moves both lines too: escrow applied goes back to the investors on the
+    # carried-interest line and is paid out to them; the clawback due comes off the carry line.
+    facts = (
+        select(Distribution.pool_id, Distribution.lp_total, Distribution.gp_total)
+        .where(Distribution.reversed_on.is_(None))
+        .union_all(
+            select(
+                WindDown.pool_id,
+                WindDown.escrow_applied,
+                -WindDown.escrow_applied - WindDown.clawback_due,
+            )
+        )
+        .subquery()
+    )
     recorded = (
         select(
-            Distribution.pool_id,
-            func.sum(Distribution.lp_total).label("lp_total"),
-            func.sum(Distribution.gp_total).label("gp_total"),
+            facts.c.pool_id,
+            func.sum(facts.c.lp_total).label("lp_total"),
+            func.sum(facts.c.gp_total).label("gp_total"),
         )
-        .where(Distribution.reversed_on.is_(None))
-        .group_by(Distribution.pool_id)
+        .group_by(facts.c.pool_id)
         .subquery()
     )
     pairs = [("lp_total", Line.DISTRIBUTIONS.value), ("gp_total", Line.CARRIED_INTEREST.value)]

@@ -143,6 +143,8 @@ class Pool(Base):
     # The share of each carry payment held in escrow until the clawback risk clears.
     escrow_rate: Mapped[Decimal] = mapped_column(Numeric(9, 6), server_default="0")
     waterfall_model: Mapped[str] = mapped_column(String(20), server_default="whole_fund")
+    # Deal by deal: a deal's waterfall first returns the capital earlier, fully realized deals lost.
+    recover_prior_losses: Mapped[bool] = mapped_column(server_default=text("false"))
     close_date: Mapped[date] = mapped_column(Date)
     min_accreditation: Mapped[str] = mapped_column(String(30), server_default="accredited")
     status: Mapped[str] = mapped_column(String(20), server_default="draft")
@@ -544,6 +546,27 @@ class Distribution(Reversible, Base):
     gp_total: Mapped[Amount]
     distributed_on: Mapped[date] = mapped_column(Date)
     memo: Mapped[str] = mapped_column(String(200), server_default="")
+
+
+class WindDown(Base):
+    """A pool's wind-down: the carry true-up its journals posted (core.services.winddown). Final: a
+    wound-down pool's books are closed, so it is never reversed."""
+
+    __tablename__ = "wind_downs"
+    __table_args__ = (
+        CheckConstraint("escrow_released >= 0 AND escrow_applied >= 0 AND clawback_due >= 0", name="amounts"),
+    )
+
+    id: Mapped[IntPK]
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), unique=True)
+    operation_id: Mapped[uuid.UUID] = mapped_column(UUID, unique=True)
+    wound_down_on: Mapped[date] = mapped_column(Date)
+    carry_received: Mapped[Amount]
+    carry_due: Mapped[Amount]
+    escrow_released: Mapped[Amount]  # to the GP
+    escrow_applied: Mapped[Amount]  # returned to the investors (carry line) and paid out to them
+    clawback_due: Mapped[Amount]  # booked as owed by the GP to the investors
+    created_at: Mapped[Created]
 
 
 # --- notices and the document vault (issue 16) --------------------------------------------------------

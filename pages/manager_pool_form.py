@@ -49,6 +49,7 @@ LABELS = {
     "hurdle_accrual": "Hurdle accrues",
     "escrow_rate": "Carry held in escrow %",
     "waterfall_model": "Carry is paid",
+    "recover_prior_losses": "Deal by deal: earlier deals' losses come back first",
     "min_accreditation": "Minimum accreditation",
 }
 PERCENT_FIELDS = (
@@ -290,6 +291,15 @@ with st.form(f"{scope}-terms"):
         key=key("waterfall_model"),
     )
     field_error("waterfall_model", econ_left)
+    econ_right.checkbox(
+        LABELS["recover_prior_losses"],
+        value=bool(pool.recover_prior_losses) if pool else False,
+        disabled=locked,
+        help="A deal's waterfall first returns the capital that earlier, fully realized deals lost, before "
+        "any carry is paid on it (each loss once, taken up by the next deal to exit)",
+        key=key("recover_prior_losses"),
+    )
+    field_error("recover_prior_losses", econ_right)
     st.selectbox(
         LABELS["min_accreditation"],
         ACCREDITATION_ORDER,

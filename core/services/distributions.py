@@ -19,7 +19,7 @@ preview() is what both see; posting is refused unless it is exactly an approved 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -30,7 +30,15 @@ from core import clock
 from core.domain import clean_text, not_in_future, request_date, require_running
 from core.errors import Collector, InvalidState, Stale, ValidationError
 from core.formatting import money
-from core.fundmath import DealExit, WaterfallTerms, allocate, carry_statement, waterfall
+from core.fundmath import (
+    DealExit,
+    WaterfallResult,
+    WaterfallTerms,
+    allocate,
+    carry_statement,
+    run_waterfall,
+    waterfall,
+)
 from core.ledger import Account, JournalKind, Line, read_model
 from core.ledger import posting as ledger
 from core.money import minor_unit, parse_amount, quantize
@@ -38,10 +46,11 @@ from core.operations.kind import Kind, investors_slice
 from core.permissions import Actor, require_manager_of
 from core.services import approvals, notices
 from core.services.audit import audits_refused_reads
+from core.services.investments import holdings
 from core.services.pools import gp_investors, gp_named, load_pool, require_cash
 from core.uow import UnitOfWork
 from core.vocabulary import HurdleAccrual, WaterfallModel
-from db.models import Distribution, Exit, Investment, Pool, PortfolioCompany
+from db.models import Distribution, Exit, Investment, Journal, Pool, PortfolioCompany
 
 KIND = "distribution"
 ZERO = Decimal(0)
@@ -160,16 +169,17 @@ def _live(model: Any, day: Any, on: date) -> Any:
     return (day <= on) & or_(model.reversed_on.is_(None), model.reversed_on > on)
 
 
-def _distributed(pool: Pool, deal: int, on: date) -> Any:
-    """The deal's distributions that count on `on`."""
-    return select(Distribution.operation_id).where(
-        Distribution.pool_id == pool.id,
-        Distribution.company_id == deal,
-        _live(Distribution, Distribution.distributed_on, on),
-    )
+def _counted(pool: Pool, on: date, upto: int | None) -> Any:
+    """The pool's distributions that count on `on`; with `upto`, only those posted by that journal
+    (a distribution being posted is not one of its own earlier ones)."""
+    counted = (Distribution.pool_id == pool.id) & _live(Distribution, Distribution.distributed_on, on)
+    if upto is None:
+        return counted
+    posted = select(Journal.operation_id).where(Journal.pool_id == pool.id, Journal.id <= upto)
+    return counted & Distribution.operation_id.in_(posted)
 
 
-def undistributed(uow: UnitOfWork, pool: Pool, deal: int, on: date) -> Decimal:
+def undistributed(uow: UnitOfWork, pool: Pool, deal: int, on: date, upto: int | None = None) -> Decimal:
     """What the deal's exits returned by `on` less what its distributions paid out (carry included)."""
     returned = uow.session.execute(
         select(func.coalesce(func.sum(Exit.proceeds), 0)).where(
@@ -178,7 +188,7 @@ def undistributed(uow: UnitOfWork, pool: Pool, deal: int, on: date) -> Decimal:
     ).scalar_one()
     paid = uow.session.execute(
         select(func.coalesce(func.sum(Distribution.proceeds), 0)).where(
-            Distribution.operation_id.in_(_distributed(pool, deal, on))
+            _counted(pool, on, upto), Distribution.company_id == deal
         )
     ).scalar_one()
     return Decimal(returned) - Decimal(paid)
@@ -247,6 +257,8 @@ def terms_of(pool: Pool, gp: bool = False) -> WaterfallTerms:
         hurdle_rate=pool.hurdle_rate,
         catch_up_rate=ZERO if gp else pool.catch_up_rate,
         carry_rate=ZERO if gp else pool.carry_rate,
+        model="american" if _by_deal(pool) else "european",
+        recover_prior_losses=pool.recover_prior_losses,
         hurdle_accrual=HurdleAccrual(pool.hurdle_accrual).value,
         escrow_rate=pool.escrow_rate,
     )
@@ -280,27 +292,24 @@ def net_flows(flows: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
 
 
 def deal_contributions(
-    uow: UnitOfWork, pool: Pool, deal: int, on: date, upto: int | None
-) -> dict[int, list[tuple[date, Decimal]]]:
-    """Each investor's part of the capital put into one deal, on each investment's day: shared pro
-    rata to what they have paid in by `on`, as the deal's gains were booked to them and as its
-    proceeds are shared, so a capital account and its distributions never part ways."""
+    uow: UnitOfWork, pool: Pool, on: date, upto: int | None
+) -> dict[int, dict[int, list[tuple[date, Decimal]]]]:
+    """Per deal, each investor's part of the capital put into it, on each investment's day: shared pro
+    rata to what they have paid in by `on`, as the deals' gains were booked to them and as proceeds
+    are shared, so a capital account and its distributions never part ways."""
     bought = uow.session.execute(
-        select(Investment.invested_on, Investment.amount)
-        .where(
-            Investment.pool_id == pool.id,
-            Investment.company_id == deal,
-            _live(Investment, Investment.invested_on, on),
-        )
+        select(Investment.company_id, Investment.invested_on, Investment.amount)
+        .where(Investment.pool_id == pool.id, _live(Investment, Investment.invested_on, on))
         .order_by(Investment.invested_on, Investment.id)
     ).all()
     paid = _paid_in(uow, pool, on, upto)
-    parts: dict[int, list[tuple[date, Decimal]]] = {}
-    for day, amount in bought:
+    parts: dict[int, dict[int, list[tuple[date, Decimal]]]] = {}
+    for deal, day, amount in bought:
+        mine = parts.setdefault(deal, {})
         for investor, part in allocate(amount, paid, minor_unit(pool.currency)).items():
             if part:
-                parts.setdefault(investor, []).append((day, part))
-    return dict(sorted(parts.items()))
+                mine.setdefault(investor, []).append((day, part))
+    return parts
 
 
 def _paid_in(uow: UnitOfWork, pool: Pool, on: date, upto: int | None) -> dict[int, Decimal]:
@@ -317,10 +326,8 @@ def weights(uow: UnitOfWork, pool: Pool, on: date, upto: int | None, deal: int |
     """What the proceeds are shared by: each investor's paid-in capital, or their capital in the deal."""
     if deal is None:
         return _paid_in(uow, pool, on, upto)
-    return {
-        i: sum((a for _, a in flows), ZERO)
-        for i, flows in deal_contributions(uow, pool, deal, on, upto).items()
-    }
+    put_in = deal_contributions(uow, pool, on, upto).get(deal, {})
+    return {i: sum((a for _, a in flows), ZERO) for i, flows in sorted(put_in.items())}
 
 
 def plan(
@@ -334,51 +341,124 @@ def plan(
 ) -> Plan:
     """The waterfall applied per investor (equivalent for one investor class), each investor's share
     of the proceeds pro rata to `weights`: the whole fund's on their own contributions and
-    distributions, or one deal's on their capital in it and its earlier distributions. `only` limits
-    the waterfall to one batch of investors."""
+    distributions, or one deal's (_by_deal_split). `only` limits the waterfall to one batch of
+    investors."""
     lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
     paid = weights(uow, pool, on, upto, deal)
     if not paid:
         raise InvalidState("no investor has capital in this deal, so there is nothing to distribute to")
     shares = allocate(proceeds, paid, minor_unit(pool.currency))
+    batch = list(shares) if only is None else only
     if deal is None and _by_deal(pool):  # uninvested capital: returned, no deal, no carry
-        picked = shares if only is None else {i: shares[i] for i in only}
-        back = sum(picked.values(), ZERO)
-        return Plan(shares, picked, dict.fromkeys(picked, ZERO), {"return_of_capital": (back, ZERO)}, paid)
-    if deal is None:
-        flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
+        back = sum((shares[i] for i in batch), ZERO)
+        return Plan(
+            shares,
+            {i: shares[i] for i in batch},
+            dict.fromkeys(batch, ZERO),
+            {"return_of_capital": (back, ZERO)},
+            paid,
+        )
+    if deal is not None:
+        results = _by_deal_split(uow, pool, proceeds, on, upto, deal, {i: shares[i] for i in batch})
     else:
-        flows = read_model.dated(
-            uow.session,
-            pool_id=pool.id,
-            lines=lines[1:],
-            as_of=on,
-            upto_journal=upto,
-            operations=_distributed(pool, deal, on),
-        )
-        for investor, put_in in deal_contributions(uow, pool, deal, on, upto).items():
-            flows.setdefault(investor, {line: [] for line in lines[1:]})[Line.CONTRIBUTIONS] = put_in
-    gp_own = gp_investors(uow, pool.id)
-    lp: dict[int, Decimal] = {}
-    gp: dict[int, Decimal] = {}
+        flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
+        gp_own = gp_investors(uow, pool.id)
+        results = {}
+        for investor in batch:
+            mine: dict[Line, list[tuple[date, Decimal]]] = {line: [] for line in lines} | flows.get(
+                investor, {}
+            )
+            results[investor] = waterfall(
+                terms_of(pool, investor in gp_own),
+                net_flows(mine[Line.CONTRIBUTIONS]),
+                net_flows(mine[Line.DISTRIBUTIONS]),
+                shares[investor],
+                on,
+                prior_gp_distributions=net_flows(mine[Line.CARRIED_INTEREST]),
+                currency=pool.currency,
+            )
     tiers: dict[str, list[Decimal]] = {}
-    for investor in shares if only is None else only:
-        mine: dict[Line, list[tuple[date, Decimal]]] = {line: [] for line in lines} | flows.get(investor, {})
-        result = waterfall(
-            terms_of(pool, investor in gp_own),
-            net_flows(mine[Line.CONTRIBUTIONS]),
-            net_flows(mine[Line.DISTRIBUTIONS]),
-            shares[investor],
-            on,
-            prior_gp_distributions=net_flows(mine[Line.CARRIED_INTEREST]),
-            currency=pool.currency,
-        )
-        lp[investor], gp[investor] = result.lp_total, result.gp_total
+    for result in results.values():
         for tier in result.tiers:
             totals = tiers.setdefault(tier.name, [ZERO, ZERO])
             totals[0] += tier.lp
             totals[1] += tier.gp
-    return Plan(shares, lp, gp, {name: (v[0], v[1]) for name, v in tiers.items()}, paid)
+    return Plan(
+        shares,
+        {i: r.lp_total for i, r in results.items()},
+        {i: r.gp_total for i, r in results.items()},
+        {name: (v[0], v[1]) for name, v in tiers.items()},
+        paid,
+    )
+
+
+def _by_deal_split(
+    uow: UnitOfWork,
+    pool: Pool,
+    proceeds: Decimal,
+    on: date,
+    upto: int | None,
+    deal: int,
+    shares: dict[int, Decimal],
+) -> dict[int, WaterfallResult]:
+    """Each investor's share of a deal's proceeds through the deal-by-deal waterfall
+    (core.fundmath.run_waterfall, the American model): every deal's capital, every earlier deal
+    distribution (what it paid that investor, carry included) and every write-off, in date order,
+    then this one last. A deal's exit is final once the deal is sold in full and its proceeds are all
+    distributed, so, where the pool's terms say so, the capital it lost comes back first in the next
+    deal to exit."""
+    put_in = deal_contributions(uow, pool, on, upto)
+    sold = {
+        h.company_id: h.exited_on for h in holdings(uow, pool.id, as_of=on) if h.cost == 0 and h.exited_on
+    }
+    left = {company: undistributed(uow, pool, company, on, upto) for company in sold}
+    past = uow.session.execute(
+        select(Distribution.operation_id, Distribution.company_id, Distribution.distributed_on)
+        .where(_counted(pool, on, upto), Distribution.company_id.is_not(None))
+        .order_by(Distribution.distributed_on, Distribution.id)
+    ).all()
+    last = {company: operation for operation, company, _ in past}
+    m = read_model.movements(
+        as_of=on,
+        pool_id=pool.id,
+        lines=(Line.DISTRIBUTIONS, Line.CARRIED_INTEREST),
+        upto_journal=upto,
+        operations=[operation for operation, _, _ in past],
+    )
+    paid_out = {
+        (investor, operation): amount
+        for investor, operation, amount in uow.session.execute(
+            select(m.c.investor_id, Journal.operation_id, func.sum(m.c.amount))
+            .join(Journal, Journal.id == m.c.journal_id)
+            .group_by(m.c.investor_id, Journal.operation_id)
+        ).all()
+    }
+    written_off = [
+        DealExit(company, day, ZERO, True)
+        for company, day in sold.items()
+        if company not in last and left[company] == 0
+    ]
+    final_now = deal in sold and proceeds == left.get(deal)
+    gp_own = gp_investors(uow, pool.id)
+    results = {}
+    for investor, share in shares.items():
+        exits = [
+            DealExit(
+                company,
+                day,
+                paid_out.get((investor, operation), ZERO),
+                company in sold and last[company] == operation and left[company] == 0,
+            )
+            for operation, company, day in past
+        ]
+        run = run_waterfall(
+            terms_of(pool, investor in gp_own),
+            {company: parts.get(investor, []) for company, parts in put_in.items()},
+            [*exits, *written_off, DealExit(deal, on, share, final_now)],
+            currency=pool.currency,
+        )
+        results[investor] = run.distributions[-1].waterfall
+    return results
 
 
 @dataclass(frozen=True)
@@ -418,7 +498,7 @@ def wind_up(
             out[day] = out.get(day, ZERO) + amount
         exits = [DealExit("pool", day, amount) for day, amount in net_flows(sorted(out.items()))]
         statement = carry_statement(
-            terms_of(pool, investor in gp_own),
+            replace(terms_of(pool, investor in gp_own), model="european", recover_prior_losses=False),
             {"pool": net_flows(mine[Line.CONTRIBUTIONS])},
             exits,
             {"pool": share},

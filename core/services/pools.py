@@ -55,6 +55,7 @@ TERM_FIELDS = (
     "hurdle_accrual",
     "escrow_rate",
     "waterfall_model",
+    "recover_prior_losses",
     "close_date",
     "min_accreditation",
 )
@@ -82,6 +83,7 @@ class PoolView:
     hurdle_accrual: str
     escrow_rate: Decimal
     waterfall_model: str
+    recover_prior_losses: bool
     close_date: date
     min_accreditation: str
     status: str

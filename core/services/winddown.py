@@ -41,6 +41,7 @@ from core.services.pools import load_pool
 from core.uow import UnitOfWork
 from core.vocabulary import PoolStatus
 from db.models import Pool
+from db.models import WindDown as WoundDown
 
 KIND = "wind_down"
 ZERO = Decimal(0)
@@ -207,6 +208,18 @@ class WindDownPool(Kind):
                 ],
                 "Wind-down: clawback due from the GP",
             )
+        uow.session.add(
+            WoundDown(
+                pool_id=pool.id,
+                operation_id=op.id,
+                wound_down_on=on,
+                carry_received=owed.carry_received,
+                carry_due=owed.carry_due,
+                escrow_released=owed.escrow_released,
+                escrow_applied=owed.escrow_applied,
+                clawback_due=owed.exposure,
+            )
+        )
         before = pool.status
         pool.status = PoolStatus.WOUND_DOWN.value
         pool.version += 1

@@ -5,10 +5,15 @@ out, the GP's own commitment
   'deal_by_deal'.
 - distributions.company_id: the deal whose proceeds a deal-by-deal distribution pays out (NULL:
   the whole pool's, as every distribution so far).
+- pools.recover_prior_losses: in a deal-by-deal pool, whether a deal's waterfall first returns the
+  capital that earlier, fully realized deals lost (false, the default).
 - pools.gp_commitment: the GP's own capital, committed when the pool opens (0, the default: none).
+- wind_downs: each pool's wind-down and the carry true-up it posted, a fact of its own as the
+  distributions are, so verify checks the true-up's journals against it.
 - commitments.gp: whether a commitment is the GP's own (false, the default, for every one so far).
 
-Safe during a rolling deploy: columns with constant defaults and a nullable column (no rewrite);
+Safe during a rolling deploy: a new table, columns with constant defaults and a nullable column (no
+rewrite);
 the index is built CONCURRENTLY after this migration's transaction, so postings go on meanwhile.
 The previous release never writes the new columns and reads the rows it knows.
 
@@ -38,6 +43,10 @@ def upgrade() -> None:
     )
     op.add_column(
         "pools",
+        sa.Column("recover_prior_losses", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
+    op.add_column(
+        "pools",
         sa.Column("gp_commitment", sa.Numeric(precision=20, scale=4), server_default="0", nullable=False),
     )
     op.create_check_constraint(
@@ -45,6 +54,27 @@ def upgrade() -> None:
     )
     op.add_column(
         "commitments", sa.Column("gp", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+    )
+    op.create_table(
+        "wind_downs",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("pool_id", sa.BigInteger(), nullable=False),
+        sa.Column("operation_id", sa.UUID(), nullable=False),
+        sa.Column("wound_down_on", sa.Date(), nullable=False),
+        sa.Column("carry_received", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("carry_due", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("escrow_released", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("escrow_applied", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("clawback_due", sa.Numeric(precision=20, scale=4), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(
+            "escrow_released >= 0 AND escrow_applied >= 0 AND clawback_due >= 0",
+            name=op.f("ck_wind_downs_amounts"),
+        ),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_wind_downs_pool_id_pools")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wind_downs")),
+        sa.UniqueConstraint("operation_id", name=op.f("uq_wind_downs_operation_id")),
+        sa.UniqueConstraint("pool_id", name=op.f("uq_wind_downs_pool_id")),
     )
     op.add_column("distributions", sa.Column("company_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
@@ -70,8 +100,10 @@ def downgrade() -> None:
         op.f("fk_distributions_company_id_portfolio_companies"), "distributions", type_="foreignkey"
     )
     op.drop_column("distributions", "company_id")
+    op.drop_table("wind_downs")
     op.drop_column("commitments", "gp")
     op.drop_constraint(op.f("ck_pools_gp_commitment"), "pools", type_="check")
     op.drop_column("pools", "gp_commitment")
+    op.drop_column("pools", "recover_prior_losses")
     op.drop_constraint(op.f("ck_pools_waterfall_model"), "pools", type_="check")
     op.drop_column("pools", "waterfall_model")
