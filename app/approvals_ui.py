@@ -31,7 +31,9 @@ def describe_distribution(preview: distributions.DistributionPreview) -> str:
         f"{format.money(preview.proceeds, cur)} on {format.day(command.distributed_on)} ({md(command.memo)})"
         + (f" from {md(preview.deal_name)}" if preview.deal_name else "")
         + ": "
-        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines), 'investor')} and "
+        f"{format.money(preview.lp_total, cur)} to {format.count(len(preview.lines) - len(preview.gp_own), 'investor')}"
+        + (" and the GP's own commitment," if preview.gp_own else "")
+        + " and "
         f"{format.money(preview.gp_total, cur)} of carried interest to the GP"
         + (f", of which {format.money(preview.escrow, cur)} held in escrow" if preview.escrow else "")
     )

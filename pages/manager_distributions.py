@@ -35,16 +35,31 @@ if pool.status == "wound_down":
 def draft() -> None:
     """Preview the waterfall, submit it for approval, and the drafts waiting for a second person."""
     form = webapp.form_key("distribution")
+    exited = webapp.call(distributions.deals, pool.id) if pool.waterfall_model == "deal_by_deal" else None
+    if exited == []:
+        st.info(
+            "Carry in this pool is paid deal by deal: a distribution pays out one deal's exit proceeds, "
+            "or capital the pool never invested. Neither is waiting to be distributed; an exit recorded "
+            "on the Portfolio page brings its deal here."
+        )
+    else:
+        propose(form, exited)
+    waiting_for_approval(
+        pool.id,
+        cur,
+        distributions.KIND,
+        form="distribution",
+        what="distribution",
+        describe=lambda p: f"Distribution of {describe_distribution(p)}",
+        render=render_distribution,
+    )
+    webapp.follow_operation("distribution")
+
+
+def propose(form: str, exited: list | None) -> None:
+    """The proceeds (and, deal by deal, the deal) to preview, and the preview to submit for approval."""
     request = {}
-    if pool.waterfall_model == "deal_by_deal":
-        exited = webapp.call(distributions.deals, pool.id)
-        if not exited:
-            st.info(
-                "Carry in this pool is paid deal by deal: a distribution pays out one deal's exit proceeds, "
-                "or capital the pool never invested. Neither is waiting to be distributed; an exit recorded "
-                "on the Portfolio page brings its deal here."
-            )
-            return
+    if exited is not None:
         deal = webapp.choose(
             "Deal",
             exited,
@@ -93,17 +108,6 @@ def draft() -> None:
         if st.button("Discard the preview"):
             st.session_state.pop("_distribution_preview", None)
             st.rerun()
-
-    waiting_for_approval(
-        pool.id,
-        cur,
-        distributions.KIND,
-        form="distribution",
-        what="distribution",
-        describe=lambda p: f"Distribution of {describe_distribution(p)}",
-        render=render_distribution,
-    )
-    webapp.follow_operation("distribution")
 
 
 if pool.status != "wound_down":

@@ -68,7 +68,7 @@ def movements(
     operations: Any = None,
 ) -> Any:
     """The movements feeding `lines` (all by default), dated from `since` to `as_of` inclusive;
-    `operations` (a select of operation ids) keeps only the journals those operations posted."""
+    `operations` (operation ids, a list or a select) keeps only the journals they posted."""
     wanted = tuple(lines) if lines is not None else tuple(Line)
     amount = case((Entry.side == _LINE_MAP.c.side, Entry.amount), else_=-Entry.amount)
     query = select(
@@ -330,17 +330,11 @@ def dated(
     as_of: date | None,
     upto_journal: int | None = None,
     investor_id: int | None = None,
-    operations: Any = None,
 ) -> dict[int, dict[Line, list[tuple[date, Decimal]]]]:
     """Per investor (or only `investor_id`), each line's dated amounts (days with a non-zero net),
-    oldest first: the flows a waterfall or an IRR reads (only those `operations` posted, if given)."""
+    oldest first: the flows a waterfall or an IRR reads."""
     m = movements(
-        as_of=as_of,
-        pool_id=pool_id,
-        investor_id=investor_id,
-        lines=lines,
-        upto_journal=upto_journal,
-        operations=operations,
+        as_of=as_of, pool_id=pool_id, investor_id=investor_id, lines=lines, upto_journal=upto_journal
     )
     rows = session.execute(
         select(m.c.investor_id, m.c.line, m.c.day, func.sum(m.c.amount))

@@ -541,6 +541,7 @@ class DistributionPreview:
     command: Distribute
     escrow: Decimal = ZERO  # the part of the carry the pool holds in escrow
     deal_name: str | None = None  # the deal whose proceeds these are (deal-by-deal pools)
+    gp_own: tuple[int, ...] = ()  # the lines that are the GP's own commitment (no carry)
 
     @property
     def proceeds(self) -> Decimal:
@@ -585,6 +586,7 @@ def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distrib
     ]
     books = read_model.pool_books(uow.session, pool.id, as_of=None)
     gp = sum(split.gp.values(), ZERO)
+    gp_own = tuple(sorted(gp_investors(uow, pool.id) & set(split.shares)))
     deal_name = None
     if command.company is not None:
         deal_name = uow.session.get_one(PortfolioCompany, command.company).name
@@ -597,6 +599,7 @@ def _preview(uow: UnitOfWork, pool: Pool, request: Mapping[str, Any]) -> Distrib
         command,
         escrow_step(uow, pool, gp, None),
         deal_name,
+        gp_own,
     )
 
 
@@ -612,6 +615,7 @@ def _to_json(preview: DistributionPreview) -> dict[str, Any]:
         "command": {"pool_id": preview.command.pool_id, **preview.command.payload()},
         "escrow": str(preview.escrow),
         "deal_name": preview.deal_name,
+        "gp_own": list(preview.gp_own),
     }
 
 
@@ -640,6 +644,7 @@ def _from_json(figures: dict[str, Any]) -> DistributionPreview:
         command,
         Decimal(figures.get("escrow", "0")),
         figures.get("deal_name"),
+        tuple(figures.get("gp_own", ())),
     )
 
 

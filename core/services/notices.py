@@ -886,7 +886,13 @@ def _distribution_notices(uow: UnitOfWork, batch: list[Notice], people: dict[int
             # The waterfall as it was run for the posting (same proceeds, day and frozen ledger):
             # its split must be the ledger's to the cent, or the notice would not be the books'.
             split = distributions.plan(
-                uow, pool, paid_out.proceeds, on, notice.cutoff_journal, only=[investor]
+                uow,
+                pool,
+                paid_out.proceeds,
+                on,
+                notice.cutoff_journal,
+                only=[investor],
+                deal=paid_out.company_id,
             )
             if (split.lp.get(investor), split.gp.get(investor)) != (paid, carry):
                 raise InvalidState(

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from app import format
 from core import clock
 from core.fundmath import scale_down
-from core.services import calls, pools, users
+from core.services import approvals, calls, distributions, pools, users
 from core.views import manager
 from core.vocabulary import ExpenseCategory
 from db.models import CallItem, CapitalCall, Commitment, Pool
@@ -31,6 +31,7 @@ from tests.app.manager_support import (
     button,
     confirm,
     deferred_downloads,
+    done,
     errors,
     goto,
     infos,
@@ -691,6 +692,22 @@ def test_a_deal_by_deal_pool_is_set_on_the_form_and_each_distribution_names_its_
     # Acme is paid out: only the capital never invested is left to choose.
     [deal] = [box for box in other.selectbox if box.label == "Deal"]
     assert deal.options == ["Uninvested capital"]
+
+    # The 100,000 never invested, drafted twice (two tabs): once one is approved nothing is left to
+    # distribute, and the other still waits, to be refused when approved, not hidden.
+    request = {"deal": distributions.NO_DEAL, "proceeds": "100000", "date": clock.today(), "memo": "Unused"}
+    with uow_factory() as uow:
+        first = approvals.draft(fund.manager, uow, fund.pool_id, distributions.KIND, request)
+    with uow_factory() as uow:
+        approvals.draft(fund.manager, uow, fund.pool_id, distributions.KIND, request)
+    with uow_factory() as uow:
+        done(uow_factory, approvals.approve(co, uow, first))
+    other = goto(logged_in(co.username), DISTRIBUTIONS, manager_pool_id=fund.pool_id)
+    assert any("Neither is waiting to be distributed" in i for i in infos(other)), infos(other)
+    [approve] = [b for b in other.button if b.label == "Approve"]
+    confirm(other, approve.key.removesuffix("-ask"))
+    assert any("changed since" in e for e in errors(other)), errors(other)
+    assert journal_figures(uow_factory, fund.pool_id)["distributions"] == D("520000")
 
 
 # --- dashboard and the rest --------------------------------------------------------------------------

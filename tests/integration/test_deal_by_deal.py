@@ -23,9 +23,10 @@ from core.errors import PermissionDenied, ValidationError
 from core.ledger import read_model
 from core.services import distributions, pools
 from core.views import manager
-from db.models import Distribution, WindDown
+from db.models import Distribution, Notice, WindDown
 from tests.integration.test_carry_statement import Pool
 from tests.integration.test_money_goes_where_meant import START, TODAY, agrees
+from tests.integration.test_notices import render_all
 from tests.integration.test_waterfall_terms import wind_down
 
 D = Decimal
@@ -183,6 +184,18 @@ def test_each_deal_keeps_its_own_running_waterfall_whatever_the_order(make: Any)
     with pool.uow() as uow:
         past = {d.deal: (d.lp, d.gp) for d in manager.distributions(pool.manager, uow, pool.pool_id)}
     assert past == {"Birch": (D("130000"), D("20000")), "Alder": (D("70000"), D("5000"))}
+    # Each investor's distribution notice is rendered (in the app: mail is off) from the same deal's
+    # waterfall, which must equal the ledger to the cent.
+    render_all(pool.uow)
+    with pool.uow() as uow:
+        rendered = uow.session.execute(
+            select(Notice.kind, Notice.status, Notice.amount).where(
+                Notice.pool_id == pool.pool_id, Notice.kind == "distribution"
+            )
+        ).all()
+    assert sorted((status, amount) for _, status, amount in rendered) == sorted(
+        [("in_app", D("65000"))] * 2 + [("in_app", D("35000"))] * 2
+    ), rendered
 
 
 def test_a_deal_is_one_of_the_pools_own_companies_and_only_its_managers_list_them(make: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.approvals_ui import describe_distribution
 from core import clock, verify
 from core.errors import FieldErrors, ValidationError
 from core.ledger import read_model
@@ -83,6 +84,10 @@ def test_the_gps_commitment_is_called_like_any_other_but_pays_no_carry_and_no_fe
             D("9000"),
         )
     assert (shown.lp_total, shown.gp_total) == (D("182000"), D("18000"))
+    assert shown.gp_own == (gp,)
+    assert "$182,000.00 to 2 investors and the GP's own commitment, and $18,000.00 of carried" in (
+        describe_distribution(shown)
+    )
     pool.distribute(day, "200000")
     assert agrees(pool.uow, pool.pool_id)["carried_interest"] == D("18000")
     statement = pool.statement()
