@@ -189,8 +189,8 @@ COMMITMENTS = Report(
     "the date the commitment was made",
     ("c.id",),
     f"""SELECT c.id AS commitment_id, c.pool_id, {t("p.name")} AS pool_name, p.currency, c.investor_id,
-               {t("u.username")} AS investor_username, {t("u.name")} AS investor_name, c.status,
-               {_money("c.amount_requested", "p.currency")} AS amount_requested,
+               {t("u.username")} AS investor_username, {t("u.name")} AS investor_name, c.gp::text AS gp_commitment,
+               c.status, {_money("c.amount_requested", "p.currency")} AS amount_requested,
                {_money("c.amount_accepted", "p.currency")} AS amount_accepted,
                c.created_at, c.decided_at, {t("d.username")} AS decided_by
           FROM commitments c

@@ -20,6 +20,7 @@ from core.services import fees, pools
 from core.views import manager
 from db.models import Commitment
 from tests.integration.test_carry_statement import Pool
+from tests.integration.test_exports import export
 from tests.integration.test_money_goes_where_meant import START, agrees
 
 D = Decimal
@@ -126,3 +127,16 @@ def test_a_pool_without_a_gp_commitment_has_none(make: Any) -> None:
     with make.uow_factory() as uow:
         assert pools.gp_investors(uow, pool_id) == set()
         assert manager.dashboard(owner, uow, pool_id).gp_committed == 0
+
+
+def test_the_admins_commitments_export_says_which_commitment_is_the_gps(make: Any) -> None:
+    pool = with_gp(make)
+    rows = [
+        r
+        for r in export(make.user("admin"), make.uow_factory, "commitments")
+        if r["pool_id"] == str(pool.pool_id)
+    ]
+    assert {(r["investor_id"], r["gp_commitment"], r["amount_accepted"]) for r in rows} == {
+        (str(pool.manager.user_id), "true", "10000.00"),
+        *((str(p.user_id), "false", "45000.00") for p in pool.investors),
+    }
