@@ -181,8 +181,10 @@ class PoolSummary:
         return max(0, min(int(self.committed * 100 / self.hard_cap), 100)) if self.hard_cap else 0
 
 
-def _investors(held: dict[int, Position]) -> int:
-    return sum(1 for p in held.values() if p.commitment > 0)
+def _investors(uow: UnitOfWork, pool_id: int, held: dict[int, Position]) -> int:
+    """Those with a commitment; the GP's own commitment is not an investor's."""
+    gp = pools.gp_investors(uow, pool_id)
+    return sum(1 for i, p in held.items() if p.commitment > 0 and i not in gp)
 
 
 def _summary(uow: UnitOfWork, pool: Pool, today: date) -> PoolSummary:
@@ -202,7 +204,7 @@ def _summary(uow: UnitOfWork, pool: Pool, today: date) -> PoolSummary:
             pool.close_date,
             total.commitment,
             quantize(pending, pool.currency),
-            _investors(held),
+            _investors(uow, pool.id, held),
             total.called,
             total.paid_in,
             total.outstanding,
@@ -313,7 +315,7 @@ def commitment_book(actor: Actor, uow: UnitOfWork, pool_id: int) -> CommitmentBo
         committed,
         sum((c.amount_requested for c in pending), ZERO),
         max(pool.hard_cap - committed, ZERO),
-        _investors(held),
+        _investors(uow, pool.id, held),
         pending,
         Decided(
             [r.name for r in decided],
@@ -1086,7 +1088,7 @@ def dashboard(actor: Actor, uow: UnitOfWork, pool_id: int, top: int = 10) -> Das
             total.fund_expenses,
             total.nav,
             read_model.pool_books(uow.session, pool.id, as_of=today).cash,
-            _investors({i: p for i, p in held.items() if i not in gp}),
+            _investors(uow, pool.id, held),
             figures.irr,
             figures.tvpi,
             figures.dpi,

@@ -105,6 +105,9 @@ def test_the_gps_commitment_is_called_like_any_other_but_pays_no_carry_and_no_fe
             for row in manager.investor_balances(pool.manager, uow, pool.pool_id)
         }
     assert (board.committed, board.gp_committed, board.investors) == (D("100000"), D("10000"), 2)
+    with pool.uow() as uow:  # My pools and the commitment book count the investors alike
+        [summary] = [row for row in manager.my_pools(pool.manager, uow) if row.id == pool.pool_id]
+        assert summary.investors == manager.commitment_book(pool.manager, uow, pool.pool_id).investors == 2
     assert book[gp].endswith("(GP commitment)")
     assert not any(book[p.user_id].endswith("(GP commitment)") for p in pool.investors)
     with pool.uow() as uow:  # every figure, the GP's capital account among them, still agrees
