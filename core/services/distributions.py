@@ -214,9 +214,10 @@ def deals(actor: Actor, uow: UnitOfWork, pool_id: int) -> list[Deal]:
     if not _by_deal(pool):
         return []
     on = clock.today()
+    exited = _exited(uow, pool, on)
     choices = [
-        *_exited(uow, pool, on),
-        Deal(NO_DEAL, "Uninvested capital", quantize(uninvested(uow, pool, on), pool.currency)),
+        *exited,
+        Deal(NO_DEAL, "Uninvested capital", quantize(uninvested(uow, pool, on, exited), pool.currency)),
     ]
     return [deal for deal in choices if deal.undistributed > 0]
 
@@ -232,9 +233,10 @@ def _exited(uow: UnitOfWork, pool: Pool, on: date) -> list[Deal]:
     ]
 
 
-def uninvested(uow: UnitOfWork, pool: Pool, on: date) -> Decimal:
+def uninvested(uow: UnitOfWork, pool: Pool, on: date, exited: list[Deal] | None = None) -> Decimal:
     """A deal-by-deal pool's spendable cash that no deal's distribution is waiting for."""
-    owed = sum((deal.undistributed for deal in _exited(uow, pool, on)), ZERO)
+    waiting = _exited(uow, pool, on) if exited is None else exited
+    owed = sum((deal.undistributed for deal in waiting), ZERO)
     return max(read_model.spendable_cash(uow.session, pool.id, on) - owed, ZERO)
 
 
@@ -326,8 +328,11 @@ def weights(uow: UnitOfWork, pool: Pool, on: date, upto: int | None, deal: int |
     """What the proceeds are shared by: each investor's paid-in capital, or their capital in the deal."""
     if deal is None:
         return _paid_in(uow, pool, on, upto)
-    put_in = deal_contributions(uow, pool, on, upto).get(deal, {})
-    return {i: sum((a for _, a in flows), ZERO) for i, flows in sorted(put_in.items())}
+    return _in_deal(deal_contributions(uow, pool, on, upto), deal)
+
+
+def _in_deal(put_in: dict[int, dict[int, list[tuple[date, Decimal]]]], deal: int) -> dict[int, Decimal]:
+    return {i: sum((a for _, a in flows), ZERO) for i, flows in sorted(put_in.get(deal, {}).items())}
 
 
 def plan(
@@ -344,7 +349,8 @@ def plan(
     distributions, or one deal's (_by_deal_split). `only` limits the waterfall to one batch of
     investors."""
     lines = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS, Line.CARRIED_INTEREST)
-    paid = weights(uow, pool, on, upto, deal)
+    put_in = deal_contributions(uow, pool, on, upto) if deal is not None else {}
+    paid = _paid_in(uow, pool, on, upto) if deal is None else _in_deal(put_in, deal)
     if not paid:
         raise InvalidState("no investor has capital in this deal, so there is nothing to distribute to")
     shares = allocate(proceeds, paid, minor_unit(pool.currency))
@@ -359,7 +365,7 @@ def plan(
             paid,
         )
     if deal is not None:
-        results = _by_deal_split(uow, pool, proceeds, on, upto, deal, {i: shares[i] for i in batch})
+        results = _by_deal_split(uow, pool, proceeds, on, upto, deal, {i: shares[i] for i in batch}, put_in)
     else:
         flows = read_model.dated(uow.session, pool_id=pool.id, lines=lines, as_of=on, upto_journal=upto)
         gp_own = gp_investors(uow, pool.id)
@@ -400,6 +406,7 @@ def _by_deal_split(
     upto: int | None,
     deal: int,
     shares: dict[int, Decimal],
+    put_in: dict[int, dict[int, list[tuple[date, Decimal]]]],
 ) -> dict[int, WaterfallResult]:
     """Each investor's share of a deal's proceeds through the deal-by-deal waterfall
     (core.fundmath.run_waterfall, the American model): every deal's capital, every earlier deal
@@ -407,7 +414,6 @@ def _by_deal_split(
     then this one last. A deal's exit is final once the deal is sold in full and its proceeds are all
     distributed, so, where the pool's terms say so, the capital it lost comes back first in the next
     deal to exit."""
-    put_in = deal_contributions(uow, pool, on, upto)
     sold = {
         h.company_id: h.exited_on for h in holdings(uow, pool.id, as_of=on) if h.cost == 0 and h.exited_on
     }

@@ -33,7 +33,8 @@ D = Decimal
 
 
 def by_deal(make: Any, escrow: str = "0", **terms: Any) -> Pool:
-    """Two investors of 50,000, 20% carry, no hurdle, no catch-up, carry paid deal by deal."""
+    """Two investors of 50,000, 20% carry, no hurdle, no catch-up, carry paid deal by deal (unless
+    `terms` say otherwise)."""
     return Pool(
         make,
         ["50000", "50000"],
@@ -42,8 +43,7 @@ def by_deal(make: Any, escrow: str = "0", **terms: Any) -> Pool:
         catch_up_rate="0",
         management_fee_rate="0",
         escrow_rate=escrow,
-        waterfall_model="deal_by_deal",
-        **terms,
+        **{"waterfall_model": "deal_by_deal", **terms},
     )
 
 
@@ -127,14 +127,7 @@ def test_an_early_winner_pays_carry_on_its_own_deal_and_the_true_up_claws_it_bac
 
 
 def test_the_same_history_in_a_whole_fund_pool_pays_no_carry_on_the_early_winner(make: Any) -> None:
-    pool = Pool(
-        make,
-        ["50000", "50000"],
-        carry_rate="0.2",
-        hurdle_rate="0",
-        catch_up_rate="0",
-        management_fee_rate="0",
-    )
+    pool = by_deal(make, waterfall_model="whole_fund")
     two_deals(pool)
     pool.exit(START + timedelta(days=100), "Alder", "100000")
     shown = pool.preview(START + timedelta(days=101), "100000")
