@@ -5,6 +5,7 @@ Only Streamlit plumbing lives here; every rule is in the services it calls.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,13 @@ def _started() -> bool:
         log.info(runtime.describe())
         upgrade(runtime.database_url())
         bootstrap.check_production_ready()
+        # The cycle collector, tuned for pages that build hundreds of thousands of objects (a fund of
+        # funds' portfolio, ten thousand pools in the explorer): what is loaded by now (Streamlit,
+        # the app, its libraries) lives as long as the process, so it is frozen out of what a
+        # collection walks; and a collection starts after 50,000 new objects rather than 700, so a
+        # page's objects are not walked over and over while it builds them (a fifth of its time).
+        gc.freeze()
+        gc.set_threshold(50_000, 10, 10)
     except SettingsError as exc:
         log.error("refusing to start: %s", exc)
         st.error(

@@ -28,6 +28,7 @@ from core.fundmath.returns import (
     multiples,
     portfolio_metrics,
     xirr,
+    xirr_columns,
     xnpv,
 )
 from core.fundmath.statement import CapitalAccount, Movement, capital_account
@@ -81,5 +82,6 @@ __all__ = [
     "true_up",
     "waterfall",
     "xirr",
+    "xirr_columns",
     "xnpv",
 ]

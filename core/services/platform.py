@@ -30,16 +30,30 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, Select, case, cast, func, select, text, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    case,
+    cast,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.sqltypes import NullType
 
 from core import clock
 from core.errors import ValidationError
 from core.formatting import count, day
-from core.fundmath import multiples, xirr
+from core.fundmath import multiples, xirr_columns
 from core.ledger import CAPITAL_LINES, Line, read_model
 from core.ledger.read_model import Position
 from core.money import ROUNDING
@@ -68,9 +82,9 @@ def platform_version(uow: UnitOfWork) -> str:
 CACHE_FORMAT = 4  # bumped whenever what is cached changes shape: old entries are then never read
 
 
-def _key(uow: UnitOfWork, name: str, *parts: Any) -> str:
+def _key(version: str, name: str, *parts: Any) -> str:
     digest = hashlib.sha1(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()  # noqa: S324
-    return f"platform:{CACHE_FORMAT}:{platform_version(uow)}:{name}:{digest}"
+    return f"platform:{CACHE_FORMAT}:{version}:{name}:{digest}"
 
 
 # --- the figures' rules (docs/figures.md) ---------------------------------------------------------------
@@ -87,10 +101,10 @@ def pool_multiples(
     return found.tvpi, found.dpi, found.rvpi
 
 
-def pool_irr(flows: list[tuple[date, Decimal]], nav: Decimal, as_of: date) -> Decimal | None:
-    """Since-inception IRR: contributions paid in (negative), distributions out, NAV as the value
-    held on the as-of day; None when no rate solves it (core.fundmath.xirr)."""
-    return xirr([*flows, (as_of, nav)] if nav else flows)
+def pool_irr(days: list[date], amounts: list[Decimal], nav: Decimal, as_of: date) -> Decimal | None:
+    """Since-inception IRR of flows on `days`: contributions paid in (negative), distributions out,
+    NAV as the value held on the as-of day; None when no rate solves it (core.fundmath.xirr)."""
+    return xirr_columns([*days, as_of], [*amounts, nav]) if nav else xirr_columns(days, amounts)
 
 
 def _share(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
@@ -316,6 +330,7 @@ class Explorer:
 # probes at 10,000 pools); scanning both and hashing the join is several times faster.
 _ONE_PASS = ("SET LOCAL enable_nestloop = off",)
 _FLOW_LINES = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
+_CAPITAL_NAMES = tuple(line.value for line in CAPITAL_LINES)
 _MONTH_LINES = (Line.CALLED, Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
 
 
@@ -437,7 +452,8 @@ def _pools_query(filters: Filters) -> Select[*tuple[Any, ...]]:
 def _months(uow: UnitOfWork, pool_ids: list[int], until: date) -> list[FlowMonth]:
     """Capital called, paid in and distributed per month and currency over these pools."""
     d = read_model.pool_days(as_of=until, lines=_MONTH_LINES)
-    month = cast(func.date_trunc("month", d.c.day), Date)
+    # A day as a timestamp without a zone: date_trunc on a timestamptz would convert every row.
+    month = cast(func.date_trunc("month", cast(d.c.day, DateTime)), Date)
     rows = uow.session.execute(
         select(month, Pool.currency, *read_model.line_sums(d, _MONTH_LINES))
         .join(Pool, Pool.id == d.c.pool_id)
@@ -490,11 +506,11 @@ def _facts(row: Any, until: date) -> PoolFacts:
         target_size=target,
         hard_cap=cap,
         investors=investors,
-        **{line.value: amount for line, amount in zip(CAPITAL_LINES, lines, strict=True)},
+        **dict(zip(_CAPITAL_NAMES, lines, strict=True)),
         tvpi=tvpi,
         dpi=dpi,
         rvpi=rvpi,
-        irr=pool_irr(list(zip(days, amounts, strict=True)), nav, until) if position.paid_in > 0 else None,
+        irr=pool_irr(days, amounts, nav, until) if position.paid_in > 0 else None,
         raised_pct=(position.commitment * 100 / target).quantize(PERCENT, ROUNDING),
         days_to_target=days_to_target,
         top1_share=_share(top1, total),
@@ -503,7 +519,7 @@ def _facts(row: Any, until: date) -> PoolFacts:
     )
 
 
-def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
+def _compute_explorer(uow: UnitOfWork, filters: Filters, version: str) -> Explorer:
     """Every figure of the explorer for `filters` (flows over time from the beginning: since is
     applied when the result is read, so every range shares one computation)."""
     until = filters.until
@@ -518,7 +534,7 @@ def _compute_explorer(uow: UnitOfWork, filters: Filters) -> Explorer:
         else:
             pools.append(_facts(row, until))
     flows = _months(uow, [pool.pool_id for pool in pools], until)
-    return Explorer(filters, platform_version(uow), pools, flows, _vintages(pools), drafts_left_out)
+    return Explorer(filters, version, pools, flows, _vintages(pools), drafts_left_out)
 
 
 # The cache holds rows, not objects. The pools (thousands) are one JSON text of their own whose
@@ -550,18 +566,27 @@ def _number(value: Decimal) -> str:
     return text_ if "." in text_ or "E" in text_ else text_ + ".0"
 
 
+def _writer(annotation: str) -> Callable[[Any], str]:
+    """How one PoolFacts field is written as JSON: a Decimal as a number _unpack reads back as one,
+    text escaped by the json module's own C function, an int as it prints."""
+    write: Callable[[Any], str]
+    if annotation.startswith("Decimal"):
+        write = _number
+    elif annotation.startswith("str"):
+        write = encode_basestring_ascii
+    else:
+        write = str  # an int
+    return (lambda v: "null" if v is None else write(v)) if "None" in annotation else write
+
+
 def _pack(items: list[PoolFacts]) -> str:
-    names = [f.name for f in fields(PoolFacts)]
-    dumps = json.dumps
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return "null"
-        if isinstance(value, Decimal):
-            return _number(value)
-        return dumps(value) if isinstance(value, str) else str(value)  # an int
-
-    return "[" + ",".join("[" + ",".join([cell(getattr(i, n)) for n in names]) + "]" for i in items) + "]"
+    """The pools as one JSON text: a writer per field, worked out once (ten thousand rows)."""
+    writers = [_writer(str(f.type)) for f in fields(PoolFacts)]
+    values = attrgetter(*(f.name for f in fields(PoolFacts)))
+    rows = [
+        "[" + ",".join([write(v) for write, v in zip(writers, values(i), strict=True)]) + "]" for i in items
+    ]
+    return "[" + ",".join(rows) + "]"
 
 
 def _unpack(text_: str) -> list[PoolFacts]:
@@ -600,11 +625,12 @@ def _load_explorer(data: dict[str, Any]) -> Explorer:
     )
 
 
-def _explorer(uow: UnitOfWork, chosen: Filters) -> Explorer:
+def _explorer(uow: UnitOfWork, chosen: Filters, version: str) -> Explorer:
+    """The explorer at the platform's `version` (read once per request: it reads every pool)."""
     whole = replace(chosen, since=None)
     data = uow.cache.cached(
-        _key(uow, "explorer", asdict(whole)),
-        lambda: _compute_explorer(uow, whole),
+        _key(version, "explorer", asdict(whole)),
+        lambda: _compute_explorer(uow, whole, version),
         _load_explorer,
         _dump_explorer,
         kept=True,  # thousands of pools: rebuilt from JSON on every rerun, they cost the most
@@ -619,7 +645,7 @@ def _explorer(uow: UnitOfWork, chosen: Filters) -> Explorer:
 def explorer(actor: Actor, uow: UnitOfWork, filters: Filters | None = None) -> Explorer:
     """Every chart's data for the filtered pools, from the cache when the platform has not moved."""
     require_role(actor, *PLATFORM_READERS)
-    return _explorer(uow, (filters or Filters()).checked())
+    return _explorer(uow, (filters or Filters()).checked(), platform_version(uow))
 
 
 @audits_refused_reads
@@ -631,7 +657,7 @@ def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
     require_role(actor, *PLATFORM_READERS)
 
     def compute() -> dict[str, Any]:
-        counted = _explorer(uow, Filters().checked())
+        counted = _explorer(uow, Filters().checked(), version)
         drafts = uow.session.execute(
             select(Pool.id, Pool.name, Pool.strategy, Pool.currency, Pool.created_at)
             .where(Pool.status == PoolStatus.DRAFT.value)
@@ -644,6 +670,7 @@ def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
                 .order_by(User.name)
             ).all()
         )
+        status_label = {status.value: label(status) for status in PoolStatus}
         named = sorted(
             [(p.name, p.pool_id, p.currency, p.status) for p in counted.pools]
             + [(d.name, d.id, d.currency, PoolStatus.DRAFT.value) for d in drafts]
@@ -654,11 +681,12 @@ def explorer_options(actor: Actor, uow: UnitOfWork) -> Options:
             "statuses": [s.value for s in PoolStatus],
             "vintages": sorted({p.vintage for p in counted.pools} | {d.created_at.year for d in drafts}),
             "managers": [{"id": i, "label": n} for i, n in managers.items()],
-            "pools": [{"id": i, "label": f"{n} ({c}, {label(PoolStatus(s))})"} for n, i, c, s in named],
+            "pools": [{"id": i, "label": f"{n} ({c}, {status_label[s]})"} for n, i, c, s in named],
             "first_date": counted.flows[0].month.isoformat() if counted.flows else None,
         }
 
-    data = uow.cache.cached(_key(uow, "options", clock.today()), compute, lambda d: d)
+    version = platform_version(uow)
+    data = uow.cache.cached(_key(version, "options", clock.today()), compute, lambda d: d)
     return Options(
         data["strategies"],
         data["currencies"],
@@ -716,7 +744,8 @@ def _month_ends(first: date, last: date) -> list[date]:
 def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCurve:
     """Month-end points from the first day money moved to `until`, from each day's line changes."""
     position = Position()
-    flows: list[tuple[date, Decimal]] = []
+    flow_days: list[date] = []
+    flow_amounts: list[Decimal] = []
     points: list[CurvePoint] = []
     pending = list(days)
     first = next((day for day, change in days if change.contributions or change.distributions), None)
@@ -724,10 +753,10 @@ def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCur
         while pending and pending[0][0] <= month_end:
             day, change = pending.pop(0)
             position += change
-            if change.contributions:
-                flows.append((day, -change.contributions))
-            if change.distributions:
-                flows.append((day, change.distributions))
+            for amount in (-change.contributions, change.distributions):
+                if amount:
+                    flow_days.append(day)
+                    flow_amounts.append(amount)
         net = position.distributions - position.paid_in
         points.append(
             CurvePoint(
@@ -738,7 +767,7 @@ def _curve(pool: Any, days: list[tuple[date, Position]], until: date) -> PoolCur
                 net,
                 _share(net, position.commitment) if position.commitment > 0 else None,
                 pool_multiples(position.paid_in, position.distributions, position.nav)[0],
-                pool_irr(flows, position.nav, month_end) if position.paid_in > 0 else None,
+                pool_irr(flow_days, flow_amounts, position.nav, month_end) if position.paid_in > 0 else None,
             )
         )
     for _, change in pending:  # days before any money moved (commitments only)
@@ -791,7 +820,9 @@ def compare_pools(
             by_pool.setdefault(row.pool_id, []).append((row.day, Position.of(row)))
         return [_curve(pool, by_pool.get(pool.id, []), end) for pool in chosen]
 
-    key = _key(uow, "compare", ids, end)  # the platform version covers these pools' ledgers and names
+    key = _key(
+        platform_version(uow), "compare", ids, end
+    )  # the platform version covers these pools' ledgers and names
     return _load_curves(uow.cache.cached(key, lambda: [asdict(c) for c in compute()], lambda data: data))
 
 

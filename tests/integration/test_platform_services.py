@@ -346,9 +346,9 @@ def test_the_cache_follows_the_platform_version(
     computed: list[platform.Filters] = []
     real = platform._compute_explorer
 
-    def counting(uow: Any, filters: platform.Filters) -> platform.Explorer:
+    def counting(uow: Any, filters: platform.Filters, version: str) -> platform.Explorer:
         computed.append(filters)
-        return real(uow, filters)
+        return real(uow, filters, version)
 
     monkeypatch.setattr(platform, "_compute_explorer", counting)
     first = explore(uow_factory, analyst, managers=(manager.user_id,))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import CurrencyMismatch, ValidationError
-from core.fundmath import moic, multiples, portfolio_metrics, xirr, xnpv
+from core.fundmath import moic, multiples, portfolio_metrics, xirr, xirr_columns, xnpv
 from core.money import Money
 
 D = Decimal
@@ -127,6 +127,32 @@ def test_xirr_slow_path_still_takes_ints_datetimes_and_iterators() -> None:
     decimals = [(date(2020, 1, 1), D(-100)), (date(2021, 1, 1), D(110))]
     assert xirr(ints) == xirr(iter(decimals)) == xirr(decimals)
     assert xirr([(datetime(2020, 1, 1), D(-100)), (date(2021, 1, 1), D(110))]) == xirr(decimals)
+
+
+def test_xirr_columns_is_xirr_of_the_same_flows_given_as_days_and_amounts() -> None:
+    days, amounts = [d for d, _ in EXCEL_FLOWS], [a for _, a in EXCEL_FLOWS]
+    assert xirr_columns(days, amounts) == xirr(EXCEL_FLOWS)
+    assert xirr_columns(days[::-1], amounts[::-1]) == xirr(EXCEL_FLOWS[::-1])
+    assert xirr_columns([], []) is None
+    assert xirr_columns(days, [abs(a) for a in amounts]) is None  # nothing paid in: no rate
+    scaled = [a * D("1e-8") for a in amounts]  # solved per unit paid in, like xirr
+    assert abs(xirr_columns(days, scaled) - D("0.373362535")) < D("1e-6")  # type: ignore[operator]
+    assert xirr_columns(days, [int(a) for a in amounts]) == xirr(EXCEL_FLOWS)  # ints: the slow path
+
+
+def test_xirr_columns_refuses_what_xirr_refuses_and_a_day_missing_naming_flows() -> None:
+    days = [date(2020, 1, 1), date(2021, 1, 1)]
+    for bad_days, bad_amounts in (
+        (days, [D(-100)]),
+        (days[:1], [D(-100), D(110)]),
+        (days, [-100.0, 110.0]),
+        (days, [D(-100), D("NaN")]),
+        (["2020-01-01", days[1]], [D(-100), D(110)]),
+        (days, [True, D(2)]),
+    ):
+        with pytest.raises(ValidationError) as info:
+            xirr_columns(bad_days, bad_amounts)  # type: ignore[arg-type]
+        assert info.value.field == "flows", (bad_days, bad_amounts)
 
 
 def test_xirr_refuses_mixed_currencies() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from app import investor_ui as ui
+from core.fundmath import xirr
 from core.ledger.read_model import Position
 from core.views import investor
 
@@ -36,18 +37,24 @@ def account(**lines: str) -> Position:
 
 
 # Per pool: the capital account as of the end, the period's NAV lines (since inception: the same),
-# and the dated cash flows (paid in negative).
+# and the dated cash flows (paid in negative) as the statement returns them: days, then amounts.
 ALPHA = account(
     commitment="300000", called="100000", contributions="100000", distributions="20000",
     management_fees="2000", unrealized_gain="30000",
 )  # fmt: skip
 BETA = account(commitment="200000", called="100000", contributions="50000", distributions="5000")
 GAMMA = account(commitment="100000")
-BOOKS = {
-    1: investor._Book(ALPHA, ALPHA, [(date(2024, 1, 20), D(-100000)), (date(2024, 9, 15), D(20000))]),
-    2: investor._Book(BETA, BETA, [(date(2024, 2, 15), D(-50000)), (date(2024, 11, 10), D(5000))]),
-    3: investor._Book(GAMMA, GAMMA, []),
+FLOWS = {
+    1: [(date(2024, 1, 20), D(-100000)), (date(2024, 9, 15), D(20000))],
+    2: [(date(2024, 2, 15), D(-50000)), (date(2024, 11, 10), D(5000))],
+    3: [],
 }
+BOOKS = {
+    pool: investor._Book(end, end, [day for day, _ in FLOWS[pool]], [cash for _, cash in FLOWS[pool]])
+    for pool, end in ((1, ALPHA), (2, BETA), (3, GAMMA))
+}
+# Per currency and day: the day's net cash flow over the pools (the total's IRR).
+DAILY_CASH = {"USD": {day: cash for flows in FLOWS.values() for day, cash in flows}}
 # Per month: the month's NAV lines.
 MONTHS = {
     "USD": {
@@ -65,7 +72,7 @@ MONTHS = {
 def overview() -> investor.PortfolioOverview:
     period = investor.period_for("inception", on=END)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(investor, "_ledger_rows", lambda *args, **kwargs: (BOOKS, MONTHS))
+        patch.setattr(investor, "_ledger_rows", lambda *args, **kwargs: (BOOKS, MONTHS, DAILY_CASH))
         totals, holdings, series = investor._compute(None, 1, METAS, period)  # type: ignore[arg-type]
     by_pool, by_strategy = investor._allocations(holdings)
     return investor.PortfolioOverview(1, period, totals, holdings, series, by_pool, by_strategy, [])
@@ -95,6 +102,12 @@ def test_the_overview_is_what_the_history_says(overview: investor.PortfolioOverv
     assert [h.pool_name for h in overview.holdings] == ["Alpha", "Beta", "Gamma"]
     gamma = overview.holdings[2].figures
     assert (gamma.tvpi, gamma.irr, gamma.unfunded) == (None, None, D(100000))
+    # Each IRR is the rate of its own flows with the NAV as the last: the total's from the days'
+    # net flows, the same rate as every pool's flows merged.
+    every_flow = sorted(flow for flows in FLOWS.values() for flow in flows)
+    assert totals.irr == xirr([*every_flow, (END, totals.nav)])
+    alpha = overview.holdings[0].figures
+    assert alpha.irr == xirr([*FLOWS[1], (END, alpha.nav)])
 
 
 def test_the_j_curve_ends_on_the_portfolio_totals(overview: investor.PortfolioOverview) -> None:
