@@ -9,13 +9,13 @@ from core.services import platform
 
 actor = webapp.require_actor("analyst")
 st.title("Compare pools")
-options = webapp.call(platform.explorer_options)
+choices = webapp.call(platform.compare_choices)
 today = clock.today()
 
 left, right = st.columns([4, 1])
 chosen = left.multiselect(
     f"Pools (up to {platform.MAX_COMPARE})",
-    options.pools,
+    choices,
     format_func=lambda c: c.label,
     max_selections=platform.MAX_COMPARE,
     placeholder="Type to search by name",
@@ -31,7 +31,7 @@ if not chosen:
         "month by month."
     )
     st.stop()
-if len(chosen) == platform.MAX_COMPARE and len(options.pools) > platform.MAX_COMPARE:
+if len(chosen) == platform.MAX_COMPARE and len(choices) > platform.MAX_COMPARE:
     st.caption(
         f"Comparing {platform.MAX_COMPARE} pools, the most it takes ('Select all' stops at the first "
         f"{platform.MAX_COMPARE}); remove one to add another."

@@ -330,12 +330,11 @@ def test_filters_narrow_the_pools_and_drafts_are_left_out_unless_counted(
 
     with uow_factory() as uow:
         options = platform.explorer_options(analyst, uow)
+        choices = platform.compare_choices(analyst, uow)
     assert {"venture", "growth"} <= set(options.strategies) and {"USD", "EUR"} <= set(options.currencies)
-    assert {a, b, c} <= {p.id for p in options.pools}
+    assert {a, b, c} <= {p.id for p in choices}
     # (other tests' pools, hostile names among them, share this database: this test's own are checked)
-    assert not any("#" in p.label for p in options.pools if p.id in {a, b, c}), (
-        "no internal ids in the picker"
-    )
+    assert not any("#" in p.label for p in choices if p.id in {a, b, c}), "no internal ids in the picker"
     assert world["manager"].user_id in {m.id for m in options.managers}
 
 
@@ -431,6 +430,7 @@ def test_only_analysts_and_admins_explore(world: dict[str, Any], uow_factory: An
     for service, args in (
         (platform.explorer, ()),
         (platform.explorer_options, ()),
+        (platform.compare_choices, ()),
         (platform.compare_pools, ([world["a"]],)),
         (health.health, ()),
     ):
