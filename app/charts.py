@@ -24,7 +24,7 @@ from app import format
 from core.csvsafe import frame_to_csv
 from core.ledger import Line
 from core.money import ROUNDING, quantize
-from core.services.platform import Explorer, PoolCurve, PoolFacts
+from core.services.platform import Explorer, FlowMonth, PoolCurve, PoolFacts
 from core.vocabulary import label
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
@@ -312,10 +312,10 @@ FLOW_COLUMNS = [
 ]
 
 
-def flows_frame(data: Explorer, currency: str) -> pd.DataFrame:
+def flows_frame(months: list[FlowMonth], currency: str) -> pd.DataFrame:
     """Capital moved per month in one currency; the cumulative net flow to investors beside it."""
     rows, total = [], Decimal(0)
-    for m in data.flows:
+    for m in months:
         if m.currency != currency:
             continue
         total += m.distributions - m.contributions

@@ -133,7 +133,8 @@ with webapp.refusals_shown():
                 )
     if flows.open:
         with flows:
-            moved = data.flow_currencies()
+            months = webapp.call(platform.explorer_flows, filters)
+            moved = platform.flow_currencies(months)
             if not moved:
                 st.info(
                     "No capital was called, paid in or distributed in this range: the chart fills in "
@@ -145,7 +146,7 @@ with webapp.refusals_shown():
                     if len(moved) > 1
                     else moved[0]
                 )
-                frame = charts.flows_frame(data, currency)
+                frame = charts.flows_frame(months, currency)
                 charts.show(
                     charts.capital_over_time(frame, currency),
                     lambda: frame,

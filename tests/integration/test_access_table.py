@@ -1039,6 +1039,7 @@ TABLE: list[Row] = [
     ),
     # --- the analyst's explorer ---
     Row("core.services.platform.explorer_options", platform.explorer_options, READERS),
+    Row("core.services.platform.explorer_flows", platform.explorer_flows, READERS),
     Row("core.services.platform.compare_choices", platform.compare_choices, READERS),
     Row("core.services.platform.explorer", platform.explorer, READERS),
     Row(

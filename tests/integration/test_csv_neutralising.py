@@ -126,12 +126,13 @@ def test_chart_data_csvs_are_neutralised_and_numbers_stay_numbers(make):
     analyst = make.user("analyst")
     with make.uow_factory() as uow:
         data = platform.explorer(analyst, uow)
+        months = platform.explorer_flows(analyst, uow)
         curves = platform.compare_pools(analyst, uow, [pool_id])
     currency = next(p.currency for p in data.pools if p.pool_id == pool_id)
     frames = [
         charts.pools_frame(data),
         charts.vintages_frame(data),
-        charts.flows_frame(data, currency),
+        charts.flows_frame(months, currency),
         charts.curves_frame(curves),
         charts.multiples_frame(curves),
     ]
