@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple, get_args, get_type_hints
 
@@ -283,11 +284,12 @@ class Explorer:
     vintages: list[VintageSummary] = field(default_factory=list)
     drafts_left_out: int = 0  # draft pools the filters match that the figures do not count
 
-    @property
+    # Cached: each sorts ten thousand pools, and a page run asks more than once.
+    @cached_property
     def median_tvpi(self) -> Decimal | None:
         return _median(p.tvpi for p in self.pools)
 
-    @property
+    @cached_property
     def median_irr(self) -> Decimal | None:
         return _median(p.irr for p in self.pools)
 
