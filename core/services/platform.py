@@ -317,10 +317,11 @@ class Explorer:
 
 # The explorer reads the pools' daily sums (read_model.pool_days, kept by the database as entries
 # are posted) for every capital line, the IRR flows, the first call and the day the target was
-# reached, and the commitment line per investor from the entries (concentration), in one query;
-# then the months, in a second. The planner cannot foresee how many movements join their (kind,
-# account) line: left to itself it probes the entries' journal index once per journal (118,000
-# probes at 10,000 pools); scanning both and hashing the join is several times faster.
+# reached, and the commitment line per investor from the entries (concentration), in one query
+# (the months, explorer_flows, in another, when asked for). The planner cannot foresee how many
+# movements join their (kind, account) line: left to itself it probes the entries' journal index
+# once per journal (118,000 probes at 10,000 pools); scanning both and hashing the join is several
+# times faster.
 _ONE_PASS = ("SET LOCAL enable_nestloop = off",)
 _FLOW_LINES = (Line.CONTRIBUTIONS, Line.DISTRIBUTIONS)
 _CAPITAL_NAMES = tuple(line.value for line in CAPITAL_LINES)
