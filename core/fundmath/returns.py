@@ -1,9 +1,9 @@
 """Returns: XIRR/XNPV (Excel-compatible, actual/365) and the multiples investors judge a fund by.
 
 The rate is solved by pyxirr in floating point (it is a rate, not money); amounts are summed as
-Decimals. xirr(), xirr_columns() and portfolio_metrics() share one code path (_column_stats), so
-the portfolio page, the explorer, the statements and the benchmark all compute the same figure the
-same way.
+Decimals. xirr(), xirr_columns() and portfolio_metrics() share one code path (_flow_stats, which
+_column_stats mirrors for flows in two lists), so the portfolio page, the explorer, the statements
+and the benchmark all compute the same figure the same way.
 """
 
 from __future__ import annotations
@@ -113,30 +113,39 @@ def _checked_flows(flows: object, field: str) -> tuple[list[Flow], CurrencyTrack
     return checked, tracker
 
 
-def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, list, Decimal, Decimal, str | None]:
-    """The flows as two columns pyxirr can read (days, amounts), their paid-in and distributed
-    totals, and their currency.
+def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decimal, str | None]:
+    """The flows as a list pyxirr can read, their paid-in and distributed totals, and their currency.
 
     The fast path takes lists of (date, Decimal) and builds no per-flow objects; its checks ride on
-    passes it makes anyway (see _column_stats). Anything else (Money, ints, bad input) goes through
-    the slow path, which names `field`. Must run in the WIDE context, where the sums are exact.
+    passes it makes anyway. Decimal plus a float or a string raises TypeError; Decimal.is_signed,
+    which picks out the money paid in, raises TypeError for anything but a Decimal (so bools, and
+    ints too, take the slow path, which converts ints and refuses bools); every date must be a date
+    (date.toordinal raises TypeError for a string; a datetime passes, as the slow path would pass it
+    on unchanged). A NaN or an infinity makes the sum non-finite, a signalling NaN raises. Anything
+    else (Money, ints, bad input) goes through the slow path, which names `field`. Must run in the
+    WIDE context, where the sums are exact.
     """
     pairs = flows if type(flows) is list else _listed(flows, field)
+    tracker = None
     try:
-        return _column_stats(list(map(_DATE, pairs)), list(map(_AMOUNT, pairs)), field)
+        net = sum(map(_AMOUNT, pairs), ZERO)
+        paid_in = -sum(filter(_PAID_IN, map(_AMOUNT, pairs)), ZERO)
+        sum(map(_ORDINAL, map(_DATE, pairs)))  # cheaper than a set of the dates' types
     except (TypeError, IndexError, KeyError):
-        return _slow_stats(pairs, field)
+        pairs, tracker = _checked_flows(pairs, field)
+        amounts = list(map(_AMOUNT, pairs))
+        net = sum(amounts, ZERO)
+        paid_in = -sum(filter(ZERO.__gt__, amounts), ZERO)
+    except InvalidOperation:
+        raise ValidationError(field, "amounts must be finite numbers") from None
+    if not net.is_finite():
+        raise ValidationError(field, "amounts must be finite numbers")
+    return pairs, paid_in, net + paid_in, tracker.currency if tracker else None
 
 
-def _column_stats(days: list, amounts: list, field: str) -> tuple[list, list, Decimal, Decimal, str | None]:
-    """_flow_stats of flows already in two columns (as the ledger's read model gives them).
-
-    Decimal plus a float or a string raises TypeError; Decimal.is_signed, which picks out the money
-    paid in, raises TypeError for anything but a Decimal (so bools, and ints too, take the slow
-    path, which converts ints and refuses bools); every date must be a date (date.toordinal raises
-    TypeError for a string; a datetime passes, as the slow path would pass it on unchanged). A NaN
-    or an infinity makes the sum non-finite, a signalling NaN raises.
-    """
+def _column_stats(days: list, amounts: list, field: str) -> tuple[list, list, Decimal, Decimal]:
+    """_flow_stats of flows given as two lists, a day for each amount (as the ledger's read model
+    returns them): the same checks on the same fast path, the same slow path."""
     try:
         same = len(days) == len(amounts)
     except TypeError:
@@ -146,36 +155,28 @@ def _column_stats(days: list, amounts: list, field: str) -> tuple[list, list, De
     try:
         net = sum(amounts, ZERO)
         paid_in = -sum(filter(_PAID_IN, amounts), ZERO)
-        sum(map(_ORDINAL, days))  # cheaper than a set of the dates' types
+        sum(map(_ORDINAL, days))
     except (TypeError, IndexError, KeyError):
-        return _slow_stats(list(zip(days, amounts, strict=True)), field)
+        pairs, paid_in, distributed, _ = _flow_stats(list(zip(days, amounts, strict=True)), field)
+        return list(map(_DATE, pairs)), list(map(_AMOUNT, pairs)), paid_in, distributed
     except InvalidOperation:
         raise ValidationError(field, "amounts must be finite numbers") from None
     if not net.is_finite():
         raise ValidationError(field, "amounts must be finite numbers")
-    return days, amounts, paid_in, net + paid_in, None
+    return days, amounts, paid_in, net + paid_in
 
 
-def _slow_stats(pairs: object, field: str) -> tuple[list, list, Decimal, Decimal, str | None]:
-    checked, tracker = _checked_flows(pairs, field)
-    amounts = list(map(_AMOUNT, checked))
-    net = sum(amounts, ZERO)
-    paid_in = -sum(filter(ZERO.__gt__, amounts), ZERO)
-    if not net.is_finite():
-        raise ValidationError(field, "amounts must be finite numbers")
-    return list(map(_DATE, checked)), amounts, paid_in, net + paid_in, tracker.currency
-
-
-def _solve(days: list, amounts: list, paid_in: Decimal, field: str = "flows") -> Decimal | None:
-    """The rate from pyxirr; None when there is none.
+def _solve(flows: list, paid_in: Decimal, days: list | None = None, field: str = "flows") -> Decimal | None:
+    """The rate from pyxirr of (date, amount) pairs, or of amounts with their `days`; None when there
+    is none.
 
     pyxirr tests convergence on the NPV in currency units, so a book far from unit size (a few
     cents, or trillions) is solved per unit paid in instead: the rate does not depend on scale.
     """
     if not _SOLVER_LOW <= paid_in <= _SOLVER_HIGH:
-        amounts = [a / paid_in for a in amounts]
+        flows = [(d, a / paid_in) for d, a in flows] if days is None else [a / paid_in for a in flows]
     try:
-        rate = pyxirr.xirr(days, amounts, silent=True)
+        rate = pyxirr.xirr(flows, silent=True) if days is None else pyxirr.xirr(days, flows, silent=True)
     except (TypeError, ValueError, IndexError):
         raise ValidationError(field, "could not be read as (date, amount) pairs") from None
     if rate is None or not math.isfinite(rate):
@@ -189,20 +190,20 @@ def xirr(flows: Iterable[Flow]) -> Decimal | None:
     Returns None, not 0 and not an exception, when no rate exists: no flows, all one sign, all zero.
     """
     with localcontext(WIDE):
-        days, amounts, paid_in, distributed, _ = _flow_stats(flows, "flows")
+        pairs, paid_in, distributed, _ = _flow_stats(flows, "flows")
     if paid_in == 0 or distributed == 0:
         return None
-    return _solve(days, amounts, paid_in)
+    return _solve(pairs, paid_in)
 
 
 def xirr_columns(days: list[date], amounts: list[Decimal]) -> Decimal | None:
-    """xirr() of flows given as two lists, a date for every amount: how the read model returns a
-    pool's flows, so thousands of pools' hundreds of flows are never paired up."""
+    """xirr() of flows given as two lists, a day for every amount: how the read model returns a
+    pool's flows, so thousands of pools' flows are never paired up."""
     with localcontext(WIDE):
-        days, amounts, paid_in, distributed, _ = _column_stats(days, amounts, "flows")
+        days, amounts, paid_in, distributed = _column_stats(days, amounts, "flows")
     if paid_in == 0 or distributed == 0:
         return None
-    return _solve(days, amounts, paid_in)
+    return _solve(amounts, paid_in, days)
 
 
 def xnpv(rate: object, flows: Iterable[Flow]) -> Decimal:
@@ -237,7 +238,7 @@ def portfolio_metrics(
     result: dict[K, InvestorMetrics] = {}
     with localcontext(WIDE):
         for key, investor_flows in flows.items():
-            days, amounts, paid_in, distributed, currency = _flow_stats(investor_flows, "flows")
+            pairs, paid_in, distributed, currency = _flow_stats(investor_flows, "flows")
             nav = navs.get(key, ZERO)
             if type(nav) is not Decimal or not nav.is_finite() or nav < 0:
                 nav = non_negative(nav, "navs", CurrencyTracker(currency))
@@ -246,6 +247,6 @@ def portfolio_metrics(
                 continue
             irr = None
             if distributed or nav:
-                irr = _solve([*days, on], [*amounts, nav], paid_in) if nav else _solve(days, amounts, paid_in)
+                irr = _solve([*pairs, (on, nav)] if nav else pairs, paid_in)
             result[key] = InvestorMetrics(paid_in, distributed, nav, irr, *_ratios(paid_in, distributed, nav))
     return result
