@@ -1,9 +1,9 @@
 """Returns: XIRR/XNPV (Excel-compatible, actual/365) and the multiples investors judge a fund by.
 
 The rate is solved by pyxirr in floating point (it is a rate, not money); amounts are summed as
-Decimals. xirr(), xirr_columns() and portfolio_metrics() share one code path (_flow_stats, which
-_column_stats mirrors for flows in two lists), so the portfolio page, the explorer, the statements
-and the benchmark all compute the same figure the same way.
+Decimals. xirr(), xirr_columns() and portfolio_metrics() share one code path (_flow_stats), so the
+portfolio page, the explorer, the statements and the benchmark all compute the same figure the same
+way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation, localcontext
 from operator import itemgetter
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import pyxirr
 
@@ -113,57 +113,47 @@ def _checked_flows(flows: object, field: str) -> tuple[list[Flow], CurrencyTrack
     return checked, tracker
 
 
-def _flow_stats(flows: Iterable[Flow], field: str) -> tuple[list, Decimal, Decimal, str | None]:
-    """The flows as a list pyxirr can read, their paid-in and distributed totals, and their currency.
+def _flow_stats(
+    flows: Iterable[Any], field: str, days: list | None = None
+) -> tuple[list, list | None, Decimal, Decimal, str | None]:
+    """The flows as pyxirr can read them, their paid-in and distributed totals, and their currency.
+    `flows` are (date, amount) pairs, or, with `days`, the amounts alone, a day for each (as the
+    ledger's read model returns them): they come back in the same form, (flows, days, ...).
 
-    The fast path takes lists of (date, Decimal) and builds no per-flow objects; its checks ride on
-    passes it makes anyway. Decimal plus a float or a string raises TypeError; Decimal.is_signed,
-    which picks out the money paid in, raises TypeError for anything but a Decimal (so bools, and
-    ints too, take the slow path, which converts ints and refuses bools); every date must be a date
-    (date.toordinal raises TypeError for a string; a datetime passes, as the slow path would pass it
-    on unchanged). A NaN or an infinity makes the sum non-finite, a signalling NaN raises. Anything
-    else (Money, ints, bad input) goes through the slow path, which names `field`. Must run in the
-    WIDE context, where the sums are exact.
+    The fast path takes lists of (date, Decimal) (or a list of Decimals and one of dates) and builds
+    no per-flow objects; its checks ride on passes it makes anyway. Decimal plus a float or a string
+    raises TypeError; Decimal.is_signed, which picks out the money paid in, raises TypeError for
+    anything but a Decimal (so bools, and ints too, take the slow path, which converts ints and
+    refuses bools); every date must be a date (date.toordinal raises TypeError for a string; a
+    datetime passes, as the slow path would pass it on unchanged). A NaN or an infinity makes the
+    sum non-finite, a signalling NaN raises. Anything else (Money, ints, bad input) goes through the
+    slow path, which names `field`. Must run in the WIDE context, where the sums are exact.
     """
-    pairs = flows if type(flows) is list else _listed(flows, field)
+    listed = flows if type(flows) is list else _listed(flows, field)
+    if days is not None:
+        try:
+            same = len(days) == len(listed)
+        except TypeError:
+            raise ValidationError(field, "must be two lists, the days and the amounts") from None
+        if not same:
+            raise ValidationError(field, "must have a date for every amount")
+    amounts = (lambda: map(_AMOUNT, listed)) if days is None else (lambda: iter(listed))
     tracker = None
     try:
-        net = sum(map(_AMOUNT, pairs), ZERO)
-        paid_in = -sum(filter(_PAID_IN, map(_AMOUNT, pairs)), ZERO)
-        sum(map(_ORDINAL, map(_DATE, pairs)))  # cheaper than a set of the dates' types
+        net = sum(amounts(), ZERO)
+        paid_in = -sum(filter(_PAID_IN, amounts()), ZERO)
+        sum(map(_ORDINAL, map(_DATE, listed) if days is None else days))  # cheaper than a set of types
     except (TypeError, IndexError, KeyError):
-        pairs, tracker = _checked_flows(pairs, field)
-        amounts = list(map(_AMOUNT, pairs))
-        net = sum(amounts, ZERO)
-        paid_in = -sum(filter(ZERO.__gt__, amounts), ZERO)
+        pairs, tracker = _checked_flows(listed if days is None else zip(days, listed, strict=True), field)
+        checked = list(map(_AMOUNT, pairs))
+        net = sum(checked, ZERO)
+        paid_in = -sum(filter(ZERO.__gt__, checked), ZERO)
+        listed, days = (pairs, None) if days is None else (checked, list(map(_DATE, pairs)))
     except InvalidOperation:
         raise ValidationError(field, "amounts must be finite numbers") from None
     if not net.is_finite():
         raise ValidationError(field, "amounts must be finite numbers")
-    return pairs, paid_in, net + paid_in, tracker.currency if tracker else None
-
-
-def _column_stats(days: list, amounts: list, field: str) -> tuple[list, list, Decimal, Decimal]:
-    """_flow_stats of flows given as two lists, a day for each amount (as the ledger's read model
-    returns them): the same checks on the same fast path, the same slow path."""
-    try:
-        same = len(days) == len(amounts)
-    except TypeError:
-        raise ValidationError(field, "must be two lists, the days and the amounts") from None
-    if not same:
-        raise ValidationError(field, "must have a date for every amount")
-    try:
-        net = sum(amounts, ZERO)
-        paid_in = -sum(filter(_PAID_IN, amounts), ZERO)
-        sum(map(_ORDINAL, days))
-    except (TypeError, IndexError, KeyError):
-        pairs, paid_in, distributed, _ = _flow_stats(list(zip(days, amounts, strict=True)), field)
-        return list(map(_DATE, pairs)), list(map(_AMOUNT, pairs)), paid_in, distributed
-    except InvalidOperation:
-        raise ValidationError(field, "amounts must be finite numbers") from None
-    if not net.is_finite():
-        raise ValidationError(field, "amounts must be finite numbers")
-    return days, amounts, paid_in, net + paid_in
+    return listed, days, paid_in, net + paid_in, tracker.currency if tracker else None
 
 
 def _solve(flows: list, paid_in: Decimal, days: list | None = None, field: str = "flows") -> Decimal | None:
@@ -190,7 +180,7 @@ def xirr(flows: Iterable[Flow]) -> Decimal | None:
     Returns None, not 0 and not an exception, when no rate exists: no flows, all one sign, all zero.
     """
     with localcontext(WIDE):
-        pairs, paid_in, distributed, _ = _flow_stats(flows, "flows")
+        pairs, _, paid_in, distributed, _ = _flow_stats(flows, "flows")
     if paid_in == 0 or distributed == 0:
         return None
     return _solve(pairs, paid_in)
@@ -200,10 +190,10 @@ def xirr_columns(days: list[date], amounts: list[Decimal]) -> Decimal | None:
     """xirr() of flows given as two lists, a day for every amount: how the read model returns a
     pool's flows, so thousands of pools' flows are never paired up."""
     with localcontext(WIDE):
-        days, amounts, paid_in, distributed = _column_stats(days, amounts, "flows")
+        checked, dated, paid_in, distributed, _ = _flow_stats(amounts, "flows", days)
     if paid_in == 0 or distributed == 0:
         return None
-    return _solve(amounts, paid_in, days)
+    return _solve(checked, paid_in, dated)
 
 
 def xnpv(rate: object, flows: Iterable[Flow]) -> Decimal:
@@ -238,7 +228,7 @@ def portfolio_metrics(
     result: dict[K, InvestorMetrics] = {}
     with localcontext(WIDE):
         for key, investor_flows in flows.items():
-            pairs, paid_in, distributed, currency = _flow_stats(investor_flows, "flows")
+            pairs, _, paid_in, distributed, currency = _flow_stats(investor_flows, "flows")
             nav = navs.get(key, ZERO)
             if type(nav) is not Decimal or not nav.is_finite() or nav < 0:
                 nav = non_negative(nav, "navs", CurrencyTracker(currency))
